@@ -1,0 +1,2 @@
+//! The chroma-rs binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The chroma-rs Rust client: one API over the embedded engine (ephemeral or persistent) and HTTP.

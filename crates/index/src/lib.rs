@@ -1,0 +1,1 @@
+//! Vector index of chroma-rs: SIMD distance kernels, HNSW and brute force, save and load.

@@ -1,0 +1,1 @@
+//! Data model, validation and filter language of chroma-rs: no I/O.
