@@ -1,0 +1,51 @@
+//! The one API that every way into chroma-rs implements: the embedded engine (ephemeral or
+//! persistent) and the HTTP client. The Rust `Client` type is a thin, friendlier front over a
+//! `dyn ChromaApi`, and the same test suite runs against every implementation.
+
+use crate::error::Result;
+use crate::model::*;
+use uuid::Uuid;
+
+pub trait ChromaApi: Send + Sync {
+    /// Nanoseconds since the Unix epoch, as Chroma's heartbeat.
+    fn heartbeat(&self) -> Result<u128>;
+    fn version(&self) -> Result<String>;
+    /// Largest number of records one write may carry.
+    fn max_batch_size(&self) -> Result<usize>;
+    /// Deletes everything. Refused (`Forbidden`) unless the settings allow it.
+    fn reset(&self) -> Result<()>;
+
+    fn create_tenant(&self, name: &str) -> Result<()>;
+    fn get_tenant(&self, name: &str) -> Result<Tenant>;
+    fn list_tenants(&self, limit: Option<usize>, offset: usize) -> Result<Vec<Tenant>>;
+    /// Deletes a tenant that has no databases left.
+    fn delete_tenant(&self, name: &str) -> Result<()>;
+
+    fn create_database(&self, tenant: &str, name: &str) -> Result<Database>;
+    fn get_database(&self, tenant: &str, name: &str) -> Result<Database>;
+    fn list_databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Database>>;
+    /// Deletes a database and every collection in it.
+    fn delete_database(&self, tenant: &str, name: &str) -> Result<()>;
+
+    fn create_collection(&self, tenant: &str, database: &str, req: CreateCollection) -> Result<Collection>;
+    fn get_collection(&self, tenant: &str, database: &str, name: &str) -> Result<Collection>;
+    fn get_collection_by_id(&self, id: Uuid) -> Result<Collection>;
+    /// Collections ordered by creation.
+    fn list_collections(&self, tenant: &str, database: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Collection>>;
+    fn count_collections(&self, tenant: &str, database: &str) -> Result<usize>;
+    fn update_collection(&self, id: Uuid, req: UpdateCollection) -> Result<()>;
+    fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()>;
+
+    /// Adds records; ids that already exist are ignored (as in Chroma).
+    fn add(&self, collection: Uuid, req: AddRequest) -> Result<()>;
+    /// Inserts missing ids, updates existing ones (metadata merged key by key).
+    fn upsert(&self, collection: Uuid, req: AddRequest) -> Result<()>;
+    /// Updates existing ids; missing ids are ignored.
+    fn update(&self, collection: Uuid, req: UpdateRequest) -> Result<()>;
+    /// Returns the ids that were actually deleted. (0.4.x echoed the ids it was given for an
+    /// ids-only delete; the HTTP edge does that for those clients.)
+    fn delete(&self, collection: Uuid, req: DeleteRequest) -> Result<Vec<String>>;
+    fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult>;
+    fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult>;
+    fn count(&self, collection: Uuid) -> Result<usize>;
+}

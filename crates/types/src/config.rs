@@ -1,0 +1,254 @@
+//! Index configuration of a collection: distance space and HNSW parameters.
+//!
+//! Two spellings reach us: legacy `hnsw:*` keys in collection metadata (every client line) and
+//! a 1.x `configuration` object (`{"hnsw": {"space": ..., "ef_search": ...}}`, or the 0.5.x
+//! `{"hnsw_configuration": {...}}`). Both are parsed into one [`IndexConfig`]; unknown
+//! `hnsw:` keys and bad values are errors, as in Chroma.
+
+use crate::error::{Error, Result};
+use crate::metadata::{Metadata, MetadataValue};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Distance function of a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Space {
+    /// Squared Euclidean distance.
+    #[default]
+    L2,
+    /// `1 - dot(a, b)`.
+    Ip,
+    /// `1 - cos(a, b)`.
+    Cosine,
+}
+
+impl Space {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Space::L2 => "l2",
+            Space::Ip => "ip",
+            Space::Cosine => "cosine",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Space> {
+        match s {
+            "l2" => Some(Space::L2),
+            "ip" => Some(Space::Ip),
+            "cosine" => Some(Space::Cosine),
+            _ => None,
+        }
+    }
+}
+
+/// HNSW parameters and distance space of one collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexConfig {
+    pub space: Space,
+    /// `hnsw:M` / `max_neighbors`.
+    pub m: usize,
+    /// `hnsw:construction_ef` / `ef_construction`.
+    pub ef_construction: usize,
+    /// `hnsw:search_ef` / `ef_search`. Default 100 as in 1.x (0.4.x used 10, recall ~0.65).
+    pub ef_search: usize,
+    /// `hnsw:num_threads`; 0 = all cores.
+    pub num_threads: usize,
+    pub resize_factor: f64,
+    /// Accepted for compatibility; chroma-rs indexes every write at once.
+    pub batch_size: usize,
+    /// Accepted for compatibility; see docs/design.md for when the graph file is saved.
+    pub sync_threshold: usize,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            space: Space::L2,
+            m: 16,
+            ef_construction: 100,
+            ef_search: 100,
+            num_threads: 0,
+            resize_factor: 1.2,
+            batch_size: 100,
+            sync_threshold: 1000,
+        }
+    }
+}
+
+const HNSW_KEYS: &[&str] = &[
+    "hnsw:space",
+    "hnsw:M",
+    "hnsw:construction_ef",
+    "hnsw:search_ef",
+    "hnsw:num_threads",
+    "hnsw:resize_factor",
+    "hnsw:batch_size",
+    "hnsw:sync_threshold",
+];
+
+fn bad_value(key: &str, v: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("Invalid value for HNSW parameter: {key} = {v}"))
+}
+
+fn positive_int(key: &str, v: &MetadataValue, min: i64) -> Result<usize> {
+    match v {
+        MetadataValue::Int(i) if *i >= min && *i <= 1_000_000 => Ok(*i as usize),
+        MetadataValue::Int(i) => Err(bad_value(key, i)),
+        other => Err(bad_value(key, other.to_json())),
+    }
+}
+
+impl IndexConfig {
+    /// Reads `hnsw:*` keys from collection metadata on top of `self`.
+    pub fn apply_metadata(mut self, metadata: Option<&Metadata>) -> Result<Self> {
+        let Some(md) = metadata else { return Ok(self) };
+        for (key, v) in md.iter().filter(|(k, _)| k.starts_with("hnsw:")) {
+            match key.as_str() {
+                "hnsw:space" => {
+                    self.space = match v {
+                        MetadataValue::Str(s) => Space::parse(s).ok_or_else(|| bad_value(key, s))?,
+                        other => return Err(bad_value(key, other.to_json())),
+                    }
+                }
+                "hnsw:M" => self.m = positive_int(key, v, 2)?,
+                "hnsw:construction_ef" => self.ef_construction = positive_int(key, v, 1)?,
+                "hnsw:search_ef" => self.ef_search = positive_int(key, v, 1)?,
+                "hnsw:num_threads" => self.num_threads = positive_int(key, v, 1)?,
+                "hnsw:batch_size" => self.batch_size = positive_int(key, v, 3)?,
+                "hnsw:sync_threshold" => self.sync_threshold = positive_int(key, v, 3)?,
+                "hnsw:resize_factor" => {
+                    self.resize_factor = match v {
+                        MetadataValue::Int(i) if *i >= 1 => *i as f64,
+                        MetadataValue::Float(f) if *f >= 1.0 && f.is_finite() => *f,
+                        other => return Err(bad_value(key, other.to_json())),
+                    }
+                }
+                _ => return Err(Error::invalid(format!("Unknown HNSW parameter: {key}"))),
+            }
+        }
+        Ok(self)
+    }
+
+    /// Reads a 1.x (`{"hnsw": {...}}`) or 0.5.x (`{"hnsw_configuration": {...}}`)
+    /// configuration object on top of `self`. `null` changes nothing.
+    pub fn apply_configuration(mut self, configuration: Option<&Value>) -> Result<Self> {
+        let Some(cfg) = configuration else { return Ok(self) };
+        if cfg.is_null() {
+            return Ok(self);
+        }
+        let Value::Object(map) = cfg else {
+            return Err(Error::invalid(format!("Expected configuration to be an object, got {cfg}")));
+        };
+        let hnsw = map.get("hnsw").or_else(|| map.get("hnsw_configuration"));
+        if let Some(spann) = map.get("spann") {
+            if !spann.is_null() {
+                return Err(Error::invalid("SPANN configuration is not supported by chroma-rs; use hnsw"));
+            }
+        }
+        let Some(hnsw) = hnsw else { return Ok(self) };
+        if hnsw.is_null() {
+            return Ok(self);
+        }
+        let Value::Object(h) = hnsw else {
+            return Err(Error::invalid(format!("Expected hnsw configuration to be an object, got {hnsw}")));
+        };
+        for (key, v) in h {
+            let int = |min: u64| -> Result<usize> {
+                v.as_u64()
+                    .filter(|i| *i >= min && *i <= 1_000_000)
+                    .map(|i| i as usize)
+                    .ok_or_else(|| Error::invalid(format!("Invalid value for HNSW configuration {key}: {v}")))
+            };
+            match key.as_str() {
+                "_type" => {}
+                "space" => {
+                    self.space = v
+                        .as_str()
+                        .and_then(Space::parse)
+                        .ok_or_else(|| Error::invalid(format!("Invalid value for HNSW configuration space: {v}")))?
+                }
+                "M" | "max_neighbors" => self.m = int(2)?,
+                "ef_construction" => self.ef_construction = int(1)?,
+                "ef_search" => self.ef_search = int(1)?,
+                "num_threads" => self.num_threads = int(1)?,
+                "batch_size" => self.batch_size = int(3)?,
+                "sync_threshold" => self.sync_threshold = int(3)?,
+                "resize_factor" => {
+                    self.resize_factor = v
+                        .as_f64()
+                        .filter(|f| *f >= 1.0 && f.is_finite())
+                        .ok_or_else(|| Error::invalid(format!("Invalid value for HNSW configuration resize_factor: {v}")))?
+                }
+                _ => return Err(Error::invalid(format!("Unknown HNSW configuration parameter: {key}"))),
+            }
+        }
+        Ok(self)
+    }
+
+    /// Is this metadata key one of the reserved `hnsw:` parameters?
+    pub fn is_hnsw_key(key: &str) -> bool {
+        HNSW_KEYS.contains(&key)
+    }
+
+    /// The 1.x `configuration_json` form.
+    pub fn to_v1x_json(&self) -> Value {
+        json!({
+            "hnsw": {
+                "space": self.space.as_str(),
+                "ef_construction": self.ef_construction,
+                "ef_search": self.ef_search,
+                "max_neighbors": self.m,
+                "resize_factor": self.resize_factor,
+                "sync_threshold": self.sync_threshold,
+            },
+            "spann": null,
+            "embedding_function": null,
+        })
+    }
+
+    /// The 0.5.x `configuration_json` form (with `_type` keys), which 1.x clients accept too.
+    pub fn to_v05_json(&self) -> Value {
+        json!({
+            "hnsw_configuration": {
+                "space": self.space.as_str(),
+                "ef_construction": self.ef_construction,
+                "ef_search": self.ef_search,
+                "num_threads": if self.num_threads == 0 { 2 } else { self.num_threads },
+                "M": self.m,
+                "resize_factor": self.resize_factor,
+                "batch_size": self.batch_size,
+                "sync_threshold": self.sync_threshold,
+                "_type": "HNSWConfigurationInternal",
+            },
+            "_type": "CollectionConfigurationInternal",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::metadata_from_json;
+
+    #[test]
+    fn metadata_keys() {
+        let md = metadata_from_json(&json!({"hnsw:space": "cosine", "hnsw:M": 32, "hnsw:search_ef": 50, "x": 1})).unwrap();
+        let c = IndexConfig::default().apply_metadata(Some(&md)).unwrap();
+        assert_eq!((c.space, c.m, c.ef_search), (Space::Cosine, 32, 50));
+        let bad = metadata_from_json(&json!({"hnsw:foo": 1})).unwrap();
+        assert_eq!(IndexConfig::default().apply_metadata(Some(&bad)).unwrap_err().message, "Unknown HNSW parameter: hnsw:foo");
+        let bad = metadata_from_json(&json!({"hnsw:M": "x"})).unwrap();
+        assert!(IndexConfig::default().apply_metadata(Some(&bad)).unwrap_err().message.contains("hnsw:M"));
+        let bad = metadata_from_json(&json!({"hnsw:space": "hamming"})).unwrap();
+        assert!(IndexConfig::default().apply_metadata(Some(&bad)).is_err());
+    }
+
+    #[test]
+    fn configuration_forms() {
+        let c = IndexConfig::default().apply_configuration(Some(&json!({"hnsw": {"space": "ip", "ef_search": 7}}))).unwrap();
+        assert_eq!((c.space, c.ef_search), (Space::Ip, 7));
+        let c = IndexConfig::default().apply_configuration(Some(&c.to_v05_json())).unwrap();
+        assert_eq!((c.space, c.ef_search), (Space::Ip, 7));
+        assert!(IndexConfig::default().apply_configuration(Some(&json!({"hnsw": {"bogus": 1}}))).is_err());
+    }
+}

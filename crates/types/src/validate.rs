@@ -1,0 +1,238 @@
+//! Input checks shared by every entry point. Each returns an [`Error`] whose message names the
+//! offending value, in Chroma's wording where Chroma has one.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::metadata::{Metadata, UpdateMetadata};
+use crate::model::{AddRequest, UpdateRequest};
+use std::collections::HashSet;
+
+/// Collection name rules of Chroma 1.x: 3-512 characters from `[a-zA-Z0-9._-]`, starting and
+/// ending with an alphanumeric character, no `..`, not an IP address.
+pub fn collection_name(name: &str) -> Result<()> {
+    let bytes = name.as_bytes();
+    let ok = (3..=512).contains(&bytes.len())
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !name.contains("..")
+        && name.parse::<std::net::IpAddr>().is_err();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: {name}"
+        )))
+    }
+}
+
+/// Collection name rules of Chroma 0.4.x-0.6.x (3-63 characters), with that release's message.
+pub fn collection_name_v04(name: &str) -> Result<()> {
+    let msg = || {
+        Error::invalid(format!(
+            "Expected collection name that (1) contains 3-63 characters, (2) starts and ends with an alphanumeric character, (3) otherwise contains only alphanumeric characters, underscores or hyphens (-), (4) contains no two consecutive periods (..) and (5) is not a valid IPv4 address, got {name}"
+        ))
+    };
+    if name.len() > 63 || name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(msg());
+    }
+    collection_name(name).map_err(|_| msg())
+}
+
+/// Tenant names: at least 3 characters.
+pub fn tenant_name(name: &str) -> Result<()> {
+    if name.chars().count() < 3 {
+        return Err(Error::invalid("Tenant name must be at least 3 characters long"));
+    }
+    Ok(())
+}
+
+/// Database names: at least 3 characters.
+pub fn database_name(name: &str) -> Result<()> {
+    if name.chars().count() < 3 {
+        return Err(Error::invalid("Database name must be at least 3 characters long"));
+    }
+    Ok(())
+}
+
+/// Ids: non-empty strings, unique within one call.
+pub fn ids(ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Err(Error::invalid("Expected IDs to be a non-empty list"));
+    }
+    if ids.iter().any(String::is_empty) {
+        return Err(Error::invalid("Empty ID, ID must have at least one character"));
+    }
+    let mut seen = HashSet::with_capacity(ids.len());
+    let mut dups: Vec<&str> = Vec::new();
+    for id in ids {
+        if !seen.insert(id.as_str()) && !dups.contains(&id.as_str()) {
+            dups.push(id);
+        }
+    }
+    if !dups.is_empty() {
+        let shown: Vec<&str> = dups.iter().take(10).copied().collect();
+        return Err(Error::new(
+            ErrorKind::DuplicateId,
+            format!("Expected IDs to be unique, found duplicates of: {}", shown.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// The number of records in one write may not exceed `max`.
+pub fn batch_size(n: usize, max: usize) -> Result<()> {
+    if n > max {
+        return Err(Error::new(
+            ErrorKind::BatchSizeExceeded,
+            format!("Batch size {n} exceeds maximum batch size {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// One embedding: non-empty, finite.
+pub fn embedding(e: &[f32]) -> Result<()> {
+    if e.is_empty() {
+        return Err(Error::invalid("Expected each embedding to be a non-empty list of numbers"));
+    }
+    if let Some(pos) = e.iter().position(|x| !x.is_finite()) {
+        return Err(Error::invalid(format!(
+            "Expected embeddings to contain only finite numbers, got {} at position {pos}",
+            e[pos]
+        )));
+    }
+    Ok(())
+}
+
+/// Embeddings of one call: each valid, all of one dimension, and of `expected` if set.
+/// Returns the dimension.
+pub fn embeddings<'a>(items: impl IntoIterator<Item = &'a [f32]>, expected: Option<usize>) -> Result<Option<usize>> {
+    let mut dim = expected;
+    for e in items {
+        embedding(e)?;
+        match dim {
+            None => dim = Some(e.len()),
+            Some(d) if d != e.len() => return Err(Error::dimension(d, e.len())),
+            Some(_) => {}
+        }
+    }
+    Ok(dim)
+}
+
+fn key(k: &str) -> Result<()> {
+    if k.is_empty() {
+        return Err(Error::invalid("Expected metadata keys to be non-empty strings"));
+    }
+    if k.starts_with("chroma:") || k.starts_with('#') || k.starts_with('$') {
+        return Err(Error::invalid(format!("Metadata key {k} is reserved (keys may not start with 'chroma:', '#' or '$')")));
+    }
+    Ok(())
+}
+
+/// Record metadata of add/upsert/update.
+pub fn update_metadata(m: &UpdateMetadata) -> Result<()> {
+    m.keys().try_for_each(|k| key(k))
+}
+
+/// Collection metadata: scalar values only; `hnsw:*` keys are checked by [`crate::config`].
+pub fn collection_metadata(m: &Metadata) -> Result<()> {
+    if m.is_empty() {
+        return Err(Error::invalid("Expected metadata to be a non-empty dict, got {}"));
+    }
+    for (k, v) in m {
+        key(k)?;
+        if v.is_array() {
+            return Err(Error::invalid(format!("Collection metadata value for key '{k}' cannot be a list")));
+        }
+    }
+    Ok(())
+}
+
+fn same_len<T>(what: &str, col: Option<&Vec<T>>, n: usize) -> Result<()> {
+    match col {
+        Some(c) if c.len() != n => Err(Error::invalid(format!("Number of {what} {} must match number of ids {n}", c.len()))),
+        _ => Ok(()),
+    }
+}
+
+/// Shape of an add/upsert: ids, lengths, embeddings, metadata keys, batch size.
+/// Returns the batch's embedding dimension.
+pub fn add_request(req: &AddRequest, expected_dim: Option<usize>, max_batch: usize) -> Result<Option<usize>> {
+    ids(&req.ids)?;
+    batch_size(req.ids.len(), max_batch)?;
+    if req.embeddings.len() != req.ids.len() {
+        return Err(Error::invalid(format!(
+            "Number of embeddings {} must match number of ids {}",
+            req.embeddings.len(),
+            req.ids.len()
+        )));
+    }
+    same_len("documents", req.documents.as_ref(), req.ids.len())?;
+    same_len("uris", req.uris.as_ref(), req.ids.len())?;
+    same_len("metadatas", req.metadatas.as_ref(), req.ids.len())?;
+    for m in req.metadatas.iter().flatten().flatten() {
+        update_metadata(m)?;
+    }
+    embeddings(req.embeddings.iter().map(Vec::as_slice), expected_dim)
+}
+
+/// Shape of an update. Returns the batch's embedding dimension, if it carries embeddings.
+pub fn update_request(req: &UpdateRequest, expected_dim: Option<usize>, max_batch: usize) -> Result<Option<usize>> {
+    ids(&req.ids)?;
+    batch_size(req.ids.len(), max_batch)?;
+    same_len("embeddings", req.embeddings.as_ref(), req.ids.len())?;
+    same_len("documents", req.documents.as_ref(), req.ids.len())?;
+    same_len("uris", req.uris.as_ref(), req.ids.len())?;
+    same_len("metadatas", req.metadatas.as_ref(), req.ids.len())?;
+    for m in req.metadatas.iter().flatten().flatten() {
+        update_metadata(m)?;
+    }
+    embeddings(req.embeddings.iter().flatten().flatten().map(Vec::as_slice), expected_dim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["abc", "a.b-c_d", "A1b", &"x".repeat(512)] {
+            collection_name(ok).unwrap();
+        }
+        for bad in ["ab", "-abc", "abc-", "a..b", "192.168.1.1", "::1", "a b c", &"x".repeat(513), "äbc"] {
+            assert!(collection_name(bad).is_err(), "{bad}");
+        }
+        assert!(collection_name_v04(&"x".repeat(64)).is_err());
+        assert!(collection_name_v04("10.0.0.1").unwrap_err().message.contains("IPv4"));
+        assert!(tenant_name("ab").is_err());
+        database_name("abc").unwrap();
+    }
+
+    #[test]
+    fn id_rules() {
+        let e = ids(&["a".into(), "b".into(), "a".into()]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DuplicateId);
+        assert!(e.message.contains("duplicates of: a"));
+        assert!(ids(&[]).is_err());
+        assert!(ids(&["".into()]).is_err());
+    }
+
+    #[test]
+    fn embedding_rules() {
+        assert!(embedding(&[f32::NAN]).is_err());
+        assert!(embedding(&[]).is_err());
+        let e = embeddings([&[1.0f32, 2.0][..], &[1.0][..]], None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidDimension);
+        assert_eq!(embeddings([&[1.0f32, 2.0][..]], Some(2)).unwrap(), Some(2));
+    }
+
+    #[test]
+    fn add_shape() {
+        let mut r = AddRequest::new(vec!["a".into()], vec![vec![1.0]]);
+        add_request(&r, None, 10).unwrap();
+        r.documents = Some(vec![]);
+        assert!(add_request(&r, None, 10).unwrap_err().message.contains("documents"));
+        let r = AddRequest::new(vec!["a".into(), "b".into()], vec![vec![1.0], vec![2.0]]);
+        assert_eq!(add_request(&r, None, 1).unwrap_err().kind, ErrorKind::BatchSizeExceeded);
+    }
+}
