@@ -1,1 +1,658 @@
-//! Vector index of chroma-rs: SIMD distance kernels, HNSW and brute force, save and load.
+//! # chroma-index: the vector index of chroma-rs
+//!
+//! This crate answers "which stored vectors are nearest to this query vector?" for one
+//! collection. It owns the vectors of a collection in memory (one contiguous slot-major
+//! `Vec<f32>`), an HNSW graph over them and a tombstone bitset, and offers exact brute-force
+//! search for small or heavily filtered cases. It is hand-written (no C++ build step) and
+//! follows hnswlib's algorithm and memory layout ideas:
+//!
+//! * level of a node = `floor(-ln(U) / ln(M))` (drawn deterministically per slot),
+//!   `M0 = 2 M` links at level 0, `M` above;
+//! * neighbour selection with the HNSW "heuristic" (keep a candidate only if it is closer to
+//!   the new node than to every neighbour already kept);
+//! * level-0 links of all nodes in one contiguous array; visited marks with a generation tag
+//!   in a pool of per-search scratch spaces, so a search allocates nothing but its result;
+//! * concurrent insertion ([`VectorIndex::append`] uses `params.num_threads` threads): link
+//!   lists are atomics read lock-free, each node has its own mutex for writers.
+//!
+//! ## Slots
+//! Records are addressed by *slots*: dense `u32` ids `0..len` assigned in append order by the
+//! storage layer. A removed slot is tombstoned (kept in the graph for connectivity, never
+//! returned again). [`VectorIndex::compact`] rebuilds without tombstones.
+//!
+//! ## Spaces
+//! * `L2`: squared euclidean distance;
+//! * `InnerProduct`: `1 - a.b`;
+//! * `Cosine`: `1 - a.b / ((|a| + 1e-30)(|b| + 1e-30))`. Original vectors are kept; the inverse
+//!   norm of each slot is precomputed.
+//!
+//! Kernels (module [`distance`]) use AVX-512F when the CPU has it, else AVX2+FMA, else a
+//! portable loop; the choice is made once at runtime.
+//!
+//! ## Search strategy and thresholds
+//! Let `c` = number of candidate slots (live slots, intersected with the filter if any),
+//! `n` = all slots in the graph (incl. tombstones), and `ef' = max(ef, k)`.
+//! * `k` is capped at `c`; `k == 0` or `c == 0` returns an empty list.
+//! * **Brute force** (exact) is used when `c <= 1024` or `c^2 <= 32 * ef' * n`. Rationale: an HNSW
+//!   search costs roughly `32 * ef'` distance evaluations (about `ef'` expansions of a
+//!   level-0 list of up to `2M = 32` links) when every node is a candidate; when only a
+//!   fraction `f = c/n` of the nodes are acceptable, the search must visit about `1/f` times
+//!   more nodes to collect `ef'` acceptable results, i.e. `32 ef' n / c`, whereas brute force
+//!   costs `c` evaluations. Brute force wins when `c <= 32 ef' n / c`. For 100k slots and
+//!   `ef' = 100` this means filters keeping fewer than ~17.9k slots (18%) go exact; a whole
+//!   index of fewer than ~3.2k live slots is searched exactly.
+//! * Otherwise **HNSW** runs with the filter (and tombstones) applied during the search:
+//!   rejected nodes are traversed but never returned. If it returns fewer than `k` results
+//!   (the filter disconnected the accepted region), the query falls back to brute force, so a
+//!   filtered query always returns exactly `min(k, c)` results.
+//! Results are sorted by ascending distance, ties by ascending slot.
+//!
+//! ## Graph file format (version 1, little-endian)
+//! The file holds the graph only; vectors are stored by the caller and handed back on load.
+//! ```text
+//! offset size  field
+//!  0      8    magic "CHRHNSW\0"
+//!  8      4    version (1)
+//! 12      4    dim
+//! 16      4    space (0 = l2, 1 = ip, 2 = cosine)
+//! 20      4    M
+//! 24      4    M0 (= 2M)
+//! 28      4    ef_construction (informational)
+//! 32      8    slot count S (the graph covers slots 0..S)
+//! 40      8    tag (caller's "last sequence covered")
+//! 48      4    entry point slot (0xFFFFFFFF = empty graph)
+//! 52      4    max level
+//! 56      8    body length in bytes
+//! 64      S    level of each slot (u8)
+//!  ..          level-0 link list of each slot in slot order: u32 count, count x u32 slot
+//!  ..          for each slot with level L > 0, lists of levels 1..=L: u32 count, count x u32
+//! end-4   4    CRC-32 (IEEE) of all preceding bytes
+//! ```
+//! Saving writes `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the directory.
+//! Loading verifies magic, version, checksum, dim/space/M, every count and every link, and
+//! returns an error (never panics) on anything unexpected, so the caller can rebuild.
+
+use std::ops::Range;
+use std::path::Path;
+
+pub mod distance;
+mod graph;
+mod persist;
+
+use distance::Kernels;
+use graph::{Cand, Graph, Query, ScratchPool, Store, NONE};
+
+/// Distance function of an index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Space {
+    /// Squared euclidean distance.
+    L2,
+    /// `1 - a.b`.
+    InnerProduct,
+    /// `1 - cos(a, b)`.
+    Cosine,
+}
+
+/// HNSW parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HnswParams {
+    /// Links per node above level 0 (level 0 has `2 * m`). Default 16.
+    pub m: usize,
+    /// Candidate list size while inserting. Default 100.
+    pub ef_construction: usize,
+    /// Default candidate list size while searching. Default 100.
+    pub ef_search: usize,
+    /// Insertion threads; 0 = all available cores. Default 0.
+    pub num_threads: usize,
+    /// Capacity growth factor when appending (>= 1.0). Default 1.2.
+    pub resize_factor: f64,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams { m: 16, ef_construction: 100, ef_search: 100, num_threads: 0, resize_factor: 1.2 }
+    }
+}
+
+/// Which slots a search may return.
+#[derive(Clone, Copy, Debug)]
+pub enum Filter<'a> {
+    /// Every live slot.
+    All,
+    /// Only these slots (sorted ascending is expected; unsorted or duplicated input is
+    /// accepted and normalised at some cost). Unknown or removed slots are ignored.
+    Allowed(&'a [u32]),
+}
+
+/// One search result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Neighbor {
+    pub slot: u32,
+    pub distance: f32,
+}
+
+/// What [`VectorIndex::load`] found in the graph file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadInfo {
+    /// The tag passed to [`VectorIndex::save_graph`].
+    pub tag: u64,
+    /// Slots covered by the file; slots beyond it were inserted on load (catch-up).
+    pub graph_slots: u32,
+}
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("invalid parameters: {0}")]
+    InvalidParams(String),
+    #[error("dimension mismatch: expected {expected}, got {got}")]
+    DimensionMismatch { expected: usize, got: usize },
+    #[error("vector {index} contains NaN or infinity")]
+    NonFinite { index: usize },
+    #[error("slot {slot} out of range (len {len})")]
+    SlotOutOfRange { slot: u32, len: usize },
+    #[error("index is full (slots are u32)")]
+    CapacityExceeded,
+    #[error("graph file corrupt: {0}")]
+    Corrupt(String),
+    #[error("graph file does not match: {0}")]
+    Mismatch(String),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Cost factor of the brute-force / HNSW decision (see the crate docs).
+const HNSW_COST_FACTOR: f64 = 32.0;
+/// Below this many candidates, always brute force.
+const BRUTE_FORCE_MIN: usize = 1024;
+/// Fewer new vectors than this are inserted on the calling thread.
+const PARALLEL_MIN: usize = 256;
+/// Seed of the per-slot level generator.
+const LEVEL_SEED: u64 = 0x6368_726f_6d61_2d72; // "chroma-r"
+
+/// In-memory vector index: vectors + HNSW graph + tombstones.
+pub struct VectorIndex {
+    dim: usize,
+    space: Space,
+    params: HnswParams,
+    kernels: Kernels,
+    vectors: Vec<f32>,
+    /// `1 / (|v| + 1e-30)` per slot (cosine only; empty otherwise).
+    inv_norms: Vec<f32>,
+    deleted: Vec<u64>,
+    n_deleted: usize,
+    graph: Graph,
+    pool: ScratchPool,
+}
+
+impl std::fmt::Debug for VectorIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VectorIndex")
+            .field("dim", &self.dim)
+            .field("space", &self.space)
+            .field("len", &self.len())
+            .field("live", &self.live_count())
+            .finish()
+    }
+}
+
+fn validate_params(dim: usize, p: &HnswParams) -> Result<(), IndexError> {
+    if dim == 0 || dim > (1 << 24) {
+        return Err(IndexError::InvalidParams(format!("dim must be in 1..=16777216, got {dim}")));
+    }
+    if p.m < 2 || p.m > 2048 {
+        return Err(IndexError::InvalidParams(format!("m must be in 2..=2048, got {}", p.m)));
+    }
+    if p.ef_construction == 0 {
+        return Err(IndexError::InvalidParams("ef_construction must be >= 1".into()));
+    }
+    if !(p.resize_factor.is_finite() && p.resize_factor >= 1.0) {
+        return Err(IndexError::InvalidParams("resize_factor must be a finite number >= 1".into()));
+    }
+    Ok(())
+}
+
+fn check_finite(vectors: &[f32], dim: usize) -> Result<(), IndexError> {
+    if let Some(pos) = vectors.iter().position(|x| !x.is_finite()) {
+        return Err(IndexError::NonFinite { index: pos / dim });
+    }
+    Ok(())
+}
+
+impl VectorIndex {
+    /// Empty index.
+    pub fn new(dim: usize, space: Space, params: HnswParams) -> Result<Self, IndexError> {
+        validate_params(dim, &params)?;
+        Ok(VectorIndex {
+            dim,
+            space,
+            graph: Graph::new(params.m),
+            params,
+            kernels: distance::kernels(),
+            vectors: Vec::new(),
+            inv_norms: Vec::new(),
+            deleted: Vec::new(),
+            n_deleted: 0,
+            pool: ScratchPool::default(),
+        })
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Distance space.
+    pub fn space(&self) -> Space {
+        self.space
+    }
+
+    /// Parameters in use.
+    pub fn params(&self) -> &HnswParams {
+        &self.params
+    }
+
+    /// Number of slots, including removed ones.
+    pub fn len(&self) -> usize {
+        self.graph.len()
+    }
+
+    /// True if no slot was ever appended.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of slots not removed.
+    pub fn live_count(&self) -> usize {
+        self.len() - self.n_deleted
+    }
+
+    /// True if `slot` exists and was not removed.
+    #[inline]
+    pub fn is_live(&self, slot: u32) -> bool {
+        (slot as usize) < self.len() && !self.is_deleted(slot)
+    }
+
+    #[inline]
+    fn is_deleted(&self, slot: u32) -> bool {
+        self.deleted.get(slot as usize >> 6).is_some_and(|w| w & (1u64 << (slot & 63)) != 0)
+    }
+
+    /// The stored vector of `slot` (also for removed slots), or None if out of range.
+    pub fn vector(&self, slot: u32) -> Option<&[f32]> {
+        let s = (slot as usize).checked_mul(self.dim)?;
+        self.vectors.get(s..s + self.dim)
+    }
+
+    /// All stored vectors, slot-major.
+    pub fn vectors(&self) -> &[f32] {
+        &self.vectors
+    }
+
+    /// Sets the default `ef` of [`search`](Self::search).
+    pub fn set_ef_search(&mut self, ef: usize) {
+        self.params.ef_search = ef.max(1);
+    }
+
+    fn store(&self) -> Store<'_> {
+        Store {
+            data: &self.vectors,
+            inv: &self.inv_norms,
+            dim: self.dim,
+            n: self.len(),
+            space: self.space,
+            k: self.kernels,
+        }
+    }
+
+    fn threads(&self) -> usize {
+        match self.params.num_threads {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            t => t,
+        }
+    }
+
+    /// Adds vectors to the store and graph nodes (without links) for them.
+    fn push_vectors(&mut self, vectors: &[f32]) -> Result<Range<u32>, IndexError> {
+        if vectors.len() % self.dim != 0 {
+            return Err(IndexError::DimensionMismatch { expected: self.dim, got: vectors.len() % self.dim });
+        }
+        check_finite(vectors, self.dim)?;
+        let count = vectors.len() / self.dim;
+        let start = self.len();
+        let end = start.checked_add(count).ok_or(IndexError::CapacityExceeded)?;
+        if end >= NONE as usize {
+            return Err(IndexError::CapacityExceeded);
+        }
+        // capacity growth by resize_factor
+        let cap_slots = self.vectors.capacity() / self.dim;
+        if end > cap_slots {
+            let grown = ((cap_slots as f64) * self.params.resize_factor).ceil() as usize;
+            let target = end.max(grown).min(NONE as usize - 1);
+            self.vectors.reserve_exact(target * self.dim - self.vectors.len());
+            self.graph.reserve_total(target);
+            if self.space == Space::Cosine {
+                self.inv_norms.reserve_exact(target - self.inv_norms.len());
+            }
+        }
+        self.vectors.extend_from_slice(vectors);
+        if self.space == Space::Cosine {
+            self.inv_norms.extend(vectors.chunks_exact(self.dim).map(distance::inv_norm));
+        }
+        for s in start..end {
+            let lv = self.graph.level_for(s as u32, LEVEL_SEED);
+            self.graph.push_node(lv);
+        }
+        self.deleted.resize(end.div_ceil(64), 0);
+        Ok(start as u32..end as u32)
+    }
+
+    /// Inserts the given slots into the graph, in parallel when there are many.
+    fn insert_slots(&self, slots: &[u32]) {
+        if slots.is_empty() {
+            return;
+        }
+        let st = self.store();
+        let ef_c = self.params.ef_construction;
+        let threads = self.threads().min(slots.len().div_ceil(PARALLEL_MIN)).max(1);
+        // the first node of an empty graph becomes the entry point; insert a small prefix
+        // serially so the parallel phase starts from a connected core
+        let serial = if self.graph.entry.lock().node == NONE { slots.len().min(if threads > 1 { 64 } else { slots.len() }) } else { 0 };
+        let serial = if threads == 1 { slots.len() } else { serial };
+        let mut sc = self.pool.take();
+        for &s in &slots[..serial] {
+            self.graph.insert(&st, s, ef_c, &mut sc);
+        }
+        self.pool.put(sc);
+        let rest = &slots[serial..];
+        if rest.is_empty() {
+            return;
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        const CHUNK: usize = 16;
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    let mut sc = self.pool.take();
+                    loop {
+                        let i = next.fetch_add(CHUNK, std::sync::atomic::Ordering::Relaxed);
+                        if i >= rest.len() {
+                            break;
+                        }
+                        for &s in &rest[i..(i + CHUNK).min(rest.len())] {
+                            self.graph.insert(&st, s, ef_c, &mut sc);
+                        }
+                    }
+                    self.pool.put(sc);
+                });
+            }
+        });
+    }
+
+    /// Appends vectors (flat, `len % dim == 0`), assigning the next slots, and inserts them
+    /// into the graph using `params.num_threads` threads. Rejects NaN/infinite values and
+    /// leaves the index unchanged on error.
+    pub fn append(&mut self, vectors: &[f32]) -> Result<Range<u32>, IndexError> {
+        let range = self.push_vectors(vectors)?;
+        let slots: Vec<u32> = range.clone().collect();
+        self.insert_slots(&slots);
+        Ok(range)
+    }
+
+    /// Tombstones `slot`: it is never returned by a search again. Removing an already removed
+    /// slot is a no-op; an unknown slot is an error.
+    pub fn remove(&mut self, slot: u32) -> Result<(), IndexError> {
+        if slot as usize >= self.len() {
+            return Err(IndexError::SlotOutOfRange { slot, len: self.len() });
+        }
+        if !self.is_deleted(slot) {
+            if let Some(w) = self.deleted.get_mut(slot as usize >> 6) {
+                *w |= 1u64 << (slot & 63);
+                self.n_deleted += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds an index from scratch over `vectors` (slot-major); slots for which `live`
+    /// returns false are tombstoned and not inserted into the graph.
+    pub fn build(dim: usize, space: Space, params: HnswParams, vectors: Vec<f32>, live: impl Fn(u32) -> bool) -> Result<Self, IndexError> {
+        let mut idx = VectorIndex::new(dim, space, params)?;
+        if vectors.len() % dim != 0 {
+            return Err(IndexError::DimensionMismatch { expected: dim, got: vectors.len() % dim });
+        }
+        idx.adopt_vectors(vectors)?;
+        let slots = idx.mark_dead_and_collect(0, &live);
+        idx.insert_slots(&slots);
+        Ok(idx)
+    }
+
+    /// Takes ownership of `vectors` as the store (no copy) and creates graph nodes.
+    fn adopt_vectors(&mut self, vectors: Vec<f32>) -> Result<(), IndexError> {
+        check_finite(&vectors, self.dim)?;
+        let n = vectors.len() / self.dim;
+        if n >= NONE as usize {
+            return Err(IndexError::CapacityExceeded);
+        }
+        if self.space == Space::Cosine {
+            self.inv_norms = vectors.chunks_exact(self.dim).map(distance::inv_norm).collect();
+        }
+        self.vectors = vectors;
+        self.graph.reserve_total(n);
+        for s in 0..n {
+            let lv = self.graph.level_for(s as u32, LEVEL_SEED);
+            self.graph.push_node(lv);
+        }
+        self.deleted = vec![0; n.div_ceil(64)];
+        self.n_deleted = 0;
+        Ok(())
+    }
+
+    /// Tombstones slots `from..len` that are not live; returns the live ones.
+    fn mark_dead_and_collect(&mut self, from: usize, live: &impl Fn(u32) -> bool) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.len() - from);
+        for s in 0..self.len() as u32 {
+            let l = live(s);
+            if !l {
+                let _ = self.remove(s);
+            } else if s as usize >= from {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// Saves the graph (not the vectors) atomically to `path` with the caller's `tag`.
+    pub fn save_graph(&self, path: &Path, tag: u64) -> Result<(), IndexError> {
+        let bytes = persist::encode(&self.graph, self.dim, self.space, self.params.ef_construction, tag);
+        persist::write_atomic(path, &bytes)
+    }
+
+    /// Loads a graph saved by [`save_graph`](Self::save_graph) and attaches `vectors`
+    /// (slot-major; may hold more slots than the file covers: those are inserted now).
+    /// Slots for which `live` is false are tombstoned. A missing, corrupt, truncated or
+    /// mismatched (dim/space/M) file, or fewer vectors than the file covers, is an error:
+    /// the caller should then [`build`](Self::build).
+    pub fn load(
+        path: &Path,
+        dim: usize,
+        space: Space,
+        params: HnswParams,
+        vectors: Vec<f32>,
+        live: impl Fn(u32) -> bool,
+    ) -> Result<(Self, LoadInfo), IndexError> {
+        validate_params(dim, &params)?;
+        if vectors.len() % dim != 0 {
+            return Err(IndexError::DimensionMismatch { expected: dim, got: vectors.len() % dim });
+        }
+        let bytes = std::fs::read(path)?;
+        let gf = persist::decode(&bytes, dim, space, params.m)?;
+        drop(bytes);
+        let n = vectors.len() / dim;
+        if gf.slots > n {
+            return Err(IndexError::Mismatch(format!("graph covers {} slots but only {n} vectors given", gf.slots)));
+        }
+        let mut idx = VectorIndex::new(dim, space, params)?;
+        idx.adopt_vectors(vectors)?;
+        // the file's levels win for the slots it covers
+        for (s, &lv) in gf.levels.iter().enumerate() {
+            if idx.graph.levels[s] != lv {
+                idx.graph.levels[s] = lv;
+                idx.graph.upper[s] = (0..lv as usize * (idx.graph.m + 1)).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
+            }
+        }
+        debug_assert_eq!(gf.m, idx.graph.m);
+        persist::install(&idx.graph, &gf);
+        let extra = idx.mark_dead_and_collect(gf.slots, &live);
+        idx.insert_slots(&extra);
+        Ok((idx, LoadInfo { tag: gf.tag, graph_slots: gf.slots as u32 }))
+    }
+
+    /// Rebuilds without tombstones. Returns the new index and `map[old_slot] = Some(new_slot)`
+    /// (None for removed slots); new slots keep the old relative order.
+    pub fn compact(&self) -> Result<(VectorIndex, Vec<Option<u32>>), IndexError> {
+        let mut map = Vec::with_capacity(self.len());
+        let mut vecs = Vec::with_capacity(self.live_count() * self.dim);
+        let mut next = 0u32;
+        for s in 0..self.len() as u32 {
+            if self.is_live(s) {
+                if let Some(v) = self.vector(s) {
+                    vecs.extend_from_slice(v);
+                }
+                map.push(Some(next));
+                next += 1;
+            } else {
+                map.push(None);
+            }
+        }
+        let idx = VectorIndex::build(self.dim, self.space, self.params.clone(), vecs, |_| true)?;
+        Ok((idx, map))
+    }
+
+    fn check_query(&self, query: &[f32]) -> Result<(), IndexError> {
+        if query.len() != self.dim {
+            return Err(IndexError::DimensionMismatch { expected: self.dim, got: query.len() });
+        }
+        if query.iter().any(|x| !x.is_finite()) {
+            return Err(IndexError::NonFinite { index: 0 });
+        }
+        Ok(())
+    }
+
+    fn make_query<'q>(&self, query: &'q [f32]) -> Query<'q> {
+        let inv = if self.space == Space::Cosine { distance::inv_norm(query) } else { 1.0 };
+        Query { v: query, inv }
+    }
+
+    fn use_brute(candidates: usize, total: usize, ef: usize) -> bool {
+        let c = candidates as f64;
+        candidates <= BRUTE_FORCE_MIN || c * c <= HNSW_COST_FACTOR * ef as f64 * total as f64
+    }
+
+    /// k nearest neighbours of `query` among live slots passing `filter`, ascending by
+    /// distance (ties by slot). `ef` defaults to `params.ef_search` and is raised to `k`.
+    /// Returns exactly `min(k, number of live allowed slots)` results.
+    pub fn search(&self, query: &[f32], k: usize, ef: Option<usize>, filter: Filter) -> Result<Vec<Neighbor>, IndexError> {
+        self.check_query(query)?;
+        let live = self.live_count();
+        if k == 0 || live == 0 {
+            return Ok(Vec::new());
+        }
+        let q = self.make_query(query);
+        let ef = ef.unwrap_or(self.params.ef_search).max(k).max(1);
+        let total = self.len();
+        match filter {
+            Filter::All => {
+                let k = k.min(live);
+                if Self::use_brute(live, total, ef) {
+                    return Ok(self.brute(&q, k, (0..total as u32).filter(|&s| !self.is_deleted(s))));
+                }
+                let res = if self.n_deleted == 0 {
+                    self.hnsw(&q, k, ef, |_| true, true)
+                } else {
+                    self.hnsw(&q, k, ef, |s| !self.is_deleted(s), false)
+                };
+                if res.len() < k {
+                    return Ok(self.brute(&q, k, (0..total as u32).filter(|&s| !self.is_deleted(s))));
+                }
+                Ok(res)
+            }
+            Filter::Allowed(ids) => {
+                let owned;
+                let ids = if ids.windows(2).all(|w| w[0] < w[1]) {
+                    ids
+                } else {
+                    let mut v = ids.to_vec();
+                    v.sort_unstable();
+                    v.dedup();
+                    owned = v;
+                    &owned[..]
+                };
+                let allowed = ids.iter().filter(|&&s| self.is_live(s)).count();
+                if allowed == 0 {
+                    return Ok(Vec::new());
+                }
+                let k = k.min(allowed);
+                let brute = || self.brute(&q, k, ids.iter().copied().filter(|&s| self.is_live(s)));
+                if Self::use_brute(allowed, total, ef) {
+                    return Ok(brute());
+                }
+                let mut bits = vec![0u64; total.div_ceil(64)];
+                for &s in ids {
+                    if self.is_live(s) {
+                        bits[s as usize >> 6] |= 1u64 << (s & 63);
+                    }
+                }
+                let accept = |s: u32| bits.get(s as usize >> 6).is_some_and(|w| w & (1u64 << (s & 63)) != 0);
+                let res = self.hnsw(&q, k, ef, accept, false);
+                if res.len() < k {
+                    return Ok(brute());
+                }
+                Ok(res)
+            }
+        }
+    }
+
+    /// Exact top-k over the given slots.
+    fn brute(&self, q: &Query, k: usize, slots: impl Iterator<Item = u32>) -> Vec<Neighbor> {
+        let st = self.store();
+        let mut heap: std::collections::BinaryHeap<Cand> = std::collections::BinaryHeap::with_capacity(k + 1);
+        for s in slots {
+            let d = st.dist(q, s);
+            let c = Cand { d, id: s };
+            if heap.len() < k {
+                heap.push(c);
+            } else if let Some(top) = heap.peek() {
+                if c < *top {
+                    heap.pop();
+                    heap.push(c);
+                }
+            }
+        }
+        let mut v = heap.into_vec();
+        v.sort_unstable();
+        v.into_iter().map(|c| Neighbor { slot: c.id, distance: c.d }).collect()
+    }
+
+    /// HNSW search; returns at most k accepted results, sorted.
+    fn hnsw<A: Fn(u32) -> bool>(&self, q: &Query, k: usize, ef: usize, accept: A, accept_all: bool) -> Vec<Neighbor> {
+        let e = *self.graph.entry.lock();
+        if e.node == NONE {
+            return Vec::new();
+        }
+        let st = self.store();
+        let mut sc = self.pool.take();
+        let mut buf = std::mem::take(&mut sc.nbuf);
+        let d0 = st.dist(q, e.node);
+        let (cur, cur_d) = self.graph.greedy(&st, q, e.node, d0, e.max_level as usize, 0, &mut buf);
+        sc.nbuf = buf;
+        self.graph.search_layer(&st, q, cur, cur_d, ef, 0, &mut sc, accept, accept_all);
+        let mut v: Vec<Cand> = sc.top.drain().collect();
+        self.pool.put(sc);
+        v.sort_unstable();
+        v.truncate(k);
+        v.into_iter().map(|c| Neighbor { slot: c.id, distance: c.d }).collect()
+    }
+}
+
+pub use distance::distance;
