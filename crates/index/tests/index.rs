@@ -1,0 +1,451 @@
+use std::collections::HashSet;
+
+use chroma_index::{distance, Filter, HnswParams, IndexError, Neighbor, Space, VectorIndex};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn gauss(rng: &mut StdRng) -> f32 {
+    let u1: f64 = rng.random::<f64>().max(1e-12);
+    let u2: f64 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+/// Deterministic clustered data: `clusters` gaussian blobs, unit-normalised.
+fn clustered(n: usize, dim: usize, clusters: usize, spread: f32, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let centers: Vec<f32> = (0..clusters * dim).map(|_| gauss(&mut rng)).collect();
+    let mut out = Vec::with_capacity(n * dim);
+    for _ in 0..n {
+        let c = rng.random_range(0..clusters);
+        let mut v: Vec<f32> = (0..dim).map(|j| centers[c * dim + j] + spread * gauss(&mut rng)).collect();
+        let nrm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+        v.iter_mut().for_each(|x| *x /= nrm);
+        out.extend_from_slice(&v);
+    }
+    out
+}
+
+/// Data and held-out queries drawn from the same clusters.
+fn split(n: usize, nq: usize, dim: usize, clusters: usize, spread: f32, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut all = clustered(n + nq, dim, clusters, spread, seed);
+    let q = all.split_off(n * dim);
+    (all, q)
+}
+
+fn exact(space: Space, data: &[f32], dim: usize, q: &[f32], k: usize, ok: impl Fn(u32) -> bool) -> Vec<Neighbor> {
+    let mut all: Vec<Neighbor> = data
+        .chunks_exact(dim)
+        .enumerate()
+        .filter(|(i, _)| ok(*i as u32))
+        .map(|(i, v)| Neighbor { slot: i as u32, distance: distance::distance(space, q, v) })
+        .collect();
+    all.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.slot.cmp(&b.slot)));
+    all.truncate(k);
+    all
+}
+
+fn params(threads: usize) -> HnswParams {
+    HnswParams { num_threads: threads, ..HnswParams::default() }
+}
+
+fn recall(got: &[Neighbor], want: &[Neighbor]) -> usize {
+    let w: HashSet<u32> = want.iter().map(|n| n.slot).collect();
+    got.iter().filter(|n| w.contains(&n.slot)).count()
+}
+
+fn assert_sorted(res: &[Neighbor]) {
+    for w in res.windows(2) {
+        assert!(
+            w[0].distance < w[1].distance || (w[0].distance == w[1].distance && w[0].slot < w[1].slot),
+            "not sorted: {w:?}"
+        );
+    }
+}
+
+#[test]
+fn recall_10k_clustered_128d() {
+    let dim = 128;
+    let (data, queries) = split(10_000, 200, dim, 50, 0.35, 7);
+    
+    let mut idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
+    let r = idx.append(&data).unwrap();
+    assert_eq!(r, 0..10_000);
+    assert_eq!(idx.len(), 10_000);
+    let mut hits = 0;
+    for q in queries.chunks_exact(dim) {
+        let got = idx.search(q, 10, Some(100), Filter::All).unwrap();
+        assert_eq!(got.len(), 10);
+        assert_sorted(&got);
+        let want = exact(Space::L2, &data, dim, q, 10, |_| true);
+        hits += recall(&got, &want);
+    }
+    let rec = hits as f64 / 2000.0;
+    eprintln!("recall@10 (10k x 128, ef 100) = {rec}");
+    assert!(rec >= 0.99, "recall@10 = {rec}");
+}
+
+#[test]
+fn cosine_and_ip_spaces() {
+    let dim = 32;
+    let (mut data, queries) = split(6000, 50, dim, 20, 0.5, 11);
+    // de-normalise to make cosine differ from ip
+    for (i, v) in data.chunks_exact_mut(dim).enumerate() {
+        let s = 1.0 + (i % 7) as f32;
+        v.iter_mut().for_each(|x| *x *= s);
+    }
+    
+    for space in [Space::Cosine, Space::InnerProduct, Space::L2] {
+        let idx = VectorIndex::build(dim, space, params(2), data.clone(), |_| true).unwrap();
+        let mut hits = 0;
+        for q in queries.chunks_exact(dim) {
+            let got = idx.search(q, 10, Some(200), Filter::All).unwrap();
+            let want = exact(space, &data, dim, q, 10, |_| true);
+            assert_eq!(got.len(), 10);
+            hits += recall(&got, &want);
+            // distances reported equal the public kernel (within float noise)
+            for n in &got {
+                let d = distance::distance(space, q, idx.vector(n.slot).unwrap());
+                assert!((d - n.distance).abs() <= 1e-4 * d.abs().max(1.0), "{space:?}: {d} vs {}", n.distance);
+            }
+        }
+        assert!(hits as f64 / 500.0 >= 0.95, "{space:?} recall {}", hits as f64 / 500.0);
+    }
+}
+
+#[test]
+fn filtered_search_is_exact_top_k() {
+    let dim = 24;
+    let n = 10_000;
+    let (data, queries) = split(n, 8, dim, 30, 0.4, 21);
+    let mut idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
+    idx.append(&data).unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    // tombstone a few to mix with filtering
+    for _ in 0..300 {
+        idx.remove(rng.random_range(0..n as u32)).unwrap();
+    }
+    
+    for &size in &[1usize, 3, 10, 57, 500, 1024, 1500, 3000, 5000, 7000, 9500, 10_000] {
+        let mut allowed: Vec<u32> = (0..n as u32).collect();
+        // partial shuffle, take `size`, sort
+        for i in 0..size {
+            let j = rng.random_range(i..n);
+            allowed.swap(i, j);
+        }
+        allowed.truncate(size);
+        allowed.sort_unstable();
+        let set: HashSet<u32> = allowed.iter().copied().collect();
+        for q in queries.chunks_exact(dim) {
+            for &k in &[1usize, 10, 100] {
+                let got = idx.search(q, k, None, Filter::Allowed(&allowed)).unwrap();
+                let want = exact(Space::L2, &data, dim, q, k, |s| set.contains(&s) && idx.is_live(s));
+                assert_eq!(got.len(), want.len(), "size {size} k {k}");
+                assert!(got.iter().all(|r| set.contains(&r.slot) && idx.is_live(r.slot)));
+                assert_sorted(&got);
+                if size <= 5000 {
+                    // brute-force regime: exact
+                    assert_eq!(got, want, "size {size} k {k}");
+                } else {
+                    let r = recall(&got, &want) as f64 / want.len() as f64;
+                    assert!(r >= 0.8, "size {size} k {k}: recall {r}");
+                }
+            }
+        }
+    }
+    // unsorted with duplicates and out-of-range ids are accepted
+    let q = &queries[..dim];
+    let messy = [42u32, 7, 42, 9_999_999, 3, 7];
+    let got = idx.search(q, 10, None, Filter::Allowed(&messy)).unwrap();
+    let want = exact(Space::L2, &data, dim, q, 10, |s| [42u32, 7, 3].contains(&s) && idx.is_live(s));
+    assert_eq!(got, want);
+}
+
+#[test]
+fn filter_far_from_query_still_returns_k() {
+    // the allowed set is one cluster, the query sits in another: HNSW with the filter cannot
+    // collect k results cheaply, the fallback must still return exactly k
+    let dim = 16;
+    let n = 20_000;
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut data = Vec::with_capacity(n * dim);
+    for i in 0..n {
+        let base = if i % 3 == 0 { 10.0 } else { -10.0 };
+        for _ in 0..dim {
+            data.push(base + gauss(&mut rng));
+        }
+    }
+    let idx = VectorIndex::build(dim, Space::L2, params(2), data.clone(), |_| true).unwrap();
+    let allowed: Vec<u32> = (0..n as u32).filter(|i| i % 3 == 0).collect(); // 6667 slots
+    let q = vec![-10.0f32; dim];
+    for &k in &[10usize, 100, 1000] {
+        let got = idx.search(&q, k, Some(10), Filter::Allowed(&allowed)).unwrap();
+        assert_eq!(got.len(), k);
+        assert!(got.iter().all(|r| r.slot % 3 == 0));
+        assert_sorted(&got);
+    }
+}
+
+#[test]
+fn removed_never_returned() {
+    let dim = 16;
+    let n = 8000;
+    let (data, queries) = split(n, 50, dim, 10, 0.3, 31);
+    let mut idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
+    idx.append(&data).unwrap();
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut removed = HashSet::new();
+    while removed.len() < n * 6 / 10 {
+        let s = rng.random_range(0..n as u32);
+        idx.remove(s).unwrap();
+        removed.insert(s);
+    }
+    idx.remove(*removed.iter().next().unwrap()).unwrap(); // idempotent
+    assert_eq!(idx.live_count(), n - removed.len());
+    assert_eq!(idx.len(), n);
+    assert!(matches!(idx.remove(n as u32), Err(IndexError::SlotOutOfRange { .. })));
+    
+    let mut hits = 0;
+    for q in queries.chunks_exact(dim) {
+        let got = idx.search(q, 10, None, Filter::All).unwrap();
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|r| !removed.contains(&r.slot)));
+        let want = exact(Space::L2, &data, dim, q, 10, |s| !removed.contains(&s));
+        hits += recall(&got, &want);
+    }
+    assert!(hits as f64 / 500.0 >= 0.9);
+    // remove everything: empty results
+    for s in 0..n as u32 {
+        idx.remove(s).unwrap();
+    }
+    assert_eq!(idx.live_count(), 0);
+    assert!(idx.search(&queries[..dim], 5, None, Filter::All).unwrap().is_empty());
+    // appending after deletions still works
+    let r = idx.append(&data[..dim * 3]).unwrap();
+    assert_eq!(r, n as u32..n as u32 + 3);
+    let got = idx.search(&data[..dim], 5, None, Filter::All).unwrap();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].slot, n as u32);
+}
+
+#[test]
+fn save_load_roundtrip_identical() {
+    let dim = 32;
+    let n = 6000;
+    let (data, queries) = split(n, 40, dim, 20, 0.4, 41);
+    let mut idx = VectorIndex::new(dim, Space::Cosine, params(2)).unwrap();
+    idx.append(&data).unwrap();
+    idx.remove(5).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("graph.hnsw");
+    idx.save_graph(&path, 1234).unwrap();
+    assert!(!dir.path().join("graph.hnsw.tmp").exists());
+    let (loaded, info) = VectorIndex::load(&path, dim, Space::Cosine, params(2), data.clone(), |s| s != 5).unwrap();
+    assert_eq!(info.tag, 1234);
+    assert_eq!(info.graph_slots, n as u32);
+    assert_eq!(loaded.len(), n);
+    assert_eq!(loaded.live_count(), n - 1);
+    
+    for q in queries.chunks_exact(dim) {
+        for ef in [10usize, 50] {
+            let a = idx.search(q, 10, Some(ef), Filter::All).unwrap();
+            let b = loaded.search(q, 10, Some(ef), Filter::All).unwrap();
+            assert_eq!(a, b);
+        }
+    }
+    // saving the loaded index gives a byte-identical file (graph-only content)
+    let path2 = dir.path().join("graph2.hnsw");
+    loaded.save_graph(&path2, 1234).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&path2).unwrap());
+    // the file holds no vectors: much smaller than n*dim*4
+    assert!(std::fs::metadata(&path).unwrap().len() < (n * dim * 4) as u64);
+}
+
+#[test]
+fn load_catches_up_extra_vectors() {
+    let dim = 16;
+    let data = clustered(7000, dim, 15, 0.3, 51);
+    let mut idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
+    idx.append(&data[..5000 * dim]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g");
+    idx.save_graph(&path, 77).unwrap();
+    // caller appended 2000 more (one of which was then deleted) after the save
+    let (loaded, info) = VectorIndex::load(&path, dim, Space::L2, params(2), data.clone(), |s| s != 6500).unwrap();
+    assert_eq!(info.graph_slots, 5000);
+    assert_eq!(info.tag, 77);
+    assert_eq!(loaded.len(), 7000);
+    assert_eq!(loaded.live_count(), 6999);
+    let mut found = 0;
+    for s in 5000..7000u32 {
+        if s == 6500 {
+            continue;
+        }
+        let q = loaded.vector(s).unwrap().to_vec();
+        let got = loaded.search(&q, 10, None, Filter::All).unwrap();
+        assert!(got.iter().all(|r| r.slot != 6500));
+        if got.iter().any(|r| r.slot == s || r.distance == 0.0) {
+            found += 1;
+        }
+    }
+    assert!(found >= 1990, "found {found}");
+    // fewer vectors than the graph covers: error
+    let err = VectorIndex::load(&path, dim, Space::L2, params(2), data[..4000 * dim].to_vec(), |_| true);
+    assert!(matches!(err, Err(IndexError::Mismatch(_))));
+}
+
+#[test]
+fn corrupt_files_are_errors() {
+    let dim = 8;
+    let data = clustered(2000, dim, 5, 0.3, 61);
+    let mut idx = VectorIndex::new(dim, Space::L2, params(1)).unwrap();
+    idx.append(&data).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g");
+    idx.save_graph(&path, 1).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let load = |bytes: &[u8]| {
+        std::fs::write(dir.path().join("bad"), bytes).unwrap();
+        VectorIndex::load(&dir.path().join("bad"), dim, Space::L2, params(1), data.clone(), |_| true)
+    };
+    assert!(load(&good).is_ok());
+    // missing
+    assert!(matches!(
+        VectorIndex::load(&dir.path().join("nope"), dim, Space::L2, params(1), data.clone(), |_| true),
+        Err(IndexError::Io(_))
+    ));
+    // empty, truncated at many points
+    assert!(load(&[]).is_err());
+    for cut in [1usize, 8, 63, 64, 65, 100, good.len() / 2, good.len() - 5, good.len() - 1] {
+        assert!(load(&good[..cut]).is_err(), "cut {cut}");
+    }
+    // flipped bytes anywhere
+    for pos in [0usize, 9, 20, 40, 70, good.len() / 3, good.len() - 2] {
+        let mut b = good.clone();
+        b[pos] ^= 0x5a;
+        assert!(load(&b).is_err(), "flip {pos}");
+    }
+    // garbage
+    let garbage: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    assert!(load(&garbage).is_err());
+    // mismatched dim / space / m
+    assert!(matches!(
+        VectorIndex::load(&path, 4, Space::L2, params(1), data.clone(), |_| true),
+        Err(IndexError::Mismatch(_))
+    ));
+    assert!(matches!(
+        VectorIndex::load(&path, dim, Space::Cosine, params(1), data.clone(), |_| true),
+        Err(IndexError::Mismatch(_))
+    ));
+    let p32 = HnswParams { m: 32, ..params(1) };
+    assert!(matches!(VectorIndex::load(&path, dim, Space::L2, p32, data.clone(), |_| true), Err(IndexError::Mismatch(_))));
+    // vectors with a partial row / NaN
+    assert!(VectorIndex::load(&path, dim, Space::L2, params(1), data[..dim * 2000 - 1].to_vec(), |_| true).is_err());
+    let mut nan = data.clone();
+    nan[17] = f32::NAN;
+    assert!(matches!(
+        VectorIndex::load(&path, dim, Space::L2, params(1), nan, |_| true),
+        Err(IndexError::NonFinite { index: 2 })
+    ));
+}
+
+#[test]
+fn input_validation() {
+    assert!(matches!(VectorIndex::new(0, Space::L2, params(1)), Err(IndexError::InvalidParams(_))));
+    assert!(VectorIndex::new(4, Space::L2, HnswParams { m: 1, ..params(1) }).is_err());
+    assert!(VectorIndex::new(4, Space::L2, HnswParams { resize_factor: 0.5, ..params(1) }).is_err());
+    assert!(VectorIndex::new(4, Space::L2, HnswParams { resize_factor: f64::NAN, ..params(1) }).is_err());
+    let mut idx = VectorIndex::new(4, Space::L2, params(1)).unwrap();
+    assert!(matches!(idx.append(&[1.0, 2.0, 3.0]), Err(IndexError::DimensionMismatch { .. })));
+    assert!(matches!(
+        idx.append(&[1.0, 2.0, 3.0, 4.0, 1.0, f32::NAN, 0.0, 0.0]),
+        Err(IndexError::NonFinite { index: 1 })
+    ));
+    assert!(idx.append(&[f32::INFINITY, 0.0, 0.0, 0.0]).is_err());
+    assert_eq!(idx.len(), 0);
+    // empty index
+    assert!(idx.search(&[0.0; 4], 10, None, Filter::All).unwrap().is_empty());
+    assert!(idx.search(&[0.0; 4], 10, None, Filter::Allowed(&[0, 1])).unwrap().is_empty());
+    assert_eq!(idx.append(&[]).unwrap(), 0..0);
+    idx.append(&[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]).unwrap();
+    // query validation
+    assert!(matches!(idx.search(&[0.0; 3], 1, None, Filter::All), Err(IndexError::DimensionMismatch { .. })));
+    assert!(matches!(idx.search(&[0.0, f32::NAN, 0.0, 0.0], 1, None, Filter::All), Err(IndexError::NonFinite { .. })));
+    // k = 0, k > count
+    assert!(idx.search(&[1.0, 0.0, 0.0, 0.0], 0, None, Filter::All).unwrap().is_empty());
+    let all = idx.search(&[1.0, 0.0, 0.0, 0.0], 100, None, Filter::All).unwrap();
+    assert_eq!(all.iter().map(|n| n.slot).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(all[0].distance, 0.0);
+    assert_eq!(all[1].distance, 2.0);
+    assert!(idx.vector(3).is_none());
+    assert!(idx.vector(u32::MAX).is_none());
+    assert_eq!(idx.vector(1).unwrap(), &[0.0, 1.0, 0.0, 0.0]);
+    assert!(!idx.is_live(3));
+    // ties broken by slot
+    idx.append(&[0.0, 1.0, 0.0, 0.0]).unwrap();
+    let r = idx.search(&[0.0, 1.0, 0.0, 0.0], 2, None, Filter::All).unwrap();
+    assert_eq!((r[0].slot, r[1].slot), (1, 3));
+    // build with wrong sizes
+    assert!(VectorIndex::build(4, Space::L2, params(1), vec![1.0; 5], |_| true).is_err());
+    assert!(VectorIndex::build(4, Space::L2, params(1), vec![], |_| true).unwrap().is_empty());
+}
+
+#[test]
+fn build_with_dead_slots_and_compact() {
+    let dim = 12;
+    let n = 5000;
+    let data = clustered(n, dim, 10, 0.3, 71);
+    let idx = VectorIndex::build(dim, Space::L2, params(2), data.clone(), |s| s % 4 != 0).unwrap();
+    assert_eq!(idx.len(), n);
+    assert_eq!(idx.live_count(), n - n / 4);
+    let q = &data[..dim];
+    let got = idx.search(q, 20, None, Filter::All).unwrap();
+    assert_eq!(got.len(), 20);
+    assert!(got.iter().all(|r| r.slot % 4 != 0));
+    let (c, map) = idx.compact().unwrap();
+    assert_eq!(c.len(), n - n / 4);
+    assert_eq!(c.live_count(), c.len());
+    assert_eq!(map.len(), n);
+    assert_eq!(map[0], None);
+    assert_eq!(map[1], Some(0));
+    for (old, new) in map.iter().enumerate() {
+        if let Some(new) = new {
+            assert_eq!(idx.vector(old as u32), c.vector(*new));
+        }
+    }
+    let got2 = c.search(q, 20, Some(200), Filter::All).unwrap();
+    let want = exact(Space::L2, c.vectors(), dim, q, 20, |_| true);
+    assert!(recall(&got2, &want) >= 18);
+}
+
+#[test]
+fn concurrent_searches_and_incremental_appends() {
+    let dim = 32;
+    let (data, queries) = split(6000, 64, dim, 20, 0.4, 81);
+    let mut idx = VectorIndex::new(dim, Space::L2, HnswParams { resize_factor: 1.5, ..params(2) }).unwrap();
+    // many small appends (single-threaded path) then a big one (parallel path)
+    for chunk in data[..1000 * dim].chunks(37 * dim) {
+        idx.append(chunk).unwrap();
+    }
+    idx.append(&data[1000 * dim..]).unwrap();
+    assert_eq!(idx.len(), 6000);
+    
+    let idx = &idx;
+    let data = &data;
+    let hits: usize = std::thread::scope(|s| {
+        let hs: Vec<_> = queries
+            .chunks_exact(dim * 16)
+            .map(|qs| {
+                s.spawn(move || {
+                    let mut h = 0;
+                    for q in qs.chunks_exact(dim) {
+                        let got = idx.search(q, 10, None, Filter::All).unwrap();
+                        h += recall(&got, &exact(Space::L2, data, dim, q, 10, |_| true));
+                    }
+                    h
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert!(hits as f64 / 640.0 >= 0.97, "recall {}", hits as f64 / 640.0);
+}
