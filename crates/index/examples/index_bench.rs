@@ -56,6 +56,16 @@ fn i32s(b: &[u8]) -> Vec<i32> {
     b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
+/// User+system CPU seconds of this process (all threads), from /proc/self/stat (Linux only).
+fn cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ut: f64 = f.get(11)?.parse().ok()?;
+    let st: f64 = f.get(12)?.parse().ok()?;
+    Some((ut + st) / 100.0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let dir = Path::new(args.get(1).map(String::as_str).unwrap_or("bench-data/clustered-100k-384")).to_path_buf();
@@ -74,11 +84,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop((bb, qb, gb));
     println!("dataset {}: n={n} dim={dim} queries={nq} kernels={}", dir.display(), chroma_index::distance::simd_level());
     let params = HnswParams { m, ef_construction: efc, ef_search: 100, num_threads: threads, resize_factor: 1.2 };
+    let cpu0 = cpu_seconds();
     let t = Instant::now();
     let mut idx = VectorIndex::new(dim, Space::L2, params)?;
     idx.append(&base)?;
     let build = t.elapsed().as_secs_f64();
-    println!("build: {build:.2} s ({threads} threads, M={m}, ef_construction={efc})");
+    let cpu = match (cpu0, cpu_seconds()) {
+        (Some(a), Some(b)) => format!("{:.2} CPU-s", b - a),
+        _ => "n/a".into(),
+    };
+    println!("build: {build:.2} s wall, {cpu} ({threads} threads, M={m}, ef_construction={efc})");
     let k = 10;
     for &ef in &[10usize, 16, 32, 64, 100, 128] {
         idx.set_ef_search(ef);

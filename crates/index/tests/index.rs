@@ -65,7 +65,7 @@ fn assert_sorted(res: &[Neighbor]) {
 #[test]
 fn recall_10k_clustered_128d() {
     let dim = 128;
-    let (data, queries) = split(10_000, 200, dim, 50, 0.35, 7);
+    let (data, queries) = split(10_000, 200, dim, 50, 1.0, 7);
     
     let mut idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
     let r = idx.append(&data).unwrap();
