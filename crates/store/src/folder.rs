@@ -1,0 +1,195 @@
+//! The data folder: what a folder holds (ours, a legacy Chroma layout, nothing), the
+//! single-writer lock, and the vector files of each collection.
+//!
+//! ```text
+//! DIR/chroma-rs.sqlite3            SQLite, WAL mode: the source of truth
+//! DIR/chroma-rs.lock               advisory lock held while open; holds the owner's pid
+//! DIR/collections/<uuid>/vectors-<gen>.f32   float32 vectors, slot-major, append-only
+//! DIR/collections/<uuid>/hnsw-<gen>.graph    HNSW graph: a derived, rebuildable cache
+//! ```
+
+use chroma_types::{Error, Result};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub const DB_FILE: &str = "chroma-rs.sqlite3";
+pub const LOCK_FILE: &str = "chroma-rs.lock";
+
+/// What an existing folder holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderKind {
+    /// Missing or empty: a new chroma-rs folder can be made here.
+    Empty,
+    /// A chroma-rs data folder.
+    ChromaRs,
+    /// Chroma 0.3.x duckdb+parquet files.
+    Chroma03Parquet,
+    /// A Chroma >= 0.4 folder (`chroma.sqlite3`).
+    Chroma04Plus,
+    /// Something else (other files); chroma-rs will create its files beside them.
+    Other,
+}
+
+pub fn detect(dir: &Path) -> Result<FolderKind> {
+    if !dir.exists() {
+        return Ok(FolderKind::Empty);
+    }
+    if !dir.is_dir() {
+        return Err(Error::invalid(format!("{} exists and is not a folder", dir.display())));
+    }
+    if dir.join(DB_FILE).exists() {
+        return Ok(FolderKind::ChromaRs);
+    }
+    if dir.join("chroma.sqlite3").exists() {
+        return Ok(FolderKind::Chroma04Plus);
+    }
+    if dir.join("chroma-collections.parquet").exists() || dir.join("chroma-embeddings.parquet").exists() {
+        return Ok(FolderKind::Chroma03Parquet);
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(|e| Error::internal(format!("reading {}: {e}", dir.display())))?;
+    Ok(if entries.next().is_none() { FolderKind::Empty } else { FolderKind::Other })
+}
+
+/// The error for opening a folder written by an older Chroma.
+pub fn legacy_error(dir: &Path, kind: &FolderKind) -> Error {
+    let what = match kind {
+        FolderKind::Chroma03Parquet => "Chroma 0.3.x data (chroma-collections.parquet / chroma-embeddings.parquet)",
+        _ => "a Chroma >= 0.4 data folder (chroma.sqlite3)",
+    };
+    let d = dir.display();
+    Error::unavailable(format!(
+        "{d} holds {what}, which chroma-rs does not open in place (nothing was changed). Copy it into a chroma-rs folder with:\n    \
+         chroma-rs migrate --from {d} --to {d}-chroma-rs\nthen open {d}-chroma-rs."
+    ))
+}
+
+/// Exclusive lock on a data folder, released on drop (the OS releases it if the process dies).
+pub struct FolderLock {
+    _file: File,
+}
+
+pub fn lock(dir: &Path) -> Result<FolderLock> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::internal(format!("opening {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() { "another process".to_string() } else { format!("process {holder}") };
+            return Err(Error::unavailable(format!(
+                "data folder {} is in use by {who}; chroma-rs allows one process per folder. Stop that process, or talk to it through its server (chroma-rs run) instead.",
+                dir.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::internal(format!("locking {}: {e}", path.display())));
+        }
+    }
+    let pid = std::process::id().to_string();
+    let _ = file.set_len(0);
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.write_all(pid.as_bytes());
+    let _ = file.sync_data();
+    Ok(FolderLock { _file: file })
+}
+
+pub fn collection_dir(root: &Path, uuid: &uuid::Uuid) -> PathBuf {
+    root.join("collections").join(uuid.to_string())
+}
+
+pub fn vectors_path(dir: &Path, generation: i64) -> PathBuf {
+    dir.join(format!("vectors-{generation}.f32"))
+}
+
+pub fn graph_path(dir: &Path, generation: i64) -> PathBuf {
+    dir.join(format!("hnsw-{generation}.graph"))
+}
+
+/// Removes files of other generations (left by a compaction interrupted by a crash).
+pub fn remove_stale_generations(dir: &Path, generation: i64) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let keep = [vectors_path(dir, generation), graph_path(dir, generation)];
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().to_string();
+        if (name.starts_with("vectors-") || name.starts_with("hnsw-")) && !keep.contains(&p) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+fn io<'a>(path: &'a Path, what: &str) -> impl Fn(std::io::Error) -> Error + 'a {
+    let what = what.to_string();
+    move |e| Error::internal(format!("{what} {}: {e}", path.display()))
+}
+
+/// Appends vectors to a collection's vector file and makes them durable before returning.
+/// The file is first cut back to `committed_slots` (bytes past it belong to a write that
+/// crashed before its SQLite commit).
+pub fn append_vectors(path: &Path, dim: usize, committed_slots: u64, data: &[f32]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent, "creating"))?;
+    }
+    let mut f = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).map_err(io(path, "opening"))?;
+    let want = committed_slots * dim as u64 * 4;
+    let len = f.metadata().map_err(io(path, "reading"))?.len();
+    if len < want {
+        return Err(Error::internal(format!(
+            "vector file {} is shorter ({len} bytes) than the {committed_slots} committed slots need ({want} bytes)",
+            path.display()
+        )));
+    }
+    if len != want {
+        f.set_len(want).map_err(io(path, "truncating"))?;
+    }
+    f.seek(SeekFrom::Start(want)).map_err(io(path, "seeking"))?;
+    let mut bytes = Vec::with_capacity(data.len() * 4);
+    for x in data {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    f.write_all(&bytes).map_err(io(path, "writing"))?;
+    f.sync_data().map_err(io(path, "syncing"))?;
+    Ok(())
+}
+
+/// Reads the first `slots` vectors of a vector file.
+pub fn read_vectors(path: &Path, dim: usize, slots: u64) -> Result<Vec<f32>> {
+    let want = (slots as usize) * dim * 4;
+    if want == 0 {
+        return Ok(Vec::new());
+    }
+    let mut f = File::open(path).map_err(io(path, "opening"))?;
+    let mut bytes = vec![0u8; want];
+    f.read_exact(&mut bytes).map_err(|e| {
+        Error::internal(format!(
+            "vector file {} is missing data for {slots} committed slots ({e}); the folder is damaged",
+            path.display()
+        ))
+    })?;
+    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// Writes a whole vector file atomically (compaction).
+pub fn write_vectors_atomic(path: &Path, data: &[f32]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp).map_err(io(&tmp, "creating"))?;
+        let mut bytes = Vec::with_capacity(data.len() * 4);
+        for x in data {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&bytes).map_err(io(&tmp, "writing"))?;
+        f.sync_all().map_err(io(&tmp, "syncing"))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io(path, "renaming into"))?;
+    Ok(())
+}
