@@ -3,8 +3,8 @@
 #
 # usage: bench/run-baselines.sh [options] <dataset> [-- <extra chroma_baseline.py args>]
 #   <dataset>          a name under bench-data/ (e.g. clustered-100k-384, see scripts/make-bench-data.sh) or a path
-#   --ours             also run chroma-rs over HTTP (target/release/chroma-rs, or $CHROMA_RS_BIN), measured
-#                      with the official 1.5.9 HttpClient; skipped with a message when the binary is missing.
+#   --ours             also run chroma-rs over HTTP ($CHROMA_RS_BIN, else ${CARGO_TARGET_DIR:-target}/release/chroma-rs),
+#                      measured with the official 1.5.9 HttpClient; skipped with a message when the binary is missing.
 #                      With $CHROMA_RS_FACTORY=module:callable (and optionally $CHROMA_RS_PYTHONPATH) it also
 #                      runs chroma-rs embedded through that factory.
 #   --runs a,b,...     which runs (default: c159-emb,c04-emb,c159-http [+ ours-http,ours-emb with --ours])
@@ -30,10 +30,10 @@ SHARED="$ROOT/../shared"
 HARNESS="$SHARED/bench/chroma_baseline.py"
 SUMMARIZE="$SHARED/bench/summarize.py"
 VENVS="${CHROMA_RS_VENVS:-$ROOT/.venvs}"
-OURS_BIN="${CHROMA_RS_BIN:-$ROOT/target/release/chroma-rs}"
+OURS_BIN="${CHROMA_RS_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/chroma-rs}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; }
 
 RUNS="" OURS=0 ROUNDS=1 BATCH=5000 OUT="" SUMMARY=1 DATASET="" EXTRA=()
 while [ $# -gt 0 ]; do

