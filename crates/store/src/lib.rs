@@ -10,6 +10,7 @@
 //! refers to them commits; the HNSW graph beside it is a cache rebuilt or caught up on load.
 //! `docs/design.md` describes the write and read paths and the crash invariants.
 
+mod compact;
 pub mod folder;
 pub mod schema;
 pub mod sqlfilter;
@@ -27,6 +28,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, Weak};
 use uuid::Uuid;
+
+pub use compact::VacuumReport;
 
 /// The storage engine. Cheap to clone; clones share one open store.
 #[derive(Clone)]
@@ -585,6 +588,7 @@ impl Engine {
         tx.commit().map_err(sql("committing write"))?;
         drop(conn);
 
+        let removed_slots_empty = removed_slots.is_empty();
         // The write is durable; now bring the in-memory index up to date.
         let mut g = st.index.write();
         if g.index.is_none() {
@@ -605,16 +609,20 @@ impl Engine {
                 }
                 return appended.map_err(index_err);
             }
-            for s in removed_slots {
-                index.remove(s).map_err(index_err)?;
+            for s in &removed_slots {
+                index.remove(*s).map_err(index_err)?;
             }
         }
         if self.inner.root.is_some() {
-            let mut row = row;
-            row.coll.log_position = seq as u64;
+            let mut saved_row = row.clone();
+            saved_row.coll.log_position = seq as u64;
             let len = g.index.as_ref().map(|i| i.len()).unwrap_or(0);
             let threshold = row.coll.config.sync_threshold.max(len / 4);
-            self.save_graph_if_behind(&row, &mut g, threshold)?;
+            self.save_graph_if_behind(&saved_row, &mut g, threshold)?;
+        }
+        drop(g);
+        if !removed_slots_empty {
+            self.maybe_auto_compact(&st, &row)?;
         }
         Ok(())
     }
@@ -1175,6 +1183,8 @@ impl ChromaApi for Engine {
                 }
             }
         }
+        drop(g);
+        self.maybe_auto_compact(&st, &row)?;
         Ok(matched.into_iter().map(|m| m.1).collect())
     }
 
