@@ -320,6 +320,7 @@ impl Graph {
     }
 
     /// Greedy descent from `(cur, cur_d)` through levels `from` down to `to + 1`.
+    #[allow(clippy::too_many_arguments)]
     pub fn greedy(&self, st: &Store, q: &Query, mut cur: u32, mut cur_d: f32, from: usize, to: usize, buf: &mut Vec<u32>) -> (u32, f32) {
         let mut level = from;
         while level > to {
@@ -511,9 +512,10 @@ impl Graph {
             if all.len() <= maxc {
                 self.write_links(id, level, all.iter().map(|c| c.id));
             } else {
-                let mut out = Vec::with_capacity(maxc);
+                let mut out = std::mem::take(&mut sc.tmp2);
                 Self::heuristic(st, &all, maxc, &mut out);
                 self.write_links(id, level, out.iter().map(|c| c.id));
+                sc.tmp2 = out;
             }
             sc.tmp = all;
         }

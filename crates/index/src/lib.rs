@@ -45,6 +45,7 @@
 //!   rejected nodes are traversed but never returned. If it returns fewer than `k` results
 //!   (the filter disconnected the accepted region), the query falls back to brute force, so a
 //!   filtered query always returns exactly `min(k, c)` results.
+//!
 //! Results are sorted by ascending distance, ties by ascending slot.
 //!
 //! ## Graph file format (version 1, little-endian)
@@ -314,7 +315,7 @@ impl VectorIndex {
 
     /// Adds vectors to the store and graph nodes (without links) for them.
     fn push_vectors(&mut self, vectors: &[f32]) -> Result<Range<u32>, IndexError> {
-        if vectors.len() % self.dim != 0 {
+        if !vectors.len().is_multiple_of(self.dim) {
             return Err(IndexError::DimensionMismatch { expected: self.dim, got: vectors.len() % self.dim });
         }
         check_finite(vectors, self.dim)?;
@@ -418,7 +419,7 @@ impl VectorIndex {
     /// returns false are tombstoned and not inserted into the graph.
     pub fn build(dim: usize, space: Space, params: HnswParams, vectors: Vec<f32>, live: impl Fn(u32) -> bool) -> Result<Self, IndexError> {
         let mut idx = VectorIndex::new(dim, space, params)?;
-        if vectors.len() % dim != 0 {
+        if !vectors.len().is_multiple_of(dim) {
             return Err(IndexError::DimensionMismatch { expected: dim, got: vectors.len() % dim });
         }
         idx.adopt_vectors(vectors)?;
@@ -482,7 +483,7 @@ impl VectorIndex {
         live: impl Fn(u32) -> bool,
     ) -> Result<(Self, LoadInfo), IndexError> {
         validate_params(dim, &params)?;
-        if vectors.len() % dim != 0 {
+        if !vectors.len().is_multiple_of(dim) {
             return Err(IndexError::DimensionMismatch { expected: dim, got: vectors.len() % dim });
         }
         let bytes = std::fs::read(path)?;

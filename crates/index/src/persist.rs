@@ -216,8 +216,8 @@ pub(crate) fn decode(bytes: &[u8], dim: usize, space: Space, m: usize) -> Result
     for _ in 0..slots {
         spans.push(read_list(&mut r, 0, &mut lists)?);
     }
-    for id in 0..slots {
-        for l in 1..=levels[id] as usize {
+    for &lv in &levels {
+        for l in 1..=lv as usize {
             spans.push(read_list(&mut r, l, &mut lists)?);
         }
     }

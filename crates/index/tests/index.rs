@@ -449,3 +449,27 @@ fn concurrent_searches_and_incremental_appends() {
     });
     assert!(hits as f64 / 640.0 >= 0.97, "recall {}", hits as f64 / 640.0);
 }
+
+#[test]
+fn index_is_send_sync_and_empty_graph_roundtrip() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<VectorIndex>();
+    let dim = 8;
+    let idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty");
+    idx.save_graph(&path, 0).unwrap();
+    // empty graph + 3000 vectors appended after the save: everything is caught up
+    let data = clustered(3000, dim, 5, 0.3, 91);
+    let (loaded, info) = VectorIndex::load(&path, dim, Space::L2, params(2), data.clone(), |_| true).unwrap();
+    assert_eq!(info.graph_slots, 0);
+    assert_eq!(loaded.len(), 3000);
+    let q = &data[100 * dim..101 * dim].to_vec();
+    let got = loaded.search(q, 5, None, Filter::All).unwrap();
+    assert_eq!(got[0].slot, 100);
+    // the re-saved graph loads again and answers the same
+    loaded.save_graph(&path, 9).unwrap();
+    let (again, info) = VectorIndex::load(&path, dim, Space::L2, params(2), data, |_| true).unwrap();
+    assert_eq!(info, chroma_index::LoadInfo { tag: 9, graph_slots: 3000 });
+    assert_eq!(again.search(q, 5, None, Filter::All).unwrap(), got);
+}
