@@ -985,7 +985,16 @@ impl ChromaApi for Engine {
                 }
                 return Err(Error::exists(format!("Collection {} already exists", req.name)));
             }
-            let id = Uuid::new_v4();
+            let id = req.id.unwrap_or_else(Uuid::new_v4);
+            if req.id.is_some() {
+                let taken: Option<String> = conn
+                    .query_row("SELECT name FROM collections WHERE id = ?1", [id.to_string()], |r| r.get(0))
+                    .optional()
+                    .map_err(sql("reading collection"))?;
+                if let Some(other) = taken {
+                    return Err(Error::exists(format!("Collection id {id} is already used by collection {other}")));
+                }
+            }
             let config_text = serde_json::to_string(&config).map_err(|e| Error::internal(e.to_string()))?;
             conn.execute(
                 "INSERT INTO collections (id, name, database_id, metadata, config) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -47,6 +47,9 @@ pub struct CreateCollection {
     /// A 1.x or 0.5.x configuration object; `None` = defaults / `hnsw:*` metadata.
     pub configuration: Option<Value>,
     pub get_or_create: bool,
+    /// Use this id instead of a new random one (the migration tool keeps ids). Only the
+    /// embedded engine honours it; an id already in use is an error.
+    pub id: Option<Uuid>,
 }
 
 impl CreateCollection {
@@ -59,6 +62,10 @@ impl CreateCollection {
     }
     pub fn configuration(mut self, c: Value) -> Self {
         self.configuration = Some(c);
+        self
+    }
+    pub fn with_id(mut self, id: Uuid) -> Self {
+        self.id = Some(id);
         self
     }
     pub fn get_or_create(mut self, yes: bool) -> Self {
