@@ -439,10 +439,40 @@ impl Engine {
 
     /// The shared write path of add, upsert and update.
     fn write(&self, collection: Uuid, mode: WriteMode, rows: Vec<WriteRow>) -> Result<()> {
+        self.write_with(collection, mode, rows, false)
+    }
+
+    /// Bulk load for a persistent folder: adds records (durably, as `add`) without inserting
+    /// them into the in-memory HNSW graph; the graph is built on the next load or by
+    /// [`build_index`](Self::build_index), with all cores. Ephemeral engines fall back to `add`.
+    pub fn bulk_add(&self, collection: Uuid, req: AddRequest) -> Result<()> {
+        validate::add_request(&req, None, self.inner.settings.max_batch_size)?;
+        let defer = self.inner.root.is_some();
+        self.write_with(collection, WriteMode::Add, rows_from_add(req), defer)
+    }
+
+    /// Loads (building or catching up) a collection's index and saves its graph.
+    pub fn build_index(&self, collection: Uuid) -> Result<()> {
         let st = self.state(collection);
         let _w = st.write.lock();
         let row = self.collection_row(collection)?;
-        self.ensure_index(&st, &row)?;
+        self.ensure_index(&st, &row)
+    }
+
+    fn write_with(&self, collection: Uuid, mode: WriteMode, rows: Vec<WriteRow>, defer_index: bool) -> Result<()> {
+        let st = self.state(collection);
+        let _w = st.write.lock();
+        let row = self.collection_row(collection)?;
+        if defer_index {
+            // The graph file stays as it is; the next load catches up from the vector file.
+            let mut g = st.index.write();
+            if g.loaded {
+                self.save_graph_if_behind(&row, &mut g, 1)?;
+            }
+            *g = IndexState::default();
+        } else {
+            self.ensure_index(&st, &row)?;
+        }
         let max_batch = self.inner.settings.max_batch_size;
         validate::batch_size(rows.len(), max_batch)?;
         // dimension check against the collection and within the batch
@@ -589,6 +619,9 @@ impl Engine {
         drop(conn);
 
         let removed_slots_empty = removed_slots.is_empty();
+        if defer_index {
+            return Ok(());
+        }
         // The write is durable; now bring the in-memory index up to date.
         let mut g = st.index.write();
         if g.index.is_none() {

@@ -61,3 +61,23 @@ fn vacuum_compacts_and_keeps_results() {
         .collect();
     assert!(files.iter().all(|f| f.ends_with("-2.f32") || f.ends_with("-2.graph")), "only the newest generation remains: {files:?}");
 }
+
+#[test]
+fn bulk_add_defers_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(dir.path(), Settings::default()).unwrap();
+    let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("bulk")).unwrap();
+    for b in 0..3 {
+        let ids: Vec<String> = (0..500).map(|i| format!("{b}-{i}")).collect();
+        let embs: Vec<Vec<f32>> = (0..500).map(|i| vec![b as f32, i as f32]).collect();
+        e.bulk_add(c.id, AddRequest::new(ids, embs)).unwrap();
+    }
+    assert_eq!(e.count(c.id).unwrap(), 1500);
+    e.build_index(c.id).unwrap();
+    let r = e.query(c.id, QueryRequest::new(vec![vec![2.0, 7.0]], 1)).unwrap();
+    assert_eq!(r.ids, vec![vec!["2-7".to_string()]]);
+    // a normal add after a bulk load keeps index and storage in step
+    e.add(c.id, AddRequest::new(vec!["z".into()], vec![vec![9.0, 9.0]])).unwrap();
+    let r = e.query(c.id, QueryRequest::new(vec![vec![9.0, 9.0]], 1)).unwrap();
+    assert_eq!(r.ids, vec![vec!["z".to_string()]]);
+}
