@@ -66,6 +66,30 @@ fn cpu_seconds() -> Option<f64> {
     Some((ut + st) / 100.0)
 }
 
+/// CPU time of the calling thread in ms (Linux; robust against a busy machine, unlike wall time).
+#[cfg(target_os = "linux")]
+fn thread_cpu_ms() -> f64 {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clk: i32, ts: *mut Timespec) -> i32;
+    }
+    let mut ts = Timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID = 3 on Linux.
+    let rc = unsafe { clock_gettime(3, &mut ts) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_ms() -> f64 {
+    f64::NAN
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let dir = Path::new(args.get(1).map(String::as_str).unwrap_or("bench-data/clustered-100k-384")).to_path_buf();
@@ -84,27 +108,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop((bb, qb, gb));
     println!("dataset {}: n={n} dim={dim} queries={nq} kernels={}", dir.display(), chroma_index::distance::simd_level());
     let params = HnswParams { m, ef_construction: efc, ef_search: 100, num_threads: threads, resize_factor: 1.2 };
-    let cpu0 = cpu_seconds();
-    let t = Instant::now();
-    let mut idx = VectorIndex::new(dim, Space::L2, params)?;
-    idx.append(&base)?;
-    let build = t.elapsed().as_secs_f64();
-    let cpu = match (cpu0, cpu_seconds()) {
-        (Some(a), Some(b)) => format!("{:.2} CPU-s", b - a),
-        _ => "n/a".into(),
+    // INDEX_BENCH_GRAPH=<file>: load the graph from there if present (search-only runs),
+    // otherwise build and save it there.
+    let cached = std::env::var_os("INDEX_BENCH_GRAPH").map(std::path::PathBuf::from);
+    let mut idx = match cached.as_ref().filter(|p| p.exists()) {
+        Some(p) => {
+            let t = Instant::now();
+            let (idx, _) = VectorIndex::load(p, dim, Space::L2, params, base.clone(), |_| true)?;
+            println!("loaded graph {} in {:.2} s", p.display(), t.elapsed().as_secs_f64());
+            idx
+        }
+        None => {
+            let cpu0 = cpu_seconds();
+            let t = Instant::now();
+            let mut idx = VectorIndex::new(dim, Space::L2, params)?;
+            idx.append(&base)?;
+            let build = t.elapsed().as_secs_f64();
+            let cpu = match (cpu0, cpu_seconds()) {
+                (Some(a), Some(b)) => format!("{:.2} CPU-s", b - a),
+                _ => "n/a".into(),
+            };
+            println!("build: {build:.2} s wall, {cpu} ({threads} threads, M={m}, ef_construction={efc})");
+            if let Some(p) = &cached {
+                idx.save_graph(p, 0)?;
+            }
+            idx
+        }
     };
-    println!("build: {build:.2} s wall, {cpu} ({threads} threads, M={m}, ef_construction={efc})");
     let k = 10;
     for &ef in &[10usize, 16, 32, 64, 100, 128] {
         idx.set_ef_search(ef);
         let mut lat = Vec::with_capacity(nq);
+        let mut cpu_lat = Vec::with_capacity(nq);
         let mut hits = 0usize;
         let t_all = Instant::now();
         for qi in 0..nq {
             let q = &queries[qi * dim..(qi + 1) * dim];
+            let c = thread_cpu_ms();
             let t = Instant::now();
             let res = idx.search(q, k, None, Filter::All)?;
             lat.push(t.elapsed().as_secs_f64() * 1e3);
+            cpu_lat.push(thread_cpu_ms() - c);
             let g = &gt[qi * gt_k..qi * gt_k + k];
             hits += res.iter().filter(|r| g.contains(&(r.slot as i32))).count();
         }
@@ -112,8 +156,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lat.sort_by(|a, b| a.total_cmp(b));
         let p50 = lat[lat.len() / 2];
         let p99 = lat[(lat.len() * 99 / 100).min(lat.len() - 1)];
+        cpu_lat.sort_by(|a, b| a.total_cmp(b));
+        let cpu_p50 = cpu_lat[cpu_lat.len() / 2];
+        let cpu_p99 = cpu_lat[(cpu_lat.len() * 99 / 100).min(cpu_lat.len() - 1)];
         println!(
-            "ef={ef:4}  recall@10={:.4}  p50={p50:.3} ms  p99={p99:.3} ms  QPS(1t)={:.0}",
+            "ef={ef:4}  recall@10={:.4}  wall p50={p50:.3} ms p99={p99:.3} ms  cpu p50={cpu_p50:.3} ms p99={cpu_p99:.3} ms  QPS(1t)={:.0}",
             hits as f64 / (nq * k) as f64,
             nq as f64 / total
         );
