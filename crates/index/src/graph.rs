@@ -183,7 +183,7 @@ impl ScratchPool {
     }
     pub fn put(&self, s: Scratch) {
         let mut g = self.0.lock();
-        if g.len() < 64 {
+        if g.len() < 16 {
             g.push(s);
         }
     }

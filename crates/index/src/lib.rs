@@ -15,6 +15,28 @@
 //! * concurrent insertion ([`VectorIndex::append`] uses `params.num_threads` threads): link
 //!   lists are atomics read lock-free, each node has its own mutex for writers.
 //!
+//! ## Usage
+//! ```
+//! use chroma_index::{Filter, HnswParams, Space, VectorIndex};
+//! let mut idx = VectorIndex::new(3, Space::L2, HnswParams::default())?;
+//! let slots = idx.append(&[0.0, 0.0, 1.0, /* slot 0 */ 1.0, 0.0, 0.0 /* slot 1 */])?;
+//! assert_eq!(slots, 0..2);
+//! let hits = idx.search(&[0.9, 0.0, 0.0], 1, None, Filter::All)?;
+//! assert_eq!(hits[0].slot, 1);
+//! let only0 = idx.search(&[0.9, 0.0, 0.0], 5, None, Filter::Allowed(&[0]))?;
+//! assert_eq!(only0.len(), 1);
+//! idx.remove(1)?;
+//! assert_eq!(idx.search(&[0.9, 0.0, 0.0], 5, None, Filter::All)?[0].slot, 0);
+//! # Ok::<(), chroma_index::IndexError>(())
+//! ```
+//!
+//! ## Concurrency
+//! Searches take `&self` and may run from many threads at once (`VectorIndex: Send + Sync`);
+//! mutations (`append`, `remove`) take `&mut self`, so a caller typically wraps the index in
+//! an `RwLock`. `append` parallelises internally with `params.num_threads` threads (batches
+//! smaller than 256 vectors are inserted on the calling thread). With `num_threads = 1` a
+//! build is deterministic (node levels are a hash of the slot, not a random stream).
+//!
 //! ## Slots
 //! Records are addressed by *slots*: dense `u32` ids `0..len` assigned in append order by the
 //! storage layer. A removed slot is tombstoned (kept in the graph for connectivity, never
