@@ -42,7 +42,7 @@ fn read_npy(path: &Path) -> Result<(Vec<u8>, char, usize, usize), String> {
         [r] => (*r, 1),
         _ => return Err("expected 2-d array".into()),
     };
-    let data = b[hstart + hlen..].to_vec();
+    let data = b.get(hstart + hlen..).ok_or("short file")?.to_vec();
     if data.len() != rows * cols * 4 {
         return Err(format!("{}: data size {} != {rows}x{cols}x4", path.display(), data.len()));
     }
@@ -99,7 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (bb, _, n, dim) = read_npy(&dir.join("base.npy"))?;
     let (qb, _, nq, qdim) = read_npy(&dir.join("queries.npy"))?;
     let (gb, gk, _, gt_k) = read_npy(&dir.join("gt_ids.npy"))?;
-    if gk != 'i' || qdim != dim {
+    if gk != 'i' || qdim != dim || gt_k < 10 || nq == 0 || gb.len() != nq * gt_k * 4 {
         return Err("bad dataset".into());
     }
     let base = f32s(&bb);
