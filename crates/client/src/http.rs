@@ -1,0 +1,434 @@
+//! [`HttpApi`]: [`ChromaApi`] over Chroma's HTTP API v2, so the same [`crate::Client`] talks to
+//! a chroma-rs server or to a Chroma 0.5.16+ / 1.x server.
+
+use crate::wire;
+use base64::Engine as _;
+use chroma_types::{
+    AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, Error, ErrorKind, GetRequest, GetResult,
+    QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Which header carries a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenTransport {
+    /// `Authorization: Bearer <token>` (Chroma's default).
+    #[default]
+    Bearer,
+    /// `X-Chroma-Token: <token>` (Chroma Cloud and `X_CHROMA_TOKEN` servers).
+    XChromaToken,
+}
+
+/// How to reach a server.
+#[derive(Clone, Default)]
+pub struct HttpOptions {
+    /// Base URL, e.g. `http://localhost:8000` (a path such as `/api/v2` is optional).
+    pub url: String,
+    /// Extra headers sent with every request.
+    pub headers: Vec<(String, String)>,
+    /// Token for token authentication.
+    pub token: Option<String>,
+    /// Header that carries `token`.
+    pub token_transport: TokenTransport,
+    /// User and password for basic authentication.
+    pub basic_auth: Option<(String, String)>,
+    /// Timeout of one whole request (default 120 s).
+    pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("url", &self.url)
+            .field("headers", &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("token_transport", &self.token_transport)
+            .field("basic_auth", &self.basic_auth.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+impl HttpOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        HttpOptions { url: url.into(), ..Default::default() }
+    }
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+    pub fn token_transport(mut self, t: TokenTransport) -> Self {
+        self.token_transport = t;
+        self
+    }
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.basic_auth = Some((user.into(), password.into()));
+        self
+    }
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+}
+
+/// The Chroma HTTP API v2 as a [`ChromaApi`].
+pub struct HttpApi {
+    agent: ureq::Agent,
+    base: String,
+    headers: Vec<(String, String)>,
+    base64: OnceLock<(usize, bool)>,
+    /// Collection id → (tenant, database): v2 record routes need both.
+    scopes: Mutex<HashMap<Uuid, (String, String)>>,
+}
+
+impl std::fmt::Debug for HttpApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HttpApi({})", self.base)
+    }
+}
+
+fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn json_body<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::internal(format!("Cannot encode request: {e}")))
+}
+
+impl HttpApi {
+    /// Connects lazily: nothing is sent until the first call.
+    pub fn new(opts: HttpOptions) -> Result<HttpApi> {
+        let mut url = opts.url.trim().trim_end_matches('/').to_string();
+        if url.is_empty() {
+            return Err(Error::invalid("The server URL is empty"));
+        }
+        if !url.contains("://") {
+            url = format!("http://{url}");
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(Error::invalid(format!("Unsupported URL scheme in {url:?}: use http:// or https://")));
+        }
+        if url.starts_with("https://") && !cfg!(feature = "tls") {
+            return Err(Error::invalid("https:// URLs need chroma-client's `tls` feature"));
+        }
+        for suffix in ["/api/v2", "/api/v1"] {
+            if let Some(s) = url.strip_suffix(suffix) {
+                url = s.to_string();
+            }
+        }
+        let mut headers = opts.headers.clone();
+        if let Some(tok) = &opts.token {
+            match opts.token_transport {
+                TokenTransport::Bearer => headers.push(("Authorization".into(), format!("Bearer {tok}"))),
+                TokenTransport::XChromaToken => headers.push(("X-Chroma-Token".into(), tok.clone())),
+            }
+        }
+        if let Some((u, p)) = &opts.basic_auth {
+            let b = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            headers.push(("Authorization".into(), format!("Basic {b}")));
+        }
+        for (k, v) in &headers {
+            if k.is_empty() || k.bytes().any(|b| b.is_ascii_control() || b == b':' || b == b' ') || v.bytes().any(|b| b == b'\n' || b == b'\r') {
+                return Err(Error::invalid(format!("Invalid HTTP header {k:?}")));
+            }
+        }
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(opts.timeout.unwrap_or(Duration::from_secs(120))))
+            .user_agent(format!("chroma-rs client {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(HttpApi { agent: ureq::Agent::new_with_config(config), base: format!("{url}/api/v2"), headers, base64: OnceLock::new(), scopes: Mutex::new(HashMap::new()) })
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Vec<u8>> {
+        let url = format!("{}{}", self.base, path);
+        let transport = |e: ureq::Error| Error::unavailable(format!("Could not reach the Chroma server at {url}: {e}"));
+        let mut resp = match (method, body) {
+            ("GET", _) => {
+                let mut r = self.agent.get(&url);
+                for (k, v) in &self.headers {
+                    r = r.header(k.as_str(), v.as_str());
+                }
+                r.call().map_err(transport)?
+            }
+            ("DELETE", _) => {
+                let mut r = self.agent.delete(&url);
+                for (k, v) in &self.headers {
+                    r = r.header(k.as_str(), v.as_str());
+                }
+                r.call().map_err(transport)?
+            }
+            (m, body) => {
+                let mut r = match m {
+                    "PUT" => self.agent.put(&url),
+                    "PATCH" => self.agent.patch(&url),
+                    _ => self.agent.post(&url),
+                };
+                for (k, v) in &self.headers {
+                    r = r.header(k.as_str(), v.as_str());
+                }
+                r = r.header("Content-Type", "application/json");
+                r.send(body.unwrap_or_else(|| b"{}".to_vec())).map_err(transport)?
+            }
+        };
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .map_err(|e| Error::unavailable(format!("Could not read the response from {url}: {e}")))?;
+        if (200..300).contains(&status) {
+            Ok(bytes)
+        } else {
+            Err(wire::error_from_response(status, &bytes))
+        }
+    }
+
+    fn json(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Value> {
+        let bytes = self.send(method, path, body)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Error::internal(format!("The server sent invalid JSON: {e}")))
+    }
+
+    fn scope(tenant: &str, database: &str) -> String {
+        format!("/tenants/{}/databases/{}", pct(tenant), pct(database))
+    }
+
+    /// `(max_batch_size, supports_base64_encoding)` from pre-flight-checks, cached.
+    fn preflight(&self) -> Result<(usize, bool)> {
+        if let Some(p) = self.base64.get() {
+            return Ok(*p);
+        }
+        let v = self.json("GET", "/pre-flight-checks", None)?;
+        let max = v.get("max_batch_size").and_then(Value::as_i64).filter(|n| *n > 0).map(|n| n as usize).unwrap_or(usize::MAX);
+        let b64 = v.get("supports_base64_encoding").and_then(Value::as_bool).unwrap_or(false);
+        Ok(*self.base64.get_or_init(|| (max, b64)))
+    }
+
+    /// Finds which tenant/database a collection id lives in (v2 routes need both).
+    fn locate(&self, id: Uuid) -> Result<(String, String)> {
+        if let Some(s) = self.scopes.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(s);
+        }
+        let c = self.get_collection_by_id(id)?;
+        Ok((c.tenant, c.database))
+    }
+
+    fn remember(&self, c: Collection) -> Collection {
+        if let Ok(mut m) = self.scopes.lock() {
+            if m.len() > 100_000 {
+                m.clear();
+            }
+            m.insert(c.id, (c.tenant.clone(), c.database.clone()));
+        }
+        c
+    }
+
+    fn collection(&self, v: &Value) -> Result<Collection> {
+        wire::collection_from_json(v).map(|c| self.remember(c))
+    }
+
+    fn coll_path(&self, id: Uuid, op: &str) -> Result<String> {
+        let (t, d) = self.locate(id)?;
+        Ok(format!("{}/collections/{id}/{op}", Self::scope(&t, &d)))
+    }
+}
+
+fn as_usize(v: &Value, what: &str) -> Result<usize> {
+    v.as_u64().map(|n| n as usize).ok_or_else(|| Error::internal(format!("Unexpected {what} from server: {v}")))
+}
+
+impl ChromaApi for HttpApi {
+    fn heartbeat(&self) -> Result<u128> {
+        let v = self.json("GET", "/heartbeat", None)?;
+        v.get("nanosecond heartbeat")
+            .and_then(Value::as_u64)
+            .map(u128::from)
+            .ok_or_else(|| Error::internal(format!("Unexpected heartbeat from server: {v}")))
+    }
+
+    fn version(&self) -> Result<String> {
+        let v = self.json("GET", "/version", None)?;
+        v.as_str().map(str::to_string).ok_or_else(|| Error::internal(format!("Unexpected version from server: {v}")))
+    }
+
+    fn max_batch_size(&self) -> Result<usize> {
+        self.preflight().map(|p| p.0)
+    }
+
+    fn reset(&self) -> Result<()> {
+        self.json("POST", "/reset", None).map(|_| ())
+    }
+
+    fn create_tenant(&self, name: &str) -> Result<()> {
+        self.json("POST", "/tenants", Some(json_body(&wire::NameBody { name: name.into() })?)).map(|_| ())
+    }
+
+    fn get_tenant(&self, name: &str) -> Result<Tenant> {
+        wire::tenant_from_json(&self.json("GET", &format!("/tenants/{}", pct(name)), None)?)
+    }
+
+    fn list_tenants(&self, limit: Option<usize>, offset: usize) -> Result<Vec<Tenant>> {
+        let mut q = format!("/tenants?offset={offset}");
+        if let Some(l) = limit {
+            q.push_str(&format!("&limit={l}"));
+        }
+        let v = self.json("GET", &q, None)?;
+        v.as_array().ok_or_else(|| Error::internal("Unexpected tenant list"))?.iter().map(wire::tenant_from_json).collect()
+    }
+
+    fn delete_tenant(&self, name: &str) -> Result<()> {
+        self.json("DELETE", &format!("/tenants/{}", pct(name)), None).map(|_| ())
+    }
+
+    fn create_database(&self, tenant: &str, name: &str) -> Result<Database> {
+        self.json("POST", &format!("/tenants/{}/databases", pct(tenant)), Some(json_body(&wire::NameBody { name: name.into() })?))?;
+        self.get_database(tenant, name)
+    }
+
+    fn get_database(&self, tenant: &str, name: &str) -> Result<Database> {
+        wire::database_from_json(&self.json("GET", &Self::scope(tenant, name), None)?)
+    }
+
+    fn list_databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Database>> {
+        let mut q = format!("/tenants/{}/databases?offset={offset}", pct(tenant));
+        if let Some(l) = limit {
+            q.push_str(&format!("&limit={l}"));
+        }
+        let v = self.json("GET", &q, None)?;
+        v.as_array().ok_or_else(|| Error::internal("Unexpected database list"))?.iter().map(wire::database_from_json).collect()
+    }
+
+    fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
+        self.json("DELETE", &Self::scope(tenant, name), None).map(|_| ())
+    }
+
+    fn create_collection(&self, tenant: &str, database: &str, req: CreateCollection) -> Result<Collection> {
+        if req.id.is_some() {
+            return Err(Error::invalid("Choosing a collection id is only possible with the embedded engine"));
+        }
+        let body = json_body(&wire::CreateCollectionBody::from_request(&req))?;
+        self.collection(&self.json("POST", &format!("{}/collections", Self::scope(tenant, database)), Some(body))?)
+    }
+
+    fn get_collection(&self, tenant: &str, database: &str, name: &str) -> Result<Collection> {
+        self.collection(&self.json("GET", &format!("{}/collections/{}", Self::scope(tenant, database), pct(name)), None)?)
+    }
+
+    fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
+        // The by-id route sits under a tenant/database path; chroma-rs checks that they match,
+        // so look in the default scope first, then in every database we can list.
+        let default = Self::scope(chroma_types::DEFAULT_TENANT, chroma_types::DEFAULT_DATABASE);
+        match self.json("GET", &format!("{default}/collections/by-id/{id}"), None) {
+            Ok(v) => return self.collection(&v),
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        if let Ok(tenants) = self.list_tenants(None, 0) {
+            for t in tenants {
+                for d in self.list_databases(&t.name, None, 0).unwrap_or_default() {
+                    if let Ok(v) = self.json("GET", &format!("{}/collections/by-id/{id}", Self::scope(&t.name, &d.name)), None) {
+                        return self.collection(&v);
+                    }
+                }
+            }
+        }
+        Err(Error::collection_not_found(&id.to_string()))
+    }
+
+    fn list_collections(&self, tenant: &str, database: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Collection>> {
+        let mut q = format!("{}/collections?offset={offset}", Self::scope(tenant, database));
+        if let Some(l) = limit {
+            q.push_str(&format!("&limit={l}"));
+        }
+        let v = self.json("GET", &q, None)?;
+        v.as_array().ok_or_else(|| Error::internal("Unexpected collection list"))?.iter().map(|c| self.collection(c)).collect()
+    }
+
+    fn count_collections(&self, tenant: &str, database: &str) -> Result<usize> {
+        as_usize(&self.json("GET", &format!("{}/collections_count", Self::scope(tenant, database)), None)?, "count")
+    }
+
+    fn update_collection(&self, id: Uuid, req: UpdateCollection) -> Result<()> {
+        let (t, d) = self.locate(id)?;
+        let body = json_body(&wire::UpdateCollectionBody::from_request(&req))?;
+        self.json("PUT", &format!("{}/collections/{id}", Self::scope(&t, &d)), Some(body)).map(|_| ())
+    }
+
+    fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
+        self.json("DELETE", &format!("{}/collections/{}", Self::scope(tenant, database), pct(name)), None).map(|_| ())
+    }
+
+    fn add(&self, collection: Uuid, req: AddRequest) -> Result<()> {
+        let (_, b64) = self.preflight()?;
+        let body = json_body(&wire::AddBody::from_request(&req, b64))?;
+        self.send("POST", &self.coll_path(collection, "add")?, Some(body)).map(|_| ())
+    }
+
+    fn upsert(&self, collection: Uuid, req: AddRequest) -> Result<()> {
+        let (_, b64) = self.preflight()?;
+        let body = json_body(&wire::AddBody::from_request(&req, b64))?;
+        self.send("POST", &self.coll_path(collection, "upsert")?, Some(body)).map(|_| ())
+    }
+
+    fn update(&self, collection: Uuid, req: UpdateRequest) -> Result<()> {
+        let (_, b64) = self.preflight()?;
+        let body = json_body(&wire::UpdateBody::from_request(&req, b64))?;
+        self.send("POST", &self.coll_path(collection, "update")?, Some(body)).map(|_| ())
+    }
+
+    fn delete(&self, collection: Uuid, req: DeleteRequest) -> Result<Vec<String>> {
+        // v2 answers with a count only; report the ids that existed (when ids were given).
+        let path = self.coll_path(collection, "delete")?;
+        let existed = match &req.ids {
+            Some(ids) if req.r#where.is_none() && req.where_document.is_none() => {
+                let g = GetRequest { ids: Some(ids.clone()), include: vec![], ..Default::default() };
+                Some(self.get(collection, g)?.ids)
+            }
+            _ => None,
+        };
+        let body = json_body(&wire::DeleteBody::from_request(&req))?;
+        let v = self.json("POST", &path, Some(body))?;
+        match (existed, v) {
+            (Some(ids), _) => Ok(ids),
+            (None, Value::Array(items)) => Ok(items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()),
+            (None, v) => {
+                let n = v.get("deleted").and_then(Value::as_u64).unwrap_or(0) as usize;
+                Ok(vec![String::new(); n])
+            }
+        }
+    }
+
+    fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {
+        let body = json_body(&wire::GetBody::from_request(&req))?;
+        wire::get_result_from_slice(&self.send("POST", &self.coll_path(collection, "get")?, Some(body))?)
+    }
+
+    fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult> {
+        let body = json_body(&wire::QueryBody::from_request(&req))?;
+        wire::query_result_from_slice(&self.send("POST", &self.coll_path(collection, "query")?, Some(body))?)
+    }
+
+    fn count(&self, collection: Uuid) -> Result<usize> {
+        as_usize(&self.json("GET", &self.coll_path(collection, "count")?, None)?, "count")
+    }
+}
