@@ -11,7 +11,7 @@
 //! * neighbour selection with the HNSW "heuristic" (keep a candidate only if it is closer to
 //!   the new node than to every neighbour already kept);
 //! * level-0 links of all nodes in one contiguous array; visited marks with a generation tag
-//!   in a pool of per-search scratch spaces, so a search allocates nothing but its result;
+//!   in a pool of per-search scratch spaces, so an unfiltered search allocates nothing but its result;
 //! * concurrent insertion ([`VectorIndex::append`] uses `params.num_threads` threads): link
 //!   lists are atomics read lock-free, each node has its own mutex for writers.
 //!
@@ -670,11 +670,14 @@ impl VectorIndex {
         let (cur, cur_d) = self.graph.greedy(&st, q, e.node, d0, e.max_level as usize, 0, &mut buf);
         sc.nbuf = buf;
         self.graph.search_layer(&st, q, cur, cur_d, ef, 0, &mut sc, accept, accept_all);
-        let mut v: Vec<Cand> = sc.top.drain().collect();
-        self.pool.put(sc);
+        let mut v = std::mem::take(&mut sc.sorted);
+        v.clear();
+        v.extend(sc.top.drain());
         v.sort_unstable();
-        v.truncate(k);
-        v.into_iter().map(|c| Neighbor { slot: c.id, distance: c.d }).collect()
+        let out = v.iter().take(k).map(|c| Neighbor { slot: c.id, distance: c.d }).collect();
+        sc.sorted = v;
+        self.pool.put(sc);
+        out
     }
 }
 
