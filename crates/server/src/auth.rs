@@ -198,22 +198,24 @@ fn tokens_from_file(text: &str) -> Vec<String> {
         return text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect();
     }
     let mut out = Vec::new();
-    let mut in_tokens = false;
+    // Column of the `tokens:` key whose list we are reading.
+    let mut key_col: Option<usize> = None;
     for line in text.lines() {
         let t = line.trim();
-        if let Some(rest) = t.strip_prefix("tokens:").or_else(|| t.strip_prefix("- tokens:")) {
-            let rest = rest.trim();
+        let indent = line.len() - line.trim_start().len();
+        if let Some(pos) = line.find("tokens:") {
+            let rest = line[pos + "tokens:".len()..].trim();
             if let Some(inner) = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
                 out.extend(inner.split(',').map(unquote).filter(|s| !s.is_empty()));
-                in_tokens = false;
+                key_col = None;
             } else {
-                in_tokens = rest.is_empty();
+                key_col = rest.is_empty().then_some(pos);
             }
-        } else if in_tokens {
-            if let Some(item) = t.strip_prefix("- ") {
-                out.push(unquote(item));
-            } else if !t.is_empty() {
-                in_tokens = false;
+        } else if let Some(col) = key_col {
+            match t.strip_prefix("- ") {
+                Some(item) if indent >= col && !item.contains(": ") => out.push(unquote(item)),
+                _ if t.is_empty() => {}
+                _ => key_col = None,
             }
         }
     }

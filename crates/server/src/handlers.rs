@@ -69,7 +69,11 @@ where
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> std::result::Result<T, Fail> {
     let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
     serde_json::from_slice(slice).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => Fail::Shape(e.to_string()),
+        // A type error may be reported before a syntax error further on: tell them apart.
+        serde_json::error::Category::Data => match serde_json::from_slice::<serde::de::IgnoredAny>(slice) {
+            Ok(_) => Fail::Shape(e.to_string()),
+            Err(syntax) => Fail::Json(syntax.to_string()),
+        },
         _ => Fail::Json(e.to_string()),
     })
 }
