@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The whole chroma-rs test suite — what CI runs (.ci/run calls this).
+#
+#   bash scripts/test.sh            # everything
+#   bash scripts/test.sh rust api   # only some steps (names below)
+#
+# Steps (each installs what it needs; all servers listen on 127.0.0.1 only):
+#   rust     cargo test --release --workspace (unit, property, crash, lock, migration, server
+#            tests; starts a scratch ClickHouse first for the migrate tests)
+#   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
+#            0.5.23 and 1.5.9 against one running `chroma-rs run`
+#   chroma   Chroma's own API test suites (0.4.24 and 1.5.9 wheels) against `chroma-rs run`
+#   js       the official JS clients (chromadb 1.8.1 on v1, 3.5.0 on v2)
+#   load     32 concurrent clients for 60 s, no error, no lost record
+# Ends with one line "N passed, N failed" counting steps; exits non-zero if any step failed.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export CHROMA_RS_VENVS="${CHROMA_RS_VENVS:-$ROOT/.venvs}"
+export CHROMA_RS_BIN="$CARGO_TARGET_DIR/release/chroma-rs"
+export ANONYMIZED_TELEMETRY=False
+LOG_DIR="${TEST_LOG_DIR:-$ROOT/target/test-logs}"
+mkdir -p "$LOG_DIR"
+
+STEPS=("$@")
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(rust api chroma js load)
+want() { local s; for s in "${STEPS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+T0=$(date +%s)
+say() { printf '\n==== [%s +%ss] %s\n' "$(date +%H:%M:%S)" "$(( $(date +%s) - T0 ))" "$*"; }
+record() { # name rc
+  if [ "$2" -eq 0 ]; then PASSED=$((PASSED + 1)); say "PASS $1"; else FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); say "FAIL $1 (exit $2)"; fi
+}
+
+SERVER_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$SERVER_PID" 2>/dev/null
+  fi
+  SERVER_PID=""
+}
+trap stop_server EXIT
+
+# start_server PORT NAME: a fresh data folder, reset allowed; waits for the heartbeat.
+start_server() {
+  local port="$1" name="$2" dir="$ROOT/target/test-data/$2"
+  stop_server
+  rm -rf "$dir"
+  ALLOW_RESET=TRUE "$CHROMA_RS_BIN" run --path "$dir" --host 127.0.0.1 --port "$port" >"$LOG_DIR/server-$name.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/api/v2/heartbeat" >/dev/null 2>&1 && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "server did not start; log:" >&2
+  tail -20 "$LOG_DIR/server-$name.log" >&2
+  return 1
+}
+
+ensure_tools() {
+  local need=()
+  command -v curl >/dev/null || need+=(curl)
+  command -v node >/dev/null || need+=(nodejs npm)
+  if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q "${need[@]}"
+  fi
+}
+
+build() {
+  say "build: cargo build --release (binary)"
+  cargo build --release -p chroma-rs
+}
+
+step_rust() {
+  say "rust: starting a scratch ClickHouse for the migrate tests"
+  if CH_PORT=$(bash scripts/fixtures/start-clickhouse.sh 2>"$LOG_DIR/clickhouse-start.log" | tail -1); then
+    export CHROMA_RS_CLICKHOUSE_URL="http://127.0.0.1:$CH_PORT"
+  else
+    echo "ClickHouse could not be started (see $LOG_DIR/clickhouse-start.log)" >&2
+    return 1
+  fi
+  say "rust: cargo test --release --workspace"
+  cargo test --release --workspace
+}
+
+step_api() {
+  bash scripts/setup-venvs.sh chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 || return 1
+  local rc=0 v
+  for v in 0.4.24 0.5.15 0.5.23 1.5.9; do
+    start_server 18790 "api-$v" || return 1
+    say "api: pytest tests/ with chromadb $v"
+    CHROMA_RS_URL="http://127.0.0.1:18790" "$CHROMA_RS_VENVS/chroma-$v/bin/python" -m pytest -q -p no:cacheprovider tests || rc=1
+    stop_server
+  done
+  return $rc
+}
+
+step_chroma() {
+  bash scripts/setup-venvs.sh chroma-0.4.24 chroma-1.5.9 || return 1
+  local rc=0 v
+  for v in 0.4.24 1.5.9; do
+    say "chroma: Chroma $v's own API test suite against chroma-rs run"
+    CHROMA_RS_SERVER="$CHROMA_RS_BIN run" bash scripts/chroma-suite.sh "$v" || rc=1
+  done
+  return $rc
+}
+
+step_js() {
+  start_server 18792 js || return 1
+  say "js: official JS clients"
+  bash scripts/js-tests.sh "http://127.0.0.1:18792"
+  local rc=$?
+  stop_server
+  return $rc
+}
+
+step_load() {
+  bash scripts/setup-venvs.sh chroma-1.5.9 || return 1
+  start_server 18793 load || return 1
+  say "load: 32 concurrent clients, ${LOAD_SECONDS:-60} s"
+  bash scripts/load-test.sh "http://127.0.0.1:18793" "${LOAD_SECONDS:-60}" --label chroma-rs
+  local rc=$?
+  stop_server
+  return $rc
+}
+
+ensure_tools
+if ! build; then
+  record build 1
+  echo "$PASSED passed, $FAILED failed"
+  exit 1
+fi
+for s in rust api chroma js load; do
+  if want "$s"; then
+    "step_$s"
+    record "$s" $?
+  fi
+done
+stop_server
+say "done in $(( $(date +%s) - T0 )) s; failed: ${FAILED_NAMES[*]:-none}"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
