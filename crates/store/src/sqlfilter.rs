@@ -96,10 +96,14 @@ impl Builder {
                 let floats: Vec<String> = nums.into_iter().map(|f| self.p(Value::Real(f))).collect();
                 let int_list = if ints.is_empty() { "NULL".to_string() } else { ints.join(",") };
                 if negate {
-                    format!(
-                        "((m.int_value IS NOT NULL AND m.int_value NOT IN ({int_list})) OR (m.float_value IS NOT NULL AND m.float_value NOT IN ({})))",
-                        floats.join(",")
-                    )
+                    // With no integral operand every int value is "not in" the list
+                    // (`NOT IN (NULL)` would be NULL and drop the ints).
+                    let int_part = if ints.is_empty() {
+                        "m.int_value IS NOT NULL".to_string()
+                    } else {
+                        format!("(m.int_value IS NOT NULL AND m.int_value NOT IN ({int_list}))")
+                    };
+                    format!("({int_part} OR (m.float_value IS NOT NULL AND m.float_value NOT IN ({})))", floats.join(","))
                 } else {
                     format!("(m.int_value IN ({int_list}) OR m.float_value IN ({}))", floats.join(","))
                 }
