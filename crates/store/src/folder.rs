@@ -161,21 +161,36 @@ pub fn append_vectors(path: &Path, dim: usize, committed_slots: u64, data: &[f32
     Ok(())
 }
 
-/// Reads the first `slots` vectors of a vector file.
+/// Reads the first `slots` vectors of a vector file, straight into the returned buffer.
 pub fn read_vectors(path: &Path, dim: usize, slots: u64) -> Result<Vec<f32>> {
-    let want = (slots as usize) * dim * 4;
-    if want == 0 {
+    let n = (slots as usize) * dim;
+    if n == 0 {
         return Ok(Vec::new());
     }
     let mut f = File::open(path).map_err(io(path, "opening"))?;
-    let mut bytes = vec![0u8; want];
-    f.read_exact(&mut bytes).map_err(|e| {
+    let mut out = vec![0f32; n];
+    let damaged = |e: std::io::Error| {
         Error::internal(format!(
             "vector file {} is missing data for {slots} committed slots ({e}); the folder is damaged",
             path.display()
         ))
-    })?;
-    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    };
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: f32 has no invalid bit patterns and the byte view covers exactly `out`'s
+        // initialised memory; the file is little-endian, as this machine.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), n * 4) };
+        f.read_exact(bytes).map_err(damaged)?;
+    }
+    #[cfg(not(target_endian = "little"))]
+    {
+        let mut bytes = vec![0u8; n * 4];
+        f.read_exact(&mut bytes).map_err(damaged)?;
+        for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+    }
+    Ok(out)
 }
 
 /// Writes a whole vector file atomically (compaction).
