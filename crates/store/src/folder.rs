@@ -66,7 +66,19 @@ pub fn legacy_error(dir: &Path, kind: &FolderKind) -> Error {
 
 /// Exclusive lock on a data folder, released on drop (the OS releases it if the process dies).
 pub struct FolderLock {
-    _file: File,
+    file: File,
+}
+
+impl FolderLock {
+    /// Writes this process's pid into the lock file. Called once the folder has been
+    /// accepted, so that a refused folder (newer schema, bad checksum) is left byte-identical.
+    pub fn record_owner(&mut self) {
+        let pid = std::process::id().to_string();
+        let _ = self.file.set_len(0);
+        let _ = self.file.seek(SeekFrom::Start(0));
+        let _ = self.file.write_all(pid.as_bytes());
+        let _ = self.file.sync_data();
+    }
 }
 
 pub fn lock(dir: &Path) -> Result<FolderLock> {
@@ -94,12 +106,7 @@ pub fn lock(dir: &Path) -> Result<FolderLock> {
             return Err(Error::internal(format!("locking {}: {e}", path.display())));
         }
     }
-    let pid = std::process::id().to_string();
-    let _ = file.set_len(0);
-    let _ = file.seek(SeekFrom::Start(0));
-    let _ = file.write_all(pid.as_bytes());
-    let _ = file.sync_data();
-    Ok(FolderLock { _file: file })
+    Ok(FolderLock { file })
 }
 
 pub fn collection_dir(root: &Path, uuid: &uuid::Uuid) -> PathBuf {

@@ -205,12 +205,13 @@ impl Engine {
             }
             return Ok(Engine { inner });
         }
-        let lock = folder::lock(&canonical)?;
+        let mut lock = folder::lock(&canonical)?;
         let db_path = canonical.join(folder::DB_FILE);
         let mut conn =
             Connection::open(&db_path).map_err(|e| Error::internal(format!("opening {}: {e}", db_path.display())))?;
         configure(&conn, true)?;
         schema::migrate(&mut conn, version)?;
+        lock.record_owner();
         let inner = Arc::new(Inner {
             conn: Mutex::new(conn),
             root: Some(canonical.clone()),
