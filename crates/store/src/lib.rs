@@ -205,7 +205,7 @@ impl Engine {
             }
             return Ok(Engine { inner });
         }
-        let mut lock = folder::lock(&canonical)?;
+        let mut lock = Self::lock_folder(&canonical)?;
         let db_path = canonical.join(folder::DB_FILE);
         let mut conn =
             Connection::open(&db_path).map_err(|e| Error::internal(format!("opening {}: {e}", db_path.display())))?;
@@ -221,6 +221,25 @@ impl Engine {
         });
         reg.insert(canonical, Arc::downgrade(&inner));
         Ok(Engine { inner })
+    }
+
+    /// Takes the folder lock. A handle of this process that is closing the folder holds the
+    /// lock until its drop (which saves index graphs) has finished: wait for that instead of
+    /// reporting this very process as the holder.
+    fn lock_folder(dir: &Path) -> Result<folder::FolderLock> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            match folder::lock(dir) {
+                Err(e) if e.kind == ErrorKind::Unavailable && std::time::Instant::now() < deadline => {
+                    let holder = std::fs::read_to_string(dir.join(folder::LOCK_FILE)).ok();
+                    if holder.and_then(|h| h.trim().parse::<u32>().ok()) != Some(std::process::id()) {
+                        return Err(e);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The data folder, if persistent.

@@ -110,3 +110,41 @@ pub fn say(line: &str) {
     out.write_all(b"\n").unwrap();
     out.flush().unwrap();
 }
+
+/// A child process with its stdout lines arriving on a channel.
+pub struct ChildProc {
+    pub child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl ChildProc {
+    pub fn spawn(test_name: &str, envs: &[(&str, String)]) -> ChildProc {
+        let mut child = reexec(test_name, envs).spawn().expect("re-executing the test binary");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ChildProc { child, lines }
+    }
+
+    /// The next line starting with `prefix` (others are the test harness talking), or `None`
+    /// if the child's stdout closed or `timeout` passed.
+    pub fn wait_for(&self, prefix: &str, timeout: std::time::Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.starts_with(prefix) => return Some(l),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
