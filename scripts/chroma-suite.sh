@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Runs Chroma's own test suite (shipped inside the chromadb wheel) against a chroma-rs server.
+#
+# usage: scripts/chroma-suite.sh <version> [extra pytest args...]
+#   version: 0.4.24 | 0.5.23 | 1.5.9   (venvs from scripts/setup-venvs.sh)
+#   env:  CHROMA_RS_VENVS  where the venvs live (default <repo>/.venvs)
+#         CHROMA_RS_SERVER command that serves chroma-rs: it gets "--path DIR --host 127.0.0.1 --port P"
+#                          appended (default: the chroma-server `serve` example, built here)
+#         CHROMA_RS_URL    use an already running server (host:port) instead; it must allow reset
+#         SUITE_FILES      override the test file list
+#
+# Method (shared/spec/official-clients.md §3): CHROMA_INTEGRATION_TEST_ONLY=1 makes every
+# fixture a FastAPI client to CHROMA_SERVER_HOST:CHROMA_SERVER_HTTP_PORT; a small plugin caps
+# hypothesis (10 examples, 20 steps, no deadline, derandomized) after the conftest loaded its
+# own profile. Every test starts with reset(), so the server runs with ALLOW_RESET=TRUE on a
+# scratch folder.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VERSION="${1:?usage: chroma-suite.sh <0.4.24|0.5.23|1.5.9> [pytest args]}"
+shift || true
+VENVS="${CHROMA_RS_VENVS:-$ROOT/.venvs}"
+VENV="$VENVS/chroma-$VERSION"
+PY="$VENV/bin/python"
+[ -x "$PY" ] || { echo "no venv $VENV (run scripts/setup-venvs.sh chroma-$VERSION)" >&2; exit 2; }
+SITE="$("$PY" -c 'import chromadb, os; print(os.path.dirname(os.path.dirname(chromadb.__file__)))')"
+
+WORK="$(mktemp -d /tmp/chroma-suite.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---- the server
+if [ -n "${CHROMA_RS_URL:-}" ]; then
+  HOSTPORT="${CHROMA_RS_URL#http://}"; HOSTPORT="${HOSTPORT%%/*}"
+  HOST="${HOSTPORT%:*}"; PORT="${HOSTPORT##*:}"
+else
+  if [ -z "${CHROMA_RS_SERVER:-}" ]; then
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+    (cd "$ROOT" && cargo build -q --release -p chroma-server --example serve)
+    CHROMA_RS_SERVER="$CARGO_TARGET_DIR/release/examples/serve"
+  fi
+  HOST=127.0.0.1
+  PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  ALLOW_RESET=TRUE $CHROMA_RS_SERVER --path "$WORK/data" --host "$HOST" --port "$PORT" >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('http://$HOST:$PORT/api/v1/heartbeat', timeout=1)" 2>/dev/null; then break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 2; }
+    sleep 0.2
+  done
+fi
+
+# ---- hypothesis cap plugin
+mkdir -p "$WORK/plugin"
+cat >"$WORK/plugin/chroma_rs_cap.py" <<'EOF'
+import hypothesis
+
+def pytest_configure(config):
+    hypothesis.settings.register_profile(
+        "chroma_rs_cap",
+        max_examples=10,
+        stateful_step_count=20,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    hypothesis.settings.load_profile("chroma_rs_cap")
+EOF
+
+# ---- files and deselects, with reasons
+COMMON_FILES=(
+  chromadb/test/test_api.py
+  chromadb/test/property/test_add.py
+  chromadb/test/property/test_collections.py
+  chromadb/test/property/test_collections_with_database_tenant.py
+  chromadb/test/property/test_embeddings.py
+  chromadb/test/property/test_filtering.py
+  chromadb/test/client/test_database_tenant.py
+  chromadb/test/client/test_multiple_clients_concurrency.py
+  chromadb/test/test_multithreaded.py
+)
+DESELECT=()
+case "$VERSION" in
+  0.4.24|0.5.23)
+    FILES=("${COMMON_FILES[@]}")
+    DESELECT+=(
+      # Download the ONNX MiniLM model (default embedding function): no network here.
+      chromadb/test/test_api.py::test_add_a_collection_without_embeddings_or_documents
+      chromadb/test/property/test_add.py::test_add_small
+      chromadb/test/property/test_add.py::test_add_medium
+      chromadb/test/test_api.py::test_default_embedding_function
+      # In-process fixtures (local_persist_api, fastapi_ssl): they never talk to the server.
+      chromadb/test/test_api.py::test_persist_index_loading
+      chromadb/test/test_api.py::test_persist_index_loading_embedding_function
+      chromadb/test/test_api.py::test_persist_index_get_or_create_embedding_function
+      chromadb/test/test_api.py::test_persist
+      chromadb/test/test_api.py::test_ssl_self_signed
+      chromadb/test/test_api.py::test_ssl_self_signed_without_ssl_verify
+    )
+    ;;
+  1.5.9)
+    FILES=("${COMMON_FILES[@]}" chromadb/test/api/)
+    DESELECT+=(
+      # ONNX model download / local hnswlib / local persistence: never reach the server.
+      chromadb/test/test_api.py::test_persist_index_loading
+      chromadb/test/test_api.py::test_persist_index_loading_embedding_function
+      chromadb/test/test_api.py::test_persist_index_get_or_create_embedding_function
+      chromadb/test/test_api.py::test_persist
+      chromadb/test/test_api.py::test_ssl_self_signed
+      chromadb/test/test_api.py::test_ssl_self_signed_without_ssl_verify
+    )
+    ;;
+  *) echo "unsupported version $VERSION" >&2; exit 2 ;;
+esac
+if [ -n "${SUITE_FILES:-}" ]; then read -r -a FILES <<<"$SUITE_FILES"; fi
+
+ARGS=()
+for d in "${DESELECT[@]}"; do ARGS+=(--deselect "$d"); done
+
+cd "$SITE"
+set +e
+CHROMA_INTEGRATION_TEST_ONLY=1 CHROMA_API_IMPL=chromadb.api.fastapi.FastAPI \
+CHROMA_SERVER_HOST="$HOST" CHROMA_SERVER_HTTP_PORT="$PORT" ANONYMIZED_TELEMETRY=False \
+PYTHONPATH="$WORK/plugin${PYTHONPATH:+:$PYTHONPATH}" \
+  "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
+rc=$?
+set -e
+if [ $rc -ne 0 ] && [ -n "$SERVER_PID" ]; then
+  echo "---- last server log lines" >&2; tail -20 "$WORK/server.log" >&2
+fi
+exit $rc
