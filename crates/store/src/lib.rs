@@ -689,7 +689,7 @@ impl Engine {
         d: Option<&chroma_types::WhereDocument>,
         dialect: chroma_types::Dialect,
     ) -> Result<Vec<(i64, String, i64)>> {
-        let f = sqlfilter::compile(w, d, dialect);
+        let f = sqlfilter::compile(cid, w, d, dialect);
         let mut q = String::from("SELECT r.rid, r.id, r.slot FROM records r WHERE r.cid = ? ");
         let mut params: Vec<rusqlite::types::Value> = vec![cid.into()];
         if let Some(ids) = ids {
@@ -1253,7 +1253,7 @@ impl ChromaApi for Engine {
     fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {
         let st = self.state(collection);
         let row = self.collection_row(collection)?;
-        let f = sqlfilter::compile(req.r#where.as_ref(), req.where_document.as_ref(), req.dialect);
+        let f = sqlfilter::compile(row.cid, req.r#where.as_ref(), req.where_document.as_ref(), req.dialect);
         let mut q = String::from("SELECT r.id, r.slot, r.document, r.uri, r.metadata FROM records r WHERE r.cid = ? ");
         let mut params: Vec<rusqlite::types::Value> = vec![row.cid.into()];
         if let Some(ids) = &req.ids {

@@ -15,6 +15,9 @@ pub struct SqlExpr {
 struct Builder {
     params: Vec<Value>,
     dialect: Dialect,
+    /// The collection: a constant in the metadata subqueries, so SQLite evaluates each of
+    /// them once through the (cid, key, value) indexes instead of once per record.
+    cid: i64,
 }
 
 impl Builder {
@@ -114,10 +117,11 @@ impl Builder {
     /// `cond` builds the per-row condition after the key parameter is placed (parameters are
     /// positional, so they must be pushed in text order).
     fn key_rows(&mut self, key: &str, in_array: bool, cond: impl FnOnce(&mut Self) -> String) -> String {
+        let c = self.p(Value::Integer(self.cid));
         let k = self.p(Value::Text(key.to_string()));
         let cond = cond(self);
         format!(
-            "r.rid IN (SELECT m.rid FROM metadata_index m WHERE m.cid = r.cid AND m.key = {k} AND m.in_array = {} AND {cond})",
+            "r.rid IN (SELECT m.rid FROM metadata_index m WHERE m.cid = {c} AND m.key = {k} AND m.in_array = {} AND {cond})",
             in_array as i32
         )
     }
@@ -214,9 +218,9 @@ impl Builder {
     }
 }
 
-/// SQL for "record `r` matches both filters" (`1` when there are none).
-pub fn compile(w: Option<&Where>, d: Option<&WhereDocument>, dialect: Dialect) -> SqlExpr {
-    let mut b = Builder { params: Vec::new(), dialect };
+/// SQL for "record `r` of collection `cid` matches both filters" (`1` when there are none).
+pub fn compile(cid: i64, w: Option<&Where>, d: Option<&WhereDocument>, dialect: Dialect) -> SqlExpr {
+    let mut b = Builder { params: Vec::new(), dialect, cid };
     let mut parts = Vec::new();
     if let Some(w) = w {
         parts.push(b.where_expr(w));
