@@ -14,6 +14,12 @@ use common::*;
 const BIN: &str = "/usr/sbin/clickhouse-server";
 
 fn start() -> Option<u16> {
+    // scripts/test.sh starts the server once and exports its URL
+    if let Ok(url) = std::env::var("CHROMA_RS_CLICKHOUSE_URL") {
+        if let Some(port) = url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()) {
+            return Some(port);
+        }
+    }
     if !Path::new(BIN).exists() {
         eprintln!(
             "SKIPPED: {BIN} is not installed (Debian package clickhouse-server; \

@@ -22,7 +22,7 @@ fn every_v03_fixture_matches_real_chroma() {
     for dir in dirs {
         let before = snapshot(&dir);
         assert_eq!(detect_folder(&dir).expect("detect"), Some(SourceKind::Parquet03), "{dir:?}");
-        let mut src = open_parquet03(&dir).expect("open");
+        let src = open_parquet03(&dir).expect("open");
         assert_eq!(src.kind(), SourceKind::Parquet03);
         // batch sizes 1 and 3 exercise splitting across arrow batches
         for batch in [1, 3, 1000] {

@@ -98,7 +98,10 @@ pub fn check_record(ctx: &str, exp: &LegacyValue, ours: &LegacyRecord, tol: f64)
     assert!(same(ed, &od), "{ctx} {}: document {ed:?} vs ours {od:?}", ours.id);
     let em = get(exp, "metadata");
     let om = meta_value(&ours.metadata);
-    assert!(same(em, &om), "{ctx} {}: metadata\n expected {em:?}\n ours     {om:?}", ours.id);
+    // chromadb 1.5.9's get() shows {} (not None) for a record whose only stored keys were
+    // chroma:uri; the store has no user metadata, which is what we report
+    let uri_only = matches!(em, LegacyValue::Map(m) if m.is_empty()) && om == LegacyValue::Null && ours.uri.is_some();
+    assert!(uri_only || same(em, &om), "{ctx} {}: metadata\n expected {em:?}\n ours     {om:?}", ours.id);
     if let LegacyValue::Str(u) = get(exp, "uri") {
         assert_eq!(Some(u.clone()), ours.uri, "{ctx} {}: uri", ours.id);
     }
