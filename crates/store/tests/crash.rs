@@ -91,6 +91,16 @@ impl WOp {
             WOp::Compact => json!({"op": "compact"}),
         }
     }
+    fn kind(&self) -> &'static str {
+        match self {
+            WOp::Add(_) => "add",
+            WOp::Upsert(_) => "upsert",
+            WOp::Update(_) => "update",
+            WOp::DeleteIds(_) => "delete by ids",
+            WOp::DeleteGroup(_) => "delete by where",
+            WOp::Compact => "compaction",
+        }
+    }
     fn from_json(v: &Value) -> WOp {
         let recs = || v["recs"].as_array().unwrap().iter().map(WRec::from_json).collect();
         match v["op"].as_str().unwrap() {
@@ -309,7 +319,7 @@ fn gen_op(rng: &mut Rng, live: &[String], prefix: &str, next: &mut usize) -> WOp
             let ids: Vec<String> = (0..n).map(|_| pick(rng)).filter(|i| ids_seen.insert(i.clone())).collect();
             WOp::DeleteIds(ids)
         }
-        90..=96 => WOp::DeleteGroup(rng.below(GROUPS as u64) as i64),
+        90..=94 => WOp::DeleteGroup(rng.below(GROUPS as u64) as i64),
         _ => WOp::Compact,
     }
 }
@@ -454,6 +464,8 @@ struct Stats {
     killed_before_first_op: usize,
     finished_before_kill: usize,
     compactions_acked: usize,
+    /// What the writer was doing when it was killed.
+    killed_in: BTreeMap<&'static str, usize>,
     hnsw_self_misses: usize,
     max_records: usize,
 }
@@ -517,6 +529,12 @@ fn kill_minus_nine_loses_no_acknowledged_write() {
             stats.killed_before_first_op += 1;
         }
         stats.compactions_acked += acked.iter().filter(|o| matches!(o, WOp::Compact)).count();
+        let kind = match &in_flight {
+            None if done => "nothing (finished)",
+            None => "between operations",
+            Some(op) => op.kind(),
+        };
+        *stats.killed_in.entry(kind).or_default() += 1;
         for op in &acked {
             apply(&mut model, op);
         }
