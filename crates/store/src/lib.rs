@@ -498,6 +498,9 @@ impl Engine {
         // dimension check against the collection and within the batch
         let dim = validate::embeddings(rows.iter().filter_map(|r| r.embedding.as_deref()), row.coll.dimension)?;
 
+        // Readers pair SQLite rows with index vectors under the index lock: hold it from
+        // before the commit until the index has the write, so none sees one without the other.
+        let g = (!defer_index).then(|| st.index.write());
         let mut conn = self.inner.conn.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("starting write"))?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -639,11 +642,10 @@ impl Engine {
         drop(conn);
 
         let removed_slots_empty = removed_slots.is_empty();
-        if defer_index {
-            return Ok(());
-        }
+        let Some(mut g) = g else {
+            return Ok(()); // deferred (bulk_add)
+        };
         // The write is durable; now bring the in-memory index up to date.
-        let mut g = st.index.write();
         if g.index.is_none() {
             if let Some(d) = dim {
                 let idx = VectorIndex::new(d, to_index_space(row.coll.config.space), hnsw_params(&row.coll.config))
@@ -754,10 +756,11 @@ impl Engine {
             .ok_or_else(|| Error::not_found(format!("Database {database} not found for tenant {tenant}. Are you sure it exists?")))
     }
 
+    /// Reads records; embeddings come from `index`, which the caller holds locked across
+    /// this call so that slots and vectors belong to one state.
     fn fetch_rows(
         &self,
-        st: &CollState,
-        row: &CollRow,
+        index: Option<&VectorIndex>,
         sql_text: &str,
         params: Vec<rusqlite::types::Value>,
         include: &[Include],
@@ -786,10 +789,8 @@ impl Engine {
         drop(stmt);
         drop(conn);
         if include.contains(&Include::Embeddings) {
-            self.ensure_index(st, row)?;
-            let g = st.index.read();
             for r in &mut out {
-                r.embedding = g.index.as_ref().and_then(|i| i.vector(r.slot as u32)).map(<[f32]>::to_vec);
+                r.embedding = index.and_then(|i| i.vector(r.slot as u32)).map(<[f32]>::to_vec);
             }
         }
         Ok(out)
@@ -1221,6 +1222,7 @@ impl ChromaApi for Engine {
         let st = self.state(collection);
         let _w = st.write.lock();
         let row = self.collection_row(collection)?;
+        let mut g = st.index.write(); // held from before the commit (see write_with)
         let mut conn = self.inner.conn.lock();
         let matched = Self::matching(&conn, row.cid, req.ids.as_deref(), req.r#where.as_ref(), req.where_document.as_ref(), req.dialect)?;
         if matched.is_empty() {
@@ -1233,7 +1235,6 @@ impl ChromaApi for Engine {
             .map_err(sql("updating collection"))?;
         tx.commit().map_err(sql("committing delete"))?;
         drop(conn);
-        let mut g = st.index.write();
         if let Some(index) = g.index.as_mut() {
             for (_, _, slot) in &matched {
                 if let Err(e) = index.remove(*slot as u32) {
@@ -1267,7 +1268,14 @@ impl ChromaApi for Engine {
         q.push_str(" LIMIT ? OFFSET ?");
         params.push((req.limit.map(|l| l as i64).unwrap_or(-1)).into());
         params.push((req.offset.unwrap_or(0) as i64).into());
-        let recs = self.fetch_rows(&st, &row, &q, params, &req.include)?;
+        let g = if req.include.contains(&Include::Embeddings) {
+            self.ensure_index(&st, &row)?;
+            Some(st.index.read())
+        } else {
+            None
+        };
+        let recs = self.fetch_rows(g.as_ref().and_then(|g| g.index.as_ref()), &q, params, &req.include)?;
+        drop(g);
         let inc = |i: Include| req.include.contains(&i);
         let mut out = GetResult { include: req.include.clone(), ..Default::default() };
         if inc(Include::Embeddings) {
@@ -1296,7 +1304,14 @@ impl ChromaApi for Engine {
         let nq = req.query_embeddings.len();
         let inc = |i: Include| req.include.contains(&i);
         let mut hits: Vec<Vec<chroma_index::Neighbor>> = vec![Vec::new(); nq];
-        if row.coll.dimension.is_some() && req.n_results > 0 {
+        let searching = row.coll.dimension.is_some() && req.n_results > 0;
+        if searching {
+            self.ensure_index(&st, &row)?;
+        }
+        // One index state for filter, search and fetch: compaction renumbers slots, and writes
+        // hold the write lock from their commit until the index has them.
+        let g = st.index.read();
+        if searching {
             let filtered = req.ids.is_some() || req.r#where.is_some() || req.where_document.is_some();
             let allowed: Option<Vec<u32>> = if filtered {
                 let conn = self.inner.conn.lock();
@@ -1308,8 +1323,6 @@ impl ChromaApi for Engine {
                 None
             };
             if allowed.as_ref().is_none_or(|a| !a.is_empty()) {
-                self.ensure_index(&st, &row)?;
-                let g = st.index.read();
                 if let Some(index) = g.index.as_ref() {
                     let filter = match &allowed {
                         Some(a) => Filter::Allowed(a),
@@ -1331,10 +1344,11 @@ impl ChromaApi for Engine {
                      WHERE r.cid = ? AND r.slot IN (SELECT value FROM json_each(?))";
             let params: Vec<rusqlite::types::Value> =
                 vec![row.cid.into(), serde_json::to_string(&slots).map_err(|e| Error::internal(e.to_string()))?.into()];
-            for r in self.fetch_rows(&st, &row, q, params, &req.include)? {
+            for r in self.fetch_rows(g.index.as_ref(), q, params, &req.include)? {
                 by_slot.insert(r.slot, r);
             }
         }
+        drop(g);
         let mut out = QueryResult { include: req.include.clone(), ..Default::default() };
         let mut ids = Vec::with_capacity(nq);
         let mut embs = Vec::new();
