@@ -742,7 +742,7 @@ fn check_probe(s: &Subject, m: &Model, p: &Probe, space: Space, step: usize) {
     }
 }
 
-fn apply(s: &mut Subject, m_before: &Model, op: &Op, dim: usize, step: usize, expect_deleted: &[String]) {
+fn apply(s: &mut Subject, op: &Op, dim: usize, step: usize, expect_deleted: &[String]) {
     let what = format!("{} step {step}", s.name);
     match op {
         Op::Add(b) => s.api().add(s.cid, add_request(b)).unwrap(),
@@ -782,7 +782,6 @@ fn apply(s: &mut Subject, m_before: &Model, op: &Op, dim: usize, step: usize, ex
         }
         Op::Reopen => s.reopen(),
     }
-    let _ = m_before;
 }
 
 fn run_case(c: &Case) {
@@ -819,7 +818,6 @@ fn run_case(c: &Case) {
         assert_eq!(s.api().get_collection_by_id(s.cid).unwrap().dimension, Some(c.dim));
     }
     for (step, (op, probe)) in c.steps.iter().enumerate() {
-        let before_len = model.recs.len();
         let deleted = match op {
             Op::Add(b) => {
                 model.write(b, false);
@@ -836,9 +834,8 @@ fn run_case(c: &Case) {
             Op::Delete(sel) => model.delete(sel),
             _ => Vec::new(),
         };
-        let _ = before_len;
         for s in subjects.iter_mut() {
-            apply(s, &model, op, c.dim, step, &deleted);
+            apply(s, op, c.dim, step, &deleted);
             check_probe(s, &model, probe, c.space, step);
         }
     }
