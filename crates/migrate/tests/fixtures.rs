@@ -68,7 +68,9 @@ fn compare(dir: &Path, dest: &Path, report: &Report) -> (usize, usize) {
                 continue;
             }
             let g = records.iter().find(|g| g.id == rid).unwrap_or_else(|| panic!("{cname}: record {rid:?} missing"));
-            check_record(&format!("{}/{cname}", name(dir)), er, g);
+            // 0.3.x: exact after float32 rounding; >= 0.4: vectors come from hnswlib files.
+            let tol = if name(dir).starts_with("v0.3") { 0.0 } else { 1e-5 };
+            check_record_tol(&format!("{}/{cname}", name(dir)), er, g, tol);
             recs += 1;
         }
     }
