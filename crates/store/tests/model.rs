@@ -769,10 +769,8 @@ fn apply(s: &mut Subject, op: &Op, dim: usize, step: usize, expect_deleted: &[St
             let mut req = add_request(b);
             req.ids.push(req.ids[0].clone());
             req.embeddings.push(req.embeddings[0].clone());
-            for col in [&mut req.documents, &mut req.uris] {
-                if let Some(c) = col {
-                    c.push(None);
-                }
+            for c in [&mut req.documents, &mut req.uris].into_iter().flatten() {
+                c.push(None);
             }
             if let Some(c) = &mut req.metadatas {
                 c.push(None);

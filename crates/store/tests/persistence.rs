@@ -36,8 +36,11 @@ struct Snapshot {
     tenants: Vec<Tenant>,
     databases: Vec<Database>,
     collections: Vec<Collection>,
-    contents: Vec<(String, usize, GetResult, GetResult, Option<QueryResult>, Option<QueryResult>)>,
+    contents: Vec<Contents>,
 }
+
+/// Name, count, full get, filtered get, query, filtered query.
+type Contents = (String, usize, GetResult, GetResult, Option<QueryResult>, Option<QueryResult>);
 
 fn snapshot(e: &Engine) -> Snapshot {
     let tenants = e.list_tenants(None, 0).unwrap();
