@@ -101,6 +101,9 @@ use std::path::Path;
 pub mod distance;
 mod graph;
 mod persist;
+mod vecbuf;
+
+pub use vecbuf::VecBuf;
 
 use distance::Kernels;
 use graph::{Cand, Graph, Query, ScratchPool, Store, NONE};
@@ -199,7 +202,7 @@ pub struct VectorIndex {
     space: Space,
     params: HnswParams,
     kernels: Kernels,
-    vectors: Vec<f32>,
+    vectors: VecBuf,
     /// `1 / (|v| + 1e-30)` per slot (cosine only; empty otherwise).
     inv_norms: Vec<f32>,
     deleted: Vec<u64>,
@@ -236,8 +239,15 @@ fn validate_params(dim: usize, p: &HnswParams) -> Result<(), IndexError> {
 }
 
 fn check_finite(vectors: &[f32], dim: usize) -> Result<(), IndexError> {
-    if let Some(pos) = vectors.iter().position(|x| !x.is_finite()) {
-        return Err(IndexError::NonFinite { index: pos / dim });
+    // Branch-free per block so the compiler vectorises it (a cold open checks every vector);
+    // the position is searched only when a block fails.
+    const BLOCK: usize = 1024;
+    for (b, block) in vectors.chunks(BLOCK).enumerate() {
+        let ok = block.iter().fold(true, |acc, x| acc & x.is_finite());
+        if !ok {
+            let pos = b * BLOCK + block.iter().position(|x| !x.is_finite()).unwrap_or(0);
+            return Err(IndexError::NonFinite { index: pos / dim });
+        }
     }
     Ok(())
 }
@@ -252,7 +262,7 @@ impl VectorIndex {
             graph: Graph::new(params.m),
             params,
             kernels: distance::kernels(),
-            vectors: Vec::new(),
+            vectors: VecBuf::default(),
             inv_norms: Vec::new(),
             deleted: Vec::new(),
             n_deleted: 0,
@@ -352,13 +362,14 @@ impl VectorIndex {
         if end > cap_slots {
             let grown = ((cap_slots as f64) * self.params.resize_factor).ceil() as usize;
             let target = end.max(grown).min(NONE as usize - 1);
-            self.vectors.reserve_exact(target * self.dim - self.vectors.len());
+            let len = self.vectors.len();
+            self.vectors.make_owned().reserve_exact(target * self.dim - len);
             self.graph.reserve_total(target);
             if self.space == Space::Cosine {
                 self.inv_norms.reserve_exact(target - self.inv_norms.len());
             }
         }
-        self.vectors.extend_from_slice(vectors);
+        self.vectors.make_owned().extend_from_slice(vectors);
         if self.space == Space::Cosine {
             self.inv_norms.extend(vectors.chunks_exact(self.dim).map(distance::inv_norm));
         }
@@ -439,7 +450,8 @@ impl VectorIndex {
 
     /// Builds an index from scratch over `vectors` (slot-major); slots for which `live`
     /// returns false are tombstoned and not inserted into the graph.
-    pub fn build(dim: usize, space: Space, params: HnswParams, vectors: Vec<f32>, live: impl Fn(u32) -> bool) -> Result<Self, IndexError> {
+    pub fn build(dim: usize, space: Space, params: HnswParams, vectors: impl Into<VecBuf>, live: impl Fn(u32) -> bool) -> Result<Self, IndexError> {
+        let vectors: VecBuf = vectors.into();
         let mut idx = VectorIndex::new(dim, space, params)?;
         if !vectors.len().is_multiple_of(dim) {
             return Err(IndexError::DimensionMismatch { expected: dim, got: vectors.len() % dim });
@@ -451,8 +463,13 @@ impl VectorIndex {
     }
 
     /// Takes ownership of `vectors` as the store (no copy) and creates graph nodes.
-    fn adopt_vectors(&mut self, vectors: Vec<f32>) -> Result<(), IndexError> {
-        check_finite(&vectors, self.dim)?;
+    fn adopt_vectors(&mut self, vectors: VecBuf) -> Result<(), IndexError> {
+        // A mapped vector file was validated when it was written; scanning it here would read
+        // every page at open. (A damaged value could only mis-rank: distances compare with
+        // total_cmp, so NaN never panics.)
+        if let VecBuf::Owned(v) = &vectors {
+            check_finite(v, self.dim)?;
+        }
         let n = vectors.len() / self.dim;
         if n >= NONE as usize {
             return Err(IndexError::CapacityExceeded);
@@ -501,9 +518,10 @@ impl VectorIndex {
         dim: usize,
         space: Space,
         params: HnswParams,
-        vectors: Vec<f32>,
+        vectors: impl Into<VecBuf>,
         live: impl Fn(u32) -> bool,
     ) -> Result<(Self, LoadInfo), IndexError> {
+        let vectors: VecBuf = vectors.into();
         validate_params(dim, &params)?;
         if !vectors.len().is_multiple_of(dim) {
             return Err(IndexError::DimensionMismatch { expected: dim, got: vectors.len() % dim });

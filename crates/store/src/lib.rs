@@ -345,7 +345,17 @@ impl Engine {
         let is_live = |s: u32| live.get(s as usize).copied().unwrap_or(false);
         let space = to_index_space(row.coll.config.space);
         let params = hnsw_params(&row.coll.config);
-        let vectors = folder::read_vectors(&vpath, dim, row.slot_count)?;
+        // Memory-map the vector file: a cold open copies nothing (see chroma_index::VecBuf).
+        let map = || {
+            chroma_index::VecBuf::map_file(&vpath, row.slot_count as usize * dim).map_err(|e| {
+                Error::internal(format!(
+                    "vector file {} does not hold the {} committed vectors ({e}); the folder is damaged",
+                    vpath.display(),
+                    row.slot_count
+                ))
+            })
+        };
+        let vectors = map()?;
         let (index, saved) = match VectorIndex::load(&gpath, dim, space, params.clone(), vectors, is_live) {
             Ok((idx, info)) => {
                 if (info.graph_slots as u64) < row.slot_count {
@@ -357,8 +367,7 @@ impl Engine {
                 if gpath.exists() || row.slot_count > 0 {
                     tracing::warn!(collection = %row.coll.name, error = %e, "index graph missing or unreadable; rebuilding it from the vector file");
                 }
-                let vectors = folder::read_vectors(&vpath, dim, row.slot_count)?;
-                (VectorIndex::build(dim, space, params, vectors, is_live).map_err(index_err)?, 0)
+                (VectorIndex::build(dim, space, params, map()?, is_live).map_err(index_err)?, 0)
             }
         };
         g.index = Some(index);
