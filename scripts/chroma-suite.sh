@@ -89,18 +89,17 @@ case "$VERSION" in
   0.4.24|0.5.23)
     FILES=("${COMMON_FILES[@]}")
     DESELECT+=(
-      # Download the ONNX MiniLM model (default embedding function): no network here.
-      chromadb/test/test_api.py::test_add_a_collection_without_embeddings_or_documents
-      chromadb/test/property/test_add.py::test_add_small
-      chromadb/test/property/test_add.py::test_add_medium
-      chromadb/test/test_api.py::test_default_embedding_function
-      # In-process fixtures (local_persist_api, fastapi_ssl): they never talk to the server.
+      # Downloads the ONNX MiniLM model (default embedding function): no network here.
+      chromadb/test/test_api.py::test_default_embedding
+      # In-process fixtures (api_fixture = local_persist_api, client_ssl = fastapi_ssl): they
+      # start their own Python server or local store and never talk to chroma-rs.
       chromadb/test/test_api.py::test_persist_index_loading
       chromadb/test/test_api.py::test_persist_index_loading_embedding_function
       chromadb/test/test_api.py::test_persist_index_get_or_create_embedding_function
       chromadb/test/test_api.py::test_persist
       chromadb/test/test_api.py::test_ssl_self_signed
       chromadb/test/test_api.py::test_ssl_self_signed_without_ssl_verify
+      chromadb/test/test_api.py::test_ssl_self_signed_with_verify_false
     )
     ;;
   1.5.9)

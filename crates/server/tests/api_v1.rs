@@ -45,6 +45,15 @@ fn collection_shapes_depend_on_user_agent() {
     let got = raw(&s, "GET", "/api/v1/collections/shape04?tenant=default_tenant&database=default_database", &[UA04], None).json();
     assert_eq!(got["id"], c["id"]);
     assert_eq!(raw(&s, "GET", "/api/v1/count_collections", &[], None).json(), json!(1));
+
+    // Python's `$` accepts a final newline, so 0.4.x took "abc\n" as a name
+    let r = raw(&s, "POST", "/api/v1/collections", &[UA04], Some(r#"{"name":"nl1\n"}"#));
+    assert_eq!((r.status, r.json()["name"].clone()), (200, json!("nl1\n")));
+    let r = raw(&s, "GET", "/api/v1/collections/nl1%0A", &[UA04], None);
+    assert_eq!((r.status, r.json()["name"].clone()), (200, json!("nl1\n")));
+    assert_eq!(raw(&s, "DELETE", "/api/v1/collections/nl1%0A", &[UA04], None).status, 200);
+    let r = raw(&s, "POST", "/api/v2/tenants/default_tenant/databases/default_database/collections", &[], Some(r#"{"name":"nl1\n"}"#));
+    assert_eq!(r.status, 400);
 }
 
 #[test]
