@@ -11,7 +11,7 @@
 #
 # Method (shared/spec/official-clients.md §3): CHROMA_INTEGRATION_TEST_ONLY=1 makes every
 # fixture a FastAPI client to CHROMA_SERVER_HOST:CHROMA_SERVER_HTTP_PORT; a small plugin caps
-# hypothesis (10 examples, 20 steps, no deadline, derandomized) after the conftest loaded its
+# hypothesis (10 examples, 20 steps, no deadline, derandomized, no shrinking) after the conftest loaded its
 # own profile. Every test starts with reset(), so the server runs with ALLOW_RESET=TRUE on a
 # scratch folder.
 set -euo pipefail
@@ -68,6 +68,8 @@ def pytest_configure(config):
         derandomize=True,
         database=None,
         suppress_health_check=list(hypothesis.HealthCheck),
+        # No shrinking: a failure is reported as found instead of minutes later.
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.reuse, hypothesis.Phase.generate],
     )
     hypothesis.settings.load_profile("chroma_rs_cap")
 EOF
