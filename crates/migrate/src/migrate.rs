@@ -171,7 +171,7 @@ fn check_dest_folder(p: &Path) -> Result<FolderKind, MigrateError> {
     }
 }
 
-fn open_destination(ep: &Endpoint, _args: &MigrateArgs) -> Result<(Destination, String), MigrateError> {
+fn open_destination(ep: &Endpoint, args: &MigrateArgs) -> Result<(Destination, String), MigrateError> {
     match ep {
         Endpoint::Folder(p) => {
             let kind = check_dest_folder(p)?;
@@ -182,10 +182,22 @@ fn open_destination(ep: &Endpoint, _args: &MigrateArgs) -> Result<(Destination, 
         Endpoint::ClickHouse { .. } => {
             Err(MigrateError::Usage("ClickHouse is a source only; migrate to a folder or a Chroma server".into()))
         }
-        Endpoint::Http(url) => Err(MigrateError::Usage(format!(
-            "{url}: HTTP destinations need chroma_client::HttpApi, which this build does not have yet; \
-             migrate to a folder, or use run_with_destination with your own ChromaApi"
-        ))),
+        Endpoint::Http(url) => {
+            let mut opts = chroma_client::HttpOptions::new(url.clone());
+            for (k, v) in headers(&MigrateArgs { token: None, ..args.clone() })? {
+                opts = opts.header(k, v);
+            }
+            if let Some(t) = &args.token {
+                opts = opts.token(t.clone());
+            }
+            let api = chroma_client::HttpApi::new(opts).map_err(MigrateError::Destination)?;
+            api.heartbeat().map_err(dest_err(&format!("connecting to {url}")))?;
+            let version = api.version().unwrap_or_default();
+            Ok((
+                Destination::Api { api: Box::new(api), label: url.clone(), keeps_ids: false },
+                format!("Chroma server, API v2 (version {version})"),
+            ))
+        }
     }
 }
 

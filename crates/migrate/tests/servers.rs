@@ -1,0 +1,116 @@
+//! Migrations into and out of servers speaking the Chroma API: chroma-rs's own server started
+//! in-process (chroma_server::serve_on over an ephemeral engine), and — only when the env var
+//! CHROMA_159_URL is set (e.g. http://127.0.0.1:8000) — a real Chroma 1.5.9 server.
+
+mod common;
+
+use std::sync::Arc;
+
+use chroma_migrate::{MigrateArgs, Policy};
+use chroma_store::Engine;
+use chroma_types::{ChromaApi, Settings};
+use common::*;
+
+/// Starts chroma-rs's server on 127.0.0.1 (random port) in a background thread.
+fn start_server() -> (String, Arc<Engine>) {
+    let engine = Arc::new(Engine::ephemeral(Settings::default()).expect("engine"));
+    let api: Arc<dyn ChromaApi> = engine.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            let config = chroma_server::ServerConfig::default();
+            let _ = chroma_server::serve_on(listener, api, config, std::future::pending()).await;
+        })
+    });
+    (format!("http://{addr}"), engine)
+}
+
+#[test]
+fn into_our_server_and_back_out_of_it() {
+    let (url, engine) = start_server();
+    let src = fixture("v0.3.29-main");
+    let a = MigrateArgs {
+        from: Some(src.display().to_string()),
+        to: Some(url.clone()),
+        quiet: true,
+        batch_size: Some(5),
+        ..Default::default()
+    };
+    let r = chroma_migrate::run(a.clone()).expect("into the server");
+    assert_eq!(r.outcome, "migrated, verified");
+    assert!(r.warnings.iter().any(|w| w.contains("new id")), "{:?}", r.warnings);
+    assert_eq!(engine.count_collections("default_tenant", "default_database").expect("count"), 4);
+    let again = chroma_migrate::run(a).expect("second run");
+    assert_eq!(again.outcome, "already migrated, verified: nothing changed");
+
+    // The server as a source (API v2, paged get), into a folder: same records as real 0.3.29 returned.
+    let out = tmp();
+    let dest = out.path().join("dest");
+    let r = chroma_migrate::run(MigrateArgs {
+        from: Some(url.clone()),
+        to: Some(dest.display().to_string()),
+        quiet: true,
+        batch_size: Some(3),
+        ..Default::default()
+    })
+    .expect("out of the server");
+    assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
+    assert!(r.source_kind.contains("v2"), "{}", r.source_kind);
+    let got = read_folder(&dest);
+    let exp = load_expected(&src);
+    let mut n = 0;
+    for ec in list(get(&exp, "collections")) {
+        let name = s(get(ec, "name"));
+        let (_, md, recs) = got.get(&name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(exp_meta_json(get(ec, "metadata")).expect("json"), meta_json(md), "{name}");
+        for er in list(get(ec, "records")) {
+            let id = s(get(er, "id"));
+            let g = recs.iter().find(|g| g.id == id).unwrap_or_else(|| panic!("{name}/{id} missing"));
+            check_record(&name, er, g);
+            n += 1;
+        }
+        assert_eq!(recs.len(), list(get(ec, "records")).len());
+    }
+    assert!(n > 20);
+}
+
+#[test]
+fn quirks_into_our_server_under_coerce() {
+    let (url, engine) = start_server();
+    let r = chroma_migrate::run(MigrateArgs {
+        from: Some(fixture("v0.3.29-quirk-nan-inf").display().to_string()),
+        to: Some(url),
+        on_invalid: Policy::Coerce,
+        quiet: true,
+        ..Default::default()
+    })
+    .expect("coerce into server");
+    assert!(r.outcome.starts_with("migrated, verified"), "{}", r.outcome);
+    let c = engine.get_collection("default_tenant", "default_database", "nan_inf").expect("collection");
+    assert_eq!(engine.count(c.id).expect("count"), 4);
+}
+
+#[test]
+fn into_real_chroma_1_5_9_when_available() {
+    let Ok(url) = std::env::var("CHROMA_159_URL") else {
+        eprintln!("SKIPPED: set CHROMA_159_URL (e.g. http://127.0.0.1:8000, a real Chroma 1.5.9 server) to run this test");
+        return;
+    };
+    // A fresh database per run keeps the server's other data out of the way.
+    let api = chroma_client::HttpApi::new(chroma_client::HttpOptions::new(url.clone())).expect("client");
+    for c in ["cosine_coll", "empty_coll", "ip_coll", "l2_coll"] {
+        let _ = api.delete_collection("default_tenant", "default_database", c);
+    }
+    let a = MigrateArgs {
+        from: Some(fixture("v0.3.29-main").display().to_string()),
+        to: Some(url),
+        quiet: true,
+        ..Default::default()
+    };
+    let r = chroma_migrate::run(a.clone()).expect("into Chroma 1.5.9");
+    assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
+    let again = chroma_migrate::run(a).expect("second run");
+    assert_eq!(again.outcome, "already migrated, verified: nothing changed");
+}
