@@ -29,6 +29,9 @@ enum Command {
         #[arg(long)]
         path: PathBuf,
     },
+    /// Copy data from Chroma 0.3.x (duckdb+parquet folder or ClickHouse), a Chroma >= 0.4
+    /// folder or any Chroma server into a chroma-rs folder or server; checks, then verifies.
+    Migrate(chroma_migrate::MigrateArgs),
 }
 
 #[derive(clap::Args)]
@@ -179,11 +182,27 @@ fn vacuum(path: PathBuf) -> ExitCode {
     }
 }
 
+fn migrate(args: chroma_migrate::MigrateArgs) -> ExitCode {
+    match chroma_migrate::run(args) {
+        Ok(report) => {
+            println!("{}", report.to_text());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if let Some(report) = e.report() {
+                eprintln!("{}", report.to_text());
+            }
+            fail(e)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
         Command::Run(args) => run(args),
         Command::Vacuum { path } => vacuum(path),
+        Command::Migrate(args) => migrate(args),
     }
 }
