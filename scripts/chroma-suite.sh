@@ -107,7 +107,12 @@ case "$VERSION" in
   1.5.9)
     FILES=("${COMMON_FILES[@]}" chromadb/test/api/)
     DESELECT+=(
-      # ONNX model download / local hnswlib / local persistence: never reach the server.
+      # ONNX model download (default embedding function embeds query_texts/documents
+      # client-side): no network here.
+      chromadb/test/test_api.py::test_default_embedding
+      chromadb/test/test_api.py::test_collection_query_with_invalid_collection_throws
+      chromadb/test/test_api.py::test_collection_update_with_invalid_collection_throws
+      # Local persistence / SSL fixtures: never reach the server.
       chromadb/test/test_api.py::test_persist_index_loading
       chromadb/test/test_api.py::test_persist_index_loading_embedding_function
       chromadb/test/test_api.py::test_persist_index_get_or_create_embedding_function
