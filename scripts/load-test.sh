@@ -13,7 +13,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 URL="${1:-${CHROMA_URL:-http://127.0.0.1:8000}}"
 SECS="${2:-60}"
 shift $(( $# > 2 ? 2 : $# ))
-PY="${LOAD_TEST_PYTHON:-$HERE/.venvs/chroma-1.5.9/bin/python}"
+PY="${LOAD_TEST_PYTHON:-${CHROMA_RS_VENVS:-$HERE/.venvs}/chroma-1.5.9/bin/python}"
 if [[ ! -x "$PY" ]]; then
   echo "load-test: $PY not found; run scripts/setup-venvs.sh or set LOAD_TEST_PYTHON" >&2
   exit 2
