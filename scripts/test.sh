@@ -83,7 +83,9 @@ build() {
 
 step_rust() {
   say "rust: starting a scratch ClickHouse for the migrate tests"
-  if CH_PORT=$(bash scripts/fixtures/start-clickhouse.sh 2>"$LOG_DIR/clickhouse-start.log" | tail -1); then
+  # Output to a file, not a pipe: a pipe would make this wait for every process that inherited it.
+  if timeout 600 bash scripts/fixtures/start-clickhouse.sh >"$LOG_DIR/clickhouse-port" 2>"$LOG_DIR/clickhouse-start.log" </dev/null; then
+    CH_PORT=$(tail -1 "$LOG_DIR/clickhouse-port")
     export CHROMA_RS_CLICKHOUSE_URL="http://127.0.0.1:$CH_PORT"
   else
     echo "ClickHouse could not be started (see $LOG_DIR/clickhouse-start.log)" >&2
