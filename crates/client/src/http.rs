@@ -397,25 +397,43 @@ impl ChromaApi for HttpApi {
     }
 
     fn delete(&self, collection: Uuid, req: DeleteRequest) -> Result<Vec<String>> {
-        // v2 answers with a count only; report the ids that existed (when ids were given).
+        // v2 answers with a count only, and the trait returns the deleted ids: find the
+        // matching ids first, then delete exactly those (still under the same filters, so a
+        // record changed in between is not deleted by mistake).
         let path = self.coll_path(collection, "delete")?;
-        let existed = match &req.ids {
-            Some(ids) if req.r#where.is_none() && req.where_document.is_none() => {
-                let g = GetRequest { ids: Some(ids.clone()), include: vec![], ..Default::default() };
-                Some(self.get(collection, g)?.ids)
-            }
-            _ => None,
-        };
-        let body = json_body(&wire::DeleteBody::from_request(&req))?;
-        let v = self.json("POST", &path, Some(body))?;
-        match (existed, v) {
-            (Some(ids), _) => Ok(ids),
-            (None, Value::Array(items)) => Ok(items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()),
-            (None, v) => {
-                let n = v.get("deleted").and_then(Value::as_u64).unwrap_or(0) as usize;
-                Ok(vec![String::new(); n])
-            }
+        let nothing_asked = req.ids.is_none() && req.r#where.is_none() && req.where_document.is_none();
+        let limit_misused = req.limit.is_some() && req.r#where.is_none() && req.where_document.is_none();
+        if nothing_asked || limit_misused {
+            // Let the server answer (nothing, or its error) exactly as it does for any client.
+            self.json("POST", &path, Some(json_body(&wire::DeleteBody::from_request(&req))?))?;
+            return Ok(Vec::new());
         }
+        let probe = GetRequest {
+            ids: req.ids.clone(),
+            r#where: req.r#where.clone(),
+            where_document: req.where_document.clone(),
+            limit: req.limit.map(|l| l as usize),
+            include: vec![],
+            dialect: req.dialect,
+            ..Default::default()
+        };
+        let matched = self.get(collection, probe)?.ids;
+        if matched.is_empty() {
+            return Ok(matched);
+        }
+        let exact = DeleteRequest { ids: Some(matched.clone()), limit: None, ..req };
+        let v = self.json("POST", &path, Some(json_body(&wire::DeleteBody::from_request(&exact))?))?;
+        let deleted = match &v {
+            Value::Array(items) => items.len(),
+            v => v.get("deleted").and_then(Value::as_u64).unwrap_or(0) as usize,
+        };
+        if deleted == matched.len() {
+            return Ok(matched);
+        }
+        // Something changed in between: report the ones that are gone now.
+        let left = self.get(collection, GetRequest { ids: Some(matched.clone()), include: vec![], ..Default::default() })?.ids;
+        let left: std::collections::HashSet<String> = left.into_iter().collect();
+        Ok(matched.into_iter().filter(|id| !left.contains(id)).collect())
     }
 
     fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {

@@ -481,6 +481,7 @@ pub struct Delete {
     pub ids: Option<Vec<String>>,
     pub r#where: Option<Value>,
     pub where_document: Option<Value>,
+    pub limit: Option<u32>,
 }
 
 impl Delete {
@@ -501,6 +502,11 @@ impl Delete {
     }
     pub fn where_document(mut self, filter: Value) -> Self {
         self.where_document = Some(filter);
+        self
+    }
+    /// Deletes at most `limit` of the matching records, oldest first (needs a filter).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
         self
     }
 }
@@ -570,6 +576,7 @@ impl Collection {
             ids: delete.ids,
             r#where: parse_where(delete.r#where.as_ref())?,
             where_document: parse_where_document(delete.where_document.as_ref())?,
+            limit: delete.limit,
             dialect: self.dialect,
         };
         self.api.delete(self.model.id, req)

@@ -396,6 +396,9 @@ pub struct DeleteBody {
     pub r#where: Option<Value>,
     #[serde(default)]
     pub where_document: Option<Value>,
+    /// 1.x: delete at most this many matching records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 impl DeleteBody {
@@ -404,6 +407,7 @@ impl DeleteBody {
             r#where: parse_where(self.r#where.as_ref())?,
             where_document: parse_where_document(self.where_document.as_ref())?,
             ids: self.ids,
+            limit: self.limit,
             dialect,
         })
     }
@@ -412,6 +416,7 @@ impl DeleteBody {
             ids: req.ids.clone(),
             r#where: req.r#where.as_ref().map(|w| w.to_json()),
             where_document: req.where_document.as_ref().map(|w| w.to_json()),
+            limit: req.limit,
         }
     }
     /// True when only ids were given (0.4.x echoes them back).

@@ -203,7 +203,7 @@ pub(crate) fn router(api: Arc<dyn ChromaApi>, config: &ServerConfig) -> Router {
     r = both(r, "/api/v2/auth/identity", get(v2_identity));
     r = both(r, "/api/v2/reset", axum::routing::post(v2_reset));
     r = both(r, "/api/v2/tenants", axum::routing::post(v2_create_tenant).get(v2_list_tenants));
-    r = both(r, "/api/v2/tenants/{tenant}", get(v2_get_tenant).patch(v2_update_tenant));
+    r = both(r, "/api/v2/tenants/{tenant}", get(v2_get_tenant).patch(v2_update_tenant).delete(v2_delete_tenant));
     r = both(r, "/api/v2/tenants/{tenant}/databases", get(v2_list_databases).post(v2_create_database));
     r = both(r, "/api/v2/tenants/{tenant}/databases/{db}", get(v2_get_database).delete(v2_delete_database));
     r = both(r, &format!("{T}/collections"), get(v2_list_collections).post(v2_create_collection));
@@ -687,6 +687,12 @@ async fn v2_create_database(State(st): State<AppState>, Path(t): Path<String>, b
 }
 async fn v2_get_database(State(st): State<AppState>, Path((t, d)): Path<(String, String)>) -> Response {
     get_database(st, V2, t, d).await
+}
+/// Not in Chroma's API (no official client calls it): chroma-rs's own `Client` deletes tenants
+/// in all three modes, so the HTTP mode needs a route for it. Same auth as every v2 write.
+async fn v2_delete_tenant(State(st): State<AppState>, Path(t): Path<String>) -> Response {
+    let r = run(&st, move |api| api.delete_tenant(&t)).await.map_err(Fail::api(Op::Other));
+    finish(V2, r.map(|_| empty(V2)))
 }
 async fn v2_delete_database(State(st): State<AppState>, Path((t, d)): Path<(String, String)>) -> Response {
     delete_database(st, V2, t, d).await

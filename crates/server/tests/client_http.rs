@@ -118,3 +118,15 @@ fn large_batch_over_http() {
     let g = col.get(Get::new().limit(5000).offset(5000).include(&[])).unwrap();
     assert_eq!(g.ids.len(), 5000);
 }
+
+/// The engine's own behaviour suite (crates/store/tests/common/api_suite.rs), run through
+/// `HttpApi` against a real server: the HTTP client must answer exactly as the engine does.
+#[path = "../../store/tests/common/api_suite.rs"]
+mod api_suite;
+
+#[test]
+fn engine_suite_over_http() {
+    let server = start(reset_config());
+    let api = chroma_client::HttpApi::new(HttpOptions::new(server.url.clone())).expect("http api");
+    api_suite::run_all_remote(&api);
+}

@@ -718,6 +718,21 @@ impl Engine {
         rows.collect::<std::result::Result<Vec<_>, _>>().map_err(sql("filtering records"))
     }
 
+    /// Query's `ids` must all exist (as in Chroma 1.x, whose query fails with "Error finding
+    /// id"): a silently shorter answer would hide a caller's stale id list.
+    fn require_ids(conn: &Connection, cid: i64, ids: &[String]) -> Result<()> {
+        let mut stmt = conn
+            .prepare_cached("SELECT j.value FROM json_each(?2) j WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.cid = ?1 AND r.id = j.value) LIMIT 1")
+            .map_err(sql("checking query ids"))?;
+        let list = serde_json::to_string(ids).map_err(|e| Error::internal(e.to_string()))?;
+        let missing: Option<String> =
+            stmt.query_row(rusqlite::params![cid, list], |r| r.get(0)).optional().map_err(sql("checking query ids"))?;
+        match missing {
+            Some(id) => Err(Error::invalid(format!("Error finding id {id}: it is not in the collection"))),
+            None => Ok(()),
+        }
+    }
+
     fn delete_rows(tx: &Transaction, rids: &[i64]) -> Result<()> {
         let mut fts = tx.prepare_cached("DELETE FROM documents_fts WHERE rowid = ?1").map_err(sql("deleting documents"))?;
         let mut rec = tx.prepare_cached("DELETE FROM records WHERE rid = ?1").map_err(sql("deleting records"))?;
@@ -1225,6 +1240,9 @@ impl ChromaApi for Engine {
                 return Err(Error::invalid("Empty ID, ID must have at least one character"));
             }
         }
+        if req.limit.is_some() && req.r#where.is_none() && req.where_document.is_none() {
+            return Err(Error::invalid("limit can only be specified when a where or where_document clause is provided"));
+        }
         if req.ids.is_none() && req.r#where.is_none() && req.where_document.is_none() {
             return Ok(Vec::new());
         }
@@ -1233,7 +1251,10 @@ impl ChromaApi for Engine {
         let row = self.collection_row(collection)?;
         let mut g = st.index.write(); // held from before the commit (see write_with)
         let mut conn = self.inner.conn.lock();
-        let matched = Self::matching(&conn, row.cid, req.ids.as_deref(), req.r#where.as_ref(), req.where_document.as_ref(), req.dialect)?;
+        let mut matched = Self::matching(&conn, row.cid, req.ids.as_deref(), req.r#where.as_ref(), req.where_document.as_ref(), req.dialect)?;
+        if let Some(limit) = req.limit {
+            matched.truncate(limit as usize); // `matching` is in insertion order: oldest go first
+        }
         if matched.is_empty() {
             return Ok(Vec::new());
         }
@@ -1308,6 +1329,13 @@ impl ChromaApi for Engine {
         let row = self.collection_row(collection)?;
         if req.query_embeddings.is_empty() {
             return Err(Error::invalid("Expected query_embeddings to be a non-empty list"));
+        }
+        if req.n_results == 0 {
+            // As Chroma's clients and server: an empty answer to n_results 0 hides a caller bug.
+            return Err(Error::invalid("Expected requested number of results to be a positive integer, got 0"));
+        }
+        if let Some(ids) = &req.ids {
+            Self::require_ids(&self.inner.conn.lock(), row.cid, ids)?;
         }
         validate::embeddings(req.query_embeddings.iter().map(Vec::as_slice), row.coll.dimension)?;
         let nq = req.query_embeddings.len();

@@ -393,7 +393,7 @@ fn probe(dim: usize) -> BoxedStrategy<Probe> {
         prop::option::weighted(0.3, 0usize..6),
         prop::option::weighted(0.3, 0usize..6),
         prop::collection::vec(embedding(dim), 1..3),
-        0usize..8,
+        0usize..8, // 0 must be refused
     )
         .prop_map(|(sel, limit, offset, queries, n_results)| Probe { sel, limit, offset, queries, n_results })
         .boxed()
@@ -713,7 +713,21 @@ fn check_probe(s: &Subject, m: &Model, p: &Probe, space: Space, step: usize) {
     qr.where_document = p.sel.wd.clone();
     qr.dialect = p.sel.dialect();
     qr.include = vec![Include::Embeddings, Include::Documents, Include::Metadatas, Include::Uris, Include::Distances];
-    let res = api.query(s.cid, qr).unwrap();
+    let missing = p.sel.ids.as_ref().and_then(|ids| ids.iter().find(|id| !m.recs.iter().any(|r| &r.id == *id)));
+    let res = match (api.query(s.cid, qr), missing) {
+        (Err(e), _) if p.n_results == 0 => {
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{what}: n_results 0: {e}");
+            return;
+        }
+        (Err(e), Some(id)) => {
+            assert!(e.message.contains("Error finding id"), "{what}: query with missing id {id}: {e}");
+            return;
+        }
+        (Err(e), None) => panic!("{what}: query {p:?} failed: {e}"),
+        (Ok(_), _) if p.n_results == 0 => panic!("{what}: n_results 0 was accepted"),
+        (Ok(_), Some(id)) => panic!("{what}: query with missing id {id} was accepted"),
+        (Ok(res), None) => res,
+    };
     assert_eq!(res.ids.len(), p.queries.len(), "{what}: one result list per query");
     for (qi, q) in p.queries.iter().enumerate() {
         let mut model_d: Vec<(f64, &Rec)> = cands.iter().map(|r| (distance(space, q, &r.emb), *r)).collect();
@@ -749,7 +763,7 @@ fn apply(s: &mut Subject, op: &Op, dim: usize, step: usize, expect_deleted: &[St
         Op::Upsert(b) => s.api().upsert(s.cid, add_request(b)).unwrap(),
         Op::Update(b) => s.api().update(s.cid, update_request(b)).unwrap(),
         Op::Delete(sel) => {
-            let req = DeleteRequest { ids: sel.ids.clone(), r#where: sel.w.clone(), where_document: sel.wd.clone(), dialect: sel.dialect() };
+            let req = DeleteRequest { ids: sel.ids.clone(), r#where: sel.w.clone(), where_document: sel.wd.clone(), limit: None, dialect: sel.dialect() };
             let got = s.api().delete(s.cid, req).unwrap();
             assert_eq!(got, expect_deleted, "{what}: deleted ids of {sel:?}");
         }

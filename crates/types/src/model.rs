@@ -235,6 +235,9 @@ pub struct DeleteRequest {
     pub ids: Option<Vec<String>>,
     pub r#where: Option<Where>,
     pub where_document: Option<WhereDocument>,
+    /// Delete at most this many of the matching records, oldest first (1.x). Only with a
+    /// `where` or `where_document` filter; `Some(0)` deletes nothing.
+    pub limit: Option<u32>,
     pub dialect: Dialect,
 }
 

@@ -148,8 +148,8 @@ pub fn records(api: &dyn ChromaApi) {
     assert_eq!(q.documents.unwrap()[0], vec![Some("hello world".to_string()), Some("foo bar".into())]);
     let q = api.query(c.id, QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 100)).unwrap();
     assert_eq!(q.ids[0].len(), 4);
-    let q = api.query(c.id, QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 0)).unwrap();
-    assert!(q.ids[0].is_empty());
+    let e = api.query(c.id, QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 0)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "n_results 0 is refused: {e}");
     // filtered query returns the exact top-k among matches
     let mut qr = QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 10);
     qr.r#where = w(json!({"k": {"$gte": 1}}));
@@ -204,7 +204,9 @@ pub fn records(api: &dyn ChromaApi) {
     api.delete_collection(T, D, "suite-records").unwrap();
 }
 
-pub fn filters(api: &dyn ChromaApi) {
+/// `per_request_dialect`: the 0.4.x filter dialect can be asked for per call (embedded); over
+/// HTTP the server picks it from the client line, so those checks only run embedded.
+pub fn filters(api: &dyn ChromaApi, per_request_dialect: bool) {
     let c = fresh(api, "suite-filters", None);
     let n = 40;
     let mut req = AddRequest::new((0..n).map(|i| format!("r{i}")).collect(), (0..n).map(|i| vec![i as f32, 1.0]).collect());
@@ -248,10 +250,12 @@ pub fn filters(api: &dyn ChromaApi) {
     check(json!({}), Some(json!({"$or": [{"$contains": "number 2 "}, {"$contains": "number 3 "}]})), &|i| hasdoc(i) && (i == 2 || i == 3));
     check(json!({"i": {"$gt": 10}}), Some(json!({"$contains": "even"})), &|i| has(i) && hasdoc(i) && i > 10 && i % 2 == 0);
     // 0.4.x dialect: $ne / $nin need the key, $not_contains needs a document
+    if per_request_dialect {
     let v04 = |filter: serde_json::Value, doc: Option<serde_json::Value>| get_ids(api, &c, GetRequest {
         r#where: w(filter), where_document: doc.and_then(wd), dialect: Dialect::V04, ..Default::default() }).len();
     assert_eq!(v04(json!({"s": {"$ne": "s1"}}), None), (0..n).filter(|i| has(*i) && i % 3 != 1).count());
     assert_eq!(v04(json!({}), Some(json!({"$not_contains": "even"}))), (0..n).filter(|i| hasdoc(*i) && i % 2 == 1).count());
+    }
     // filtered query is exact top-k among matches
     let mut q = QueryRequest::new(vec![vec![0.0, 1.0]], 3);
     q.r#where = w(json!({"s": "s2"}));
@@ -311,13 +315,53 @@ pub fn errors(api: &dyn ChromaApi) {
     api.delete_collection(T, D, "suite-errors").unwrap();
 }
 
+/// 1.x additions: delete with `limit`, query restricted to `ids`.
+pub fn limits_and_id_queries(api: &dyn ChromaApi) {
+    let c = fresh(api, "suite-limit", None);
+    let all = ids(&["id1", "id2", "id3", "id4", "id5"]);
+    let cats = ["a", "a", "a", "b", "b"];
+    let embs: Vec<Vec<f32>> = (0..5).map(|i| vec![i as f32, 1.0]).collect();
+    let req = AddRequest::new(all.clone(), embs).metadatas(cats.iter().map(|k| Some(md(json!({"category": k})))).collect());
+    api.add(c.id, req).unwrap();
+    let cat_a = || w(json!({"category": "a"}));
+    let none = api.delete(c.id, DeleteRequest { r#where: cat_a(), limit: Some(0), ..Default::default() }).unwrap();
+    assert!(none.is_empty(), "limit 0 deletes nothing");
+    let two = api.delete(c.id, DeleteRequest { r#where: cat_a(), limit: Some(2), ..Default::default() }).unwrap();
+    assert_eq!(two.len(), 2);
+    assert_eq!(get_ids(api, &c, GetRequest::default()), ids(&["id3", "id4", "id5"]), "the oldest matches go first");
+    let e = api.delete(c.id, DeleteRequest { ids: Some(ids(&["id3"])), limit: Some(5), ..Default::default() }).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(e.message.contains("limit can only be specified"), "{}", e.message);
+    assert_eq!(api.count(c.id).unwrap(), 3, "a refused delete deletes nothing");
+    // query with ids: only those ids come back; an id that is not there is an error
+    let mut q = QueryRequest::new(vec![vec![4.0, 1.0]], 10);
+    q.ids = Some(ids(&["id3", "id4"]));
+    let r = api.query(c.id, q.clone()).unwrap();
+    assert_eq!(r.ids, vec![ids(&["id4", "id3"])]);
+    q.ids = Some(ids(&["id3", "id1"]));
+    let e = api.query(c.id, q).unwrap_err();
+    assert!(e.message.contains("Error finding id"), "{}", e.message);
+    api.delete_collection(T, D, "suite-limit").unwrap();
+}
+
+/// The whole suite on an embedded engine.
 pub fn run_all(api: &dyn ChromaApi) {
+    run(api, true)
+}
+
+/// The whole suite through a client of a server.
+pub fn run_all_remote(api: &dyn ChromaApi) {
+    run(api, false)
+}
+
+fn run(api: &dyn ChromaApi, embedded: bool) {
     assert!(api.heartbeat().unwrap() > 0);
     assert!(!api.version().unwrap().is_empty());
     collections(api);
     tenants_and_databases(api);
     records(api);
-    filters(api);
+    filters(api, embedded);
     spaces(api);
     errors(api);
+    limits_and_id_queries(api);
 }
