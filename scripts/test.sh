@@ -91,8 +91,28 @@ step_rust() {
     echo "ClickHouse could not be started (see $LOG_DIR/clickhouse-start.log)" >&2
     return 1
   fi
+  # A real Chroma 1.5.9 server (`chroma run` from the official wheel) as a migrate destination.
+  local real_pid="" rc
+  if bash scripts/setup-venvs.sh chroma-1.5.9 >"$LOG_DIR/venv-1.5.9.log" 2>&1; then
+    say "rust: starting a real Chroma 1.5.9 server for the migrate tests"
+    rm -rf "$ROOT/target/test-data/real-chroma-1.5.9"
+    "$CHROMA_RS_VENVS/chroma-1.5.9/bin/chroma" run --path "$ROOT/target/test-data/real-chroma-1.5.9" \
+      --host 127.0.0.1 --port 18795 >"$LOG_DIR/real-chroma-1.5.9.log" 2>&1 </dev/null &
+    real_pid=$!
+    for _ in $(seq 1 150); do
+      curl -sf "http://127.0.0.1:18795/api/v2/heartbeat" >/dev/null 2>&1 && break
+      sleep 0.2
+    done
+    export CHROMA_159_URL="http://127.0.0.1:18795"
+  else
+    echo "could not set up the chroma-1.5.9 venv (see $LOG_DIR/venv-1.5.9.log)" >&2
+    return 1
+  fi
   say "rust: cargo test --release --workspace"
   cargo test --release --workspace
+  rc=$?
+  kill "$real_pid" 2>/dev/null; wait "$real_pid" 2>/dev/null
+  return $rc
 }
 
 step_api() {

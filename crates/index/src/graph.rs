@@ -130,6 +130,7 @@ pub(crate) struct Scratch {
     pub sel: Vec<Cand>,
     pub tmp: Vec<Cand>,
     pub tmp2: Vec<Cand>,
+    pub own: Vec<Cand>,
     pub nbuf: Vec<u32>,
 }
 
@@ -144,6 +145,7 @@ impl Scratch {
             sel: Vec::new(),
             tmp: Vec::new(),
             tmp2: Vec::new(),
+            own: Vec::new(),
             nbuf: Vec::new(),
         }
     }
@@ -423,16 +425,41 @@ impl Graph {
             out.extend_from_slice(cands);
             return;
         }
+        // l2 and cosine distances are never below 0, so a candidate at distance 0 (a duplicate
+        // of the base vector; cosine allows for rounding) passes every check: keep it without
+        // computing them. Without this, many identical vectors cost O(m^2) distances per
+        // pruned list for nothing.
+        let duplicate_below = match st.space {
+            Space::L2 => 0.0,
+            Space::Cosine => 1e-6,
+            Space::InnerProduct => f32::NEG_INFINITY,
+        };
         for c in cands {
             if out.len() >= m {
                 break;
             }
             let qc = st.query_of(c.id);
-            let good = out.iter().all(|r| st.dist(&qc, r.id) >= c.d);
+            let good = c.d <= duplicate_below || out.iter().all(|r| st.dist(&qc, r.id) >= c.d);
             if good {
                 out.push(*c);
             }
         }
+    }
+
+    /// `sel` (the heuristic's choice from `cands`) filled up to `m` with the closest pruned
+    /// candidates: the new node's own out-links.
+    fn fill_own(cands: &[Cand], sel: &[Cand], m: usize, out: &mut Vec<Cand>) {
+        out.clear();
+        out.extend_from_slice(sel);
+        for c in cands {
+            if out.len() >= m {
+                break;
+            }
+            if !sel.iter().any(|o| o.id == c.id) {
+                out.push(*c);
+            }
+        }
+        out.sort_unstable();
     }
 
     /// Inserts node `id` (its vector is in `st`, its level and empty lists already exist).
@@ -470,7 +497,14 @@ impl Graph {
             sorted.sort_unstable();
             let mut sel = std::mem::take(&mut sc.sel);
             Self::heuristic(st, &sorted, self.m, &mut sel);
-            self.set_own_links(st, id, l, &sel, sc);
+            // The new node links out to up to M nodes (the heuristic's choice first, then the
+            // closest pruned ones), but only the heuristic's choice links back: more ways out
+            // of each node for searches (recall@10 at ef 100 on clustered-100k-384: 0.957 ->
+            // 0.962) at ~7% more build time, where filling the reverse lists too cost 66%.
+            let mut own = std::mem::take(&mut sc.own);
+            Self::fill_own(&sorted, &sel, self.m, &mut own);
+            self.set_own_links(st, id, l, &own, sc);
+            sc.own = own;
             for c in &sel {
                 self.connect(st, c.id, id, c.d, l, sc);
             }

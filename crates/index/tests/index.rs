@@ -473,3 +473,30 @@ fn index_is_send_sync_and_empty_graph_roundtrip() {
     assert_eq!(info, chroma_index::LoadInfo { tag: 9, graph_slots: 3000 });
     assert_eq!(again.search(q, 5, None, Filter::All).unwrap(), got);
 }
+
+/// Many identical vectors (as Chroma's own test suite adds: tens of thousands of [1, 2, 3]
+/// with M = 128): every space still answers k results at the right distance, and the
+/// graph stays searchable after more distinct vectors arrive.
+#[test]
+fn identical_vectors_in_every_space() {
+    for space in [Space::L2, Space::Cosine, Space::InnerProduct] {
+        let p = HnswParams { m: 64, ef_construction: 128, ef_search: 128, num_threads: 2, resize_factor: 1.2 };
+        let mut idx = VectorIndex::new(3, space, p).unwrap();
+        let same: Vec<f32> = (0..1500).flat_map(|_| [1.0f32, 2.0, 3.0]).collect();
+        idx.append(&same).unwrap();
+        idx.append(&[-1.0, 0.5, 9.0]).unwrap();
+        let res = idx.search(&[1.0, 2.0, 3.0], 10, None, Filter::All).unwrap();
+        assert_eq!(res.len(), 10, "{space:?}");
+        assert_sorted(&res);
+        let same_d = match space {
+            Space::L2 | Space::Cosine => 0.0,
+            Space::InnerProduct => 1.0 - 14.0,
+        };
+        // (inner product ranks the distinct vector first: its dot with the query is larger)
+        for n in res.iter().filter(|n| n.slot < 1500) {
+            assert!((n.distance - same_d).abs() < 1e-4, "{space:?}: {n:?}");
+        }
+        let odd = idx.search(&[-1.0, 0.5, 9.0], 1, None, Filter::All).unwrap();
+        assert_eq!(odd[0].slot, 1500, "{space:?}: the one distinct vector is found");
+    }
+}
