@@ -6,9 +6,14 @@
 //!
 //! Canonical record encoding: id; document (absent ≠ empty); uri; metadata with keys sorted,
 //! each value tagged with its type (an int 1 differs from a float 1.0), floats by their bits;
-//! an empty metadata map counts as no metadata (Chroma returns `None` for both); the embedding
-//! as float32 bits. Source float64 vectors are rounded to float32 before hashing: that rounding
-//! is the only change the verification allows.
+//! an empty metadata map counts as no metadata (Chroma returns `None` for both); the embedding's
+//! length. Embedding values are compared numerically instead of by their bits: each record adds
+//! `sum_j e_j * w(id, j)` (pseudo-random weights in [-1, 1) drawn from the id) to a float64
+//! projection, and two projections match when they differ by at most 1e-6 of the sum of the
+//! terms' magnitudes. That tolerates what real Chroma does to cosine vectors (it stores them
+//! normalised and scales them back, moving values by an ulp) and float64 -> float32 rounding
+//! of old sources, while a missing, swapped or changed embedding moves the projection by
+//! orders of magnitude more.
 
 use chroma_types::{Metadata, MetadataValue};
 
@@ -22,10 +27,29 @@ pub struct Record {
     pub metadata: Option<Metadata>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Checksum {
     pub count: u64,
+    /// Wrapping sum of the records' hashes (everything but the embedding values).
     pub sum: u128,
+    /// Sum of the embeddings' projections, and of the magnitudes of their terms.
+    pub projection: f64,
+    pub magnitude: f64,
+}
+
+/// Exact on everything but embedding values; those within the tolerance of the module docs.
+impl PartialEq for Checksum {
+    fn eq(&self, o: &Self) -> bool {
+        let tolerance = 1e-6 * self.magnitude.max(o.magnitude) + 1e-9;
+        self.count == o.count && self.sum == o.sum && (self.projection - o.projection).abs() <= tolerance
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 impl Checksum {
@@ -34,9 +58,16 @@ impl Checksum {
         encode(r, buf);
         self.count += 1;
         self.sum = self.sum.wrapping_add(twox_hash::XxHash3_128::oneshot(buf));
+        let seed = twox_hash::XxHash3_64::oneshot(r.id.as_bytes());
+        for (j, &x) in r.embedding.iter().enumerate() {
+            let w = (splitmix64(seed.wrapping_add(j as u64)) >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
+            let t = x as f64 * w;
+            self.projection += t;
+            self.magnitude += t.abs();
+        }
     }
     pub fn hex(&self) -> String {
-        format!("{}:{:032x}", self.count, self.sum)
+        format!("{}:{:032x}:{:+.9e}", self.count, self.sum, self.projection)
     }
 }
 
@@ -112,9 +143,6 @@ pub fn encode(r: &Record, buf: &mut Vec<u8>) {
         _ => buf.push(0),
     }
     buf.extend_from_slice(&(r.embedding.len() as u64).to_le_bytes());
-    for x in &r.embedding {
-        buf.extend_from_slice(&x.to_bits().to_le_bytes());
-    }
 }
 
 #[cfg(test)]
@@ -149,5 +177,28 @@ mod tests {
         e.add(&rec("a", Some(Metadata::new())), &mut buf);
         n.add(&rec("a", None), &mut buf);
         assert_eq!(e, n);
+    }
+
+    #[test]
+    fn embeddings_compare_within_rounding_only() {
+        let sum = |recs: &[Record]| {
+            let mut c = Checksum::default();
+            let mut b = Vec::new();
+            recs.iter().for_each(|r| c.add(r, &mut b));
+            c
+        };
+        let mk = |id: &str, e: Vec<f32>| Record { id: id.into(), embedding: e, document: None, uri: None, metadata: None };
+        let base = [mk("a", vec![0.2, 0.21, -3.5]), mk("b", vec![9.0, -9.0, 0.0])];
+        // one ulp off here and there (real Chroma's cosine round trip): still equal
+        let ulp = |x: f32| f32::from_bits(x.to_bits() + 1);
+        let nudged = [mk("a", vec![ulp(0.2), 0.21, -3.5]), mk("b", vec![ulp(9.0), -9.0, 0.0])];
+        assert_eq!(sum(&base), sum(&nudged));
+        // swapped embeddings, a changed value, a lost component: all differ
+        let swapped = [mk("a", vec![9.0, -9.0, 0.0]), mk("b", vec![0.2, 0.21, -3.5])];
+        assert_ne!(sum(&base), sum(&swapped));
+        let changed = [mk("a", vec![0.2, 0.22, -3.5]), mk("b", vec![9.0, -9.0, 0.0])];
+        assert_ne!(sum(&base), sum(&changed));
+        let short = [mk("a", vec![0.2, 0.21]), mk("b", vec![9.0, -9.0, 0.0])];
+        assert_ne!(sum(&base), sum(&short));
     }
 }

@@ -67,7 +67,9 @@
 //! After a collection is written it is read back (in pages) and compared with what the source
 //! should have become: record count plus an order-independent checksum — the wrapping sum of
 //! per-record XXH3-128 hashes over id, document, uri, metadata (keys sorted, values typed) and
-//! the float32 embedding — computed incrementally on both sides (see [`checksum`]). Collection
+//! the embedding length, plus a float64 projection of the embeddings compared within 1e-6
+//! (real Chroma moves cosine vectors by an ulp) — computed incrementally on both sides (see
+//! [`checksum`]). Collection
 //! metadata is compared too. Nothing of a collection is held in memory beyond one batch and
 //! the ids seen (for duplicate detection).
 //!
