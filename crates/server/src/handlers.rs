@@ -113,30 +113,6 @@ fn param_usize(q: &HashMap<String, String>, key: &str) -> std::result::Result<Op
     }
 }
 
-/// Python's `$` also matches before a final newline, so Chroma 0.4.x/0.5.x accepted collection
-/// names such as `"abc\n"` (its own test suite generates them). On API v1 such a name maps to
-/// the name without the newline, consistently for create, get, rename and delete.
-fn v1_name(line: Line, name: &str) -> String {
-    if line != Line::V2 {
-        if let Some(trimmed) = name.strip_suffix('\n') {
-            if validate::collection_name_v04(trimmed).is_ok() {
-                return trimmed.to_string();
-            }
-        }
-    }
-    name.to_string()
-}
-
-/// A v1 collection object carries the name as the client spelled it.
-fn with_name(mut v: Value, line: Line, asked: &str) -> Value {
-    if line != Line::V2 {
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("name".into(), Value::String(asked.to_string()));
-        }
-    }
-    v
-}
-
 fn scope_v1(q: &HashMap<String, String>) -> (String, String) {
     (
         q.get("tenant").cloned().unwrap_or_else(|| chroma_types::DEFAULT_TENANT.to_string()),
@@ -384,28 +360,26 @@ async fn count_collections(st: AppState, line: Line, tenant: String, db: String)
 async fn create_collection(st: AppState, line: Line, tenant: String, db: String, bytes: Bytes) -> Response {
     let r = async {
         let b: wire::CreateCollectionBody = body(&bytes)?;
-        let mut req = b.into_request().map_err(Fail::api(Op::CollectionByName))?;
-        let asked = req.name.clone();
-        if line != Line::V2 {
-            req.name = v1_name(line, &req.name);
-            validate::collection_name_v04(&req.name).map_err(|_| {
-                // report the name as given, in 0.4.x wording
-                Fail::Api(Op::CollectionByName, validate::collection_name_v04(&asked).err().unwrap_or_else(|| Error::invalid("invalid name")))
-            })?;
+        let req = b.into_request().map_err(Fail::api(Op::CollectionByName))?;
+        // Each line with its own name rules and wording (0.4-0.6: 3-63 characters, and a final
+        // newline allowed as Python's `$` did; 1.x: 3-512 characters).
+        if line == Line::V2 {
+            validate::collection_name(&req.name)
+        } else {
+            validate::collection_name_v04(&req.name)
         }
+        .map_err(Fail::api(Op::CollectionByName))?;
         let c = run(&st, move |api| api.create_collection(&tenant, &db, req))
             .await
             .map_err(Fail::api(Op::CollectionByName))?;
-        Ok(ok(with_name(wire::collection_to_json(&c, line.shape()), line, &asked)))
+        Ok(ok(wire::collection_to_json(&c, line.shape())))
     };
     finish(line, r.await)
 }
 
 async fn get_collection(st: AppState, line: Line, tenant: String, db: String, name: String) -> Response {
-    let asked = name.clone();
-    let name = v1_name(line, &name);
     let r = run(&st, move |api| api.get_collection(&tenant, &db, &name)).await.map_err(Fail::api(Op::CollectionByName));
-    finish(line, r.map(|c| ok(with_name(wire::collection_to_json(&c, line.shape()), line, &asked))))
+    finish(line, r.map(|c| ok(wire::collection_to_json(&c, line.shape()))))
 }
 
 async fn get_collection_by_id(st: AppState, line: Line, scope: Option<(String, String)>, id: String) -> Response {
@@ -426,13 +400,10 @@ async fn update_collection(st: AppState, line: Line, scope: Option<(String, Stri
     let r = async {
         let id = parse_uuid(&id)?;
         let b: wire::UpdateCollectionBody = body(&bytes)?;
-        let mut req = b.into_request().map_err(Fail::api(Op::CollectionById))?;
-        if line != Line::V2 {
-            if let Some(n) = req.new_name.take() {
-                let n = v1_name(line, &n);
-                validate::collection_name_v04(&n).map_err(Fail::api(Op::CollectionById))?;
-                req.new_name = Some(n);
-            }
+        let req = b.into_request().map_err(Fail::api(Op::CollectionById))?;
+        if let Some(n) = &req.new_name {
+            if line == Line::V2 { validate::collection_name(n) } else { validate::collection_name_v04(n) }
+                .map_err(Fail::api(Op::CollectionById))?;
         }
         run(&st, move |api| {
             check_scope(api, id, &scope)?;
@@ -446,7 +417,6 @@ async fn update_collection(st: AppState, line: Line, scope: Option<(String, Stri
 }
 
 async fn delete_collection(st: AppState, line: Line, tenant: String, db: String, name: String) -> Response {
-    let name = v1_name(line, &name);
     let r = run(&st, move |api| api.delete_collection(&tenant, &db, &name)).await.map_err(Fail::api(Op::CollectionByName));
     finish(line, r.map(|_| empty(line)))
 }

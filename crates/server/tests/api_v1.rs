@@ -51,6 +51,10 @@ fn collection_shapes_depend_on_user_agent() {
     assert_eq!((r.status, r.json()["name"].clone()), (200, json!("nl1\n")));
     let r = raw(&s, "GET", "/api/v1/collections/nl1%0A", &[UA04], None);
     assert_eq!((r.status, r.json()["name"].clone()), (200, json!("nl1\n")));
+    // stored with its newline, as 0.4.x did: listing shows it, and "nl1" is another name
+    let listed = raw(&s, "GET", "/api/v1/collections", &[UA04], None).json();
+    assert!(listed.as_array().unwrap().iter().any(|c| c["name"] == json!("nl1\n")), "{listed}");
+    assert_ne!(raw(&s, "GET", "/api/v1/collections/nl1", &[UA04], None).status, 200);
     assert_eq!(raw(&s, "DELETE", "/api/v1/collections/nl1%0A", &[UA04], None).status, 200);
     let r = raw(&s, "POST", "/api/v2/tenants/default_tenant/databases/default_database/collections", &[], Some(r#"{"name":"nl1\n"}"#));
     assert_eq!(r.status, 400);

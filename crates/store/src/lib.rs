@@ -1042,7 +1042,7 @@ impl ChromaApi for Engine {
     }
 
     fn create_collection(&self, tenant: &str, database: &str, req: CreateCollection) -> Result<Collection> {
-        validate::collection_name(&req.name)?;
+        validate::stored_collection_name(&req.name)?;
         let metadata = req.metadata.filter(|m| !m.is_empty());
         if let Some(m) = &metadata {
             validate::collection_metadata(m)?;
@@ -1132,7 +1132,7 @@ impl ChromaApi for Engine {
         let _w = st.write.lock();
         let row = self.collection_row(id)?;
         if let Some(name) = &req.new_name {
-            validate::collection_name(name)?;
+            validate::stored_collection_name(name)?;
         }
         let new_metadata = req.new_metadata.map(|m| if m.is_empty() { None } else { Some(m) });
         if let Some(Some(m)) = &new_metadata {

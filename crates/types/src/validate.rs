@@ -8,6 +8,15 @@ use std::collections::HashSet;
 
 /// Collection name rules of Chroma 1.x: 3-512 characters from `[a-zA-Z0-9._-]`, starting and
 /// ending with an alphanumeric character, no `..`, not an IP address.
+/// What a stored collection name may be: the 1.x rules, or a name that the 0.4-0.6 rules
+/// accepted (see [`collection_name_v04`]); each API line checks its own rules first.
+pub fn stored_collection_name(name: &str) -> Result<()> {
+    match name.strip_suffix('\n') {
+        Some(_) => collection_name_v04(name),
+        None => collection_name(name),
+    }
+}
+
 pub fn collection_name(name: &str) -> Result<()> {
     let bytes = name.as_bytes();
     let ok = (3..=512).contains(&bytes.len())
@@ -26,16 +35,19 @@ pub fn collection_name(name: &str) -> Result<()> {
 }
 
 /// Collection name rules of Chroma 0.4.x-0.6.x (3-63 characters), with that release's message.
+/// Those releases checked with Python's `re`, whose `$` also matches before a final newline, so
+/// a name such as `"abc\n"` was accepted (and stored with its newline): so is it here.
 pub fn collection_name_v04(name: &str) -> Result<()> {
+    let checked = name.strip_suffix('\n').unwrap_or(name);
     let msg = || {
         Error::invalid(format!(
             "Expected collection name that (1) contains 3-63 characters, (2) starts and ends with an alphanumeric character, (3) otherwise contains only alphanumeric characters, underscores or hyphens (-), (4) contains no two consecutive periods (..) and (5) is not a valid IPv4 address, got {name}"
         ))
     };
-    if name.len() > 63 || name.parse::<std::net::Ipv4Addr>().is_ok() {
+    if checked.len() > 63 || checked.parse::<std::net::Ipv4Addr>().is_ok() {
         return Err(msg());
     }
-    collection_name(name).map_err(|_| msg())
+    collection_name(checked).map_err(|_| msg())
 }
 
 /// Tenant names: at least 3 characters.
