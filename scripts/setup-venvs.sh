@@ -26,9 +26,9 @@ MARKER=.chroma-rs-ready
 # spec <name>: one line per pip invocation (words are pip args; quoted with '' where needed)
 spec() {
   case "$1" in
-    # hypothesis<6.100 for 0.4.24: its test suite calls RuleBasedStateMachine.rules(), which
-    # later hypothesis releases turned into a list ("'list' object is not callable").
-    chroma-0.4.24) echo "chromadb==0.4.24 numpy<2 fastapi==0.110.0 posthog<4 pytest<9 hypothesis<6.100 psutil" ;;
+    # hypothesis 6.98 for 0.4.24 (its release month): its suite calls RuleBasedStateMachine.rules()
+    # and Rule.arguments_strategy, which later hypothesis releases changed.
+    chroma-0.4.24) echo "chromadb==0.4.24 numpy<2 fastapi==0.110.0 posthog<4 pytest<9 hypothesis==6.98.9 psutil" ;;
     chroma-0.5.15) echo "chromadb==0.5.15 numpy<2 fastapi==0.115.6 posthog<4 pytest<9 hypothesis psutil" ;;
     chroma-0.5.23) echo "chromadb==0.5.23 numpy<2 fastapi==0.115.6 posthog<4 pytest<9 hypothesis psutil" ;;
     chroma-1.5.9)  echo "chromadb==1.5.9 fastapi opentelemetry-instrumentation-fastapi pytest<9 hypothesis psutil numpy" ;;
