@@ -478,6 +478,9 @@ pub fn collection_to_json(c: &Collection, shape: Shape) -> Value {
         m.insert("version".into(), Value::from(c.version));
         m.insert("log_position".into(), Value::from(c.log_position));
     }
+    if shape == Shape::V2 {
+        m.insert("schema".into(), c.config.to_schema_json());
+    }
     Value::Object(m)
 }
 

@@ -1048,7 +1048,7 @@ impl ChromaApi for Engine {
             validate::collection_metadata(m)?;
         }
         let config = IndexConfig::default().apply_metadata(metadata.as_ref())?.apply_configuration(req.configuration.as_ref())?;
-        let id = {
+        let created = {
             let conn = self.inner.conn.lock();
             let db_id = Self::database_id(&conn, tenant, database)?;
             let existing: Option<String> = conn
@@ -1057,9 +1057,10 @@ impl ChromaApi for Engine {
                 .map_err(sql("reading collection"))?;
             if let Some(existing) = existing {
                 if req.get_or_create {
+                    // Read it under the same lock: a concurrent delete must not turn a found
+                    // collection into "does not exist".
                     let id = Uuid::parse_str(&existing).map_err(|e| Error::internal(format!("stored collection id: {e}")))?;
-                    drop(conn);
-                    return self.get_collection_by_id(id);
+                    return Ok(Self::collection_row_in(&conn, id)?.coll);
                 }
                 return Err(Error::exists(format!("Collection {} already exists", req.name)));
             }
@@ -1079,11 +1080,11 @@ impl ChromaApi for Engine {
                 params![id.to_string(), req.name, db_id, metadata_text(&metadata), config_text],
             )
             .map_err(sql("creating collection"))?;
-            id
+            Self::collection_row_in(&conn, id)?.coll
         };
-        let st = self.state(id);
+        let st = self.state(created.id);
         st.index.write().loaded = true;
-        self.get_collection_by_id(id)
+        Ok(created)
     }
 
     fn get_collection(&self, tenant: &str, database: &str, name: &str) -> Result<Collection> {

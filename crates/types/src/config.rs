@@ -223,6 +223,37 @@ impl IndexConfig {
             "_type": "CollectionConfigurationInternal",
         })
     }
+
+    /// The collection `schema` a 1.x server reports (its default schema: documents full-text
+    /// indexed, metadata values inverted-indexed, one HNSW vector index), derived from this
+    /// configuration so that a change of `ef_search` etc. shows in it. chroma-rs indexes every
+    /// metadata type and every document; the schema describes that, it does not configure it.
+    pub fn to_schema_json(&self) -> Value {
+        let hnsw = json!({
+            "ef_construction": self.ef_construction,
+            "max_neighbors": self.m,
+            "ef_search": self.ef_search,
+            "num_threads": if self.num_threads == 0 { 2 } else { self.num_threads },
+            "batch_size": self.batch_size,
+            "sync_threshold": self.sync_threshold,
+            "resize_factor": self.resize_factor,
+        });
+        let on = |b: bool| json!({"enabled": b, "config": {}});
+        json!({
+            "defaults": {
+                "string": {"fts_index": on(false), "string_inverted_index": on(true)},
+                "float_list": {"vector_index": {"enabled": false, "config": {"space": self.space.as_str(), "hnsw": hnsw}}},
+                "sparse_vector": {"sparse_vector_index": {"enabled": false, "config": {"embedding_function": {"type": "unknown"}, "bm25": false}}},
+                "int": {"int_inverted_index": on(true)},
+                "float": {"float_inverted_index": on(true)},
+                "bool": {"bool_inverted_index": on(true)},
+            },
+            "keys": {
+                "#document": {"string": {"fts_index": on(true), "string_inverted_index": on(false)}},
+                "#embedding": {"float_list": {"vector_index": {"enabled": true, "config": {"space": self.space.as_str(), "source_key": "#document", "hnsw": hnsw}}}},
+            },
+        })
+    }
 }
 
 #[cfg(test)]
