@@ -166,7 +166,8 @@ impl CreateCollectionBody {
     pub fn from_request(req: &CreateCollection) -> Self {
         CreateCollectionBody {
             name: req.name.clone(),
-            metadata: req.metadata.as_ref().map(metadata_to_json),
+            // Chroma servers refuse `{}`; no metadata means the same.
+            metadata: req.metadata.as_ref().filter(|m| !m.is_empty()).map(metadata_to_json),
             configuration: req.configuration.clone(),
             get_or_create: Some(req.get_or_create),
         }
@@ -195,7 +196,7 @@ impl UpdateCollectionBody {
     pub fn from_request(req: &UpdateCollection) -> Self {
         UpdateCollectionBody {
             new_name: req.new_name.clone(),
-            new_metadata: req.new_metadata.as_ref().map(metadata_to_json),
+            new_metadata: req.new_metadata.as_ref().filter(|m| !m.is_empty()).map(metadata_to_json),
             new_configuration: req.new_configuration.clone(),
         }
     }

@@ -357,9 +357,9 @@ async fn count_collections(st: AppState, line: Line, tenant: String, db: String)
     finish(line, r.map(|n| ok(json!(n))))
 }
 
-/// Chroma 0.4/0.5 servers refuse collection metadata `{}` (create, get_or_create and modify);
-/// their own test suites expect the error. 1.x accepts it as no metadata.
-fn v1_nonempty_metadata(m: Option<&Value>) -> chroma_types::Result<()> {
+/// Chroma servers of every line refuse collection metadata `{}` (create, get_or_create and
+/// modify); their own test suites expect the error.
+fn nonempty_metadata(m: Option<&Value>) -> chroma_types::Result<()> {
     match m {
         Some(Value::Object(o)) if o.is_empty() => Err(Error::invalid("Expected metadata to be a non-empty dict, got {}")),
         _ => Ok(()),
@@ -369,9 +369,7 @@ fn v1_nonempty_metadata(m: Option<&Value>) -> chroma_types::Result<()> {
 async fn create_collection(st: AppState, line: Line, tenant: String, db: String, bytes: Bytes) -> Response {
     let r = async {
         let b: wire::CreateCollectionBody = body(&bytes)?;
-        if line != Line::V2 {
-            v1_nonempty_metadata(b.metadata.as_ref()).map_err(Fail::api(Op::CollectionByName))?;
-        }
+        nonempty_metadata(b.metadata.as_ref()).map_err(Fail::api(Op::CollectionByName))?;
         let req = b.into_request().map_err(Fail::api(Op::CollectionByName))?;
         // Each line with its own name rules and wording (0.4-0.6: 3-63 characters, and a final
         // newline allowed as Python's `$` did; 1.x: 3-512 characters).
@@ -412,9 +410,7 @@ async fn update_collection(st: AppState, line: Line, scope: Option<(String, Stri
     let r = async {
         let id = parse_uuid(&id)?;
         let b: wire::UpdateCollectionBody = body(&bytes)?;
-        if line != Line::V2 {
-            v1_nonempty_metadata(b.new_metadata.as_ref()).map_err(Fail::api(Op::CollectionById))?;
-        }
+        nonempty_metadata(b.new_metadata.as_ref()).map_err(Fail::api(Op::CollectionById))?;
         let req = b.into_request().map_err(Fail::api(Op::CollectionById))?;
         if let Some(n) = &req.new_name {
             if line == Line::V2 { validate::collection_name(n) } else { validate::collection_name_v04(n) }
