@@ -187,6 +187,7 @@ impl Client {
             metadata,
             configuration: options.configuration,
             get_or_create,
+            schema: None,
             id: None,
         };
         self.api.create_collection(&self.tenant, &self.database, req).map(|c| self.handle(c))

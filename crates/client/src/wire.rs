@@ -151,6 +151,8 @@ pub struct CreateCollectionBody {
     pub configuration: Option<Value>,
     #[serde(default)]
     pub get_or_create: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
 }
 
 impl CreateCollectionBody {
@@ -160,6 +162,7 @@ impl CreateCollectionBody {
             name: self.name,
             configuration: self.configuration.filter(|c| !c.is_null()),
             get_or_create: self.get_or_create.unwrap_or(false),
+            schema: self.schema.filter(|s| !s.is_null()),
             id: None,
         })
     }
@@ -170,6 +173,7 @@ impl CreateCollectionBody {
             metadata: req.metadata.as_ref().filter(|m| !m.is_empty()).map(metadata_to_json),
             configuration: req.configuration.clone(),
             get_or_create: Some(req.get_or_create),
+            schema: req.schema.clone(),
         }
     }
 }
@@ -467,7 +471,14 @@ pub fn collection_to_json(c: &Collection, shape: Shape) -> Value {
     m.insert("id".into(), Value::String(c.id.to_string()));
     m.insert("name".into(), Value::String(c.name.clone()));
     if shape != Shape::V04 {
-        m.insert("configuration_json".into(), c.config.to_v05_json());
+        let mut cfg = c.config.to_v05_json();
+        if shape == Shape::V2 {
+            // 1.x clients read `hnsw` and `embedding_function`; 0.5.16-0.6 read the `_type` form.
+            if let (Some(o), Value::Object(v1)) = (cfg.as_object_mut(), c.config.to_v1x_json()) {
+                o.extend(v1);
+            }
+        }
+        m.insert("configuration_json".into(), cfg);
     }
     m.insert("metadata".into(), metadata_json(&c.metadata));
     if shape != Shape::V04 {

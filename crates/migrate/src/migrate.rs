@@ -651,6 +651,7 @@ fn create(dest: &Destination, plan: &CollectionPlan) -> Result<Collection, Migra
         metadata: plan.metadata.clone(),
         configuration: plan.configuration.clone(),
         get_or_create: false,
+        schema: None,
         id: if dest.keeps_ids() { parse_uuid(&plan.src.id) } else { None },
     };
     dest.api()

@@ -718,6 +718,17 @@ impl Engine {
         rows.collect::<std::result::Result<Vec<_>, _>>().map_err(sql("filtering records"))
     }
 
+    /// A 1.x schema can disable a key's inverted index; Chroma then refuses filters on it.
+    fn check_filterable(row: &CollRow, w: Option<&chroma_types::Where>) -> Result<()> {
+        let Some(w) = w else { return Ok(()) };
+        match row.coll.config.unfilterable_key(w.keys().into_iter()) {
+            Some(k) => Err(Error::invalid(format!(
+                "Cannot filter using metadata key '{k}': its inverted index is disabled in the collection schema"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Query's `ids` must all exist (as in Chroma 1.x, whose query fails with "Error finding
     /// id"): a silently shorter answer would hide a caller's stale id list.
     fn require_ids(conn: &Connection, cid: i64, ids: &[String]) -> Result<()> {
@@ -1047,7 +1058,10 @@ impl ChromaApi for Engine {
         if let Some(m) = &metadata {
             validate::collection_metadata(m)?;
         }
-        let config = IndexConfig::default().apply_metadata(metadata.as_ref())?.apply_configuration(req.configuration.as_ref())?;
+        let config = IndexConfig::default()
+            .apply_metadata(metadata.as_ref())?
+            .apply_configuration(req.configuration.as_ref())?
+            .apply_schema(req.schema.as_ref(), req.configuration.as_ref().and_then(|c| c.get("embedding_function")))?;
         let created = {
             let conn = self.inner.conn.lock();
             let db_id = Self::database_id(&conn, tenant, database)?;
@@ -1250,6 +1264,7 @@ impl ChromaApi for Engine {
         let st = self.state(collection);
         let _w = st.write.lock();
         let row = self.collection_row(collection)?;
+        Self::check_filterable(&row, req.r#where.as_ref())?;
         let mut g = st.index.write(); // held from before the commit (see write_with)
         let mut conn = self.inner.conn.lock();
         let mut matched = Self::matching(&conn, row.cid, req.ids.as_deref(), req.r#where.as_ref(), req.where_document.as_ref(), req.dialect)?;
@@ -1285,6 +1300,7 @@ impl ChromaApi for Engine {
     fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {
         let st = self.state(collection);
         let row = self.collection_row(collection)?;
+        Self::check_filterable(&row, req.r#where.as_ref())?;
         let f = sqlfilter::compile(row.cid, req.r#where.as_ref(), req.where_document.as_ref(), req.dialect);
         let mut q = String::from("SELECT r.id, r.slot, r.document, r.uri, r.metadata FROM records r WHERE r.cid = ? ");
         let mut params: Vec<rusqlite::types::Value> = vec![row.cid.into()];
@@ -1328,6 +1344,7 @@ impl ChromaApi for Engine {
     fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult> {
         let st = self.state(collection);
         let row = self.collection_row(collection)?;
+        Self::check_filterable(&row, req.r#where.as_ref())?;
         if req.query_embeddings.is_empty() {
             return Err(Error::invalid("Expected query_embeddings to be a non-empty list"));
         }

@@ -58,6 +58,14 @@ pub struct IndexConfig {
     pub batch_size: usize,
     /// Accepted for compatibility; see docs/design.md for when the graph file is saved.
     pub sync_threshold: usize,
+    /// 1.x: the client-side embedding function's description (`{"type", "name", "config"}`),
+    /// kept and given back so clients re-create it; chroma-rs never runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_function: Option<Value>,
+    /// 1.x schema entries for metadata keys (`keys` minus `#document` / `#embedding`), as the
+    /// client sent them. A disabled inverted index makes filtering on that key an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_keys: Option<serde_json::Map<String, Value>>,
 }
 
 impl Default for IndexConfig {
@@ -71,6 +79,8 @@ impl Default for IndexConfig {
             resize_factor: 1.2,
             batch_size: 100,
             sync_threshold: 1000,
+            embedding_function: None,
+            schema_keys: None,
         }
     }
 }
@@ -139,6 +149,12 @@ impl IndexConfig {
         let Value::Object(map) = cfg else {
             return Err(Error::invalid(format!("Expected configuration to be an object, got {cfg}")));
         };
+        if let Some(ef) = map.get("embedding_function").filter(|e| !e.is_null()) {
+            if !ef.is_object() {
+                return Err(Error::invalid(format!("Expected embedding_function to be an object, got {ef}")));
+            }
+            self.embedding_function = Some(ef.clone());
+        }
         let hnsw = map.get("hnsw").or_else(|| map.get("hnsw_configuration"));
         if let Some(spann) = map.get("spann") {
             if !spann.is_null() {
@@ -185,6 +201,76 @@ impl IndexConfig {
         Ok(self)
     }
 
+    /// Reads a 1.x collection `schema` on top of `self`: the vector index's space and
+    /// embedding function (an embedding function given in both the configuration and the
+    /// schema must be the same one), and the entries for metadata keys. Sparse vector indexes
+    /// are refused, as by a local Chroma. `null` changes nothing.
+    pub fn apply_schema(mut self, schema: Option<&Value>, configured_ef: Option<&Value>) -> Result<Self> {
+        let Some(schema) = schema.filter(|s| !s.is_null()) else { return Ok(self) };
+        let Value::Object(s) = schema else {
+            return Err(Error::invalid(format!("Expected schema to be an object, got {schema}")));
+        };
+        let keys = s.get("keys").and_then(Value::as_object).cloned().unwrap_or_default();
+        let sparse_on = |entry: &Value| {
+            entry.pointer("/sparse_vector/sparse_vector_index/enabled").and_then(Value::as_bool) == Some(true)
+        };
+        if keys.values().any(sparse_on) || s.get("defaults").is_some_and(sparse_on) {
+            return Err(Error::invalid("Sparse vector indexing is not enabled in local mode (chroma-rs has no sparse index)"));
+        }
+        let vector = keys
+            .get("#embedding")
+            .and_then(|e| e.pointer("/float_list/vector_index/config"))
+            .or_else(|| s.get("defaults").and_then(|d| d.pointer("/float_list/vector_index/config")));
+        if let Some(v) = vector {
+            // Clients send a full schema with defaults filled in (space l2, the "default"
+            // embedding function) next to the configuration: a schema value that is only the
+            // default does not override what the configuration says.
+            if let Some(space) = v.get("space").filter(|x| !x.is_null()) {
+                let space =
+                    space.as_str().and_then(Space::parse).ok_or_else(|| Error::invalid(format!("Invalid space in schema: {space}")))?;
+                if space != Space::L2 {
+                    self.space = space;
+                }
+            }
+            if let Some(ef) = v.get("embedding_function").filter(|e| e.is_object()) {
+                let is_default = |e: &Value| e.get("name").and_then(Value::as_str) == Some("default");
+                if let Some(conf) = configured_ef.filter(|c| c.is_object()) {
+                    if conf != ef && !is_default(conf) && !is_default(ef) {
+                        return Err(Error::invalid(
+                            "The embedding function in the schema conflicts with the one in the configuration: give it in one place",
+                        ));
+                    }
+                    if is_default(ef) && !is_default(conf) {
+                        self.embedding_function = Some(conf.clone());
+                    } else {
+                        self.embedding_function = Some(ef.clone());
+                    }
+                } else {
+                    self.embedding_function = Some(ef.clone());
+                }
+            }
+        }
+        let own: serde_json::Map<String, Value> = keys.into_iter().filter(|(k, _)| !k.starts_with('#')).collect();
+        if !own.is_empty() {
+            self.schema_keys = Some(own);
+        }
+        Ok(self)
+    }
+
+    /// Metadata keys whose inverted index the schema disabled: filtering on them is an error.
+    pub fn unfilterable_key<'a>(&self, mut keys: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+        let entries = self.schema_keys.as_ref()?;
+        keys.find(|k| {
+            entries.get(*k).and_then(Value::as_object).is_some_and(|types| {
+                types.values().any(|t| {
+                    t.as_object().is_some_and(|idx| {
+                        idx.iter().any(|(name, i)| name.ends_with("_inverted_index") && i.get("enabled") == Some(&Value::Bool(false)))
+                    })
+                })
+            })
+        })
+    }
+
     /// Is this metadata key one of the reserved `hnsw:` parameters?
     pub fn is_hnsw_key(key: &str) -> bool {
         HNSW_KEYS.contains(&key)
@@ -202,7 +288,7 @@ impl IndexConfig {
                 "sync_threshold": self.sync_threshold,
             },
             "spann": null,
-            "embedding_function": null,
+            "embedding_function": self.embedding_function.clone().unwrap_or(Value::Null),
         })
     }
 
@@ -239,10 +325,18 @@ impl IndexConfig {
             "resize_factor": self.resize_factor,
         });
         let on = |b: bool| json!({"enabled": b, "config": {}});
-        json!({
+        let mut vector = json!({"space": self.space.as_str(), "hnsw": hnsw});
+        if let (Some(ef), Some(v)) = (&self.embedding_function, vector.as_object_mut()) {
+            v.insert("embedding_function".into(), ef.clone());
+        }
+        let mut keyed = vector.clone();
+        if let Some(v) = keyed.as_object_mut() {
+            v.insert("source_key".into(), json!("#document"));
+        }
+        let mut schema = json!({
             "defaults": {
                 "string": {"fts_index": on(false), "string_inverted_index": on(true)},
-                "float_list": {"vector_index": {"enabled": false, "config": {"space": self.space.as_str(), "hnsw": hnsw}}},
+                "float_list": {"vector_index": {"enabled": false, "config": vector}},
                 "sparse_vector": {"sparse_vector_index": {"enabled": false, "config": {"embedding_function": {"type": "unknown"}, "bm25": false}}},
                 "int": {"int_inverted_index": on(true)},
                 "float": {"float_inverted_index": on(true)},
@@ -250,9 +344,15 @@ impl IndexConfig {
             },
             "keys": {
                 "#document": {"string": {"fts_index": on(true), "string_inverted_index": on(false)}},
-                "#embedding": {"float_list": {"vector_index": {"enabled": true, "config": {"space": self.space.as_str(), "source_key": "#document", "hnsw": hnsw}}}},
+                "#embedding": {"float_list": {"vector_index": {"enabled": true, "config": keyed}}},
             },
-        })
+        });
+        if let (Some(own), Some(keys)) = (&self.schema_keys, schema.pointer_mut("/keys").and_then(Value::as_object_mut)) {
+            for (k, v) in own {
+                keys.insert(k.clone(), v.clone());
+            }
+        }
+        schema
     }
 }
 

@@ -83,6 +83,21 @@ pub enum Where {
     Contains { key: String, value: Scalar, negate: bool },
 }
 
+impl Where {
+    /// Every metadata key the filter reads.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        fn walk<'a>(w: &'a Where, out: &mut Vec<&'a str>) {
+            match w {
+                Where::And(v) | Where::Or(v) => v.iter().for_each(|x| walk(x, out)),
+                Where::Compare { key, .. } | Where::In { key, .. } | Where::Contains { key, .. } => out.push(key),
+            }
+        }
+        walk(self, &mut out);
+        out
+    }
+}
+
 /// A parsed document filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WhereDocument {

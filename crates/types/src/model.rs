@@ -47,6 +47,8 @@ pub struct CreateCollection {
     /// A 1.x or 0.5.x configuration object; `None` = defaults / `hnsw:*` metadata.
     pub configuration: Option<Value>,
     pub get_or_create: bool,
+    /// A 1.x collection schema (see `IndexConfig::apply_schema`).
+    pub schema: Option<Value>,
     /// Use this id instead of a new random one (the migration tool keeps ids). Only the
     /// embedded engine honours it; an id already in use is an error.
     pub id: Option<Uuid>,
