@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The whole chroma-rs test suite — what CI runs (.ci/run calls this).
 #
-#   bash scripts/test.sh            # the default steps: rust api js load
+#   bash scripts/test.sh            # the default steps: rust api chroma js load
 #   bash scripts/test.sh rust api   # only some steps (names below)
-#   bash scripts/test.sh chroma     # Chroma's own suites (not in the default run yet: see docs/testing.md)
 #
 # Steps (each installs what it needs; all servers listen on 127.0.0.1 only):
 #   rust     cargo test --release --workspace (unit, property, crash, lock, migration, server
@@ -26,7 +25,7 @@ LOG_DIR="${TEST_LOG_DIR:-$ROOT/target/test-logs}"
 mkdir -p "$LOG_DIR"
 
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(rust api js load)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(rust api chroma js load)
 want() { local s; for s in "${STEPS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 PASSED=0

@@ -205,3 +205,56 @@ fn cors_and_body_limit() {
     assert_eq!(r.header("access-control-allow-origin"), None);
     let _ = Value::Null;
 }
+
+/// The 1.x collection schema and embedding function, in the shapes the 1.5.9 client sends.
+#[test]
+fn schema_and_embedding_function() {
+    let s = start(reset_config());
+    let ef = json!({"name": "simple_ef", "type": "known", "config": {"dim": 8}});
+    let default_ef = json!({"name": "default", "type": "known", "config": {}});
+    let vector = |space: &str, e: &Value| json!({"float_list": {"vector_index": {"enabled": true, "config": {"space": space, "embedding_function": e, "source_key": "#document"}}}});
+    let schema = |space: &str, e: &Value, extra: Value| {
+        let mut keys = json!({"#embedding": vector(space, e)});
+        keys.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json!({"defaults": {}, "keys": keys})
+    };
+    let post = |body: Value| raw(&s, "POST", &format!("{T}/collections"), &[], Some(&body.to_string()));
+    // the configuration's embedding function and space win over a schema of defaults
+    let r = post(json!({"name": "ef1", "configuration": {"hnsw": {"space": "cosine"}, "embedding_function": ef}, "schema": schema("l2", &default_ef, json!({}))}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = r.json();
+    assert_eq!(c["configuration_json"]["embedding_function"], ef);
+    assert_eq!(c["configuration_json"]["hnsw"]["space"], "cosine");
+    assert_eq!(c["schema"]["keys"]["#embedding"]["float_list"]["vector_index"]["config"]["embedding_function"], ef);
+    // kept: a later get says the same
+    let got = raw(&s, "GET", &format!("{T}/collections/ef1"), &[], None).json();
+    assert_eq!(got["configuration_json"]["embedding_function"], ef);
+    // a schema's own space wins over the configuration's default
+    let r = post(json!({"name": "sp1", "configuration": {"hnsw": {"space": "l2"}}, "schema": schema("cosine", &default_ef, json!({}))}));
+    assert_eq!(r.json()["schema"]["keys"]["#embedding"]["float_list"]["vector_index"]["config"]["space"], "cosine");
+    // two different custom embedding functions: refused
+    let other = json!({"name": "simple_ef", "type": "known", "config": {"dim": 6}});
+    let r = post(json!({"name": "ef2", "configuration": {"embedding_function": ef}, "schema": schema("l2", &other, json!({}))}));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.json()["message"].as_str().unwrap().contains("schema"));
+    // sparse vector indexes: refused
+    let sparse = json!({"sparse_metadata": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {}}}}});
+    let r = post(json!({"name": "sp2", "schema": schema("l2", &default_ef, sparse)}));
+    assert_eq!((r.status, r.json()["error"].clone()), (400, json!("InvalidArgumentError")));
+    // a key whose inverted index is disabled: shown in the schema, and filtering on it is refused
+    let off = json!({"restricted": {"string": {"string_inverted_index": {"enabled": false, "config": {}}}}});
+    let r = post(json!({"name": "off1", "schema": schema("l2", &default_ef, off)}));
+    let c = r.json();
+    assert_eq!(c["schema"]["keys"]["restricted"]["string"]["string_inverted_index"]["enabled"], json!(false));
+    let id = c["id"].as_str().unwrap().to_string();
+    let add = json!({"ids": ["a"], "embeddings": [[1.0, 2.0]], "metadatas": [{"restricted": "x", "free": "y"}]});
+    assert_eq!(raw(&s, "POST", &format!("{T}/collections/{id}/add"), &[], Some(&add.to_string())).status, 201);
+    let r = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"where": {"restricted": "x"}}"#));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.json()["message"].as_str().unwrap().contains("Cannot filter using metadata key 'restricted'"));
+    let r = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"where": {"free": "y"}}"#));
+    assert_eq!(r.json()["ids"], json!(["a"]));
+    // collection metadata {} is refused on every line
+    let r = post(json!({"name": "md0", "metadata": {}}));
+    assert_eq!(r.status, 400, "{}", r.body);
+}
