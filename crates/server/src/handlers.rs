@@ -201,6 +201,7 @@ pub(crate) fn router(api: Arc<dyn ChromaApi>, config: &ServerConfig) -> Router {
     let mut app = r
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(st.clone(), auth_layer))
+        .layer(middleware::from_fn(client_era_layer))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(st);
     if !config.cors_allow_origins.is_empty() {
@@ -230,6 +231,36 @@ fn is_open_path(method: &Method, path: &str) -> bool {
                 p,
                 "/api/v1" | "/api/v1/heartbeat" | "/api/v1/version" | "/api/v2" | "/api/v2/heartbeat" | "/api/v2/version" | "/api/v2/healthcheck"
             ))
+}
+
+tokio::task_local! {
+    /// Set for a request from a Python client of the 0.5.16-0.6.x era on API v2.
+    static PRE_1X_PYTHON: bool;
+}
+
+/// Python clients 0.5.16-0.6.x talk API v2 but reject the 1.x keys of `configuration_json`
+/// ("Invalid parameter name: embedding_function"); they send httpx's default User-Agent, while
+/// 1.x clients name themselves ("Chroma Python Client v1..."). Marks the request for them.
+async fn client_era_layer(req: Request, next: Next) -> Response {
+    let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let pre_1x = req.uri().path().starts_with("/api/v2") && ua.to_ascii_lowercase().starts_with("python-httpx");
+    PRE_1X_PYTHON.scope(pre_1x, next.run(req)).await
+}
+
+/// A collection object in the shape of the request's client line (see `client_era_layer`).
+fn collection_json(c: &chroma_types::Collection, line: Line) -> Value {
+    let mut v = wire::collection_to_json(c, line.shape());
+    if line == Line::V2 && PRE_1X_PYTHON.try_with(|b| *b).unwrap_or(false) {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("schema");
+            if let Some(cfg) = o.get_mut("configuration_json").and_then(Value::as_object_mut) {
+                for k in ["hnsw", "spann", "embedding_function"] {
+                    cfg.remove(k);
+                }
+            }
+        }
+    }
+    v
 }
 
 async fn auth_layer(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -347,7 +378,7 @@ async fn list_collections(st: AppState, line: Line, tenant: String, db: String, 
         let limit = param_usize(&q, "limit")?;
         let offset = param_usize(&q, "offset")?.unwrap_or(0);
         let cs = run(&st, move |api| api.list_collections(&tenant, &db, limit, offset)).await.map_err(Fail::api(Op::Other))?;
-        Ok(ok(Value::Array(cs.iter().map(|c| wire::collection_to_json(c, line.shape())).collect())))
+        Ok(ok(Value::Array(cs.iter().map(|c| collection_json(c, line)).collect())))
     };
     finish(line, r.await)
 }
@@ -382,14 +413,14 @@ async fn create_collection(st: AppState, line: Line, tenant: String, db: String,
         let c = run(&st, move |api| api.create_collection(&tenant, &db, req))
             .await
             .map_err(Fail::api(Op::CollectionByName))?;
-        Ok(ok(wire::collection_to_json(&c, line.shape())))
+        Ok(ok(collection_json(&c, line)))
     };
     finish(line, r.await)
 }
 
 async fn get_collection(st: AppState, line: Line, tenant: String, db: String, name: String) -> Response {
     let r = run(&st, move |api| api.get_collection(&tenant, &db, &name)).await.map_err(Fail::api(Op::CollectionByName));
-    finish(line, r.map(|c| ok(wire::collection_to_json(&c, line.shape()))))
+    finish(line, r.map(|c| ok(collection_json(&c, line))))
 }
 
 async fn get_collection_by_id(st: AppState, line: Line, scope: Option<(String, String)>, id: String) -> Response {
@@ -401,7 +432,7 @@ async fn get_collection_by_id(st: AppState, line: Line, scope: Option<(String, S
         })
         .await
         .map_err(Fail::api(Op::CollectionById))?;
-        Ok(ok(wire::collection_to_json(&c, line.shape())))
+        Ok(ok(collection_json(&c, line)))
     };
     finish(line, r.await)
 }

@@ -257,4 +257,8 @@ fn schema_and_embedding_function() {
     // collection metadata {} is refused on every line
     let r = post(json!({"name": "md0", "metadata": {}}));
     assert_eq!(r.status, 400, "{}", r.body);
+    // 0.5.16-0.6.x Python clients (httpx's User-Agent) get configuration_json without 1.x keys
+    let r = raw(&s, "GET", &format!("{T}/collections/ef1"), &[UA05], None).json();
+    assert_eq!(r["configuration_json"]["_type"], "CollectionConfigurationInternal");
+    assert!(r["configuration_json"].get("embedding_function").is_none() && r.get("schema").is_none(), "{r}");
 }
