@@ -105,7 +105,7 @@ fn into_real_chroma_1_5_9_when_available() {
     }
     let a = MigrateArgs {
         from: Some(fixture("v0.3.29-main").display().to_string()),
-        to: Some(url),
+        to: Some(url.clone()),
         quiet: true,
         ..Default::default()
     };
@@ -113,4 +113,28 @@ fn into_real_chroma_1_5_9_when_available() {
     assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
     let again = chroma_migrate::run(a).expect("second run");
     assert_eq!(again.outcome, "already migrated, verified: nothing changed");
+
+    // The real server as a source (API v2, paged): back out into a folder, every record there.
+    let out = tmp();
+    let dest = out.path().join("from-real");
+    let r = chroma_migrate::run(MigrateArgs {
+        from: Some(url),
+        to: Some(dest.display().to_string()),
+        quiet: true,
+        batch_size: Some(5),
+        ..Default::default()
+    })
+    .expect("out of Chroma 1.5.9");
+    assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
+    let got = read_folder(&dest);
+    let exp = load_expected(&fixture("v0.3.29-main"));
+    for ec in list(get(&exp, "collections")) {
+        let name = s(get(ec, "name"));
+        let (_, _, recs) = got.get(&name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(recs.len(), list(get(ec, "records")).len(), "{name}");
+        for er in list(get(ec, "records")) {
+            let id = s(get(er, "id"));
+            assert!(recs.iter().any(|g| g.id == id), "{name}/{id} missing");
+        }
+    }
 }
