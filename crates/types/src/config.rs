@@ -155,7 +155,8 @@ impl IndexConfig {
             }
             self.embedding_function = Some(ef.clone());
         }
-        let hnsw = map.get("hnsw").or_else(|| map.get("hnsw_configuration"));
+        // chroma-rs's own v2 answers carry both forms; the 0.5.x one is the complete one.
+        let hnsw = map.get("hnsw_configuration").or_else(|| map.get("hnsw"));
         if let Some(spann) = map.get("spann") {
             if !spann.is_null() {
                 return Err(Error::invalid("SPANN configuration is not supported by chroma-rs; use hnsw"));
