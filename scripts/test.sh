@@ -90,27 +90,32 @@ step_rust() {
     echo "ClickHouse could not be started (see $LOG_DIR/clickhouse-start.log)" >&2
     return 1
   fi
-  # A real Chroma 1.5.9 server (`chroma run` from the official wheel) as a migrate destination.
-  local real_pid="" rc
-  if bash scripts/setup-venvs.sh chroma-1.5.9 >"$LOG_DIR/venv-1.5.9.log" 2>&1; then
-    say "rust: starting a real Chroma 1.5.9 server for the migrate tests"
-    rm -rf "$ROOT/target/test-data/real-chroma-1.5.9"
-    "$CHROMA_RS_VENVS/chroma-1.5.9/bin/chroma" run --path "$ROOT/target/test-data/real-chroma-1.5.9" \
-      --host 127.0.0.1 --port 18795 >"$LOG_DIR/real-chroma-1.5.9.log" 2>&1 </dev/null &
-    real_pid=$!
-    for _ in $(seq 1 150); do
-      curl -sf "http://127.0.0.1:18795/api/v2/heartbeat" >/dev/null 2>&1 && break
+  # Real Chroma servers (`chroma run` from the official wheels) for the migrate tests: 1.5.9 as
+  # a destination and a source (API v2), 0.4.24 as a source (API v1).
+  local pids=() rc v port hb
+  for v in 1.5.9 0.4.24; do
+    if ! bash scripts/setup-venvs.sh "chroma-$v" >"$LOG_DIR/venv-$v.log" 2>&1; then
+      echo "could not set up the chroma-$v venv (see $LOG_DIR/venv-$v.log)" >&2
+      return 1
+    fi
+    port=$([ "$v" = 1.5.9 ] && echo 18795 || echo 18796)
+    say "rust: starting a real Chroma $v server on 127.0.0.1:$port for the migrate tests"
+    rm -rf "$ROOT/target/test-data/real-chroma-$v"
+    ANONYMIZED_TELEMETRY=False "$CHROMA_RS_VENVS/chroma-$v/bin/chroma" run --path "$ROOT/target/test-data/real-chroma-$v" \
+      --host 127.0.0.1 --port "$port" >"$LOG_DIR/real-chroma-$v.log" 2>&1 </dev/null &
+    pids+=($!)
+    hb=/api/v1/heartbeat
+    [ "$v" = 1.5.9 ] && hb=/api/v2/heartbeat
+    for _ in $(seq 1 300); do
+      curl -sf "http://127.0.0.1:$port$hb" >/dev/null 2>&1 && break
       sleep 0.2
     done
-    export CHROMA_159_URL="http://127.0.0.1:18795"
-  else
-    echo "could not set up the chroma-1.5.9 venv (see $LOG_DIR/venv-1.5.9.log)" >&2
-    return 1
-  fi
+  done
+  export CHROMA_159_URL="http://127.0.0.1:18795" CHROMA_0424_URL="http://127.0.0.1:18796"
   say "rust: cargo test --release --workspace"
-  cargo test --release --workspace
+  cargo test --release --workspace --no-fail-fast
   rc=$?
-  kill "$real_pid" 2>/dev/null; wait "$real_pid" 2>/dev/null
+  kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
   return $rc
 }
 

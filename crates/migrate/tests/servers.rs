@@ -138,3 +138,55 @@ fn into_real_chroma_1_5_9_when_available() {
         }
     }
 }
+
+/// POSTs JSON to a server (API v1 as a 0.4 client sends it) and returns the parsed answer.
+fn v1_post(url: &str, body: serde_json::Value) -> serde_json::Value {
+    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
+    let mut resp = agent.post(url).header("Content-Type", "application/json").send(body.to_string()).expect("post");
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().expect("body");
+    assert!((200..300).contains(&status), "{url}: {status} {text}");
+    serde_json::from_str(&text).expect("json")
+}
+
+#[test]
+fn out_of_real_chroma_0_4_24_when_available() {
+    let Ok(url) = std::env::var("CHROMA_0424_URL") else {
+        eprintln!("SKIPPED: set CHROMA_0424_URL (e.g. http://127.0.0.1:8000, a real Chroma 0.4.24 server) to run this test");
+        return;
+    };
+    // Fill it over API v1, as a 0.4.24 client does.
+    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
+    let _ = agent.delete(&format!("{url}/api/v1/collections/from04")).call();
+    let c = v1_post(&format!("{url}/api/v1/collections"), serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}));
+    let id = c["id"].as_str().expect("id").to_string();
+    let n = 25;
+    let ids: Vec<String> = (0..n).map(|i| format!("r{i:02}")).collect();
+    let embs: Vec<Vec<f32>> = (0..n).map(|i| vec![i as f32 + 0.5, 1.0, -(i as f32) / 3.0]).collect();
+    let metas: Vec<serde_json::Value> = (0..n).map(|i| serde_json::json!({"i": i, "even": i % 2 == 0, "s": format!("v{i}")})).collect();
+    let docs: Vec<String> = (0..n).map(|i| format!("document number {i} ünïcode")).collect();
+    v1_post(&format!("{url}/api/v1/collections/{id}/add"), serde_json::json!({"ids": ids, "embeddings": embs, "metadatas": metas, "documents": docs}));
+
+    let out = tmp();
+    let dest = out.path().join("from-04");
+    let r = chroma_migrate::run(MigrateArgs {
+        from: Some(url),
+        to: Some(dest.display().to_string()),
+        quiet: true,
+        batch_size: Some(7),
+        ..Default::default()
+    })
+    .expect("out of Chroma 0.4.24");
+    assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
+    assert!(r.source_kind.contains("v1"), "{}", r.source_kind);
+    let got = read_folder(&dest);
+    let (_, md, recs) = got.get("from04").expect("from04 migrated");
+    assert_eq!(md.as_ref().and_then(|m| m.get("owner")).map(|v| v.to_json()), Some(serde_json::json!("t")));
+    assert_eq!(recs.len(), n);
+    for i in 0..n {
+        let g = recs.iter().find(|g| g.id == format!("r{i:02}")).expect("record");
+        assert_eq!(g.document.as_deref(), Some(format!("document number {i} ünïcode").as_str()));
+        let want = [i as f32 + 0.5, 1.0, -(i as f32) / 3.0];
+        assert!(g.embedding.iter().zip(want).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs())), "{:?} vs {want:?}", g.embedding);
+    }
+}
