@@ -103,6 +103,14 @@ case "$VERSION" in
       chromadb/test/test_api.py::test_ssl_self_signed_without_ssl_verify
       chromadb/test/test_api.py::test_ssl_self_signed_with_verify_false
     )
+    if [ "$VERSION" = 0.5.23 ]; then
+      DESELECT+=(
+        # These query/update with texts: the client embeds them with the ONNX default
+        # embedding function, whose model download fails offline ("Name or service not known").
+        chromadb/test/test_api.py::test_collection_query_with_invalid_collection_throws
+        chromadb/test/test_api.py::test_collection_update_with_invalid_collection_throws
+      )
+    fi
     ;;
   1.5.9)
     FILES=("${COMMON_FILES[@]}" chromadb/test/api/)

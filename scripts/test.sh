@@ -9,7 +9,7 @@
 #            tests; starts a scratch ClickHouse first for the migrate tests)
 #   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
 #            0.5.23 and 1.5.9 against one running `chroma-rs run`
-#   chroma   Chroma's own API test suites (0.4.24 and 1.5.9 wheels) against `chroma-rs run`
+#   chroma   Chroma's own API test suites (0.4.24, 0.5.23 and 1.5.9 wheels) against `chroma-rs run`
 #   js       the official JS clients (chromadb 1.8.1 on v1, 3.5.0 on v2)
 #   load     32 concurrent clients for 60 s, no error, no lost record
 # Ends with one line "N passed, N failed" counting steps; exits non-zero if any step failed.
@@ -132,9 +132,9 @@ step_api() {
 }
 
 step_chroma() {
-  bash scripts/setup-venvs.sh chroma-0.4.24 chroma-1.5.9 || return 1
+  bash scripts/setup-venvs.sh chroma-0.4.24 chroma-0.5.23 chroma-1.5.9 || return 1
   local rc=0 v
-  for v in 0.4.24 1.5.9; do
+  for v in 0.4.24 0.5.23 1.5.9; do
     say "chroma: Chroma $v's own API test suite against chroma-rs run"
     CHROMA_RS_SERVER="$CHROMA_RS_BIN run" bash scripts/chroma-suite.sh "$v" || rc=1
   done

@@ -72,8 +72,9 @@ impl Fail {
     }
 
     pub fn respond(self, line: Line) -> Response {
-        let (status, body) = match line {
-            Line::V04 | Line::V05 => self.v1(line),
+        let (status, body) = match crate::handlers::semantics(line) {
+            Line::V04 => self.v1(Line::V04),
+            Line::V05 => self.v1(Line::V05),
             Line::V2 => self.v2(),
         };
         let mut resp = (status, axum::Json(body)).into_response();

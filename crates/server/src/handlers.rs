@@ -44,6 +44,8 @@ fn v1_line(headers: &HeaderMap) -> Line {
     }
 }
 
+/// Filter semantics per line. 0.5.16+ servers already had the 1.x ones (`$ne` / `$not_contains`
+/// match records without the key / document), so pre-1.x clients on v2 get them too.
 fn dialect(line: Line) -> Dialect {
     match line {
         Line::V04 => Dialect::V04,
@@ -247,10 +249,27 @@ async fn client_era_layer(req: Request, next: Next) -> Response {
     PRE_1X_PYTHON.scope(pre_1x, next.run(req)).await
 }
 
+/// Is this an API v2 request from a 0.5.16-0.6.x Python client? Those clients expect the
+/// error names and name rules of the 0.5 server they were released with (`InvalidCollection`,
+/// "dimensionality" messages, 3-63 character names); paths, JSON shapes and filter semantics
+/// are v2's.
+pub(crate) fn pre_1x_python() -> bool {
+    PRE_1X_PYTHON.try_with(|b| *b).unwrap_or(false)
+}
+
+/// The client line whose semantics apply: v2 requests of pre-1.x Python clients behave as V05.
+pub(crate) fn semantics(line: Line) -> Line {
+    if line == Line::V2 && pre_1x_python() {
+        Line::V05
+    } else {
+        line
+    }
+}
+
 /// A collection object in the shape of the request's client line (see `client_era_layer`).
 fn collection_json(c: &chroma_types::Collection, line: Line) -> Value {
     let mut v = wire::collection_to_json(c, line.shape());
-    if line == Line::V2 && PRE_1X_PYTHON.try_with(|b| *b).unwrap_or(false) {
+    if line == Line::V2 && pre_1x_python() {
         if let Some(o) = v.as_object_mut() {
             o.remove("schema");
             if let Some(cfg) = o.get_mut("configuration_json").and_then(Value::as_object_mut) {
@@ -404,7 +423,7 @@ async fn create_collection(st: AppState, line: Line, tenant: String, db: String,
         let req = b.into_request().map_err(Fail::api(Op::CollectionByName))?;
         // Each line with its own name rules and wording (0.4-0.6: 3-63 characters, and a final
         // newline allowed as Python's `$` did; 1.x: 3-512 characters).
-        if line == Line::V2 {
+        if semantics(line) == Line::V2 {
             validate::collection_name(&req.name)
         } else {
             validate::collection_name_v04(&req.name)
@@ -444,7 +463,7 @@ async fn update_collection(st: AppState, line: Line, scope: Option<(String, Stri
         nonempty_metadata(b.new_metadata.as_ref()).map_err(Fail::api(Op::CollectionById))?;
         let req = b.into_request().map_err(Fail::api(Op::CollectionById))?;
         if let Some(n) = &req.new_name {
-            if line == Line::V2 { validate::collection_name(n) } else { validate::collection_name_v04(n) }
+            if semantics(line) == Line::V2 { validate::collection_name(n) } else { validate::collection_name_v04(n) }
                 .map_err(Fail::api(Op::CollectionById))?;
         }
         run(&st, move |api| {
