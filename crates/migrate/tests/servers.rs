@@ -27,6 +27,23 @@ fn start_server() -> (String, Arc<Engine>) {
     (format!("http://{addr}"), engine)
 }
 
+/// Migrates everything a server holds into a new folder `dest`, reading pages of `batch`.
+fn out_of_server(url: &str, dest: &std::path::Path, batch: usize) -> chroma_migrate::Report {
+    chroma_migrate::run(MigrateArgs {
+        from: Some(url.to_string()),
+        to: Some(dest.display().to_string()),
+        quiet: true,
+        batch_size: Some(batch),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("out of the server at {url}: {e}"))
+}
+
+/// An HTTP agent that hands back error statuses instead of failing on them.
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build())
+}
+
 #[test]
 fn into_our_server_and_back_out_of_it() {
     let (url, engine) = start_server();
@@ -48,14 +65,7 @@ fn into_our_server_and_back_out_of_it() {
     // The server as a source (API v2, paged get), into a folder: same records as real 0.3.29 returned.
     let out = tmp();
     let dest = out.path().join("dest");
-    let r = chroma_migrate::run(MigrateArgs {
-        from: Some(url.clone()),
-        to: Some(dest.display().to_string()),
-        quiet: true,
-        batch_size: Some(3),
-        ..Default::default()
-    })
-    .expect("out of the server");
+    let r = out_of_server(&url, &dest, 3);
     assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
     assert!(r.source_kind.contains("v2"), "{}", r.source_kind);
     let got = read_folder(&dest);
@@ -117,14 +127,7 @@ fn into_real_chroma_1_5_9_when_available() {
     // The real server as a source (API v2, paged): back out into a folder, every record there.
     let out = tmp();
     let dest = out.path().join("from-real");
-    let r = chroma_migrate::run(MigrateArgs {
-        from: Some(url),
-        to: Some(dest.display().to_string()),
-        quiet: true,
-        batch_size: Some(5),
-        ..Default::default()
-    })
-    .expect("out of Chroma 1.5.9");
+    let r = out_of_server(&url, &dest, 5);
     assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
     let got = read_folder(&dest);
     let exp = load_expected(&fixture("v0.3.29-main"));
@@ -141,8 +144,7 @@ fn into_real_chroma_1_5_9_when_available() {
 
 /// POSTs JSON to a server (API v1 as a 0.4 client sends it) and returns the parsed answer.
 fn v1_post(url: &str, body: serde_json::Value) -> serde_json::Value {
-    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
-    let mut resp = agent.post(url).header("Content-Type", "application/json").send(body.to_string()).expect("post");
+    let mut resp = agent().post(url).header("Content-Type", "application/json").send(body.to_string()).expect("post");
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().expect("body");
     assert!((200..300).contains(&status), "{url}: {status} {text}");
@@ -156,8 +158,7 @@ fn out_of_real_chroma_0_4_24_when_available() {
         return;
     };
     // Fill it over API v1, as a 0.4.24 client does.
-    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
-    let _ = agent.delete(&format!("{url}/api/v1/collections/from04")).call();
+    let _ = agent().delete(&format!("{url}/api/v1/collections/from04")).call();
     let c = v1_post(&format!("{url}/api/v1/collections"), serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}));
     let id = c["id"].as_str().expect("id").to_string();
     let n = 25;
@@ -169,14 +170,7 @@ fn out_of_real_chroma_0_4_24_when_available() {
 
     let out = tmp();
     let dest = out.path().join("from-04");
-    let r = chroma_migrate::run(MigrateArgs {
-        from: Some(url),
-        to: Some(dest.display().to_string()),
-        quiet: true,
-        batch_size: Some(7),
-        ..Default::default()
-    })
-    .expect("out of Chroma 0.4.24");
+    let r = out_of_server(&url, &dest, 7);
     assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
     assert!(r.source_kind.contains("v1"), "{}", r.source_kind);
     let got = read_folder(&dest);
