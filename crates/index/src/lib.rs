@@ -97,6 +97,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod distance;
 mod graph;
@@ -162,7 +163,8 @@ pub struct Neighbor {
 pub struct LoadInfo {
     /// The tag passed to [`VectorIndex::save_graph`].
     pub tag: u64,
-    /// Slots covered by the file; slots beyond it were inserted on load (catch-up).
+    /// Slots covered by the file; slots beyond it are left pending (see
+    /// [`VectorIndex::index_pending`]): searchable at once, by exact scan, until indexed.
     pub graph_slots: u32,
 }
 
@@ -209,6 +211,14 @@ pub struct VectorIndex {
     n_deleted: usize,
     graph: Graph,
     pool: ScratchPool,
+    /// Slots `0..indexed` are in the graph; `indexed..len` are pending: stored and
+    /// searchable (by exact scan), not yet linked. Only grows, and only in whole steps of
+    /// [`index_pending`](VectorIndex::index_pending) (or inline appends), so a saved graph
+    /// never refers to a half-inserted node.
+    indexed: AtomicUsize,
+    /// Held by an indexing step and by `save_graph`: one builder at a time, and a save
+    /// never sees a step half done.
+    build_lock: parking_lot::Mutex<()>,
 }
 
 impl std::fmt::Debug for VectorIndex {
@@ -218,6 +228,7 @@ impl std::fmt::Debug for VectorIndex {
             .field("space", &self.space)
             .field("len", &self.len())
             .field("live", &self.live_count())
+            .field("pending", &self.pending())
             .finish()
     }
 }
@@ -267,6 +278,8 @@ impl VectorIndex {
             deleted: Vec::new(),
             n_deleted: 0,
             pool: ScratchPool::default(),
+            indexed: AtomicUsize::new(0),
+            build_lock: parking_lot::Mutex::new(()),
         })
     }
 
@@ -293,6 +306,17 @@ impl VectorIndex {
     /// True if no slot was ever appended.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Slots linked into the graph (a prefix `0..indexed` of the slots).
+    pub fn indexed(&self) -> usize {
+        self.indexed.load(Ordering::Acquire).min(self.len())
+    }
+
+    /// Slots stored but not linked into the graph yet. Searches scan them exactly, so
+    /// results stay complete; [`index_pending`](Self::index_pending) links them.
+    pub fn pending(&self) -> usize {
+        self.len() - self.indexed()
     }
 
     /// Number of slots not removed.
@@ -426,11 +450,38 @@ impl VectorIndex {
     /// Appends vectors (flat, `len % dim == 0`), assigning the next slots, and inserts them
     /// into the graph using `params.num_threads` threads. Rejects NaN/infinite values and
     /// leaves the index unchanged on error.
+    ///
+    /// If earlier slots are still pending (see [`append_unindexed`](Self::append_unindexed)),
+    /// the new slots join the pending tail instead, so the graph stays a prefix of the slots.
     pub fn append(&mut self, vectors: &[f32]) -> Result<Range<u32>, IndexError> {
+        let caught_up = self.pending() == 0;
         let range = self.push_vectors(vectors)?;
-        let slots: Vec<u32> = range.clone().collect();
-        self.insert_slots(&slots);
+        if caught_up {
+            let slots: Vec<u32> = range.clone().collect();
+            self.insert_slots(&slots);
+            self.indexed.store(range.end as usize, Ordering::Release);
+        }
         Ok(range)
+    }
+
+    /// Appends vectors like [`append`](Self::append) but leaves them pending: searchable at
+    /// once (exact scan), linked into the graph by [`index_pending`](Self::index_pending).
+    pub fn append_unindexed(&mut self, vectors: &[f32]) -> Result<Range<u32>, IndexError> {
+        self.push_vectors(vectors)
+    }
+
+    /// Links up to `max` pending slots into the graph (in slot order, `params.num_threads`
+    /// threads) and returns how many are still pending. Takes `&self`: searches may run
+    /// meanwhile (they scan the pending slots exactly); a second caller waits for the first.
+    pub fn index_pending(&self, max: usize) -> usize {
+        let _step = self.build_lock.lock();
+        let len = self.len();
+        let start = self.indexed.load(Ordering::Acquire).min(len);
+        let end = start + max.min(len - start);
+        let slots: Vec<u32> = (start as u32..end as u32).filter(|&s| !self.is_deleted(s)).collect();
+        self.insert_slots(&slots);
+        self.indexed.store(end, Ordering::Release);
+        len - end
     }
 
     /// Tombstones `slot`: it is never returned by a search again. Removing an already removed
@@ -451,14 +502,21 @@ impl VectorIndex {
     /// Builds an index from scratch over `vectors` (slot-major); slots for which `live`
     /// returns false are tombstoned and not inserted into the graph.
     pub fn build(dim: usize, space: Space, params: HnswParams, vectors: impl Into<VecBuf>, live: impl Fn(u32) -> bool) -> Result<Self, IndexError> {
+        let idx = Self::unbuilt(dim, space, params, vectors, live)?;
+        idx.index_pending(usize::MAX);
+        Ok(idx)
+    }
+
+    /// Like [`build`](Self::build) but links nothing: every slot is pending, searched exactly
+    /// until [`index_pending`](Self::index_pending) links it. Instant, whatever the size.
+    pub fn unbuilt(dim: usize, space: Space, params: HnswParams, vectors: impl Into<VecBuf>, live: impl Fn(u32) -> bool) -> Result<Self, IndexError> {
         let vectors: VecBuf = vectors.into();
         let mut idx = VectorIndex::new(dim, space, params)?;
         if !vectors.len().is_multiple_of(dim) {
             return Err(IndexError::DimensionMismatch { expected: dim, got: vectors.len() % dim });
         }
         idx.adopt_vectors(vectors)?;
-        let slots = idx.mark_dead_and_collect(0, &live);
-        idx.insert_slots(&slots);
+        idx.mark_dead(&live);
         Ok(idx)
     }
 
@@ -488,28 +546,29 @@ impl VectorIndex {
         Ok(())
     }
 
-    /// Tombstones slots `from..len` that are not live; returns the live ones.
-    fn mark_dead_and_collect(&mut self, from: usize, live: &impl Fn(u32) -> bool) -> Vec<u32> {
-        let mut out = Vec::with_capacity(self.len() - from);
+    /// Tombstones the slots that are not live.
+    fn mark_dead(&mut self, live: &impl Fn(u32) -> bool) {
         for s in 0..self.len() as u32 {
-            let l = live(s);
-            if !l {
+            if !live(s) {
                 let _ = self.remove(s);
-            } else if s as usize >= from {
-                out.push(s);
             }
         }
-        out
     }
 
-    /// Saves the graph (not the vectors) atomically to `path` with the caller's `tag`.
-    pub fn save_graph(&self, path: &Path, tag: u64) -> Result<(), IndexError> {
-        let bytes = persist::encode(&self.graph, self.dim, self.space, self.params.ef_construction, tag);
-        persist::write_atomic(path, &bytes)
+    /// Saves the graph (not the vectors) atomically to `path` with the caller's `tag`. The
+    /// file covers the linked slots `0..indexed()`; pending slots are not in it. Returns the
+    /// number of slots the file covers.
+    pub fn save_graph(&self, path: &Path, tag: u64) -> Result<usize, IndexError> {
+        let _step = self.build_lock.lock();
+        let n = self.indexed();
+        let bytes = persist::encode(&self.graph, n, self.dim, self.space, self.params.ef_construction, tag);
+        persist::write_atomic(path, &bytes)?;
+        Ok(n)
     }
 
     /// Loads a graph saved by [`save_graph`](Self::save_graph) and attaches `vectors`
-    /// (slot-major; may hold more slots than the file covers: those are inserted now).
+    /// (slot-major; may hold more slots than the file covers: those are left pending, see
+    /// [`index_pending`](Self::index_pending)).
     /// Slots for which `live` is false are tombstoned. A missing, corrupt, truncated or
     /// mismatched (dim/space/M) file, or fewer vectors than the file covers, is an error:
     /// the caller should then [`build`](Self::build).
@@ -544,8 +603,8 @@ impl VectorIndex {
         }
         debug_assert_eq!(gf.m, idx.graph.m);
         persist::install(&idx.graph, &gf);
-        let extra = idx.mark_dead_and_collect(gf.slots, &live);
-        idx.insert_slots(&extra);
+        idx.mark_dead(&live);
+        idx.indexed.store(gf.slots, Ordering::Release);
         Ok((idx, LoadInfo { tag: gf.tag, graph_slots: gf.slots as u32 }))
     }
 
@@ -602,19 +661,26 @@ impl VectorIndex {
         let q = self.make_query(query);
         let ef = ef.unwrap_or(self.params.ef_search).max(k).max(1);
         let total = self.len();
+        // Slots `indexed..total` are not (fully) linked yet: scan them exactly and merge.
+        let indexed = self.indexed();
         match filter {
             Filter::All => {
                 let k = k.min(live);
-                if Self::use_brute(live, total, ef) {
-                    return Ok(self.brute(&q, k, (0..total as u32).filter(|&s| !self.is_deleted(s))));
+                let all = || self.brute(&q, k, (0..total as u32).filter(|&s| !self.is_deleted(s)));
+                if indexed == 0 || Self::use_brute(live, total, ef) {
+                    return Ok(all());
                 }
-                let res = if self.n_deleted == 0 {
+                let mut res = if self.n_deleted == 0 {
                     self.hnsw(&q, k, ef, |_| true, true)
                 } else {
                     self.hnsw(&q, k, ef, |s| !self.is_deleted(s), false)
                 };
+                if indexed < total {
+                    let tail = self.brute(&q, k, (indexed as u32..total as u32).filter(|&s| !self.is_deleted(s)));
+                    res = merge_top_k(res, tail, k);
+                }
                 if res.len() < k {
-                    return Ok(self.brute(&q, k, (0..total as u32).filter(|&s| !self.is_deleted(s))));
+                    return Ok(all());
                 }
                 Ok(res)
             }
@@ -635,7 +701,7 @@ impl VectorIndex {
                 }
                 let k = k.min(allowed);
                 let brute = || self.brute(&q, k, ids.iter().copied().filter(|&s| self.is_live(s)));
-                if Self::use_brute(allowed, total, ef) {
+                if indexed == 0 || Self::use_brute(allowed, total, ef) {
                     return Ok(brute());
                 }
                 let mut bits = vec![0u64; total.div_ceil(64)];
@@ -645,7 +711,12 @@ impl VectorIndex {
                     }
                 }
                 let accept = |s: u32| bits.get(s as usize >> 6).is_some_and(|w| w & (1u64 << (s & 63)) != 0);
-                let res = self.hnsw(&q, k, ef, accept, false);
+                let mut res = self.hnsw(&q, k, ef, accept, false);
+                if indexed < total {
+                    let from = ids.partition_point(|&s| (s as usize) < indexed);
+                    let tail = self.brute(&q, k, ids[from..].iter().copied().filter(|&s| self.is_live(s)));
+                    res = merge_top_k(res, tail, k);
+                }
                 if res.len() < k {
                     return Ok(brute());
                 }
@@ -697,6 +768,18 @@ impl VectorIndex {
         self.pool.put(sc);
         out
     }
+}
+
+/// The `k` best of two sorted result lists, without repeating a slot (a slot being linked
+/// while a search runs can be found by both the graph walk and the pending scan).
+fn merge_top_k(a: Vec<Neighbor>, b: Vec<Neighbor>, k: usize) -> Vec<Neighbor> {
+    let mut all = a;
+    all.extend(b);
+    all.sort_unstable_by(|x, y| x.distance.total_cmp(&y.distance).then(x.slot.cmp(&y.slot)));
+    let mut seen = std::collections::HashSet::with_capacity(all.len());
+    all.retain(|n| seen.insert(n.slot));
+    all.truncate(k);
+    all
 }
 
 pub use distance::distance;

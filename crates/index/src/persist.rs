@@ -19,12 +19,13 @@ pub(crate) fn space_code(s: Space) -> u32 {
     }
 }
 
-/// Serialises the graph (no vectors) into a byte buffer including the trailing CRC-32.
-pub(crate) fn encode(graph: &Graph, dim: usize, space: Space, ef_construction: usize, tag: u64) -> Vec<u8> {
-    let n = graph.len();
+/// Serialises nodes `0..n` of the graph (no vectors) into a byte buffer including the
+/// trailing CRC-32. The caller guarantees that no link of those nodes points at `n` or beyond.
+pub(crate) fn encode(graph: &Graph, n: usize, dim: usize, space: Space, ef_construction: usize, tag: u64) -> Vec<u8> {
+    let n = n.min(graph.len());
     let entry = *graph.entry.lock();
     let mut body: Vec<u8> = Vec::with_capacity(n * (1 + 4 + 4 * graph.m0));
-    body.extend_from_slice(&graph.levels);
+    body.extend_from_slice(&graph.levels[..n]);
     let mut buf = Vec::new();
     for id in 0..n as u32 {
         graph.read_links(id, 0, &mut buf);

@@ -275,6 +275,15 @@ fn load_catches_up_extra_vectors() {
     assert_eq!(info.tag, 77);
     assert_eq!(loaded.len(), 7000);
     assert_eq!(loaded.live_count(), 6999);
+    // the 2000 slots beyond the file are pending (scanned exactly) until indexed
+    assert_eq!(loaded.indexed(), 5000);
+    assert_eq!(loaded.pending(), 2000);
+    for s in (5000..7000u32).step_by(97).filter(|&s| s != 6500) {
+        let q = loaded.vector(s).unwrap().to_vec();
+        assert_eq!(loaded.search(&q, 1, None, Filter::All).unwrap()[0].distance, 0.0);
+    }
+    assert_eq!(loaded.index_pending(usize::MAX), 0);
+    assert_eq!(loaded.pending(), 0);
     let mut found = 0;
     for s in 5000..7000u32 {
         if s == 6500 {
@@ -459,11 +468,13 @@ fn index_is_send_sync_and_empty_graph_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty");
     idx.save_graph(&path, 0).unwrap();
-    // empty graph + 3000 vectors appended after the save: everything is caught up
+    // empty graph + 3000 vectors appended after the save: pending, then caught up
     let data = clustered(3000, dim, 5, 0.3, 91);
     let (loaded, info) = VectorIndex::load(&path, dim, Space::L2, params(2), data.clone(), |_| true).unwrap();
     assert_eq!(info.graph_slots, 0);
     assert_eq!(loaded.len(), 3000);
+    assert_eq!(loaded.pending(), 3000);
+    loaded.index_pending(usize::MAX);
     let q = &data[100 * dim..101 * dim].to_vec();
     let got = loaded.search(q, 5, None, Filter::All).unwrap();
     assert_eq!(got[0].slot, 100);
@@ -498,5 +509,95 @@ fn identical_vectors_in_every_space() {
         }
         let odd = idx.search(&[-1.0, 0.5, 9.0], 1, None, Filter::All).unwrap();
         assert_eq!(odd[0].slot, 1500, "{space:?}: the one distinct vector is found");
+    }
+}
+
+
+/// A collection whose graph is not built yet answers exactly (scan of the pending slots),
+/// keeps answering while a builder links the slots step by step on another thread, and
+/// reaches normal HNSW recall once everything is linked.
+#[test]
+fn pending_slots_are_searchable_while_indexing() {
+    let dim = 24;
+    let n = 12_000;
+    let (data, queries) = split(n, 40, dim, 25, 0.35, 91);
+    let dead = |s: u32| s % 101 == 7;
+    let idx = VectorIndex::unbuilt(dim, Space::Cosine, params(2), data.clone(), |s| !dead(s)).unwrap();
+    assert_eq!((idx.indexed(), idx.pending()), (0, n));
+    // nothing linked: every answer is the exact one
+    for q in queries.chunks_exact(dim).take(10) {
+        let got = idx.search(q, 10, None, Filter::All).unwrap();
+        assert_eq!(got, exact(Space::Cosine, &data, dim, q, 10, |s| !dead(s)));
+    }
+    let allowed: Vec<u32> = (0..n as u32).filter(|s| s % 3 == 0).collect();
+    let idx = &idx;
+    let (data_r, queries_r, allowed_r) = (&data, &queries, &allowed);
+    std::thread::scope(|sc| {
+        let builder = sc.spawn(move || {
+            let mut steps = 0;
+            while idx.index_pending(1000) > 0 {
+                steps += 1;
+            }
+            steps
+        });
+        // searches run during the build: never a removed slot, never a repeated slot,
+        // always k results, and a stored vector finds itself (HNSW is approximate: nearly always)
+        let mut rounds = 0;
+        let (mut self_hits, mut self_tries) = (0usize, 0usize);
+        while !builder.is_finished() || rounds < 5 {
+            for (i, q) in queries_r.chunks_exact(dim).enumerate() {
+                let got = idx.search(q, 10, None, Filter::All).unwrap();
+                assert_eq!(got.len(), 10);
+                assert_sorted(&got);
+                assert!(got.iter().all(|r| !dead(r.slot)));
+                let uniq: HashSet<u32> = got.iter().map(|r| r.slot).collect();
+                assert_eq!(uniq.len(), 10);
+                let f = idx.search(q, 5, None, Filter::Allowed(allowed_r)).unwrap();
+                assert_eq!(f.len(), 5);
+                assert!(f.iter().all(|r| r.slot % 3 == 0 && !dead(r.slot)));
+                let s = ((i * 997 + rounds * 31) % n) as u32;
+                if !dead(s) {
+                    let v = &data_r[s as usize * dim..(s as usize + 1) * dim];
+                    self_tries += 1;
+                    self_hits += (idx.search(v, 1, None, Filter::All).unwrap()[0].distance < 1e-5) as usize;
+                }
+            }
+            rounds += 1;
+        }
+        assert!(builder.join().unwrap() >= 11);
+        assert!(self_hits as f64 >= 0.95 * self_tries as f64, "{self_hits}/{self_tries}");
+    });
+    assert_eq!(idx.pending(), 0);
+    let mut hits = 0;
+    for q in queries.chunks_exact(dim) {
+        let got = idx.search(q, 10, None, Filter::All).unwrap();
+        hits += recall(&got, &exact(Space::Cosine, &data, dim, q, 10, |s| !dead(s)));
+    }
+    assert!(hits as f64 / 400.0 >= 0.95, "recall {}", hits as f64 / 400.0);
+}
+
+/// A save while slots are pending writes only the linked prefix; loading it leaves the rest
+/// pending; appends behind a pending tail join the tail (the graph stays a prefix).
+#[test]
+fn save_with_pending_tail_and_append_behind_it() {
+    let dim = 8;
+    let data = clustered(5000, dim, 10, 0.3, 93);
+    let mut idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
+    idx.append(&data[..2000 * dim]).unwrap();
+    assert_eq!(idx.pending(), 0);
+    idx.append_unindexed(&data[2000 * dim..3000 * dim]).unwrap();
+    idx.append(&data[3000 * dim..4000 * dim]).unwrap();
+    assert_eq!((idx.indexed(), idx.pending()), (2000, 2000));
+    assert_eq!(idx.index_pending(500), 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g");
+    idx.save_graph(&path, 5).unwrap();
+    let (loaded, info) = VectorIndex::load(&path, dim, Space::L2, params(2), data[..4000 * dim].to_vec(), |_| true).unwrap();
+    assert_eq!(info.graph_slots, 2500);
+    assert_eq!(loaded.pending(), 1500);
+    for s in [0u32, 2499, 2500, 3999] {
+        let v = &data[s as usize * dim..(s as usize + 1) * dim];
+        let got = loaded.search(v, 3, None, Filter::All).unwrap();
+        assert_eq!(got, exact(Space::L2, &data[..4000 * dim], dim, v, 3, |_| true));
     }
 }

@@ -52,10 +52,14 @@ impl Destination {
             Destination::Api { api, .. } => api.add(coll, req),
         }
     }
-    fn finish(&self, coll: Uuid) -> chroma_types::Result<()> {
+    /// Links a folder collection's graph now when asked (`--build-index`); otherwise the
+    /// folder's next user links it in the background.
+    fn finish(&self, coll: Uuid, build_index: bool, bar: &Bar) -> chroma_types::Result<()> {
         match self {
-            Destination::Folder(e) => e.build_index(coll),
-            Destination::Api { .. } => Ok(()),
+            Destination::Folder(e) if build_index => e.build_index(coll, &|linked, total| {
+                bar.set_message(format!("linking the index {linked}/{total}"));
+            }),
+            _ => Ok(()),
         }
     }
 }
@@ -176,6 +180,8 @@ fn open_destination(ep: &Endpoint, args: &MigrateArgs) -> Result<(Destination, S
         Endpoint::Folder(p) => {
             let kind = check_dest_folder(p)?;
             let e = Engine::open(p, Settings::default()).map_err(MigrateError::Destination)?;
+            // The graph is linked by the folder's next user (or now, with --build-index).
+            e.set_background_indexing(false);
             let what = if kind == FolderKind::Empty { "new chroma-rs folder" } else { "chroma-rs folder" };
             Ok((Destination::Folder(e), what.to_string()))
         }
@@ -229,6 +235,11 @@ impl Bar {
     fn inc(&self, n: u64) {
         if let Some(b) = &self.bar {
             b.inc(n);
+        }
+    }
+    fn set_message(&self, m: String) {
+        if let Some(b) = &self.bar {
+            b.set_message(m);
         }
     }
     fn done(self, n: u64, what: &str) {
@@ -547,7 +558,7 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
         }
         report.collections[i].write_seconds = ct.elapsed().as_secs_f64();
         let it = Instant::now();
-        dest.finish(coll.id).map_err(dest_err("building the index"))?;
+        dest.finish(coll.id, args.build_index, &bar).map_err(dest_err("building the index"))?;
         report.collections[i].index_seconds = it.elapsed().as_secs_f64();
         bar.done(written, "written");
         if again != c.expected {

@@ -26,10 +26,17 @@ use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use uuid::Uuid;
 
 pub use compact::VacuumReport;
+
+/// Unlinked vectors found on load up to this many are linked before the load returns;
+/// more are linked in the background.
+const INLINE_INDEX_MAX: usize = 2048;
+/// Slots the background indexer links per step (a writer waits at most one step).
+const INDEX_STEP: usize = 1024;
 
 /// The storage engine. Cheap to clone; clones share one open store.
 #[derive(Clone)]
@@ -42,6 +49,8 @@ struct Inner {
     root: Option<PathBuf>,
     settings: Settings,
     colls: Mutex<HashMap<Uuid, Arc<CollState>>>,
+    /// Whether a large unindexed tail is linked by a background thread (see `spawn_indexer`).
+    background_indexing: AtomicBool,
     _lock: Option<folder::FolderLock>,
 }
 
@@ -51,6 +60,8 @@ struct CollState {
     /// Serialises writers of this collection (slot assignment must follow commit order).
     write: Mutex<()>,
     index: RwLock<IndexState>,
+    /// A background indexer is running for this collection.
+    indexing: AtomicBool,
 }
 
 #[derive(Default)]
@@ -176,7 +187,14 @@ impl Engine {
         configure(&conn, false)?;
         schema::migrate(&mut conn, schema::current_version())?;
         Ok(Engine {
-            inner: Arc::new(Inner { conn: Mutex::new(conn), root: None, settings, colls: Mutex::new(HashMap::new()), _lock: None }),
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                root: None,
+                settings,
+                colls: Mutex::new(HashMap::new()),
+                background_indexing: AtomicBool::new(true),
+                _lock: None,
+            }),
         })
     }
 
@@ -217,6 +235,7 @@ impl Engine {
             root: Some(canonical.clone()),
             settings,
             colls: Mutex::new(HashMap::new()),
+            background_indexing: AtomicBool::new(true),
             _lock: Some(lock),
         });
         reg.insert(canonical, Arc::downgrade(&inner));
@@ -324,8 +343,11 @@ impl Engine {
         self.inner.root.as_ref().map(|r| folder::collection_dir(r, id))
     }
 
-    /// Makes sure the collection's index is in memory (loading or rebuilding it).
-    fn ensure_index(&self, st: &CollState, row: &CollRow) -> Result<()> {
+    /// Makes sure the collection's index is in memory (loading it, or attaching the vectors
+    /// unlinked when the graph file is missing or behind). A small unlinked tail is linked
+    /// now; a large one by a background thread (`spawn_indexer`), during which searches scan
+    /// it exactly, so the first query after an open never waits for a graph build.
+    fn ensure_index(&self, st: &Arc<CollState>, row: &CollRow) -> Result<()> {
         if st.index.read().loaded {
             return Ok(());
         }
@@ -357,24 +379,106 @@ impl Engine {
         };
         let vectors = map()?;
         let (index, saved) = match VectorIndex::load(&gpath, dim, space, params.clone(), vectors, is_live) {
-            Ok((idx, info)) => {
-                if (info.graph_slots as u64) < row.slot_count {
-                    tracing::info!(collection = %row.coll.name, caught_up = row.slot_count - info.graph_slots as u64, "index caught up from the vector file");
-                }
-                (idx, info.graph_slots as usize)
-            }
+            Ok((idx, info)) => (idx, info.graph_slots as usize),
             Err(e) => {
-                if gpath.exists() || row.slot_count > 0 {
-                    tracing::warn!(collection = %row.coll.name, error = %e, "index graph missing or unreadable; rebuilding it from the vector file");
+                if gpath.exists() {
+                    tracing::warn!(collection = %row.coll.name, error = %e, "index graph unreadable; rebuilding it from the vector file");
                 }
-                (VectorIndex::build(dim, space, params, map()?, is_live).map_err(index_err)?, 0)
+                (VectorIndex::unbuilt(dim, space, params, map()?, is_live).map_err(index_err)?, 0)
             }
         };
+        let pending = index.pending();
+        if pending > 0 && pending <= INLINE_INDEX_MAX {
+            index.index_pending(usize::MAX);
+        } else if pending > 0 {
+            tracing::info!(collection = %row.coll.name, pending, "linking vectors into the index in the background; searches scan them exactly meanwhile");
+        }
         g.index = Some(index);
         g.saved_slots = saved;
         g.loaded = true;
         self.save_graph_if_behind(row, &mut g, 1)?;
+        let background = g.index.as_ref().is_some_and(|i| i.pending() > 0);
+        drop(g);
+        if background {
+            self.spawn_indexer(row.coll.id, st);
+        }
         Ok(())
+    }
+
+    /// Stops (`false`) or allows (`true`, the default) background index building. A
+    /// short-lived bulk writer (`chroma-rs migrate`) turns it off so the graph is built by
+    /// whoever opens the folder next, or explicitly with [`build_index`](Self::build_index).
+    pub fn set_background_indexing(&self, on: bool) {
+        self.inner.background_indexing.store(on, Ordering::Release);
+    }
+
+    /// `(linked, stored)` vector slots of a collection's in-memory index (loading it if
+    /// needed): `linked < stored` while vectors are still being linked into the graph.
+    pub fn index_progress(&self, collection: Uuid) -> Result<(usize, usize)> {
+        let st = self.state(collection);
+        let row = self.collection_row(collection)?;
+        self.ensure_index(&st, &row)?;
+        let g = st.index.read();
+        Ok(g.index.as_ref().map_or((0, 0), |i| (i.indexed(), i.len())))
+    }
+
+    /// Starts the background indexer of a collection unless one is running or background
+    /// indexing is off. It links `INDEX_STEP` slots per step under a shared lock (searches
+    /// go on; a writer waits at most one step), saves the graph as it goes and when done, and
+    /// stops when the engine is dropped (the drop saves what is linked).
+    fn spawn_indexer(&self, id: Uuid, st: &Arc<CollState>) {
+        if !self.inner.background_indexing.load(Ordering::Acquire) || st.indexing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let st2 = st.clone();
+        let spawned = std::thread::Builder::new()
+            .name("chroma-rs-indexer".into())
+            .spawn(move || Self::indexer_loop(weak, id, st2));
+        if let Err(e) = spawned {
+            st.indexing.store(false, Ordering::Release);
+            tracing::warn!(error = %e, "could not start the background indexer; the index is linked on the next write or open");
+        }
+    }
+
+    fn indexer_loop(weak: Weak<Inner>, id: Uuid, st: Arc<CollState>) {
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            let engine = Engine { inner };
+            let (left, behind) = {
+                let g = st.index.read();
+                match g.index.as_ref() {
+                    Some(idx) => {
+                        let left = idx.index_pending(INDEX_STEP);
+                        let unsaved = idx.indexed().saturating_sub(g.saved_slots);
+                        (left, unsaved >= (idx.len() / 4).max(INDEX_STEP * 8))
+                    }
+                    None => (0, false), // unloaded (bulk load, delete): nothing to do
+                }
+            };
+            if left == 0 || behind {
+                engine.save_linked_graph(id, &st);
+            }
+            drop(engine);
+            if left == 0 {
+                st.indexing.store(false, Ordering::Release);
+                // A write may have appended to the tail after the last step: go on if so.
+                let more = st.index.read().index.as_ref().is_some_and(|i| i.pending() > 0);
+                if !more || st.indexing.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Saves the graph of a collection if linking got ahead of the file (indexer helper).
+    fn save_linked_graph(&self, id: Uuid, st: &CollState) {
+        let _w = st.write.lock();
+        let Ok(row) = self.collection_row(id) else { return }; // deleted meanwhile
+        let mut g = st.index.write();
+        if let Err(e) = self.save_graph_if_behind(&row, &mut g, 1) {
+            tracing::warn!(collection = %row.coll.name, error = %e, "could not save the index graph");
+        }
     }
 
     fn live_bitmap(&self, row: &CollRow) -> Result<Vec<bool>> {
@@ -395,13 +499,12 @@ impl Engine {
     fn save_graph_if_behind(&self, row: &CollRow, g: &mut IndexState, min_new: usize) -> Result<()> {
         let Some(dir) = self.coll_dir(&row.coll.id) else { return Ok(()) };
         let Some(index) = g.index.as_ref() else { return Ok(()) };
-        let behind = index.len().saturating_sub(g.saved_slots);
+        let behind = index.indexed().saturating_sub(g.saved_slots);
         if behind == 0 || behind < min_new {
             return Ok(());
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
-        index.save_graph(&folder::graph_path(&dir, row.generation), row.coll.log_position).map_err(index_err)?;
-        g.saved_slots = index.len();
+        g.saved_slots = index.save_graph(&folder::graph_path(&dir, row.generation), row.coll.log_position).map_err(index_err)?;
         Ok(())
     }
 
@@ -480,12 +583,25 @@ impl Engine {
         self.write_with(collection, WriteMode::Add, rows_from_add(req), defer)
     }
 
-    /// Loads (building or catching up) a collection's index and saves its graph.
-    pub fn build_index(&self, collection: Uuid) -> Result<()> {
+    /// Loads a collection's index, links every vector into the graph now (all cores) and
+    /// saves it. `progress(linked, stored)` is called after each step.
+    pub fn build_index(&self, collection: Uuid, progress: &dyn Fn(usize, usize)) -> Result<()> {
         let st = self.state(collection);
+        let row = self.collection_row(collection)?;
+        self.ensure_index(&st, &row)?;
+        loop {
+            let g = st.index.read();
+            let Some(idx) = g.index.as_ref() else { break };
+            let left = idx.index_pending(INDEX_STEP * 4);
+            progress(idx.indexed(), idx.len());
+            if left == 0 {
+                break;
+            }
+        }
         let _w = st.write.lock();
         let row = self.collection_row(collection)?;
-        self.ensure_index(&st, &row)
+        let mut g = st.index.write();
+        self.save_graph_if_behind(&row, &mut g, 1)
     }
 
     fn write_with(&self, collection: Uuid, mode: WriteMode, rows: Vec<WriteRow>, defer_index: bool) -> Result<()> {
@@ -677,6 +793,8 @@ impl Engine {
                 index.remove(*s).map_err(index_err)?;
             }
         }
+        // Appends behind an unlinked tail join it (the graph stays a prefix of the slots).
+        let tail = g.index.as_ref().is_some_and(|i| i.pending() > 0);
         if self.inner.root.is_some() {
             let mut saved_row = row.clone();
             saved_row.coll.log_position = seq as u64;
@@ -685,6 +803,9 @@ impl Engine {
             self.save_graph_if_behind(&saved_row, &mut g, threshold)?;
         }
         drop(g);
+        if tail {
+            self.spawn_indexer(collection, &st);
+        }
         if !removed_slots_empty {
             self.maybe_auto_compact(&st, &row)?;
         }
@@ -894,7 +1015,7 @@ impl Drop for Inner {
         for (id, st) in colls {
             let g = st.index.read();
             let Some(index) = g.index.as_ref() else { continue };
-            if index.len() <= g.saved_slots {
+            if index.indexed() <= g.saved_slots {
                 continue;
             }
             if let Ok(row) = Engine::collection_row_in(&conn, id) {

@@ -73,11 +73,90 @@ fn bulk_add_defers_the_index() {
         e.bulk_add(c.id, AddRequest::new(ids, embs)).unwrap();
     }
     assert_eq!(e.count(c.id).unwrap(), 1500);
-    e.build_index(c.id).unwrap();
+    e.build_index(c.id, &|_, _| {}).unwrap();
     let r = e.query(c.id, QueryRequest::new(vec![vec![2.0, 7.0]], 1)).unwrap();
     assert_eq!(r.ids, vec![vec!["2-7".to_string()]]);
     // a normal add after a bulk load keeps index and storage in step
     e.add(c.id, AddRequest::new(vec!["z".into()], vec![vec![9.0, 9.0]])).unwrap();
     let r = e.query(c.id, QueryRequest::new(vec![vec![9.0, 9.0]], 1)).unwrap();
     assert_eq!(r.ids, vec![vec!["z".to_string()]]);
+}
+
+fn wait_linked(e: &Engine, c: uuid::Uuid) -> (usize, usize) {
+    let t = std::time::Instant::now();
+    loop {
+        let (linked, stored) = e.index_progress(c).unwrap();
+        if linked == stored || t.elapsed().as_secs() > 120 {
+            return (linked, stored);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A bulk-loaded folder opens with its vectors unlinked: the first query answers at once and
+/// exactly (scan), a background thread links the graph while writes and deletes go on, and
+/// the saved graph makes the next open start fully linked.
+#[test]
+fn background_indexing_after_a_bulk_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 9000usize;
+    let dim = 16;
+    // distinct pseudo-random vectors (a hash of (i, j))
+    let vec_of = |i: usize| -> Vec<f32> {
+        (0..dim)
+            .map(|j| {
+                let mut x = (i as u64) << 8 | j as u64;
+                x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                x ^= x >> 29;
+                x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                (x >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect()
+    };
+    let cid = {
+        let e = Engine::open(dir.path(), Settings::default()).unwrap();
+        e.set_background_indexing(false);
+        let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("background")).unwrap();
+        for b in 0..3 {
+            let ids: Vec<String> = (b * 3000..(b + 1) * 3000).map(|i| format!("id{i}")).collect();
+            let embs: Vec<Vec<f32>> = (b * 3000..(b + 1) * 3000).map(vec_of).collect();
+            e.bulk_add(c.id, AddRequest::new(ids, embs)).unwrap();
+        }
+        // background indexing off: stays unlinked, queries are still exact
+        assert_eq!(e.index_progress(c.id).unwrap(), (0, n));
+        let r = e.query(c.id, QueryRequest::new(vec![vec_of(4321)], 1)).unwrap();
+        assert_eq!(r.ids, vec![vec!["id4321".to_string()]]);
+        c.id
+    };
+    let graph = dir.path().join("collections").join(cid.to_string()).join("hnsw-0.graph");
+    assert!(!graph.exists(), "nothing linked, nothing saved");
+    let e = Engine::open(dir.path(), Settings::default()).unwrap();
+    let t = std::time::Instant::now();
+    let r = e.query(cid, QueryRequest::new(vec![vec_of(77)], 3)).unwrap();
+    assert!(t.elapsed().as_secs_f64() < 2.0, "the first query does not wait for a graph build");
+    assert_eq!(r.ids[0][0], "id77");
+    // writes and deletes while the indexer runs
+    e.add(cid, AddRequest::new(vec!["new".into()], vec![vec![500.0; dim]])).unwrap();
+    let del = e.delete(cid, chroma_types::DeleteRequest { ids: Some(vec!["id5".into()]), ..Default::default() }).unwrap();
+    assert_eq!(del, vec!["id5".to_string()]);
+    for i in [0usize, 5, 4444, 8999] {
+        let r = e.query(cid, QueryRequest::new(vec![vec_of(i)], 1)).unwrap();
+        if i == 5 {
+            assert_ne!(r.ids[0][0], "id5");
+        } else {
+            assert_eq!(r.ids[0][0], format!("id{i}"));
+        }
+    }
+    assert_eq!(wait_linked(&e, cid), (n + 1, n + 1));
+    let r = e.query(cid, QueryRequest::new(vec![vec![500.0; dim]], 1)).unwrap();
+    assert_eq!(r.ids, vec![vec!["new".to_string()]]);
+    // the indexer saved the graph when it finished
+    let t = std::time::Instant::now();
+    while !graph.exists() && t.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(e);
+    let e = Engine::open(dir.path(), Settings::default()).unwrap();
+    assert_eq!(e.index_progress(cid).unwrap(), (n + 1, n + 1));
+    assert_eq!(e.count(cid).unwrap(), n);
 }

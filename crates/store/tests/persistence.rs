@@ -357,8 +357,22 @@ fn damaged_or_stale_graph_is_rebuilt_or_caught_up() {
     let dir = tmp.path();
     let mut rng = Rng::new(11);
     let mut big = big_collection(dir, &mut rng);
-    let reference = {
+    // Opens and waits until the background indexer has linked every vector, so results
+    // come from the (deterministic, one-thread) rebuilt graph, not the exact scan.
+    let open = |id: uuid::Uuid| {
         let e = Engine::open(dir, settings()).unwrap();
+        let t = std::time::Instant::now();
+        loop {
+            let (linked, stored) = e.index_progress(id).unwrap();
+            if linked == stored || t.elapsed().as_secs() > 120 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        e
+    };
+    let reference = {
+        let e = open(big.id);
         check_big(&e, &big, &mut rng)
     };
     let graph = coll_file(dir, big.id, "hnsw-");
@@ -405,7 +419,7 @@ fn damaged_or_stale_graph_is_rebuilt_or_caught_up() {
     for (what, damage) in &damages {
         std::fs::write(&graph, &good).unwrap();
         damage(&graph);
-        let e = Engine::open(dir, settings()).unwrap();
+        let e = open(big.id);
         let res = check_big(&e, &big, &mut rng);
         assert!(overlap(&reference, &res) > 0.9, "graph {what}: results drifted from before: {}", overlap(&reference, &res));
         match &rebuilt {
@@ -414,14 +428,14 @@ fn damaged_or_stale_graph_is_rebuilt_or_caught_up() {
         }
         drop(e);
         assert!(is_valid_graph(&graph), "graph {what}: a rebuilt graph is saved again");
-        let e = Engine::open(dir, settings()).unwrap();
+        let e = open(big.id);
         assert!(check_big(&e, &big, &mut rng) == *rebuilt.as_ref().unwrap(), "graph {what}: the saved rebuilt graph gives the same results");
     }
     // A valid graph from an older state: more writes happen, then the old graph comes back
     // (as after a crash between commits and the next graph save). Load catches up.
     std::fs::write(&graph, &good).unwrap();
     {
-        let e = Engine::open(dir, settings()).unwrap();
+        let e = open(big.id);
         let ids: Vec<String> = (0..700).map(|i| format!("late{i}")).collect();
         let embs: Vec<Vec<f32>> = (0..700).map(|_| (0..big.dim).map(|_| rng.f32()).collect()).collect();
         for (i, v) in ids.iter().zip(&embs) {
@@ -442,20 +456,20 @@ fn damaged_or_stale_graph_is_rebuilt_or_caught_up() {
         check_big(&e, &big, &mut rng);
     }
     std::fs::write(&graph, &good).unwrap();
-    let e = Engine::open(dir, settings()).unwrap();
+    let e = open(big.id);
     check_big(&e, &big, &mut rng);
     drop(e);
     assert_ne!(std::fs::read(&graph).unwrap(), good, "the caught-up graph is saved");
     // a graph that belongs to another collection (same dimension, other vectors)
     let other = {
-        let e = Engine::open(dir, settings()).unwrap();
+        let e = open(big.id);
         let c = e.create_collection(T, D, CreateCollection::new("other")).unwrap();
         let embs: Vec<Vec<f32>> = (0..300).map(|_| (0..big.dim).map(|_| rng.f32()).collect()).collect();
         e.add(c.id, AddRequest::new((0..300).map(|i| format!("o{i}")).collect(), embs)).unwrap();
         c.id
     };
     std::fs::copy(coll_file(dir, other, "hnsw-"), &graph).unwrap();
-    let e = Engine::open(dir, settings()).unwrap();
+    let e = open(big.id);
     check_big(&e, &big, &mut rng);
 }
 
