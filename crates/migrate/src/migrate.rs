@@ -237,6 +237,11 @@ impl Bar {
             b.inc(n);
         }
     }
+    fn clear(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
     fn set_message(&self, m: String) {
         if let Some(b) = &self.bar {
             b.set_message(m);
@@ -344,41 +349,89 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
     let mut problems: Vec<Problem> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
 
-    // ---- pass 1: read and check everything ----
+    // A new (or empty) folder with nobody to ask: check and write in one pass, pipelined.
+    // If the check finds a problem under policy fail, the folder is removed again, so the
+    // outcome is the same as checking first: nothing written.
+    let prompt = std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !args.yes && !args.quiet;
+    let single_pass = match (&dest, &dst_ep) {
+        (None, Endpoint::Folder(p)) if !args.dry_run && !prompt => {
+            matches!(check_dest_folder(p)?, FolderKind::Empty).then(|| p.clone())
+        }
+        _ => None,
+    };
+
     let tds = source.tenants_and_databases()?;
     let colls = source.collections()?;
     warnings.extend(source.warnings());
     let plans = convert::plan_collections(colls, args.on_invalid, &mut problems, &mut warnings);
     let mut checked: Vec<Checked> = Vec::new();
-    let mut buf = Vec::new();
-    for plan in plans {
-        let mut c =
-            Checked { plan, read: 0, expected: Checksum::default(), skipped: 0, coerced: 0, bytes: 0, check_seconds: 0.0 };
-        let ct = Instant::now();
-        let bar = Bar::new(format!("checking {}", c.plan.src.name), c.plan.src.record_count_hint, args.quiet);
-        let mut ctx = RecordCtx::default();
-        for b in source.records(&c.plan.src, batch)? {
-            let b = b?;
-            c.read += b.len() as u64;
-            bar.inc(b.len() as u64);
-            if c.plan.skip {
-                c.skipped += b.len() as u64;
+    // Set by the single pass: the destination, its collection ids and what was written.
+    let mut opened: Option<Destination> = None;
+    let mut written_in_pass: Vec<(Option<Collection>, u64, f64)> = Vec::new();
+
+    if let Some(folder_path) = &single_pass {
+        // ---- single pass: read, check and write ----
+        let existed = folder_path.exists();
+        let d = open_destination(&dst_ep, &args)?.0;
+        for (t, db) in &tds {
+            ensure_tenant_db(d.api(), t, db)?;
+        }
+        let mut written_total = 0u64;
+        for plan in plans {
+            let ct = Instant::now();
+            if plan.skip {
+                let bar = Bar::new(format!("checking {}", plan.src.name), plan.src.record_count_hint, args.quiet);
+                let r = read_pass(source.as_mut(), &plan, &args, batch, &mut problems, &mut warnings, &bar, None)?;
+                bar.done(r.read, "checked");
+                checked.push(Checked::new(plan, &r, ct.elapsed().as_secs_f64()));
+                written_in_pass.push((None, 0, 0.0));
                 continue;
             }
-            for rec in b {
-                match convert::convert_record(rec, &c.plan, args.on_invalid, &mut ctx, &mut problems, &mut warnings) {
-                    Some((r, coerced)) => {
-                        c.coerced += coerced as u64;
-                        c.bytes += convert::record_bytes(&r);
-                        c.expected.add(&r, &mut buf);
-                    }
-                    None => c.skipped += 1,
+            ensure_tenant_db(d.api(), &plan.src.tenant, &plan.src.database)?;
+            let coll = create(&d, &plan)?;
+            let bar = Bar::new(plan.dest_name.clone(), plan.src.record_count_hint, args.quiet);
+            let to = WriteTo {
+                dest: &d,
+                coll: coll.id,
+                limit: args.max_records.map(|m| m.saturating_sub(written_total)),
+                stop_on_problem: args.on_invalid == Policy::Fail,
+            };
+            let r = read_pass(source.as_mut(), &plan, &args, batch, &mut problems, &mut warnings, &bar, Some(to))?;
+            written_total += r.written;
+            let secs = ct.elapsed().as_secs_f64();
+            bar.done(r.read, if r.interrupted { "read, written in part (interrupted)" } else { "read, checked and written" });
+            let interrupted = r.interrupted;
+            checked.push(Checked::new(plan, &r, secs));
+            written_in_pass.push((Some(coll), r.written, secs));
+            if interrupted {
+                report.problems = std::mem::take(&mut problems);
+                report.warnings = std::mem::take(&mut warnings);
+                report.collections = collection_reports(&checked, "interrupted");
+                for (c, (_, w, _)) in report.collections.iter_mut().zip(&written_in_pass) {
+                    c.records_written = *w;
                 }
+                totals(&mut report, t0);
+                report.outcome = format!("interrupted after {written_total} record(s) (test hook --max-records); run again to resume");
+                finish_report(&args, &report);
+                return Err(MigrateError::Interrupted { written: written_total, report: Box::new(report) });
             }
         }
-        bar.done(c.read, "checked");
-        c.check_seconds = ct.elapsed().as_secs_f64();
-        checked.push(c);
+        if args.on_invalid == Policy::Fail && !problems.is_empty() {
+            // Undo: the folder was new or empty before this run.
+            drop(d);
+            remove_new_folder(folder_path, existed);
+        } else {
+            opened = Some(d);
+        }
+    } else {
+        // ---- pass 1: read and check everything ----
+        for plan in plans {
+            let ct = Instant::now();
+            let bar = Bar::new(format!("checking {}", plan.src.name), plan.src.record_count_hint, args.quiet);
+            let r = read_pass(source.as_mut(), &plan, &args, batch, &mut problems, &mut warnings, &bar, None)?;
+            bar.done(r.read, "checked");
+            checked.push(Checked::new(plan, &r, ct.elapsed().as_secs_f64()));
+        }
     }
     for w in source.warnings() {
         if !warnings.contains(&w) {
@@ -387,45 +440,10 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
     }
     report.problems = problems;
     report.warnings = warnings;
-    let collection_reports = |checked: &[Checked], status: &str| -> Vec<CollectionReport> {
-        checked
-            .iter()
-            .map(|c| CollectionReport {
-                tenant: c.plan.src.tenant.clone(),
-                database: c.plan.src.database.clone(),
-                source_name: c.plan.src.name.clone(),
-                source_id: c.plan.src.id.clone(),
-                dest_name: (!c.plan.skip).then(|| c.plan.dest_name.clone()),
-                dest_id: None,
-                records_read: c.read,
-                records_expected: c.expected.count,
-                records_written: 0,
-                records_skipped: c.skipped,
-                records_coerced: c.coerced,
-                bytes: c.bytes,
-                status: if c.plan.skip { "skipped".to_string() } else { status.to_string() },
-                checksum: c.expected.hex(),
-                seconds: 0.0,
-                check_seconds: c.check_seconds,
-                write_seconds: 0.0,
-                index_seconds: 0.0,
-                verify_seconds: 0.0,
-            })
-            .collect()
-    };
-    let totals = |report: &mut Report| {
-        report.records = report.collections.iter().map(|c| c.records_read).sum();
-        report.records_written = report.collections.iter().map(|c| c.records_written).sum();
-        report.records_skipped = report.collections.iter().map(|c| c.records_skipped).sum();
-        report.records_coerced = report.collections.iter().map(|c| c.records_coerced).sum();
-        report.bytes = report.collections.iter().map(|c| c.bytes).sum();
-        report.seconds = t0.elapsed().as_secs_f64();
-        report.records_per_second = if report.seconds > 0.0 { report.records as f64 / report.seconds } else { 0.0 };
-    };
 
     if args.on_invalid == Policy::Fail && !report.problems.is_empty() {
         report.collections = collection_reports(&checked, "not written (problems found)");
-        totals(&mut report);
+        totals(&mut report, t0);
         report.outcome = format!(
             "stopped: {} problem(s) found; nothing was written (policy fail; see --on-invalid)",
             report.problems.len()
@@ -435,7 +453,7 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
     }
     if args.dry_run {
         report.collections = collection_reports(&checked, "checked (dry run)");
-        totals(&mut report);
+        totals(&mut report, t0);
         let n: u64 = report.collections.iter().map(|c| c.records_expected).sum();
         report.outcome = format!(
             "dry run: {} collection(s), {n} record(s) would be written, {} problem(s) handled by policy {}; nothing written",
@@ -446,132 +464,127 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
         finish_report(&args, &report);
         return Ok(report);
     }
-    let dest = match dest.take() {
-        Some(d) => d,
-        None => open_destination(&dst_ep, &args)?.0,
+    let dest = match (opened, dest.take()) {
+        (Some(d), _) | (None, Some(d)) => d,
+        (None, None) => open_destination(&dst_ep, &args)?.0,
     };
     if let Destination::Api { .. } = &dest {
         let mb = dest.api().max_batch_size().map_err(dest_err("asking the destination's max_batch_size"))?;
         batch = batch.min(mb.max(1));
     }
     let api = dest.api();
-
-    // ---- conflicts, before any write ----
-    let mut existing: Vec<Option<Collection>> = Vec::new();
-    for c in &checked {
-        if c.plan.skip {
-            existing.push(None);
-            continue;
-        }
-        existing.push(find_existing(&dest, &c.plan)?);
-    }
-    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !args.yes && !args.quiet {
-        let n: u64 = checked.iter().map(|c| c.expected.count).sum();
-        let q = format!(
-            "Write {} collection(s), {n} record(s) to {to}?",
-            checked.iter().filter(|c| !c.plan.skip).count()
-        );
-        if !interactive::confirm(&q)? {
-            return Err(MigrateError::Usage("cancelled; nothing was written".into()));
-        }
-    }
-
-    // ---- pass 2: write, then verify ----
-    for (t, d) in &tds {
-        ensure_tenant_db(api, t, d)?;
-    }
     report.collections = collection_reports(&checked, "pending");
-    let mut written_total = 0u64;
     let mut failed = Vec::new();
-    for (i, c) in checked.iter().enumerate() {
-        if c.plan.skip {
-            continue;
+
+    if single_pass.is_none() {
+        // ---- conflicts, before any write ----
+        let mut existing: Vec<Option<Collection>> = Vec::new();
+        for c in &checked {
+            if c.plan.skip {
+                existing.push(None);
+                continue;
+            }
+            existing.push(find_existing(&dest, &c.plan)?);
         }
-        let ct = Instant::now();
-        ensure_tenant_db(api, &c.plan.src.tenant, &c.plan.src.database)?;
-        let (coll, resumed) = match &existing[i] {
-            Some(col) => (col.clone(), true),
-            None => (create(&dest, &c.plan)?, false),
-        };
+        if prompt {
+            let n: u64 = checked.iter().map(|c| c.expected.count).sum();
+            let q = format!(
+                "Write {} collection(s), {n} record(s) to {to}?",
+                checked.iter().filter(|c| !c.plan.skip).count()
+            );
+            if !interactive::confirm(&q)? {
+                return Err(MigrateError::Usage("cancelled; nothing was written".into()));
+            }
+        }
+
+        // ---- pass 2: write ----
+        for (t, d) in &tds {
+            ensure_tenant_db(api, t, d)?;
+        }
+        let mut written_total = 0u64;
+        for (i, c) in checked.iter().enumerate() {
+            if c.plan.skip {
+                written_in_pass.push((None, 0, 0.0));
+                continue;
+            }
+            let ct = Instant::now();
+            ensure_tenant_db(api, &c.plan.src.tenant, &c.plan.src.database)?;
+            let (coll, resumed) = match &existing[i] {
+                Some(col) => (col.clone(), true),
+                None => (create(&dest, &c.plan)?, false),
+            };
+            if resumed {
+                let got = dest_checksum(api, coll.id, batch)?;
+                if got == c.expected && metadata_matches(api, coll.id, &c.plan.metadata)? {
+                    report.collections[i].dest_id = Some(coll.id.to_string());
+                    report.collections[i].status = "already migrated, verified".into();
+                    report.collections[i].seconds = ct.elapsed().as_secs_f64();
+                    if !args.quiet {
+                        eprintln!("{}: already migrated, verified ({} records)", c.plan.dest_name, got.count);
+                    }
+                    written_in_pass.push((None, 0, 0.0));
+                    continue;
+                }
+                report.collections[i].status = "resumed".into();
+            }
+            let bar = Bar::new(c.plan.dest_name.clone(), Some(c.expected.count), args.quiet);
+            let to = WriteTo {
+                dest: &dest,
+                coll: coll.id,
+                limit: args.max_records.map(|m| m.saturating_sub(written_total)),
+                stop_on_problem: false,
+            };
+            // Problems were reported by pass 1; this read only has to meet them again.
+            let (mut scratch_p, mut scratch_w) = (Vec::new(), Vec::new());
+            let r = read_pass(source.as_mut(), &c.plan, &args, batch, &mut scratch_p, &mut scratch_w, &bar, Some(to))?;
+            written_total += r.written;
+            report.collections[i].records_written = r.written;
+            if r.interrupted {
+                bar.done(r.written, "written (interrupted)");
+                report.collections[i].dest_id = Some(coll.id.to_string());
+                report.collections[i].status = "interrupted".into();
+                totals(&mut report, t0);
+                report.outcome =
+                    format!("interrupted after {written_total} record(s) (test hook --max-records); run again to resume");
+                finish_report(&args, &report);
+                return Err(MigrateError::Interrupted { written: written_total, report: Box::new(report) });
+            }
+            bar.done(r.written, "written");
+            if r.sum != c.expected {
+                report.collections[i].dest_id = Some(coll.id.to_string());
+                report.collections[i].status =
+                    format!("failed: the source changed while migrating ({} then {})", c.expected.hex(), r.sum.hex());
+                failed.push(c.plan.dest_name.clone());
+                written_in_pass.push((None, r.written, 0.0));
+                continue;
+            }
+            written_in_pass.push((Some(coll), r.written, ct.elapsed().as_secs_f64()));
+        }
+    }
+
+    // ---- index (if asked), verify ----
+    for (i, c) in checked.iter().enumerate() {
+        let Some((Some(coll), written, write_seconds)) = written_in_pass.get(i).cloned() else { continue };
+        let resumed = report.collections[i].status == "resumed";
         report.collections[i].dest_id = Some(coll.id.to_string());
+        report.collections[i].records_written = written;
+        report.collections[i].write_seconds = write_seconds;
         if !dest.keeps_ids() || coll.id.to_string() != c.plan.src.id {
             report.warnings.push(format!(
                 "collection {:?}: new id {} in the destination (source id {})",
                 c.plan.dest_name, coll.id, c.plan.src.id
             ));
         }
-        if resumed {
-            let got = dest_checksum(api, coll.id, batch)?;
-            if got == c.expected && metadata_matches(api, coll.id, &c.plan.metadata)? {
-                report.collections[i].status = "already migrated, verified".into();
-                report.collections[i].seconds = ct.elapsed().as_secs_f64();
-                if !args.quiet {
-                    eprintln!("{}: already migrated, verified ({} records)", c.plan.dest_name, got.count);
-                }
-                continue;
-            }
-        }
-        let bar = Bar::new(c.plan.dest_name.clone(), Some(c.expected.count), args.quiet);
-        let mut ctx = RecordCtx::default();
-        let (mut scratch_p, mut scratch_w) = (Vec::new(), Vec::new());
-        let mut again = Checksum::default();
-        let mut written = 0u64;
-        let mut pending: Vec<Record> = Vec::with_capacity(batch);
-        let mut interrupted = false;
-        'outer: for b in source.records(&c.plan.src, batch)? {
-            for rec in b? {
-                if let Some((r, _)) =
-                    convert::convert_record(rec, &c.plan, args.on_invalid, &mut ctx, &mut scratch_p, &mut scratch_w)
-                {
-                    again.add(&r, &mut buf);
-                    pending.push(r);
-                }
-                let limit_hit = args.max_records.is_some_and(|m| written_total + pending.len() as u64 >= m);
-                if pending.len() >= batch || limit_hit {
-                    let n = pending.len() as u64;
-                    write_batch(&dest, coll.id, std::mem::take(&mut pending))?;
-                    written += n;
-                    written_total += n;
-                    bar.inc(n);
-                    if limit_hit {
-                        interrupted = true;
-                        break 'outer;
-                    }
-                }
-            }
-        }
-        if !interrupted && !pending.is_empty() {
-            let n = pending.len() as u64;
-            write_batch(&dest, coll.id, std::mem::take(&mut pending))?;
-            written += n;
-            written_total += n;
-            bar.inc(n);
-        }
-        report.collections[i].records_written = written;
-        if interrupted {
-            bar.done(written, "written (interrupted)");
-            report.collections[i].status = "interrupted".into();
-            totals(&mut report);
-            report.outcome = format!("interrupted after {written_total} record(s) (test hook --max-records); run again to resume");
-            finish_report(&args, &report);
-            return Err(MigrateError::Interrupted { written: written_total, report: Box::new(report) });
-        }
-        report.collections[i].write_seconds = ct.elapsed().as_secs_f64();
         let it = Instant::now();
+        let bar = Bar::new(format!("{}: index", c.plan.dest_name), None, args.quiet || !args.build_index);
         dest.finish(coll.id, args.build_index, &bar).map_err(dest_err("building the index"))?;
+        bar.clear();
         report.collections[i].index_seconds = it.elapsed().as_secs_f64();
-        bar.done(written, "written");
-        if again != c.expected {
-            report.collections[i].status =
-                format!("failed: the source changed while migrating ({} then {})", c.expected.hex(), again.hex());
-            failed.push(c.plan.dest_name.clone());
-            continue;
-        }
         let vt = Instant::now();
         let got = dest_checksum(api, coll.id, batch)?;
         let md_ok = metadata_matches(api, coll.id, &c.plan.metadata)?;
         report.collections[i].verify_seconds = vt.elapsed().as_secs_f64();
-        report.collections[i].seconds = ct.elapsed().as_secs_f64();
+        report.collections[i].seconds = write_seconds + report.collections[i].index_seconds + report.collections[i].verify_seconds;
         if got == c.expected && md_ok {
             report.collections[i].status =
                 if resumed { "completed (resumed), verified".into() } else { "migrated, verified".into() };
@@ -585,7 +598,7 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
             failed.push(c.plan.dest_name.clone());
         }
     }
-    totals(&mut report);
+    totals(&mut report, t0);
     let migrated: Vec<&CollectionReport> = report.collections.iter().filter(|c| c.status != "skipped").collect();
     report.outcome = if !failed.is_empty() {
         format!("verification failed for {} collection(s): {}", failed.len(), failed.join(", "))
@@ -599,11 +612,214 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
     if !report.problems.is_empty() {
         report.outcome.push_str(&format!(" ({} problem(s) handled by policy {})", report.problems.len(), report.policy));
     }
+    if !args.build_index && matches!(dest, Destination::Folder(_)) && report.records_written > 0 {
+        report.warnings.push(
+            "the HNSW graph is linked in the background when the folder is next opened (queries are exact meanwhile); \
+             pass --build-index to link it during the migration"
+                .into(),
+        );
+    }
     finish_report(&args, &report);
     if !failed.is_empty() {
         return Err(MigrateError::Verification(Box::new(report)));
     }
     Ok(report)
+}
+
+fn collection_reports(checked: &[Checked], status: &str) -> Vec<CollectionReport> {
+    checked
+        .iter()
+        .map(|c| CollectionReport {
+            tenant: c.plan.src.tenant.clone(),
+            database: c.plan.src.database.clone(),
+            source_name: c.plan.src.name.clone(),
+            source_id: c.plan.src.id.clone(),
+            dest_name: (!c.plan.skip).then(|| c.plan.dest_name.clone()),
+            dest_id: None,
+            records_read: c.read,
+            records_expected: c.expected.count,
+            records_written: 0,
+            records_skipped: c.skipped,
+            records_coerced: c.coerced,
+            bytes: c.bytes,
+            status: if c.plan.skip { "skipped".to_string() } else { status.to_string() },
+            checksum: c.expected.hex(),
+            seconds: 0.0,
+            check_seconds: c.check_seconds,
+            write_seconds: 0.0,
+            index_seconds: 0.0,
+            verify_seconds: 0.0,
+        })
+        .collect()
+}
+
+fn totals(report: &mut Report, t0: Instant) {
+    report.records = report.collections.iter().map(|c| c.records_read).sum();
+    report.records_written = report.collections.iter().map(|c| c.records_written).sum();
+    report.records_skipped = report.collections.iter().map(|c| c.records_skipped).sum();
+    report.records_coerced = report.collections.iter().map(|c| c.records_coerced).sum();
+    report.bytes = report.collections.iter().map(|c| c.bytes).sum();
+    report.seconds = t0.elapsed().as_secs_f64();
+    report.records_per_second = if report.seconds > 0.0 { report.records as f64 / report.seconds } else { 0.0 };
+}
+
+/// Removes what a failed single pass created in a folder that was new or empty.
+fn remove_new_folder(path: &Path, existed: bool) {
+    let res = if existed {
+        std::fs::read_dir(path).and_then(|rd| {
+            for e in rd {
+                let p = e?.path();
+                if p.is_dir() {
+                    std::fs::remove_dir_all(&p)?;
+                } else {
+                    std::fs::remove_file(&p)?;
+                }
+            }
+            Ok(())
+        })
+    } else {
+        std::fs::remove_dir_all(path)
+    };
+    if let Err(e) = res {
+        eprintln!("could not remove {} after the failed check ({e}); it holds a partial copy: delete it", path.display());
+    }
+}
+
+/// Where a read pass sends its records.
+struct WriteTo<'a> {
+    dest: &'a Destination,
+    coll: Uuid,
+    /// Test hook (`--max-records`): records this pass may write before it stops as if interrupted.
+    limit: Option<u64>,
+    /// Stop writing (and go on checking) at the first problem: policy fail in the single pass.
+    stop_on_problem: bool,
+}
+
+/// What a read pass found and wrote.
+#[derive(Default)]
+struct PassResult {
+    read: u64,
+    sum: Checksum,
+    skipped: u64,
+    coerced: u64,
+    bytes: u64,
+    written: u64,
+    interrupted: bool,
+}
+
+impl Checked {
+    fn new(plan: CollectionPlan, r: &PassResult, check_seconds: f64) -> Checked {
+        Checked {
+            plan,
+            read: r.read,
+            expected: r.sum,
+            skipped: r.skipped,
+            coerced: r.coerced,
+            bytes: r.bytes,
+            check_seconds,
+        }
+    }
+}
+
+/// Reads one collection, converting and checking every record (problems appended) and
+/// summing the checksum of what is to be written. With `to`, the records are also written,
+/// by a second thread, so reading and writing overlap; at most two batches wait between them.
+#[allow(clippy::too_many_arguments)]
+fn read_pass(
+    source: &mut dyn LegacySource,
+    plan: &CollectionPlan,
+    args: &MigrateArgs,
+    batch: usize,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<String>,
+    bar: &Bar,
+    to: Option<WriteTo<'_>>,
+) -> Result<PassResult, MigrateError> {
+    let mut r = PassResult::default();
+    let mut ctx = RecordCtx::default();
+    let mut buf = Vec::new();
+    let Some(to) = to else {
+        for b in source.records(&plan.src, batch)? {
+            let b = b?;
+            r.read += b.len() as u64;
+            bar.inc(b.len() as u64);
+            if plan.skip {
+                r.skipped += b.len() as u64;
+                continue;
+            }
+            for rec in b {
+                match convert::convert_record(rec, plan, args.on_invalid, &mut ctx, problems, warnings) {
+                    Some((rec, coerced)) => {
+                        r.coerced += coerced as u64;
+                        r.bytes += convert::record_bytes(&rec);
+                        r.sum.add(&rec, &mut buf);
+                    }
+                    None => r.skipped += 1,
+                }
+            }
+        }
+        return Ok(r);
+    };
+    let (dest, coll) = (to.dest, to.coll);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
+        let writer = scope.spawn(move || -> Result<u64, MigrateError> {
+            let mut n = 0u64;
+            for recs in rx {
+                let k = recs.len() as u64;
+                write_batch(dest, coll, recs)?;
+                n += k;
+                bar.inc(k);
+            }
+            Ok(n)
+        });
+        let mut pending: Vec<Record> = Vec::with_capacity(batch);
+        let mut sent = 0u64;
+        let mut writing = true;
+        let read = (|| -> Result<(), MigrateError> {
+            for b in source.records(&plan.src, batch)? {
+                let b = b?;
+                r.read += b.len() as u64;
+                for rec in b {
+                    match convert::convert_record(rec, plan, args.on_invalid, &mut ctx, problems, warnings) {
+                        Some((rec, coerced)) => {
+                            r.coerced += coerced as u64;
+                            r.bytes += convert::record_bytes(&rec);
+                            r.sum.add(&rec, &mut buf);
+                            if writing {
+                                pending.push(rec);
+                            }
+                        }
+                        None => r.skipped += 1,
+                    }
+                    if writing && to.stop_on_problem && !problems.is_empty() {
+                        writing = false;
+                        pending = Vec::new();
+                    }
+                    let limit_hit = to.limit.is_some_and(|m| sent + pending.len() as u64 >= m);
+                    if writing && (pending.len() >= batch || limit_hit) {
+                        sent += pending.len() as u64;
+                        if tx.send(std::mem::replace(&mut pending, Vec::with_capacity(batch))).is_err() {
+                            return Ok(()); // the writer stopped: its error is returned below
+                        }
+                        if limit_hit {
+                            r.interrupted = true;
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if writing && !pending.is_empty() {
+                let _ = tx.send(std::mem::take(&mut pending));
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let written = writer.join().map_err(|_| MigrateError::Io("the writer thread panicked".into()))?;
+        r.written = written?;
+        read?;
+        Ok(r)
+    })
 }
 
 fn ensure_tenant_db(api: &dyn ChromaApi, t: &str, d: &str) -> Result<(), MigrateError> {

@@ -121,6 +121,25 @@ fn fail_policy_stops_before_writing_and_lists_every_problem() {
     }
 }
 
+/// A new folder is checked and written in one pass; when the check finds a problem under
+/// `fail`, what was written is removed again: an empty folder stays (empty), a missing one
+/// stays missing, and a later `--on-invalid=skip` run into it works.
+#[test]
+fn fail_policy_in_the_single_pass_leaves_an_empty_folder_empty() {
+    let dir = all_fixtures()
+        .into_iter()
+        .find(|d| expected_kinds(&name(d)).is_some_and(|k| !k.is_empty()))
+        .expect("a fixture with problems");
+    let out = tmp();
+    let dest = out.path().join("empty");
+    std::fs::create_dir(&dest).unwrap();
+    assert!(matches!(migrate(&dir, &dest, Policy::Fail), Err(MigrateError::Problems(_))));
+    assert!(dest.is_dir(), "the folder the user made is kept");
+    assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 0, "and left empty");
+    let r = migrate(&dir, &dest, Policy::Skip).unwrap();
+    assert!(!r.problems.is_empty() && r.problems.iter().all(|p| !p.action.starts_with("stop")), "{}", r.outcome);
+}
+
 #[test]
 fn skip_policy_drops_exactly_the_offending_records_or_collections() {
     for dir in all_fixtures() {

@@ -35,6 +35,8 @@ pub use compact::VacuumReport;
 /// Unlinked vectors found on load up to this many are linked before the load returns;
 /// more are linked in the background.
 const INLINE_INDEX_MAX: usize = 2048;
+/// Appends of at least this many floats write the vector file on a second thread.
+const PARALLEL_VECTOR_WRITE: usize = 1 << 18;
 /// Slots the background indexer links per step (a writer waits at most one step).
 const INDEX_STEP: usize = 1024;
 
@@ -174,6 +176,8 @@ fn configure(conn: &Connection, persistent: bool) -> Result<()> {
         // WAL + synchronous=FULL: a committed transaction survives a crash or power loss.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql("setting WAL mode"))?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql("setting synchronous"))?;
+        // 64 MiB page cache (default 2 MiB): index pages of large collections stay in memory.
+        conn.pragma_update(None, "cache_size", -65536).map_err(sql("setting cache size"))?;
     }
     conn.pragma_update(None, "foreign_keys", "ON").map_err(sql("enabling foreign keys"))?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql("setting busy timeout"))?;
@@ -605,6 +609,7 @@ impl Engine {
     }
 
     fn write_with(&self, collection: Uuid, mode: WriteMode, rows: Vec<WriteRow>, defer_index: bool) -> Result<()> {
+        let t0 = std::time::Instant::now();
         let st = self.state(collection);
         let _w = st.write.lock();
         let row = self.collection_row(collection)?;
@@ -629,7 +634,9 @@ impl Engine {
         let mut conn = self.inner.conn.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("starting write"))?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let existing = Self::read_existing(&tx, row.cid, &ids)?;
+        // Every record has a slot, so a collection that never had a vector has no records.
+        let existing = if row.slot_count == 0 { HashMap::new() } else { Self::read_existing(&tx, row.cid, &ids)? };
+        let t1 = t0.elapsed().as_secs_f64();
         let seq = row.coll.log_position as i64 + 1;
         let mut next_slot = row.slot_count as i64;
         let mut new_vectors: Vec<f32> = Vec::new();
@@ -710,10 +717,27 @@ impl Engine {
         if pending.is_empty() {
             return Ok(());
         }
-        // Vectors first, durable, before the commit that refers to them.
-        if let (Some(d), Some(dir), false) = (dim, self.coll_dir(&collection), new_vectors.is_empty()) {
-            folder::append_vectors(&folder::vectors_path(&dir, row.generation), d, row.slot_count, &new_vectors)?;
-        }
+        let t2 = t0.elapsed().as_secs_f64();
+        // Vectors first, durable, before the commit that refers to them. Large appends are
+        // written (and fsynced) on a second thread while the rows are inserted below.
+        let vector_file = match (dim, self.coll_dir(&collection), new_vectors.is_empty()) {
+            (Some(d), Some(dir), false) => Some((d, folder::vectors_path(&dir, row.generation))),
+            _ => None,
+        };
+        std::thread::scope(|scope| -> Result<()> {
+        let vectors_written = match &vector_file {
+            Some((d, path)) if new_vectors.len() >= PARALLEL_VECTOR_WRITE => {
+                let (d, slot_count, data) = (*d, row.slot_count, &new_vectors);
+                Some(scope.spawn(move || folder::append_vectors(path, d, slot_count, data)))
+            }
+            Some((d, path)) => {
+                folder::append_vectors(path, *d, row.slot_count, &new_vectors)?;
+                None
+            }
+            None => None,
+        };
+        let t3 = t0.elapsed().as_secs_f64();
+        let (mut tr, mut tf, mut tm) = (0.0, 0.0, 0.0);
         {
             let mut ins = tx
                 .prepare_cached(
@@ -732,13 +756,17 @@ impl Engine {
                 let md_text = metadata_text(&p.metadata);
                 match p.rid {
                     None => {
+                        let a = std::time::Instant::now();
                         ins.execute(params![row.cid, p.id, p.slot, seq, p.document, p.uri, md_text])
                             .map_err(sql("inserting records"))?;
                         let rid = tx.last_insert_rowid();
+                        let b = std::time::Instant::now();
                         if let Some(doc) = &p.document {
                             fts_ins.execute(params![rid, doc]).map_err(sql("indexing documents"))?;
                         }
+                        let c = std::time::Instant::now();
                         Self::index_metadata(&tx, rid, row.cid, &p.metadata)?;
+                        tr += (b - a).as_secs_f64(); tf += (c - b).as_secs_f64(); tm += c.elapsed().as_secs_f64();
                     }
                     Some(rid) => {
                         upd.execute(params![rid, p.slot, seq, p.document, p.uri, md_text]).map_err(sql("updating records"))?;
@@ -763,7 +791,16 @@ impl Engine {
             params![row.cid, next_slot, seq, dim.map(|d| d as i64)],
         )
         .map_err(sql("updating collection"))?;
+        let t4 = t0.elapsed().as_secs_f64();
+        if let Some(h) = vectors_written {
+            h.join().map_err(|_| Error::internal("the vector writer thread panicked"))??;
+        }
         tx.commit().map_err(sql("committing write"))?;
+        if std::env::var_os("CHROMA_RS_TRACE_WRITE").is_some() {
+            eprintln!("write: existing {t1:.3} pending {:.3} vectors {:.3} rows {:.3} (records {tr:.3} fts {tf:.3} md {tm:.3}) commit {:.3}", t2 - t1, t3 - t2, t4 - t3, t0.elapsed().as_secs_f64() - t4);
+        }
+        Ok(())
+        })?;
         drop(conn);
 
         let removed_slots_empty = removed_slots.is_empty();
