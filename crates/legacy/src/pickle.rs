@@ -367,7 +367,7 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
 }
 
 fn pairs(items: Vec<PickleValue>, at: usize) -> Result<Vec<(PickleValue, PickleValue)>, PickleError> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(PickleError(format!("odd number of dict items at byte {at}")));
     }
     let mut out = Vec::with_capacity(items.len() / 2);

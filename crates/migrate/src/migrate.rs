@@ -923,17 +923,17 @@ fn dest_checksum(api: &dyn ChromaApi, coll: Uuid, batch: usize) -> Result<Checks
         };
         let g = api.get(coll, req).map_err(dest_err("reading back for verification"))?;
         let n = g.ids.len();
-        let embs = g.embeddings.unwrap_or_default();
-        let docs = g.documents.unwrap_or_default();
-        let uris = g.uris.unwrap_or_default();
-        let metas = g.metadatas.unwrap_or_default();
-        for (j, id) in g.ids.into_iter().enumerate() {
+        let mut embs = g.embeddings.unwrap_or_default().into_iter();
+        let mut docs = g.documents.unwrap_or_default().into_iter();
+        let mut uris = g.uris.unwrap_or_default().into_iter();
+        let mut metas = g.metadatas.unwrap_or_default().into_iter();
+        for id in g.ids {
             let r = Record {
                 id,
-                embedding: embs.get(j).cloned().unwrap_or_default(),
-                document: docs.get(j).cloned().flatten(),
-                uri: uris.get(j).cloned().flatten(),
-                metadata: metas.get(j).cloned().flatten(),
+                embedding: embs.next().unwrap_or_default(),
+                document: docs.next().flatten(),
+                uri: uris.next().flatten(),
+                metadata: metas.next().flatten(),
             };
             sum.add(&r, &mut buf);
         }

@@ -159,11 +159,21 @@ pub fn append_vectors(path: &Path, dim: usize, committed_slots: u64, data: &[f32
         f.set_len(want).map_err(io(path, "truncating"))?;
     }
     f.seek(SeekFrom::Start(want)).map_err(io(path, "seeking"))?;
-    let mut bytes = Vec::with_capacity(data.len() * 4);
-    for x in data {
-        bytes.extend_from_slice(&x.to_le_bytes());
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: f32 has no padding and any byte pattern of it is valid to read as u8; on a
+        // little-endian target its in-memory bytes are the file format.
+        let bytes = unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) };
+        f.write_all(bytes).map_err(io(path, "writing"))?;
     }
-    f.write_all(&bytes).map_err(io(path, "writing"))?;
+    #[cfg(not(target_endian = "little"))]
+    {
+        let mut bytes = Vec::with_capacity(data.len() * 4);
+        for x in data {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&bytes).map_err(io(path, "writing"))?;
+    }
     f.sync_data().map_err(io(path, "syncing"))?;
     Ok(())
 }

@@ -88,6 +88,13 @@ CREATE VIRTUAL TABLE documents_fts USING fts5(
 INSERT INTO documents_fts (rowid, document) SELECT rid, document FROM records WHERE document IS NOT NULL;
 "#,
     },
+    Migration {
+        version: 3,
+        name: "records in insertion order per collection",
+        sql: r#"
+CREATE INDEX records_by_cid_rid ON records (cid, rid);
+"#,
+    },
 ];
 
 /// The schema version this build writes.
