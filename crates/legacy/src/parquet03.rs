@@ -293,6 +293,9 @@ fn embedding_at(arr: &ArrayRef, i: usize, quirks: &mut Vec<Quirk>) -> Result<Opt
     }
     let a = v.as_any();
     if let Some(f) = a.downcast_ref::<Float64Array>() {
+        if nulls == 0 {
+            return Ok(Some(LegacyEmbedding::F64(f.values().to_vec())));
+        }
         let out = (0..f.len()).map(|j| if f.is_null(j) { f64::NAN } else { f.value(j) }).collect();
         return Ok(Some(LegacyEmbedding::F64(out)));
     }

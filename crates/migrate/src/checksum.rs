@@ -59,12 +59,19 @@ impl Checksum {
         self.count += 1;
         self.sum = self.sum.wrapping_add(twox_hash::XxHash3_128::oneshot(buf));
         let seed = twox_hash::XxHash3_64::oneshot(r.id.as_bytes());
-        for (j, &x) in r.embedding.iter().enumerate() {
-            let w = (splitmix64(seed.wrapping_add(j as u64)) >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
-            let t = x as f64 * w;
-            self.projection += t;
-            self.magnitude += t.abs();
+        // Eight independent lanes so the loop vectorises (one serial sum was ~40% of a pass).
+        let (mut p, mut m) = ([0f64; 8], [0f64; 8]);
+        for (c, chunk) in r.embedding.chunks(8).enumerate() {
+            for (l, &x) in chunk.iter().enumerate() {
+                let j = (c * 8 + l) as u64;
+                let w = (splitmix64(seed.wrapping_add(j)) >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
+                let t = x as f64 * w;
+                p[l] += t;
+                m[l] += t.abs();
+            }
         }
+        self.projection += p.iter().sum::<f64>();
+        self.magnitude += m.iter().sum::<f64>();
     }
     pub fn hex(&self) -> String {
         format!("{}:{:032x}:{:+.9e}", self.count, self.sum, self.projection)

@@ -495,8 +495,21 @@ fn preview(s: &str) -> String {
 }
 
 /// Size of a record in the report's byte count.
+/// Payload bytes of a record (for the report): text lengths, 8 per number, 1 per bool, 4 per
+/// vector component.
 pub fn record_bytes(r: &Record) -> u64 {
-    let md = r.metadata.as_ref().map(|m| chroma_types::metadata::metadata_to_json(m).to_string().len()).unwrap_or(0);
+    let value = |v: &MetadataValue| -> usize {
+        match v {
+            MetadataValue::Str(s) => s.len(),
+            MetadataValue::Int(_) | MetadataValue::Float(_) => 8,
+            MetadataValue::Bool(_) => 1,
+            MetadataValue::StrArray(a) => a.iter().map(String::len).sum(),
+            MetadataValue::IntArray(a) => 8 * a.len(),
+            MetadataValue::FloatArray(a) => 8 * a.len(),
+            MetadataValue::BoolArray(a) => a.len(),
+        }
+    };
+    let md = r.metadata.as_ref().map_or(0, |m| m.iter().map(|(k, v)| k.len() + value(v)).sum());
     (r.id.len()
         + r.document.as_ref().map_or(0, String::len)
         + r.uri.as_ref().map_or(0, String::len)
