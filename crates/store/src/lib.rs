@@ -394,7 +394,7 @@ impl Engine {
         let pending = index.pending();
         if pending > 0 && pending <= INLINE_INDEX_MAX {
             index.index_pending(usize::MAX);
-        } else if pending > 0 {
+        } else if pending > 0 && self.inner.background_indexing.load(Ordering::Acquire) {
             tracing::info!(collection = %row.coll.name, pending, "linking vectors into the index in the background; searches scan them exactly meanwhile");
         }
         g.index = Some(index);
@@ -446,6 +446,7 @@ impl Engine {
     }
 
     fn indexer_loop(weak: Weak<Inner>, id: Uuid, st: Arc<CollState>) {
+        let started = std::time::Instant::now();
         loop {
             let Some(inner) = weak.upgrade() else { return };
             let engine = Engine { inner };
@@ -465,6 +466,7 @@ impl Engine {
             }
             drop(engine);
             if left == 0 {
+                tracing::info!(collection = %id, seconds = started.elapsed().as_secs_f64(), "index linked and saved");
                 st.indexing.store(false, Ordering::Release);
                 // A write may have appended to the tail after the last step: go on if so.
                 let more = st.index.read().index.as_ref().is_some_and(|i| i.pending() > 0);
