@@ -37,6 +37,15 @@
 //! smaller than 256 vectors are inserted on the calling thread). With `num_threads = 1` a
 //! build is deterministic (node levels are a hash of the slot, not a random stream).
 //!
+//! ## Unlinked (pending) slots
+//! The graph covers a prefix `0..indexed()` of the slots. [`VectorIndex::append_unindexed`],
+//! [`VectorIndex::unbuilt`] and [`VectorIndex::load`] (for slots beyond the file) leave slots
+//! *pending*: stored and searchable, not linked. A search runs HNSW over the linked prefix and
+//! an exact scan over the pending slots and merges both, so results stay complete.
+//! [`VectorIndex::index_pending`] links them a step at a time and takes `&self`: searches run
+//! meanwhile. `append` behind a pending tail joins the tail, so the graph stays a prefix, and
+//! [`VectorIndex::save_graph`] saves exactly the linked prefix.
+//!
 //! ## Slots
 //! Records are addressed by *slots*: dense `u32` ids `0..len` assigned in append order by the
 //! storage layer. A removed slot is tombstoned (kept in the graph for connectivity, never

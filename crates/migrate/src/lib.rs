@@ -5,7 +5,7 @@
 //! ```text
 //! chroma-rs migrate --from SRC --to DST [--dry-run] [--on-invalid=fail|skip|coerce]
 //!                   [--header K:V]... [--token T] [--ch-user U --ch-password P] [--yes]
-//!                   [--report-json FILE] [--batch-size N] [--quiet]
+//!                   [--report-json FILE] [--batch-size N] [--build-index] [--quiet]
 //! ```
 //!
 //! **Sources** (`--from`): a Chroma 0.3.x duckdb+parquet folder; a 0.3.x ClickHouse server
@@ -25,7 +25,9 @@
 //! its collection, record id and source location. The policy decides what happens:
 //!
 //! * `fail` (default): a full read-and-check pass runs first; if it found any problem the run
-//!   stops **before writing anything** and lists every problem.
+//!   stops **before writing anything** and lists every problem. (Into a new or empty folder,
+//!   with nobody to ask, check and write are one pipelined pass; a problem stops the writing
+//!   and what was written is removed again, so the outcome is the same.)
 //! * `skip`: the offending record is dropped (for collection-level problems: the whole
 //!   collection); the report lists each one.
 //! * `coerce`: the value is changed as below; problems that cannot be coerced drop the record.
@@ -80,6 +82,12 @@
 //! the report), and collections are matched by name there.
 //!
 //! `--dry-run` runs the read-and-check pass and writes nothing (the destination is not opened).
+//!
+//! # Speed
+//! Records are read and converted on the calling thread and written by a second one (at most
+//! two batches between them). A folder destination gets records and vectors, not the HNSW
+//! graph: the folder's next user links it in the background (queries are exact meanwhile), or
+//! `--build-index` links it before the run ends. See `docs/migrate.md` for figures.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
