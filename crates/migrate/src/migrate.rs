@@ -46,10 +46,23 @@ impl Destination {
             Destination::Api { keeps_ids, .. } => *keeps_ids,
         }
     }
-    fn add(&self, coll: Uuid, req: AddRequest) -> chroma_types::Result<()> {
+    /// Turns records into what [`write`](Self::write) takes; for a folder this validates and
+    /// converts them (the engine's `prepare_bulk`), so the reading thread does that work.
+    fn prepare(&self, coll: Uuid, recs: Vec<Record>) -> chroma_types::Result<Batch> {
+        let req = add_request(recs);
         match self {
-            Destination::Folder(e) => e.bulk_add(coll, req),
-            Destination::Api { api, .. } => api.add(coll, req),
+            Destination::Folder(e) => e.prepare_bulk(coll, req).map(Batch::Prepared),
+            Destination::Api { .. } => Ok(Batch::Request(req)),
+        }
+    }
+    fn write(&self, coll: Uuid, batch: Batch) -> chroma_types::Result<()> {
+        match (self, batch) {
+            (Destination::Folder(e), Batch::Prepared(b)) => e.bulk_add_prepared(b),
+            (Destination::Folder(e), Batch::Request(r)) => e.bulk_add(coll, r),
+            (Destination::Api { api, .. }, Batch::Request(r)) => api.add(coll, r),
+            (Destination::Api { .. }, Batch::Prepared(_)) => {
+                Err(chroma_types::Error::internal("a prepared folder batch was sent to an API destination"))
+            }
         }
     }
     /// Links a folder collection's graph now when asked (`--build-index`); otherwise the
@@ -60,6 +73,21 @@ impl Destination {
                 bar.set_message(format!("linking the index {linked}/{total}"));
             }),
             _ => Ok(()),
+        }
+    }
+}
+
+/// A batch on its way from the reading thread to the writing one.
+enum Batch {
+    Prepared(chroma_store::PreparedBatch),
+    Request(AddRequest),
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Prepared(b) => b.len(),
+            Batch::Request(r) => r.ids.len(),
         }
     }
 }
@@ -762,12 +790,12 @@ fn read_pass(
     };
     let (dest, coll) = (to.dest, to.coll);
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
         let writer = scope.spawn(move || -> Result<u64, MigrateError> {
             let mut n = 0u64;
-            for recs in rx {
-                let k = recs.len() as u64;
-                write_batch(dest, coll, recs)?;
+            for b in rx {
+                let k = b.len() as u64;
+                dest.write(coll, b).map_err(dest_err("adding records"))?;
                 n += k;
                 bar.inc(k);
             }
@@ -799,7 +827,9 @@ fn read_pass(
                     let limit_hit = to.limit.is_some_and(|m| sent + pending.len() as u64 >= m);
                     if writing && (pending.len() >= batch || limit_hit) {
                         sent += pending.len() as u64;
-                        if tx.send(std::mem::replace(&mut pending, Vec::with_capacity(batch))).is_err() {
+                        let recs = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                        let b = dest.prepare(coll, recs).map_err(dest_err("adding records"))?;
+                        if tx.send(b).is_err() {
                             return Ok(()); // the writer stopped: its error is returned below
                         }
                         if limit_hit {
@@ -810,7 +840,8 @@ fn read_pass(
                 }
             }
             if writing && !pending.is_empty() {
-                let _ = tx.send(std::mem::take(&mut pending));
+                let b = dest.prepare(coll, std::mem::take(&mut pending)).map_err(dest_err("adding records"))?;
+                let _ = tx.send(b);
             }
             Ok(())
         })();
@@ -886,10 +917,7 @@ fn create(dest: &Destination, plan: &CollectionPlan) -> Result<Collection, Migra
         .map_err(dest_err(&format!("creating collection {:?}", plan.dest_name)))
 }
 
-fn write_batch(dest: &Destination, coll: Uuid, recs: Vec<Record>) -> Result<(), MigrateError> {
-    if recs.is_empty() {
-        return Ok(());
-    }
+fn add_request(recs: Vec<Record>) -> AddRequest {
     let n = recs.len();
     let mut ids = Vec::with_capacity(n);
     let mut embs = Vec::with_capacity(n);
@@ -907,7 +935,7 @@ fn write_batch(dest: &Destination, coll: Uuid, recs: Vec<Record>) -> Result<(), 
     if uris.iter().any(Option::is_some) {
         req = req.uris(uris);
     }
-    dest.add(coll, req).map_err(dest_err("adding records"))
+    req
 }
 
 fn dest_checksum(api: &dyn ChromaApi, coll: Uuid, batch: usize) -> Result<Checksum, MigrateError> {

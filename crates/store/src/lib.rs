@@ -551,9 +551,29 @@ impl Engine {
     /// them into the in-memory HNSW graph; the graph is built on the next load or by
     /// [`build_index`](Self::build_index), with all cores. Ephemeral engines fall back to `add`.
     pub fn bulk_add(&self, collection: Uuid, req: AddRequest) -> Result<()> {
-        validate::add_request(&req, None, self.inner.settings.max_batch_size)?;
+        let batch = self.prepare_bulk(collection, req)?;
+        self.bulk_add_prepared(batch)
+    }
+
+    /// The first half of [`bulk_add`](Self::bulk_add): validates the request and converts its
+    /// rows (metadata merged and serialised). Touches no storage, so a bulk loader can run it
+    /// on its reading thread while the previous batch is being written.
+    pub fn prepare_bulk(&self, collection: Uuid, req: AddRequest) -> Result<PreparedBatch> {
+        let dim = validate::add_request(&req, None, self.inner.settings.max_batch_size)?;
+        let mut rows = rows_from_add(req);
+        for r in &mut rows {
+            let md = r.metadata.take().flatten().and_then(|m| merge_metadata(None, &m));
+            let text = metadata_text(&md);
+            r.prepared = Some((md, text));
+        }
+        Ok(PreparedBatch { collection, dim, rows })
+    }
+
+    /// The second half of [`bulk_add`](Self::bulk_add): writes a prepared batch (ids already
+    /// in the collection are skipped, as `add` does).
+    pub fn bulk_add_prepared(&self, batch: PreparedBatch) -> Result<()> {
         let defer = self.inner.root.is_some();
-        self.write_with(collection, WriteMode::Add, rows_from_add(req), defer)
+        self.write_prepared(batch.collection, WriteMode::Add, batch.rows, defer, Some(batch.dim))
     }
 
     /// Loads a collection's index, links every vector into the graph now (all cores) and
@@ -578,6 +598,19 @@ impl Engine {
     }
 
     fn write_with(&self, collection: Uuid, mode: WriteMode, rows: Vec<WriteRow>, defer_index: bool) -> Result<()> {
+        self.write_prepared(collection, mode, rows, defer_index, None)
+    }
+
+    /// `validated`: `Some(dim)` when the rows come from [`prepare_bulk`](Self::prepare_bulk)
+    /// (embeddings already checked; only the dimension against the collection is left).
+    fn write_prepared(
+        &self,
+        collection: Uuid,
+        mode: WriteMode,
+        rows: Vec<WriteRow>,
+        defer_index: bool,
+        validated: Option<Option<usize>>,
+    ) -> Result<()> {
         let st = self.state(collection);
         let _w = st.write.lock();
         let row = self.collection_row(collection)?;
@@ -594,7 +627,16 @@ impl Engine {
         let max_batch = self.inner.settings.max_batch_size;
         validate::batch_size(rows.len(), max_batch)?;
         // dimension check against the collection and within the batch
-        let dim = validate::embeddings(rows.iter().filter_map(|r| r.embedding.as_deref()), row.coll.dimension)?;
+        let dim = match validated {
+            Some(Some(d)) if row.coll.dimension.is_some_and(|c| c != d) => {
+                return Err(Error::invalid(format!(
+                    "Embedding dimension {d} does not match collection dimensionality {}",
+                    row.coll.dimension.unwrap_or_default()
+                )));
+            }
+            Some(d) => d.or(row.coll.dimension),
+            None => validate::embeddings(rows.iter().filter_map(|r| r.embedding.as_deref()), row.coll.dimension)?,
+        };
 
         // Readers pair SQLite rows with index vectors under the index lock: hold it from
         // before the commit until the index has the write, so none sees one without the other.
@@ -615,6 +657,8 @@ impl Engine {
             document: Option<String>,
             uri: Option<String>,
             metadata: Option<Metadata>,
+            /// Serialised already (prepared bulk rows).
+            metadata_text: Option<Option<String>>,
             old_document: Option<Option<String>>,
             metadata_changed: bool,
         }
@@ -631,7 +675,10 @@ impl Engine {
                     new_vectors.extend_from_slice(&emb);
                     let slot = next_slot;
                     next_slot += 1;
-                    let md = r.metadata.flatten().and_then(|m| merge_metadata(None, &m));
+                    let (md, md_text) = match r.prepared {
+                        Some((md, text)) => (md, Some(text)),
+                        None => (r.metadata.flatten().and_then(|m| merge_metadata(None, &m)), None),
+                    };
                     pending.push(Pending {
                         rid: None,
                         id: r.id,
@@ -639,6 +686,7 @@ impl Engine {
                         document: r.document.flatten(),
                         uri: r.uri.flatten(),
                         metadata: md,
+                        metadata_text: md_text,
                         old_document: None,
                         metadata_changed: true,
                     });
@@ -675,6 +723,7 @@ impl Engine {
                         document,
                         uri,
                         metadata,
+                        metadata_text: None,
                         old_document: if doc_changed { Some(old.document.clone()) } else { None },
                         metadata_changed,
                     });
@@ -718,8 +767,8 @@ impl Engine {
             let mut fts_del = tx.prepare_cached("DELETE FROM documents_fts WHERE rowid = ?1").map_err(sql("indexing documents"))?;
             let mut md_del = tx.prepare_cached("DELETE FROM metadata_index WHERE rid = ?1").map_err(sql("indexing metadata"))?;
             let mut md_rows = MetadataRows::default();
-            for p in &pending {
-                let md_text = metadata_text(&p.metadata);
+            for p in &mut pending {
+                let md_text = p.metadata_text.take().unwrap_or_else(|| metadata_text(&p.metadata));
                 match p.rid {
                     None => {
                         ins.execute(params![row.cid, p.id, p.slot, seq, p.document, p.uri, md_text])
@@ -964,6 +1013,29 @@ struct WriteRow {
     document: Option<Option<String>>,
     uri: Option<Option<String>>,
     metadata: Option<Option<UpdateMetadata>>,
+    /// Set by [`Engine::prepare_bulk`]: the metadata of a new record and its JSON text,
+    /// computed off the write path.
+    prepared: Option<(Option<Metadata>, Option<String>)>,
+}
+
+/// An `add` batch validated and converted by [`Engine::prepare_bulk`] (on any thread), to be
+/// written by [`Engine::bulk_add_prepared`].
+pub struct PreparedBatch {
+    collection: Uuid,
+    dim: Option<usize>,
+    rows: Vec<WriteRow>,
+}
+
+impl PreparedBatch {
+    /// Records in the batch.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True if the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
 }
 
 /// `metadata_index` rows of one write, inserted many per statement (a bulk load writes
@@ -1045,7 +1117,7 @@ fn rows_from_add(req: AddRequest) -> Vec<WriteRow> {
         .into_iter()
         .zip(req.embeddings)
         .zip(docs.into_iter().zip(uris).zip(mds))
-        .map(|((id, e), ((d, u), m))| WriteRow { id, embedding: Some(e), document: d, uri: u, metadata: m })
+        .map(|((id, e), ((d, u), m))| WriteRow { id, embedding: Some(e), document: d, uri: u, metadata: m, prepared: None })
         .collect()
 }
 
@@ -1408,7 +1480,7 @@ impl ChromaApi for Engine {
             .into_iter()
             .zip(embs)
             .zip(docs.into_iter().zip(uris).zip(mds))
-            .map(|((id, e), ((d, u), m))| WriteRow { id, embedding: e, document: d, uri: u, metadata: m })
+            .map(|((id, e), ((d, u), m))| WriteRow { id, embedding: e, document: d, uri: u, metadata: m, prepared: None })
             .collect();
         self.write(collection, WriteMode::Update, rows)
     }

@@ -160,3 +160,40 @@ fn background_indexing_after_a_bulk_load() {
     assert_eq!(e.index_progress(cid).unwrap(), (n + 1, n + 1));
     assert_eq!(e.count(cid).unwrap(), n);
 }
+
+/// A prepared bulk batch: validated when prepared (nothing touched), checked against the
+/// collection's dimension when written, and ids already stored are skipped (resume).
+#[test]
+fn prepared_bulk_batches_validate_and_skip_existing_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(dir.path(), Settings::default()).unwrap();
+    let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("prepared")).unwrap();
+    let bad = e.prepare_bulk(c.id, AddRequest::new(vec!["a".into(), "a".into()], vec![vec![1.0, 2.0], vec![3.0, 4.0]]));
+    assert_eq!(bad.err().map(|e| e.kind), Some(ErrorKind::DuplicateId), "duplicate ids refused when preparing");
+    let nan = e.prepare_bulk(c.id, AddRequest::new(vec!["a".into()], vec![vec![f32::NAN, 2.0]]));
+    assert!(nan.is_err(), "non-finite embedding refused when preparing");
+    let md: Metadata = [("k".to_string(), MetadataValue::Int(7))].into();
+    let first = e
+        .prepare_bulk(c.id, AddRequest::new(vec!["a".into(), "b".into()], vec![vec![1.0, 2.0], vec![3.0, 4.0]]).metadatas(vec![Some(md.clone()), None]))
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    e.bulk_add_prepared(first).unwrap();
+    // a later batch of another dimension fails at write time, and changes nothing
+    let wrong = e.prepare_bulk(c.id, AddRequest::new(vec!["z".into()], vec![vec![1.0, 2.0, 3.0]])).unwrap();
+    assert!(e.bulk_add_prepared(wrong).is_err());
+    // a resumed batch: "b" exists (skipped, not changed), "c" is new
+    let again = e.prepare_bulk(c.id, AddRequest::new(vec!["b".into(), "c".into()], vec![vec![9.0, 9.0], vec![5.0, 6.0]])).unwrap();
+    e.bulk_add_prepared(again).unwrap();
+    assert_eq!(e.count(c.id).unwrap(), 3);
+    let g = e
+        .get(c.id, GetRequest { include: vec![Include::Embeddings, Include::Metadatas], ..Default::default() })
+        .unwrap();
+    assert_eq!(g.ids, vec!["a", "b", "c"]);
+    assert_eq!(g.embeddings.unwrap()[1], vec![3.0, 4.0]);
+    assert_eq!(g.metadatas.unwrap()[0], Some(md));
+    // the filter index was written from the prepared metadata
+    let f = e
+        .get(c.id, GetRequest { r#where: chroma_types::filter::parse_where(Some(&serde_json::json!({"k": 7}))).unwrap(), ..Default::default() })
+        .unwrap();
+    assert_eq!(f.ids, vec!["a"]);
+}
