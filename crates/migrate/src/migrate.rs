@@ -735,6 +735,35 @@ struct PassResult {
     interrupted: bool,
 }
 
+impl PassResult {
+    /// Converts one record and counts it: `Some` when it is to be written (then it is in the
+    /// checksum), `None` when the policy dropped it (problems appended).
+    #[allow(clippy::too_many_arguments)]
+    fn convert(
+        &mut self,
+        rec: chroma_legacy::LegacyRecord,
+        plan: &CollectionPlan,
+        policy: Policy,
+        ctx: &mut RecordCtx,
+        problems: &mut Vec<Problem>,
+        warnings: &mut Vec<String>,
+        buf: &mut Vec<u8>,
+    ) -> Option<Record> {
+        match convert::convert_record(rec, plan, policy, ctx, problems, warnings) {
+            Some((rec, coerced)) => {
+                self.coerced += coerced as u64;
+                self.bytes += convert::record_bytes(&rec);
+                self.sum.add(&rec, buf);
+                Some(rec)
+            }
+            None => {
+                self.skipped += 1;
+                None
+            }
+        }
+    }
+}
+
 impl Checked {
     fn new(plan: CollectionPlan, r: &PassResult, check_seconds: f64) -> Checked {
         Checked {
@@ -776,14 +805,7 @@ fn read_pass(
                 continue;
             }
             for rec in b {
-                match convert::convert_record(rec, plan, args.on_invalid, &mut ctx, problems, warnings) {
-                    Some((rec, coerced)) => {
-                        r.coerced += coerced as u64;
-                        r.bytes += convert::record_bytes(&rec);
-                        r.sum.add(&rec, &mut buf);
-                    }
-                    None => r.skipped += 1,
-                }
+                r.convert(rec, plan, args.on_invalid, &mut ctx, problems, warnings, &mut buf);
             }
         }
         return Ok(r);
@@ -809,16 +831,9 @@ fn read_pass(
                 let b = b?;
                 r.read += b.len() as u64;
                 for rec in b {
-                    match convert::convert_record(rec, plan, args.on_invalid, &mut ctx, problems, warnings) {
-                        Some((rec, coerced)) => {
-                            r.coerced += coerced as u64;
-                            r.bytes += convert::record_bytes(&rec);
-                            r.sum.add(&rec, &mut buf);
-                            if writing {
-                                pending.push(rec);
-                            }
-                        }
-                        None => r.skipped += 1,
+                    let converted = r.convert(rec, plan, args.on_invalid, &mut ctx, problems, warnings, &mut buf);
+                    if let (Some(rec), true) = (converted, writing) {
+                        pending.push(rec);
                     }
                     if writing && to.stop_on_problem && !problems.is_empty() {
                         writing = false;

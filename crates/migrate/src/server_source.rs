@@ -1,5 +1,5 @@
 //! A running Chroma server as a source, read through its HTTP API in pages: API v2 (Chroma
-//! >= 0.5 / 1.x, and chroma-rs) or v1 (0.3.x / 0.4.x), whichever answers its heartbeat first.
+//! 0.5 and later, 1.x, and chroma-rs) or v1 (0.3.x / 0.4.x), whichever answers its heartbeat first.
 //! Bodies are parsed with the Python-JSON parser so bare `NaN`/`Infinity` and big ints that
 //! Python servers emit are kept as they are (and then handled by the policy).
 

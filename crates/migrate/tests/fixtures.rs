@@ -39,8 +39,8 @@ fn name(p: &Path) -> String {
 fn compare(dir: &Path, dest: &Path, report: &Report) -> (usize, usize) {
     let exp = load_expected(dir);
     let got = read_folder(dest);
-    let by_id: HashMap<&str, (&String, &(String, Option<chroma_types::Metadata>, Vec<Got>))> =
-        got.iter().map(|(k, v)| (v.0.as_str(), (k, v))).collect();
+    type Folder = (String, Option<chroma_types::Metadata>, Vec<Got>);
+    let by_id: HashMap<&str, (&String, &Folder)> = got.iter().map(|(k, v)| (v.0.as_str(), (k, v))).collect();
     let (mut colls, mut recs) = (0, 0);
     for ec in list(get(&exp, "collections")) {
         let id = s(get(ec, "id"));
