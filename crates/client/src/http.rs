@@ -1,5 +1,11 @@
-//! [`HttpApi`]: [`ChromaApi`] over Chroma's HTTP API v2, so the same [`crate::Client`] talks to
-//! a chroma-rs server or to a Chroma 0.5.16+ / 1.x server.
+//! [`HttpApi`]: [`ChromaApi`] over Chroma's HTTP API, so the same [`crate::Client`] talks to a
+//! chroma-rs server or to a Chroma server: API v2 (Chroma 0.5.16+ / 1.x, chroma-rs), or API v1
+//! (Chroma 0.4.x / 0.5.x) when the server has no v2. The line is chosen on the first call by
+//! probing `/api/v2/heartbeat`, then `/api/v1/heartbeat`.
+//!
+//! On v1 the tenant and database go in the query string and record routes need only the
+//! collection id; v1 has no route to list tenants or databases, to delete them, or to get a
+//! collection by id (found by listing the collections of the scopes this client has seen).
 
 use crate::wire;
 use base64::Engine as _;
@@ -79,10 +85,21 @@ impl HttpOptions {
     }
 }
 
-/// The Chroma HTTP API v2 as a [`ChromaApi`].
+/// Which HTTP API a server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiLine {
+    /// `/api/v2` (Chroma 0.5.16+, 1.x, chroma-rs).
+    V2,
+    /// `/api/v1` only (Chroma 0.4.x, 0.5.x before v2).
+    V1,
+}
+
+/// The Chroma HTTP API (v2, or v1 for older servers) as a [`ChromaApi`].
 pub struct HttpApi {
     agent: ureq::Agent,
-    base: String,
+    /// Server root, without `/api/vN`.
+    root: String,
+    line: OnceLock<ApiLine>,
     headers: Vec<(String, String)>,
     base64: OnceLock<(usize, bool)>,
     /// Collection id → (tenant, database): v2 record routes need both.
@@ -91,7 +108,7 @@ pub struct HttpApi {
 
 impl std::fmt::Debug for HttpApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HttpApi({})", self.base)
+        write!(f, "HttpApi({})", self.root)
     }
 }
 
@@ -153,11 +170,44 @@ impl HttpApi {
             .timeout_global(Some(opts.timeout.unwrap_or(Duration::from_secs(120))))
             .user_agent(format!("chroma-rs client {}", env!("CARGO_PKG_VERSION")))
             .build();
-        Ok(HttpApi { agent: ureq::Agent::new_with_config(config), base: format!("{url}/api/v2"), headers, base64: OnceLock::new(), scopes: Mutex::new(HashMap::new()) })
+        Ok(HttpApi {
+            agent: ureq::Agent::new_with_config(config),
+            root: url,
+            line: OnceLock::new(),
+            headers,
+            base64: OnceLock::new(),
+            scopes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The API line of the server (probed once: v2 heartbeat, else v1 heartbeat).
+    pub fn api_line(&self) -> Result<ApiLine> {
+        if let Some(l) = self.line.get() {
+            return Ok(*l);
+        }
+        let v2 = self.send_to(&format!("{}/api/v2/heartbeat", self.root), "GET", None);
+        let line = match v2 {
+            Ok(_) => ApiLine::V2,
+            Err(e) if e.kind == ErrorKind::Unavailable => return Err(e),
+            Err(e) => match self.send_to(&format!("{}/api/v1/heartbeat", self.root), "GET", None) {
+                Ok(_) => ApiLine::V1,
+                Err(_) => return Err(e),
+            },
+        };
+        Ok(*self.line.get_or_init(|| line))
+    }
+
+    fn v1(&self) -> Result<bool> {
+        Ok(self.api_line()? == ApiLine::V1)
     }
 
     fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Vec<u8>> {
-        let url = format!("{}{}", self.base, path);
+        let v = if self.v1()? { "v1" } else { "v2" };
+        self.send_to(&format!("{}/api/{v}{path}", self.root), method, body)
+    }
+
+    fn send_to(&self, url: &str, method: &str, body: Option<Vec<u8>>) -> Result<Vec<u8>> {
+        let url = url.to_string();
         let transport = |e: ureq::Error| Error::unavailable(format!("Could not reach the Chroma server at {url}: {e}"));
         let mut resp = match (method, body) {
             ("GET", _) => {
@@ -248,8 +298,56 @@ impl HttpApi {
     }
 
     fn coll_path(&self, id: Uuid, op: &str) -> Result<String> {
+        if self.v1()? {
+            return Ok(format!("/collections/{id}/{op}"));
+        }
         let (t, d) = self.locate(id)?;
         Ok(format!("{}/collections/{id}/{op}", Self::scope(&t, &d)))
+    }
+
+    /// v1 query string naming a tenant and database.
+    fn v1_scope(tenant: &str, database: &str) -> String {
+        format!("tenant={}&database={}", pct(tenant), pct(database))
+    }
+
+    fn v1_missing(what: &str) -> Error {
+        Error::invalid(format!("{what} is not available on this server (Chroma API v1)"))
+    }
+}
+
+impl HttpApi {
+    /// v1 has no by-id route: look through the collections of every scope this client has
+    /// seen (the default one first).
+    fn v1_collection_by_id(&self, id: Uuid) -> Result<Collection> {
+        let mut scopes = vec![(chroma_types::DEFAULT_TENANT.to_string(), chroma_types::DEFAULT_DATABASE.to_string())];
+        if let Ok(m) = self.scopes.lock() {
+            if let Some(s) = m.get(&id) {
+                scopes.insert(0, s.clone());
+            }
+            for s in m.values() {
+                if !scopes.contains(s) {
+                    scopes.push(s.clone());
+                }
+            }
+        }
+        for (t, d) in scopes {
+            let mut offset = 0;
+            loop {
+                let page = match self.list_collections(&t, &d, Some(100), offset) {
+                    Ok(p) => p,
+                    Err(e) if e.kind == ErrorKind::NotFound => break,
+                    Err(e) => return Err(e),
+                };
+                if let Some(c) = page.iter().find(|c| c.id == id) {
+                    return Ok(c.clone());
+                }
+                if page.len() < 100 {
+                    break;
+                }
+                offset += page.len();
+            }
+        }
+        Err(Error::collection_not_found(&id.to_string()))
     }
 }
 
@@ -288,6 +386,9 @@ impl ChromaApi for HttpApi {
     }
 
     fn list_tenants(&self, limit: Option<usize>, offset: usize) -> Result<Vec<Tenant>> {
+        if self.v1()? {
+            return Err(Self::v1_missing("Listing tenants"));
+        }
         let mut q = format!("/tenants?offset={offset}");
         if let Some(l) = limit {
             q.push_str(&format!("&limit={l}"));
@@ -297,19 +398,34 @@ impl ChromaApi for HttpApi {
     }
 
     fn delete_tenant(&self, name: &str) -> Result<()> {
+        if self.v1()? {
+            return Err(Self::v1_missing("Deleting a tenant"));
+        }
         self.json("DELETE", &format!("/tenants/{}", pct(name)), None).map(|_| ())
     }
 
     fn create_database(&self, tenant: &str, name: &str) -> Result<Database> {
+        if self.v1()? {
+            let body = json_body(&wire::NameBody { name: name.into() })?;
+            self.json("POST", &format!("/databases?tenant={}", pct(tenant)), Some(body))?;
+            return self.get_database(tenant, name);
+        }
         self.json("POST", &format!("/tenants/{}/databases", pct(tenant)), Some(json_body(&wire::NameBody { name: name.into() })?))?;
         self.get_database(tenant, name)
     }
 
     fn get_database(&self, tenant: &str, name: &str) -> Result<Database> {
+        if self.v1()? {
+            let v = self.json("GET", &format!("/databases/{}?tenant={}", pct(name), pct(tenant)), None)?;
+            return wire::database_from_json(&v);
+        }
         wire::database_from_json(&self.json("GET", &Self::scope(tenant, name), None)?)
     }
 
     fn list_databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Database>> {
+        if self.v1()? {
+            return Err(Self::v1_missing("Listing databases"));
+        }
         let mut q = format!("/tenants/{}/databases?offset={offset}", pct(tenant));
         if let Some(l) = limit {
             q.push_str(&format!("&limit={l}"));
@@ -319,6 +435,9 @@ impl ChromaApi for HttpApi {
     }
 
     fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
+        if self.v1()? {
+            return Err(Self::v1_missing("Deleting a database"));
+        }
         self.json("DELETE", &Self::scope(tenant, name), None).map(|_| ())
     }
 
@@ -327,16 +446,27 @@ impl ChromaApi for HttpApi {
             return Err(Error::invalid("Choosing a collection id is only possible with the embedded engine"));
         }
         let body = json_body(&wire::CreateCollectionBody::from_request(&req))?;
+        if self.v1()? {
+            let path = format!("/collections?{}", Self::v1_scope(tenant, database));
+            return self.collection(&self.json("POST", &path, Some(body))?);
+        }
         self.collection(&self.json("POST", &format!("{}/collections", Self::scope(tenant, database)), Some(body))?)
     }
 
     fn get_collection(&self, tenant: &str, database: &str, name: &str) -> Result<Collection> {
+        if self.v1()? {
+            let path = format!("/collections/{}?{}", pct(name), Self::v1_scope(tenant, database));
+            return self.collection(&self.json("GET", &path, None)?);
+        }
         self.collection(&self.json("GET", &format!("{}/collections/{}", Self::scope(tenant, database), pct(name)), None)?)
     }
 
     fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
         // The by-id route sits under a tenant/database path; chroma-rs checks that they match,
         // so look in the default scope first, then in every database we can list.
+        if self.v1()? {
+            return self.v1_collection_by_id(id);
+        }
         let default = Self::scope(chroma_types::DEFAULT_TENANT, chroma_types::DEFAULT_DATABASE);
         match self.json("GET", &format!("{default}/collections/by-id/{id}"), None) {
             Ok(v) => return self.collection(&v),
@@ -356,7 +486,11 @@ impl ChromaApi for HttpApi {
     }
 
     fn list_collections(&self, tenant: &str, database: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Collection>> {
-        let mut q = format!("{}/collections?offset={offset}", Self::scope(tenant, database));
+        let mut q = if self.v1()? {
+            format!("/collections?{}&offset={offset}", Self::v1_scope(tenant, database))
+        } else {
+            format!("{}/collections?offset={offset}", Self::scope(tenant, database))
+        };
         if let Some(l) = limit {
             q.push_str(&format!("&limit={l}"));
         }
@@ -365,16 +499,27 @@ impl ChromaApi for HttpApi {
     }
 
     fn count_collections(&self, tenant: &str, database: &str) -> Result<usize> {
+        if self.v1()? {
+            let path = format!("/count_collections?{}", Self::v1_scope(tenant, database));
+            return as_usize(&self.json("GET", &path, None)?, "count");
+        }
         as_usize(&self.json("GET", &format!("{}/collections_count", Self::scope(tenant, database)), None)?, "count")
     }
 
     fn update_collection(&self, id: Uuid, req: UpdateCollection) -> Result<()> {
-        let (t, d) = self.locate(id)?;
         let body = json_body(&wire::UpdateCollectionBody::from_request(&req))?;
+        if self.v1()? {
+            return self.json("PUT", &format!("/collections/{id}"), Some(body)).map(|_| ());
+        }
+        let (t, d) = self.locate(id)?;
         self.json("PUT", &format!("{}/collections/{id}", Self::scope(&t, &d)), Some(body)).map(|_| ())
     }
 
     fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
+        if self.v1()? {
+            let path = format!("/collections/{}?{}", pct(name), Self::v1_scope(tenant, database));
+            return self.json("DELETE", &path, None).map(|_| ());
+        }
         self.json("DELETE", &format!("{}/collections/{}", Self::scope(tenant, database), pct(name)), None).map(|_| ())
     }
 

@@ -1,5 +1,5 @@
 //! The chroma-rs Rust client: one API over the embedded engine (ephemeral or persistent) and
-//! over HTTP (a chroma-rs server, or any Chroma server speaking API v2).
+//! over HTTP (a chroma-rs server, or a Chroma server speaking API v2, or v1 for 0.4.x / 0.5.x).
 //!
 //! [`Client`] mirrors Chroma's Python client (`create_collection`, `get_or_create_collection`,
 //! `list_collections`, ...) and hands out [`Collection`] handles with `add`, `upsert`,
@@ -37,7 +37,7 @@ pub mod wire;
 pub use chroma_types::{
     ChromaApi, Database, Error, ErrorKind, GetResult, Include, Metadata, QueryResult, Result, Settings, Space, Tenant,
 };
-pub use http::{HttpApi, HttpOptions, TokenTransport};
+pub use http::{ApiLine, HttpApi, HttpOptions, TokenTransport};
 
 use chroma_types::filter::{parse_where, parse_where_document};
 use chroma_types::metadata::{metadata_from_json, update_metadata_from_json};
@@ -80,7 +80,8 @@ impl Client {
         Ok(Self::from_api(Arc::new(chroma_store::Engine::open(path.as_ref(), settings)?)))
     }
 
-    /// A server at `url` (e.g. `http://localhost:8000`), API v2. Checks that the default
+    /// A server at `url` (e.g. `http://localhost:8000`), API v2 (or v1 on older Chroma servers,
+    /// see [`HttpApi`]). Checks that the default
     /// tenant and database exist, as Chroma's `HttpClient` does.
     pub fn http(url: &str) -> Result<Client> {
         Self::http_with(HttpOptions::new(url))

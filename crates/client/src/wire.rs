@@ -703,10 +703,23 @@ pub fn error_from_response(status: u16, body: &[u8]) -> Error {
     use chroma_types::ErrorKind as K;
     let text = String::from_utf8_lossy(body).to_string();
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let name = parsed.as_ref().and_then(|v| v.get("error")).and_then(Value::as_str).unwrap_or("").to_string();
-    let message = parsed
-        .as_ref()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+    let mut name = parsed.as_ref().and_then(|v| v.get("error")).and_then(Value::as_str).unwrap_or("").to_string();
+    // API v1 (Chroma 0.4.x) sends the Python repr: {"error": "ValueError('Collection x does not exist.')"}.
+    let mut repr_message = None;
+    if let Some((n, rest)) = name.split_once('(') {
+        if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && rest.ends_with(')') {
+            let inner = rest[..rest.len() - 1].trim();
+            let inner = inner.strip_prefix(['\'', '"']).and_then(|i| i.strip_suffix(['\'', '"'])).unwrap_or(inner);
+            repr_message = Some(inner.to_string());
+            name = n.to_string();
+        }
+    }
+    if name == "ValueError" {
+        name = if repr_message.as_deref().is_some_and(|m| m.contains("does not exist")) { "NotFoundError" } else { "InvalidArgumentError" }
+            .to_string();
+    }
+    let message = repr_message
+        .or_else(|| parsed.as_ref().and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string)))
         .or_else(|| parsed.as_ref().and_then(|v| v.get("detail")).map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())))
         .or_else(|| (!name.is_empty()).then(|| name.clone()))
         .unwrap_or_else(|| if text.is_empty() { format!("HTTP status {status}") } else { text.clone() });
@@ -812,5 +825,11 @@ mod tests {
         assert_eq!(error_from_response(500, b"oops").message, "oops");
         let e = error_from_response(400, br#"{"error":"InvalidArgumentError","message":"Collection expecting embedding with dimension of 3, got 2"}"#);
         assert_eq!(e.kind, K::InvalidDimension);
+        // API v1 (Chroma 0.4.x): the Python repr, status 500
+        let e = error_from_response(500, br#"{"error":"ValueError('Collection nope does not exist.')"}"#);
+        assert_eq!((e.kind, e.message.as_str()), (K::NotFound, "Collection nope does not exist."));
+        assert_eq!(error_from_response(500, br#"{"error":"UniqueConstraintError('Collection abc already exists')"}"#).kind, K::AlreadyExists);
+        assert_eq!(error_from_response(500, br#"{"error":"NotFoundError('Tenant zz not found')"}"#).kind, K::NotFound);
+        assert_eq!(error_from_response(500, br#"{"error":"ValueError('Expected metadata to be a dict')"}"#).kind, K::InvalidArgument);
     }
 }

@@ -16,7 +16,7 @@
 //! read in pages of `get(limit, offset)`. The folder kind is detected from its files.
 //!
 //! **Destinations** (`--to`): a chroma-rs data folder (a missing or empty folder becomes one),
-//! or a server speaking the Chroma API v2 (chroma-rs or Chroma). Records are written in
+//! or a server speaking the Chroma API v2 or v1 (chroma-rs, or Chroma 0.4.x to 1.x). Records are written in
 //! batches of the destination's `max_batch_size` (or `--batch-size`, if smaller). `--header`
 //! and `--token` (sent as `Authorization: Bearer T`) go to every HTTP endpoint of the run.
 //!

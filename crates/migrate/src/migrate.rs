@@ -227,9 +227,13 @@ fn open_destination(ep: &Endpoint, args: &MigrateArgs) -> Result<(Destination, S
             let api = chroma_client::HttpApi::new(opts).map_err(MigrateError::Destination)?;
             api.heartbeat().map_err(dest_err(&format!("connecting to {url}")))?;
             let version = api.version().unwrap_or_default();
+            let line = match api.api_line() {
+                Ok(chroma_client::ApiLine::V1) => "v1",
+                _ => "v2",
+            };
             Ok((
                 Destination::Api { api: Box::new(api), label: url.clone(), keeps_ids: false },
-                format!("Chroma server, API v2 (version {version})"),
+                format!("Chroma server, API {line} (version {version})"),
             ))
         }
     }
@@ -494,7 +498,13 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
     }
     let dest = match (opened, dest.take()) {
         (Some(d), _) | (None, Some(d)) => d,
-        (None, None) => open_destination(&dst_ep, &args)?.0,
+        (None, None) => {
+            let (d, kind) = open_destination(&dst_ep, &args)?;
+            if matches!(dst_ep, Endpoint::Http(_)) {
+                report.destination_kind = kind;
+            }
+            d
+        }
     };
     if let Destination::Api { .. } = &dest {
         let mb = dest.api().max_batch_size().map_err(dest_err("asking the destination's max_batch_size"))?;

@@ -142,6 +142,42 @@ fn into_real_chroma_1_5_9_when_available() {
     }
 }
 
+/// A real Chroma 0.4.24 server (API v1 only) as a destination: the Rust HTTP client finds the
+/// line by itself; the migration is verified, and a second run changes nothing.
+#[test]
+fn into_real_chroma_0_4_24_when_available() {
+    let Ok(url) = std::env::var("CHROMA_0424_URL") else {
+        eprintln!("SKIPPED: set CHROMA_0424_URL (e.g. http://127.0.0.1:8000, a real Chroma 0.4.24 server) to run this test");
+        return;
+    };
+    let api = chroma_client::HttpApi::new(chroma_client::HttpOptions::new(url.clone())).expect("client");
+    assert_eq!(api.api_line().expect("probe"), chroma_client::ApiLine::V1);
+    for c in ["cosine_coll", "empty_coll", "ip_coll", "l2_coll"] {
+        let _ = api.delete_collection("default_tenant", "default_database", c);
+    }
+    // v1 errors come back typed (0.4.24 sends Python reprs with status 500)
+    let missing = api.get_collection("default_tenant", "default_database", "no-such-collection").unwrap_err();
+    assert_eq!(missing.kind, chroma_types::ErrorKind::NotFound, "{missing:?}");
+    assert!(api.list_tenants(None, 0).is_err(), "v1 cannot list tenants: a clear error");
+    let a = MigrateArgs {
+        from: Some(fixture("v0.3.29-main").display().to_string()),
+        to: Some(url.clone()),
+        quiet: true,
+        ..Default::default()
+    };
+    let r = chroma_migrate::run(a.clone()).expect("into Chroma 0.4.24");
+    assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
+    assert!(r.destination_kind.contains("API v1"), "{}", r.destination_kind);
+    let again = chroma_migrate::run(a).expect("second run");
+    assert_eq!(again.outcome, "already migrated, verified: nothing changed");
+    // what the server holds, read with the client over v1
+    let c = api.get_collection("default_tenant", "default_database", "cosine_coll").expect("cosine_coll");
+    assert_eq!(api.get_collection_by_id(c.id).expect("by id").name, "cosine_coll");
+    let exp = load_expected(&fixture("v0.3.29-main"));
+    let ec = list(get(&exp, "collections")).iter().find(|c| s(get(c, "name")) == "cosine_coll").expect("in fixture");
+    assert_eq!(api.count(c.id).expect("count"), list(get(ec, "records")).len());
+}
+
 /// POSTs JSON to a server (API v1 as a 0.4 client sends it) and returns the parsed answer.
 fn v1_post(url: &str, body: serde_json::Value) -> serde_json::Value {
     let mut resp = agent().post(url).header("Content-Type", "application/json").send(body.to_string()).expect("post");
