@@ -178,6 +178,43 @@ pub fn append_vectors(path: &Path, dim: usize, committed_slots: u64, data: &[f32
     Ok(())
 }
 
+/// Reads the vectors of the given slots (each below `committed`) from a vector file, one
+/// read per run of consecutive slots. Memory: only the vectors asked for.
+pub fn read_slots(path: &Path, dim: usize, committed: u64, slots: &[u64]) -> Result<Vec<Vec<f32>>> {
+    use std::os::unix::fs::FileExt;
+    if slots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let f = File::open(path).map_err(io(path, "opening"))?;
+    let row = dim * 4;
+    let mut out: Vec<Vec<f32>> = Vec::with_capacity(slots.len());
+    let mut buf: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < slots.len() {
+        let mut j = i + 1;
+        while j < slots.len() && slots[j] == slots[j - 1] + 1 && j - i < 4096 {
+            j += 1;
+        }
+        let (first, n) = (slots[i], j - i);
+        if first + n as u64 > committed {
+            return Err(Error::internal(format!(
+                "record refers to slot {} but {} holds {committed} committed vectors; the folder is damaged",
+                first + n as u64 - 1,
+                path.display()
+            )));
+        }
+        buf.resize(n * row, 0);
+        f.read_exact_at(&mut buf, first * row as u64).map_err(|e| {
+            Error::internal(format!("vector file {} is missing committed vectors ({e}); the folder is damaged", path.display()))
+        })?;
+        for chunk in buf.chunks_exact(row) {
+            out.push(chunk.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect());
+        }
+        i = j;
+    }
+    Ok(out)
+}
+
 /// Reads the first `slots` vectors of a vector file, straight into the returned buffer.
 pub fn read_vectors(path: &Path, dim: usize, slots: u64) -> Result<Vec<f32>> {
     let n = (slots as usize) * dim;

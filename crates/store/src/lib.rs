@@ -1551,13 +1551,23 @@ impl ChromaApi for Engine {
         q.push_str(" LIMIT ? OFFSET ?");
         params.push((req.limit.map(|l| l as i64).unwrap_or(-1)).into());
         params.push((req.offset.unwrap_or(0) as i64).into());
-        let g = if req.include.contains(&Include::Embeddings) {
-            self.ensure_index(&st, &row)?;
-            Some(st.index.read())
-        } else {
-            None
-        };
-        let recs = self.fetch_rows(g.as_ref().and_then(|g| g.index.as_ref()), &q, params, &req.include)?;
+        // Embeddings come from the in-memory index when it is loaded, else straight from the
+        // vector file (reading a collection back, as `chroma-rs migrate` verifies, must not
+        // build a graph nor map the whole file). The index lock is held either way: slots and
+        // vectors belong to one generation.
+        let g = req.include.contains(&Include::Embeddings).then(|| st.index.read());
+        let loaded = g.as_ref().is_some_and(|g| g.loaded);
+        let mut recs = self.fetch_rows(g.as_ref().and_then(|g| g.index.as_ref()), &q, params, &req.include)?;
+        if g.is_some() && !loaded {
+            let row = self.collection_row(collection)?;
+            if let (Some(dim), Some(dir)) = (row.coll.dimension, self.coll_dir(&collection)) {
+                let slots: Vec<u64> = recs.iter().map(|r| r.slot as u64).collect();
+                let path = folder::vectors_path(&dir, row.generation);
+                for (r, v) in recs.iter_mut().zip(folder::read_slots(&path, dim, row.slot_count, &slots)?) {
+                    r.embedding = Some(v);
+                }
+            }
+        }
         drop(g);
         let inc = |i: Include| req.include.contains(&i);
         let n = recs.len();

@@ -197,3 +197,39 @@ fn prepared_bulk_batches_validate_and_skip_existing_ids() {
         .unwrap();
     assert_eq!(f.ids, vec!["a"]);
 }
+
+/// `get` with embeddings on a folder whose index is not loaded reads the vector file directly
+/// (no graph build); it returns exactly what the loaded index returns, also after updates,
+/// deletes (slots out of order) and a vacuum (a new generation of files).
+#[test]
+fn get_embeddings_without_loading_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let e = Engine::open(dir.path(), Settings::default()).unwrap();
+        let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("unloaded")).unwrap();
+        let ids: Vec<String> = (0..300).map(|i| format!("r{i}")).collect();
+        let embs: Vec<Vec<f32>> = (0..300).map(|i| vec![i as f32, -(i as f32) * 0.5, 1.0 / (i as f32 + 1.0)]).collect();
+        e.add(c.id, AddRequest::new(ids, embs)).unwrap();
+        e.upsert(c.id, AddRequest::new(vec!["r7".into()], vec![vec![70.0, 70.0, 70.0]])).unwrap();
+        e.delete(c.id, DeleteRequest { ids: Some((0..300).step_by(3).map(|i| format!("r{i}")).collect()), ..Default::default() })
+            .unwrap();
+        c.id
+    };
+    let all = GetRequest { include: vec![Include::Embeddings], ..Default::default() };
+    for round in 0..2 {
+        let from_file = {
+            let e = Engine::open(dir.path(), Settings::default()).unwrap();
+            e.get(id, all.clone()).unwrap()
+        };
+        let e = Engine::open(dir.path(), Settings::default()).unwrap();
+        e.query(id, QueryRequest::new(vec![vec![1.0, 1.0, 1.0]], 1)).unwrap(); // loads the index
+        let from_index = e.get(id, all.clone()).unwrap();
+        assert_eq!(from_file, from_index, "round {round}");
+        assert_eq!(from_file.ids.len(), 200);
+        let r7 = from_file.ids.iter().position(|i| i == "r7").unwrap();
+        assert_eq!(from_file.embeddings.as_ref().unwrap()[r7], vec![70.0, 70.0, 70.0]);
+        if round == 0 {
+            e.vacuum().unwrap();
+        }
+    }
+}
