@@ -701,23 +701,33 @@ fn totals(report: &mut Report, t0: Instant) {
     report.records_per_second = if report.seconds > 0.0 { report.records as f64 / report.seconds } else { 0.0 };
 }
 
-/// Removes what a failed single pass created in a folder that was new or empty.
+/// Removes what a failed single pass created in a folder that was new or empty: only the
+/// files chroma-rs writes (anything else that appeared meanwhile is left alone), and the folder
+/// itself if this run created it and it is empty again.
 fn remove_new_folder(path: &Path, existed: bool) {
-    let res = if existed {
-        std::fs::read_dir(path).and_then(|rd| {
-            for e in rd {
-                let p = e?.path();
-                if p.is_dir() {
-                    std::fs::remove_dir_all(&p)?;
-                } else {
-                    std::fs::remove_file(&p)?;
-                }
-            }
-            Ok(())
-        })
-    } else {
-        std::fs::remove_dir_all(path)
-    };
+    let db = folder::DB_FILE;
+    let ours = [
+        db.to_string(),
+        format!("{db}-wal"),
+        format!("{db}-shm"),
+        format!("{db}-journal"),
+        folder::LOCK_FILE.to_string(),
+    ];
+    let mut res: std::io::Result<()> = Ok(());
+    for f in &ours {
+        match std::fs::remove_file(path.join(f)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => res = Err(e),
+            _ => {}
+        }
+    }
+    match std::fs::remove_dir_all(path.join("collections")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => res = Err(e),
+        _ => {}
+    }
+    if !existed {
+        // Fails (and keeps the folder) if something else is in it.
+        let _ = std::fs::remove_dir(path);
+    }
     if let Err(e) = res {
         eprintln!("could not remove {} after the failed check ({e}); it holds a partial copy: delete it", path.display());
     }
