@@ -442,10 +442,7 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
                 for (c, (_, w, _)) in report.collections.iter_mut().zip(&written_in_pass) {
                     c.records_written = *w;
                 }
-                totals(&mut report, t0);
-                report.outcome = format!("interrupted after {written_total} record(s) (test hook --max-records); run again to resume");
-                finish_report(&args, &report);
-                return Err(MigrateError::Interrupted { written: written_total, report: Box::new(report) });
+                return Err(interrupted_run(&args, report, t0, written_total));
             }
         }
         if args.on_invalid == Policy::Fail && !problems.is_empty() {
@@ -581,11 +578,7 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
                 bar.done(r.written, "written (interrupted)");
                 report.collections[i].dest_id = Some(coll.id.to_string());
                 report.collections[i].status = "interrupted".into();
-                totals(&mut report, t0);
-                report.outcome =
-                    format!("interrupted after {written_total} record(s) (test hook --max-records); run again to resume");
-                finish_report(&args, &report);
-                return Err(MigrateError::Interrupted { written: written_total, report: Box::new(report) });
+                return Err(interrupted_run(&args, report, t0, written_total));
             }
             bar.done(r.written, "written");
             if r.sum != c.expected {
@@ -689,6 +682,14 @@ fn collection_reports(checked: &[Checked], status: &str) -> Vec<CollectionReport
             verify_seconds: 0.0,
         })
         .collect()
+}
+
+/// Ends a run stopped by the `--max-records` test hook: totals, outcome, report printed.
+fn interrupted_run(args: &MigrateArgs, mut report: Report, t0: Instant, written: u64) -> MigrateError {
+    totals(&mut report, t0);
+    report.outcome = format!("interrupted after {written} record(s) (test hook --max-records); run again to resume");
+    finish_report(args, &report);
+    MigrateError::Interrupted { written, report: Box::new(report) }
 }
 
 fn totals(report: &mut Report, t0: Instant) {

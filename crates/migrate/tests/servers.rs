@@ -102,27 +102,40 @@ fn quirks_into_our_server_under_coerce() {
     assert_eq!(engine.count(c.id).expect("count"), 4);
 }
 
-#[test]
-fn into_real_chroma_1_5_9_when_available() {
-    let Ok(url) = std::env::var("CHROMA_159_URL") else {
-        eprintln!("SKIPPED: set CHROMA_159_URL (e.g. http://127.0.0.1:8000, a real Chroma 1.5.9 server) to run this test");
-        return;
-    };
-    // A fresh database per run keeps the server's other data out of the way.
-    let api = chroma_client::HttpApi::new(chroma_client::HttpOptions::new(url.clone())).expect("client");
+/// The URL of a real server from `var`, or None (the test is skipped, and says so).
+fn real_server(var: &str, what: &str) -> Option<String> {
+    let url = std::env::var(var).ok();
+    if url.is_none() {
+        eprintln!("SKIPPED: set {var} (e.g. http://127.0.0.1:8000, {what}) to run this test");
+    }
+    url
+}
+
+/// Migrates the 0.3.29 main fixture into a real server (its four collections removed first, so
+/// the server's other data stays out of the way), checks it is verified, and checks that a
+/// second run changes nothing. Returns the first run's report.
+fn into_server_twice(api: &chroma_client::HttpApi, url: &str) -> chroma_migrate::Report {
     for c in ["cosine_coll", "empty_coll", "ip_coll", "l2_coll"] {
         let _ = api.delete_collection("default_tenant", "default_database", c);
     }
     let a = MigrateArgs {
         from: Some(fixture("v0.3.29-main").display().to_string()),
-        to: Some(url.clone()),
+        to: Some(url.to_string()),
         quiet: true,
         ..Default::default()
     };
-    let r = chroma_migrate::run(a.clone()).expect("into Chroma 1.5.9");
+    let r = chroma_migrate::run(a.clone()).expect("into the server");
     assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
     let again = chroma_migrate::run(a).expect("second run");
     assert_eq!(again.outcome, "already migrated, verified: nothing changed");
+    r
+}
+
+#[test]
+fn into_real_chroma_1_5_9_when_available() {
+    let Some(url) = real_server("CHROMA_159_URL", "a real Chroma 1.5.9 server") else { return };
+    let api = chroma_client::HttpApi::new(chroma_client::HttpOptions::new(url.clone())).expect("client");
+    into_server_twice(&api, &url);
 
     // The real server as a source (API v2, paged): back out into a folder, every record there.
     let out = tmp();
@@ -146,30 +159,15 @@ fn into_real_chroma_1_5_9_when_available() {
 /// line by itself; the migration is verified, and a second run changes nothing.
 #[test]
 fn into_real_chroma_0_4_24_when_available() {
-    let Ok(url) = std::env::var("CHROMA_0424_URL") else {
-        eprintln!("SKIPPED: set CHROMA_0424_URL (e.g. http://127.0.0.1:8000, a real Chroma 0.4.24 server) to run this test");
-        return;
-    };
+    let Some(url) = real_server("CHROMA_0424_URL", "a real Chroma 0.4.24 server") else { return };
     let api = chroma_client::HttpApi::new(chroma_client::HttpOptions::new(url.clone())).expect("client");
     assert_eq!(api.api_line().expect("probe"), chroma_client::ApiLine::V1);
-    for c in ["cosine_coll", "empty_coll", "ip_coll", "l2_coll"] {
-        let _ = api.delete_collection("default_tenant", "default_database", c);
-    }
     // v1 errors come back typed (0.4.24 sends Python reprs with status 500)
     let missing = api.get_collection("default_tenant", "default_database", "no-such-collection").unwrap_err();
     assert_eq!(missing.kind, chroma_types::ErrorKind::NotFound, "{missing:?}");
     assert!(api.list_tenants(None, 0).is_err(), "v1 cannot list tenants: a clear error");
-    let a = MigrateArgs {
-        from: Some(fixture("v0.3.29-main").display().to_string()),
-        to: Some(url.clone()),
-        quiet: true,
-        ..Default::default()
-    };
-    let r = chroma_migrate::run(a.clone()).expect("into Chroma 0.4.24");
-    assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
+    let r = into_server_twice(&api, &url);
     assert!(r.destination_kind.contains("API v1"), "{}", r.destination_kind);
-    let again = chroma_migrate::run(a).expect("second run");
-    assert_eq!(again.outcome, "already migrated, verified: nothing changed");
     // what the server holds, read with the client over v1
     let c = api.get_collection("default_tenant", "default_database", "cosine_coll").expect("cosine_coll");
     assert_eq!(api.get_collection_by_id(c.id).expect("by id").name, "cosine_coll");
@@ -189,10 +187,7 @@ fn v1_post(url: &str, body: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn out_of_real_chroma_0_4_24_when_available() {
-    let Ok(url) = std::env::var("CHROMA_0424_URL") else {
-        eprintln!("SKIPPED: set CHROMA_0424_URL (e.g. http://127.0.0.1:8000, a real Chroma 0.4.24 server) to run this test");
-        return;
-    };
+    let Some(url) = real_server("CHROMA_0424_URL", "a real Chroma 0.4.24 server") else { return };
     // Fill it over API v1, as a 0.4.24 client does.
     let _ = agent().delete(&format!("{url}/api/v1/collections/from04")).call();
     let c = v1_post(&format!("{url}/api/v1/collections"), serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}));
