@@ -101,8 +101,10 @@ step_rust() {
     port=$([ "$v" = 1.5.9 ] && echo 18795 || echo 18796)
     say "rust: starting a real Chroma $v server on 127.0.0.1:$port for the migrate tests"
     rm -rf "$ROOT/target/test-data/real-chroma-$v"
-    ANONYMIZED_TELEMETRY=False "$CHROMA_RS_VENVS/chroma-$v/bin/chroma" run --path "$ROOT/target/test-data/real-chroma-$v" \
-      --host 127.0.0.1 --port "$port" >"$LOG_DIR/real-chroma-$v.log" 2>&1 </dev/null &
+    mkdir -p "$ROOT/target/test-data/real-chroma-$v-cwd"
+    # Started in its own folder: Chroma 0.4.x writes `chroma.log` into its working directory.
+    (cd "$ROOT/target/test-data/real-chroma-$v-cwd" && ANONYMIZED_TELEMETRY=False exec "$CHROMA_RS_VENVS/chroma-$v/bin/chroma" run \
+      --path "$ROOT/target/test-data/real-chroma-$v" --host 127.0.0.1 --port "$port" >"$LOG_DIR/real-chroma-$v.log" 2>&1 </dev/null) &
     pids+=($!)
     hb=/api/v1/heartbeat
     [ "$v" = 1.5.9 ] && hb=/api/v2/heartbeat

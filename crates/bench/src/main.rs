@@ -75,7 +75,12 @@ fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<u8>, String), String> {
     };
     let header = String::from_utf8_lossy(&bytes[start..start + hlen]).to_string();
     let descr = header.split("'descr':").nth(1).and_then(|s| s.split('\'').nth(1)).unwrap_or("").to_string();
-    let shape_s = header.split("'shape':").nth(1).and_then(|s| s.split('(').nth(1)).and_then(|s| s.split(')').next()).unwrap_or("");
+    let shape_s = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|s| s.split('(').nth(1))
+        .and_then(|s| s.split(')').next())
+        .unwrap_or("");
     let shape: Vec<usize> = shape_s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
     if header.contains("'fortran_order': True") {
         return Err("fortran order not supported".into());
@@ -100,7 +105,12 @@ fn npy_i32(path: &Path) -> (usize, usize, Vec<i32>) {
 fn proc_status(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
@@ -183,9 +193,12 @@ fn phase_load(a: &Args) -> Value {
         .unwrap_or_default();
     let e = open(a);
     let c = e
-        .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("bench").metadata(
-            metadata::metadata_from_json(&json!({"hnsw:space": "l2"})).expect("metadata"),
-        ))
+        .create_collection(
+            DEFAULT_TENANT,
+            DEFAULT_DATABASE,
+            CreateCollection::new("bench")
+                .metadata(metadata::metadata_from_json(&json!({"hnsw:space": "l2"})).expect("metadata")),
+        )
         .expect("create collection");
     let mut add_s = 0.0;
     let cpu0 = cpu_seconds();
@@ -194,9 +207,12 @@ fn phase_load(a: &Args) -> Value {
         let end = (start + a.batch).min(n);
         let ids: Vec<String> = (start..end).map(|i| format!("id{i}")).collect();
         let embs: Vec<Vec<f32>> = (start..end).map(|i| base[i * dim..(i + 1) * dim].to_vec()).collect();
-        let d: Vec<Option<String>> = (start..end).map(|i| Some(docs.get(i).cloned().unwrap_or_else(|| format!("document {i}")))).collect();
+        let d: Vec<Option<String>> =
+            (start..end).map(|i| Some(docs.get(i).cloned().unwrap_or_else(|| format!("document {i}")))).collect();
         let m: Vec<Option<Metadata>> = (start..end)
-            .map(|i| Some(metadata::metadata_from_json(&json!({"i": i, "bucket": format!("b{}", i % 10)})).expect("md")))
+            .map(|i| {
+                Some(metadata::metadata_from_json(&json!({"i": i, "bucket": format!("b{}", i % 10)})).expect("md"))
+            })
             .collect();
         let req = AddRequest::new(ids, embs).documents(d).metadatas(m);
         let t = Instant::now();
@@ -222,9 +238,17 @@ fn phase_reopen(a: &Args) -> Value {
     let cold = t.elapsed().as_secs_f64();
     let d = run_queries(&e, c.id, a, "default");
     // recall at ef 10 (Chroma 0.4.x's default) for comparison
-    e.update_collection(c.id, UpdateCollection { new_configuration: Some(json!({"hnsw": {"ef_search": 10}})), ..Default::default() }).expect("modify");
+    e.update_collection(
+        c.id,
+        UpdateCollection { new_configuration: Some(json!({"hnsw": {"ef_search": 10}})), ..Default::default() },
+    )
+    .expect("modify");
     let ef10 = run_queries(&e, c.id, a, "ef_search 10");
-    e.update_collection(c.id, UpdateCollection { new_configuration: Some(json!({"hnsw": {"ef_search": 100}})), ..Default::default() }).expect("modify");
+    e.update_collection(
+        c.id,
+        UpdateCollection { new_configuration: Some(json!({"hnsw": {"ef_search": 100}})), ..Default::default() },
+    )
+    .expect("modify");
     let ef100 = run_queries(&e, c.id, a, "ef_search 100");
     json!({"cold_open_s": cold, "default": d, "ef10": ef10, "ef100": ef100, "client_rss_end": proc_status("VmRSS"), "client_peak_rss": proc_status("VmHWM")})
 }
@@ -240,7 +264,11 @@ fn main() {
     let run = |phase: &str| -> Value {
         let mut args: Vec<String> = std::env::args().skip(1).collect();
         args.extend(["--phase".to_string(), phase.to_string()]);
-        let out = std::process::Command::new(&exe).args(&args).stderr(std::process::Stdio::inherit()).output().expect("run phase");
+        let out = std::process::Command::new(&exe)
+            .args(&args)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run phase");
         assert!(out.status.success(), "phase {phase} failed");
         let s = String::from_utf8_lossy(&out.stdout);
         serde_json::from_str(s.lines().last().unwrap_or("{}")).expect("phase output")

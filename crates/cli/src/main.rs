@@ -18,7 +18,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "chroma-rs", version, about = "The Chroma embedding database, in Rust: one fast binary that speaks Chroma's API.")]
+#[command(
+    name = "chroma-rs",
+    version,
+    about = "The Chroma embedding database, in Rust: one fast binary that speaks Chroma's API."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -114,13 +118,15 @@ fn run(args: RunArgs) -> ExitCode {
     let api: Arc<dyn ChromaApi> = Arc::new(engine.clone());
     let (host, port) = (config.host.clone(), config.port);
     let result = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((host.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot listen on {host}:{port}: {e} (is another server using the port? pick one with --port)"))?;
+        let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await.map_err(|e| {
+            format!("cannot listen on {host}:{port}: {e} (is another server using the port? pick one with --port)")
+        })?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| format!("{host}:{port}"));
         eprintln!("chroma-rs {} serving {what}", env!("CARGO_PKG_VERSION"));
         eprintln!("listening on http://{addr} (API /api/v1 and /api/v2); Ctrl-C to stop");
-        chroma_server::serve_on(listener, api, config, shutdown_signal()).await.map_err(|e| format!("server error: {e}"))
+        chroma_server::serve_on(listener, api, config, shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"))
     });
     if let Err(e) = engine.flush() {
         tracing::warn!(error = %e, "saving index graphs on shutdown failed; they will be rebuilt on next open");
@@ -158,10 +164,12 @@ async fn shutdown_signal() {
 fn vacuum(path: PathBuf) -> ExitCode {
     match chroma_store::folder::detect(&path) {
         Ok(chroma_store::folder::FolderKind::ChromaRs) => {}
-        Ok(kind @ (chroma_store::folder::FolderKind::Chroma03Parquet | chroma_store::folder::FolderKind::Chroma04Plus)) => {
-            return fail(chroma_store::folder::legacy_error(&path, &kind))
+        Ok(
+            kind @ (chroma_store::folder::FolderKind::Chroma03Parquet | chroma_store::folder::FolderKind::Chroma04Plus),
+        ) => return fail(chroma_store::folder::legacy_error(&path, &kind)),
+        Ok(_) => {
+            return fail(format!("{} is not a chroma-rs data folder (no chroma-rs.sqlite3 in it)", path.display()))
         }
-        Ok(_) => return fail(format!("{} is not a chroma-rs data folder (no chroma-rs.sqlite3 in it)", path.display())),
         Err(e) => return fail(e),
     }
     let engine = match Engine::open(&path, Settings::default()) {

@@ -5,7 +5,8 @@ use serde_json::json;
 fn main() -> chroma_types::Result<()> {
     // or Client::ephemeral(), or Client::http("http://127.0.0.1:8000")
     let client = Client::persistent(std::env::temp_dir().join("chroma-rs-quickstart"))?;
-    let docs = client.get_or_create_collection("docs", CollectionOptions::new().metadata(json!({"hnsw:space": "cosine"})))?;
+    let docs =
+        client.get_or_create_collection("docs", CollectionOptions::new().metadata(json!({"hnsw:space": "cosine"})))?;
     docs.add(
         Records::new(["a", "b"], vec![vec![1.0, 0.0], vec![0.0, 1.0]])
             .documents(["apples", "bananas"])

@@ -10,8 +10,8 @@
 use crate::wire;
 use base64::Engine as _;
 use chroma_types::{
-    AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, Error, ErrorKind, GetRequest, GetResult,
-    QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
+    AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, Error, ErrorKind, GetRequest,
+    GetResult, QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -161,7 +161,10 @@ impl HttpApi {
             headers.push(("Authorization".into(), format!("Basic {b}")));
         }
         for (k, v) in &headers {
-            if k.is_empty() || k.bytes().any(|b| b.is_ascii_control() || b == b':' || b == b' ') || v.bytes().any(|b| b == b'\n' || b == b'\r') {
+            if k.is_empty()
+                || k.bytes().any(|b| b.is_ascii_control() || b == b':' || b == b' ')
+                || v.bytes().any(|b| b == b'\n' || b == b'\r')
+            {
                 return Err(Error::invalid(format!("Invalid HTTP header {k:?}")));
             }
         }
@@ -269,7 +272,12 @@ impl HttpApi {
             return Ok(*p);
         }
         let v = self.json("GET", "/pre-flight-checks", None)?;
-        let max = v.get("max_batch_size").and_then(Value::as_i64).filter(|n| *n > 0).map(|n| n as usize).unwrap_or(usize::MAX);
+        let max = v
+            .get("max_batch_size")
+            .and_then(Value::as_i64)
+            .filter(|n| *n > 0)
+            .map(|n| n as usize)
+            .unwrap_or(usize::MAX);
         let b64 = v.get("supports_base64_encoding").and_then(Value::as_bool).unwrap_or(false);
         Ok(*self.base64.get_or_init(|| (max, b64)))
     }
@@ -394,7 +402,11 @@ impl ChromaApi for HttpApi {
             q.push_str(&format!("&limit={l}"));
         }
         let v = self.json("GET", &q, None)?;
-        v.as_array().ok_or_else(|| Error::internal("Unexpected tenant list"))?.iter().map(wire::tenant_from_json).collect()
+        v.as_array()
+            .ok_or_else(|| Error::internal("Unexpected tenant list"))?
+            .iter()
+            .map(wire::tenant_from_json)
+            .collect()
     }
 
     fn delete_tenant(&self, name: &str) -> Result<()> {
@@ -410,7 +422,11 @@ impl ChromaApi for HttpApi {
             self.json("POST", &format!("/databases?tenant={}", pct(tenant)), Some(body))?;
             return self.get_database(tenant, name);
         }
-        self.json("POST", &format!("/tenants/{}/databases", pct(tenant)), Some(json_body(&wire::NameBody { name: name.into() })?))?;
+        self.json(
+            "POST",
+            &format!("/tenants/{}/databases", pct(tenant)),
+            Some(json_body(&wire::NameBody { name: name.into() })?),
+        )?;
         self.get_database(tenant, name)
     }
 
@@ -431,7 +447,11 @@ impl ChromaApi for HttpApi {
             q.push_str(&format!("&limit={l}"));
         }
         let v = self.json("GET", &q, None)?;
-        v.as_array().ok_or_else(|| Error::internal("Unexpected database list"))?.iter().map(wire::database_from_json).collect()
+        v.as_array()
+            .ok_or_else(|| Error::internal("Unexpected database list"))?
+            .iter()
+            .map(wire::database_from_json)
+            .collect()
     }
 
     fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
@@ -458,7 +478,11 @@ impl ChromaApi for HttpApi {
             let path = format!("/collections/{}?{}", pct(name), Self::v1_scope(tenant, database));
             return self.collection(&self.json("GET", &path, None)?);
         }
-        self.collection(&self.json("GET", &format!("{}/collections/{}", Self::scope(tenant, database), pct(name)), None)?)
+        self.collection(&self.json(
+            "GET",
+            &format!("{}/collections/{}", Self::scope(tenant, database), pct(name)),
+            None,
+        )?)
     }
 
     fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
@@ -476,7 +500,9 @@ impl ChromaApi for HttpApi {
         if let Ok(tenants) = self.list_tenants(None, 0) {
             for t in tenants {
                 for d in self.list_databases(&t.name, None, 0).unwrap_or_default() {
-                    if let Ok(v) = self.json("GET", &format!("{}/collections/by-id/{id}", Self::scope(&t.name, &d.name)), None) {
+                    if let Ok(v) =
+                        self.json("GET", &format!("{}/collections/by-id/{id}", Self::scope(&t.name, &d.name)), None)
+                    {
                         return self.collection(&v);
                     }
                 }
@@ -485,7 +511,13 @@ impl ChromaApi for HttpApi {
         Err(Error::collection_not_found(&id.to_string()))
     }
 
-    fn list_collections(&self, tenant: &str, database: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Collection>> {
+    fn list_collections(
+        &self,
+        tenant: &str,
+        database: &str,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Result<Vec<Collection>> {
         let mut q = if self.v1()? {
             format!("/collections?{}&offset={offset}", Self::v1_scope(tenant, database))
         } else {
@@ -495,7 +527,11 @@ impl ChromaApi for HttpApi {
             q.push_str(&format!("&limit={l}"));
         }
         let v = self.json("GET", &q, None)?;
-        v.as_array().ok_or_else(|| Error::internal("Unexpected collection list"))?.iter().map(|c| self.collection(c)).collect()
+        v.as_array()
+            .ok_or_else(|| Error::internal("Unexpected collection list"))?
+            .iter()
+            .map(|c| self.collection(c))
+            .collect()
     }
 
     fn count_collections(&self, tenant: &str, database: &str) -> Result<usize> {
@@ -576,7 +612,8 @@ impl ChromaApi for HttpApi {
             return Ok(matched);
         }
         // Something changed in between: report the ones that are gone now.
-        let left = self.get(collection, GetRequest { ids: Some(matched.clone()), include: vec![], ..Default::default() })?.ids;
+        let left =
+            self.get(collection, GetRequest { ids: Some(matched.clone()), include: vec![], ..Default::default() })?.ids;
         let left: std::collections::HashSet<String> = left.into_iter().collect();
         Ok(matched.into_iter().filter(|id| !left.contains(id)).collect())
     }

@@ -41,7 +41,9 @@ pub use http::{ApiLine, HttpApi, HttpOptions, TokenTransport};
 
 use chroma_types::filter::{parse_where, parse_where_document};
 use chroma_types::metadata::{metadata_from_json, update_metadata_from_json};
-use chroma_types::{AddRequest, CreateCollection, DeleteRequest, Dialect, GetRequest, QueryRequest, UpdateCollection, UpdateRequest};
+use chroma_types::{
+    AddRequest, CreateCollection, DeleteRequest, Dialect, GetRequest, QueryRequest, UpdateCollection, UpdateRequest,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -116,7 +118,13 @@ impl Client {
             Error::new(e.kind, format!("Could not connect to tenant {}. Are you sure it exists? ({e})", self.tenant))
         })?;
         self.api.get_database(&self.tenant, &self.database).map_err(|e| {
-            Error::new(e.kind, format!("Could not connect to database {} for tenant {}. Are you sure it exists? ({e})", self.database, self.tenant))
+            Error::new(
+                e.kind,
+                format!(
+                    "Could not connect to database {} for tenant {}. Are you sure it exists? ({e})",
+                    self.database, self.tenant
+                ),
+            )
         })?;
         Ok(())
     }
@@ -623,7 +631,11 @@ impl Collection {
             None | Some(Value::Null) => None,
             Some(v) => Some(metadata_from_json(&v)?),
         };
-        let req = UpdateCollection { new_name: new_name.map(str::to_string), new_metadata: new_metadata.clone(), new_configuration: None };
+        let req = UpdateCollection {
+            new_name: new_name.map(str::to_string),
+            new_metadata: new_metadata.clone(),
+            new_configuration: None,
+        };
         self.api.update_collection(self.model.id, req)?;
         self.refresh()
     }

@@ -11,10 +11,12 @@
 
 use base64::Engine as _;
 use chroma_types::filter::{parse_where, parse_where_document};
-use chroma_types::metadata::{metadata_from_json, metadata_to_json, update_metadata_from_json, update_metadata_to_json};
+use chroma_types::metadata::{
+    metadata_from_json, metadata_to_json, update_metadata_from_json, update_metadata_to_json,
+};
 use chroma_types::{
-    AddRequest, Collection, CreateCollection, Database, DeleteRequest, Dialect, Error, GetRequest, GetResult,
-    Include, IndexConfig, Metadata, QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
+    AddRequest, Collection, CreateCollection, Database, DeleteRequest, Dialect, Error, GetRequest, GetResult, Include,
+    IndexConfig, Metadata, QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -82,10 +84,7 @@ fn embeddings_in(items: Vec<EmbeddingIn>) -> Result<Vec<Vec<f32>>> {
 }
 
 fn embeddings_out(items: &[Vec<f32>], base64: bool) -> Vec<EmbeddingIn> {
-    items
-        .iter()
-        .map(|e| if base64 { EmbeddingIn::base64(e) } else { EmbeddingIn::Floats(e.clone()) })
-        .collect()
+    items.iter().map(|e| if base64 { EmbeddingIn::base64(e) } else { EmbeddingIn::Floats(e.clone()) }).collect()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -268,7 +267,9 @@ impl UpdateBody {
     pub fn into_request(self) -> Result<UpdateRequest> {
         let embeddings = self
             .embeddings
-            .map(|items| items.into_iter().map(|e| e.map(EmbeddingIn::into_vec).transpose()).collect::<Result<Vec<_>>>())
+            .map(|items| {
+                items.into_iter().map(|e| e.map(EmbeddingIn::into_vec).transpose()).collect::<Result<Vec<_>>>()
+            })
             .transpose()?;
         Ok(UpdateRequest {
             ids: self.ids,
@@ -366,7 +367,9 @@ impl QueryBody {
         let n_results = match self.n_results {
             None => 10,
             Some(n) if n <= 0 => {
-                return Err(Error::invalid(format!("Expected requested number of results to be a positive integer, got {n}")))
+                return Err(Error::invalid(format!(
+                    "Expected requested number of results to be a positive integer, got {n}"
+                )))
             }
             Some(n) => usize::try_from(n).map_err(|_| Error::invalid("n_results is too large"))?,
         };
@@ -499,18 +502,16 @@ pub fn collection_to_json(c: &Collection, shape: Shape) -> Value {
 /// Reads a collection object of any shape (0.4.x, 0.5.x or 1.x server).
 pub fn collection_from_json(v: &Value) -> Result<Collection> {
     let bad = |what: &str| Error::internal(format!("Unexpected collection object from server ({what}): {v}"));
-    let id = v
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| bad("id"))?;
+    let id = v.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| bad("id"))?;
     let name = v.get("name").and_then(Value::as_str).ok_or_else(|| bad("name"))?.to_string();
     let metadata = match v.get("metadata") {
         None | Some(Value::Null) => None,
         Some(m) => Some(metadata_from_json(m).map_err(|e| bad(&e.message))?),
     };
     let config = IndexConfig::default()
-        .apply_configuration(v.get("configuration_json").filter(|c| c.get("hnsw").is_some() || c.get("hnsw_configuration").is_some()))
+        .apply_configuration(
+            v.get("configuration_json").filter(|c| c.get("hnsw").is_some() || c.get("hnsw_configuration").is_some()),
+        )
         .unwrap_or_default()
         .apply_metadata(metadata.as_ref())
         .unwrap_or_else(|_| IndexConfig::default());
@@ -629,10 +630,7 @@ struct GetResponseIn {
 }
 
 fn metadatas_in(items: Vec<Value>) -> Result<Vec<Option<Metadata>>> {
-    items
-        .into_iter()
-        .map(|m| if m.is_null() { Ok(None) } else { metadata_from_json(&m).map(Some) })
-        .collect()
+    items.into_iter().map(|m| if m.is_null() { Ok(None) } else { metadata_from_json(&m).map(Some) }).collect()
 }
 
 fn include_in(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Vec<Include> {
@@ -641,8 +639,8 @@ fn include_in(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Vec<Include> {
 
 /// Reads a get response of any line.
 pub fn get_result_from_slice(body: &[u8]) -> Result<GetResult> {
-    let r: GetResponseIn =
-        serde_json::from_slice(body).map_err(|e| Error::internal(format!("Unexpected get response from server: {e}")))?;
+    let r: GetResponseIn = serde_json::from_slice(body)
+        .map_err(|e| Error::internal(format!("Unexpected get response from server: {e}")))?;
     Ok(GetResult {
         ids: r.ids,
         embeddings: r.embeddings.map(embeddings_in).transpose()?,
@@ -674,8 +672,8 @@ struct QueryResponseIn {
 
 /// Reads a query response of any line.
 pub fn query_result_from_slice(body: &[u8]) -> Result<QueryResult> {
-    let r: QueryResponseIn =
-        serde_json::from_slice(body).map_err(|e| Error::internal(format!("Unexpected query response from server: {e}")))?;
+    let r: QueryResponseIn = serde_json::from_slice(body)
+        .map_err(|e| Error::internal(format!("Unexpected query response from server: {e}")))?;
     Ok(QueryResult {
         ids: r.ids,
         distances: r.distances,
@@ -715,12 +713,21 @@ pub fn error_from_response(status: u16, body: &[u8]) -> Error {
         }
     }
     if name == "ValueError" {
-        name = if repr_message.as_deref().is_some_and(|m| m.contains("does not exist")) { "NotFoundError" } else { "InvalidArgumentError" }
-            .to_string();
+        name = if repr_message.as_deref().is_some_and(|m| m.contains("does not exist")) {
+            "NotFoundError"
+        } else {
+            "InvalidArgumentError"
+        }
+        .to_string();
     }
     let message = repr_message
         .or_else(|| parsed.as_ref().and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string)))
-        .or_else(|| parsed.as_ref().and_then(|v| v.get("detail")).map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())))
+        .or_else(|| {
+            parsed
+                .as_ref()
+                .and_then(|v| v.get("detail"))
+                .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
+        })
         .or_else(|| (!name.is_empty()).then(|| name.clone()))
         .unwrap_or_else(|| if text.is_empty() { format!("HTTP status {status}") } else { text.clone() });
     let kind = match name.as_str() {
@@ -731,7 +738,9 @@ pub fn error_from_response(status: u16, body: &[u8]) -> Error {
         "BatchSizeExceededError" => K::BatchSizeExceeded,
         "AuthorizationError" | "AuthError" => K::Unauthorized,
         "InvalidArgumentError" | "InvalidUUID" => {
-            if message.contains("expecting embedding with dimension") || message.contains("does not match collection dimensionality") {
+            if message.contains("expecting embedding with dimension")
+                || message.contains("does not match collection dimensionality")
+            {
                 K::InvalidDimension
             } else if message.contains("Expected IDs to be unique") {
                 K::DuplicateId
@@ -780,9 +789,17 @@ mod tests {
 
     #[test]
     fn get_result_shapes() {
-        let r = GetResult { ids: vec!["a".into()], documents: Some(vec![None]), include: vec![Include::Documents], ..Default::default() };
+        let r = GetResult {
+            ids: vec!["a".into()],
+            documents: Some(vec![None]),
+            include: vec![Include::Documents],
+            ..Default::default()
+        };
         let v04: Value = serde_json::from_str(&get_result_to_string(&r, Shape::V04).unwrap()).unwrap();
-        assert_eq!(v04, json!({"ids": ["a"], "embeddings": null, "metadatas": null, "documents": [null], "uris": null, "data": null}));
+        assert_eq!(
+            v04,
+            json!({"ids": ["a"], "embeddings": null, "metadatas": null, "documents": [null], "uris": null, "data": null})
+        );
         let v2: Value = serde_json::from_str(&get_result_to_string(&r, Shape::V2).unwrap()).unwrap();
         assert_eq!(v2["include"], json!(["documents"]));
         assert!(v2.get("data").is_none());
@@ -792,7 +809,12 @@ mod tests {
 
     #[test]
     fn f32_stays_short() {
-        let r = QueryResult { ids: vec![vec!["a".into()]], distances: Some(vec![vec![0.1]]), include: vec![Include::Distances], ..Default::default() };
+        let r = QueryResult {
+            ids: vec![vec!["a".into()]],
+            distances: Some(vec![vec![0.1]]),
+            include: vec![Include::Distances],
+            ..Default::default()
+        };
         let s = query_result_to_string(&r, Shape::V2).unwrap();
         assert!(s.contains("[[0.1]]"), "{s}");
     }
@@ -828,8 +850,14 @@ mod tests {
         // API v1 (Chroma 0.4.x): the Python repr, status 500
         let e = error_from_response(500, br#"{"error":"ValueError('Collection nope does not exist.')"}"#);
         assert_eq!((e.kind, e.message.as_str()), (K::NotFound, "Collection nope does not exist."));
-        assert_eq!(error_from_response(500, br#"{"error":"UniqueConstraintError('Collection abc already exists')"}"#).kind, K::AlreadyExists);
+        assert_eq!(
+            error_from_response(500, br#"{"error":"UniqueConstraintError('Collection abc already exists')"}"#).kind,
+            K::AlreadyExists
+        );
         assert_eq!(error_from_response(500, br#"{"error":"NotFoundError('Tenant zz not found')"}"#).kind, K::NotFound);
-        assert_eq!(error_from_response(500, br#"{"error":"ValueError('Expected metadata to be a dict')"}"#).kind, K::InvalidArgument);
+        assert_eq!(
+            error_from_response(500, br#"{"error":"ValueError('Expected metadata to be a dict')"}"#).kind,
+            K::InvalidArgument
+        );
     }
 }

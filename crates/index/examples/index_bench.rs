@@ -36,7 +36,11 @@ fn read_npy(path: &Path) -> Result<(Vec<u8>, char, usize, usize), String> {
     };
     let s = header.find("'shape': (").ok_or("no shape")? + "'shape': (".len();
     let e = header[s..].find(')').ok_or("bad shape")? + s;
-    let dims: Vec<usize> = header[s..e].split(',').filter(|t| !t.trim().is_empty()).map(|t| t.trim().parse::<usize>().map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+    let dims: Vec<usize> = header[s..e]
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.trim().parse::<usize>().map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
     let (rows, cols) = match dims.as_slice() {
         [r, c] => (*r, *c),
         [r] => (*r, 1),
@@ -106,7 +110,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queries = f32s(&qb);
     let gt = i32s(&gb);
     drop((bb, qb, gb));
-    println!("dataset {}: n={n} dim={dim} queries={nq} kernels={}", dir.display(), chroma_index::distance::simd_level());
+    println!(
+        "dataset {}: n={n} dim={dim} queries={nq} kernels={}",
+        dir.display(),
+        chroma_index::distance::simd_level()
+    );
     let params = HnswParams { m, ef_construction: efc, ef_search: 100, num_threads: threads, resize_factor: 1.2 };
     // INDEX_BENCH_GRAPH=<file>: load the graph from there if present (search-only runs),
     // otherwise build and save it there.

@@ -36,8 +36,7 @@ fn detect() -> Kernels {
         if std::arch::is_x86_feature_detected!("avx512f") {
             return Kernels { l2sq: x86::l2sq_avx512, dot: x86::dot_avx512, name: "avx512f" };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             return Kernels { l2sq: x86::l2sq_avx2, dot: x86::dot_avx2, name: "avx2+fma" };
         }
     }

@@ -323,7 +323,16 @@ impl Graph {
 
     /// Greedy descent from `(cur, cur_d)` through levels `from` down to `to + 1`.
     #[allow(clippy::too_many_arguments)]
-    pub fn greedy(&self, st: &Store, q: &Query, mut cur: u32, mut cur_d: f32, from: usize, to: usize, buf: &mut Vec<u32>) -> (u32, f32) {
+    pub fn greedy(
+        &self,
+        st: &Store,
+        q: &Query,
+        mut cur: u32,
+        mut cur_d: f32,
+        from: usize,
+        to: usize,
+        buf: &mut Vec<u32>,
+    ) -> (u32, f32) {
         let mut level = from;
         while level > to {
             loop {

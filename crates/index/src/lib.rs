@@ -424,7 +424,11 @@ impl VectorIndex {
         let threads = self.threads().min(slots.len().div_ceil(PARALLEL_MIN)).max(1);
         // the first node of an empty graph becomes the entry point; insert a small prefix
         // serially so the parallel phase starts from a connected core
-        let serial = if self.graph.entry.lock().node == NONE { slots.len().min(if threads > 1 { 64 } else { slots.len() }) } else { 0 };
+        let serial = if self.graph.entry.lock().node == NONE {
+            slots.len().min(if threads > 1 { 64 } else { slots.len() })
+        } else {
+            0
+        };
         let serial = if threads == 1 { slots.len() } else { serial };
         let mut sc = self.pool.take();
         for &s in &slots[..serial] {
@@ -510,7 +514,13 @@ impl VectorIndex {
 
     /// Builds an index from scratch over `vectors` (slot-major); slots for which `live`
     /// returns false are tombstoned and not inserted into the graph.
-    pub fn build(dim: usize, space: Space, params: HnswParams, vectors: impl Into<VecBuf>, live: impl Fn(u32) -> bool) -> Result<Self, IndexError> {
+    pub fn build(
+        dim: usize,
+        space: Space,
+        params: HnswParams,
+        vectors: impl Into<VecBuf>,
+        live: impl Fn(u32) -> bool,
+    ) -> Result<Self, IndexError> {
         let idx = Self::unbuilt(dim, space, params, vectors, live)?;
         idx.index_pending(usize::MAX);
         Ok(idx)
@@ -518,7 +528,13 @@ impl VectorIndex {
 
     /// Like [`build`](Self::build) but links nothing: every slot is pending, searched exactly
     /// until [`index_pending`](Self::index_pending) links it. Instant, whatever the size.
-    pub fn unbuilt(dim: usize, space: Space, params: HnswParams, vectors: impl Into<VecBuf>, live: impl Fn(u32) -> bool) -> Result<Self, IndexError> {
+    pub fn unbuilt(
+        dim: usize,
+        space: Space,
+        params: HnswParams,
+        vectors: impl Into<VecBuf>,
+        live: impl Fn(u32) -> bool,
+    ) -> Result<Self, IndexError> {
         let vectors: VecBuf = vectors.into();
         let mut idx = VectorIndex::new(dim, space, params)?;
         if !vectors.len().is_multiple_of(dim) {
@@ -607,7 +623,8 @@ impl VectorIndex {
         for (s, &lv) in gf.levels.iter().enumerate() {
             if idx.graph.levels[s] != lv {
                 idx.graph.levels[s] = lv;
-                idx.graph.upper[s] = (0..lv as usize * (idx.graph.m + 1)).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
+                idx.graph.upper[s] =
+                    (0..lv as usize * (idx.graph.m + 1)).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
             }
         }
         debug_assert_eq!(gf.m, idx.graph.m);
@@ -661,7 +678,13 @@ impl VectorIndex {
     /// k nearest neighbours of `query` among live slots passing `filter`, ascending by
     /// distance (ties by slot). `ef` defaults to `params.ef_search` and is raised to `k`.
     /// Returns exactly `min(k, number of live allowed slots)` results.
-    pub fn search(&self, query: &[f32], k: usize, ef: Option<usize>, filter: Filter) -> Result<Vec<Neighbor>, IndexError> {
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+        filter: Filter,
+    ) -> Result<Vec<Neighbor>, IndexError> {
         self.check_query(query)?;
         let live = self.live_count();
         if k == 0 || live == 0 {

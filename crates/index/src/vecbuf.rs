@@ -23,7 +23,10 @@ impl VecBuf {
                 let bytes = std::fs::read(path)?;
                 let need = len * 4;
                 if bytes.len() < need {
-                    return Err(IndexError::Mismatch(format!("vector file holds {} bytes, {need} needed", bytes.len())));
+                    return Err(IndexError::Mismatch(format!(
+                        "vector file holds {} bytes, {need} needed",
+                        bytes.len()
+                    )));
                 }
                 for (o, c) in v.iter_mut().zip(bytes.chunks_exact(4)) {
                     *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);

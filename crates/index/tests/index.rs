@@ -66,7 +66,7 @@ fn assert_sorted(res: &[Neighbor]) {
 fn recall_10k_clustered_128d() {
     let dim = 128;
     let (data, queries) = split(10_000, 200, dim, 50, 1.0, 7);
-    
+
     let mut idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
     let r = idx.append(&data).unwrap();
     assert_eq!(r, 0..10_000);
@@ -93,7 +93,7 @@ fn cosine_and_ip_spaces() {
         let s = 1.0 + (i % 7) as f32;
         v.iter_mut().for_each(|x| *x *= s);
     }
-    
+
     for space in [Space::Cosine, Space::InnerProduct, Space::L2] {
         let idx = VectorIndex::build(dim, space, params(2), data.clone(), |_| true).unwrap();
         let mut hits = 0;
@@ -124,7 +124,7 @@ fn filtered_search_is_exact_top_k() {
     for _ in 0..300 {
         idx.remove(rng.random_range(0..n as u32)).unwrap();
     }
-    
+
     for &size in &[1usize, 3, 10, 57, 500, 1024, 1500, 3000, 5000, 7000, 9500, 10_000] {
         let mut allowed: Vec<u32> = (0..n as u32).collect();
         // partial shuffle, take `size`, sort
@@ -203,7 +203,7 @@ fn removed_never_returned() {
     assert_eq!(idx.live_count(), n - removed.len());
     assert_eq!(idx.len(), n);
     assert!(matches!(idx.remove(n as u32), Err(IndexError::SlotOutOfRange { .. })));
-    
+
     let mut hits = 0;
     for q in queries.chunks_exact(dim) {
         let got = idx.search(q, 10, None, Filter::All).unwrap();
@@ -244,7 +244,7 @@ fn save_load_roundtrip_identical() {
     assert_eq!(info.graph_slots, n as u32);
     assert_eq!(loaded.len(), n);
     assert_eq!(loaded.live_count(), n - 1);
-    
+
     for q in queries.chunks_exact(dim) {
         for ef in [10usize, 50] {
             let a = idx.search(q, 10, Some(ef), Filter::All).unwrap();
@@ -346,7 +346,10 @@ fn corrupt_files_are_errors() {
         Err(IndexError::Mismatch(_))
     ));
     let p32 = HnswParams { m: 32, ..params(1) };
-    assert!(matches!(VectorIndex::load(&path, dim, Space::L2, p32, data.clone(), |_| true), Err(IndexError::Mismatch(_))));
+    assert!(matches!(
+        VectorIndex::load(&path, dim, Space::L2, p32, data.clone(), |_| true),
+        Err(IndexError::Mismatch(_))
+    ));
     // vectors with a partial row / NaN
     assert!(VectorIndex::load(&path, dim, Space::L2, params(1), data[..dim * 2000 - 1].to_vec(), |_| true).is_err());
     let mut nan = data.clone();
@@ -437,7 +440,7 @@ fn concurrent_searches_and_incremental_appends() {
     }
     idx.append(&data[1000 * dim..]).unwrap();
     assert_eq!(idx.len(), 6000);
-    
+
     let idx = &idx;
     let data = &data;
     let hits: usize = std::thread::scope(|s| {
@@ -511,7 +514,6 @@ fn identical_vectors_in_every_space() {
         assert_eq!(odd[0].slot, 1500, "{space:?}: the one distinct vector is found");
     }
 }
-
 
 /// A collection whose graph is not built yet answers exactly (scan of the pending slots),
 /// keeps answering while a builder links the slots step by step on another thread, and
@@ -592,7 +594,8 @@ fn save_with_pending_tail_and_append_behind_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g");
     idx.save_graph(&path, 5).unwrap();
-    let (loaded, info) = VectorIndex::load(&path, dim, Space::L2, params(2), data[..4000 * dim].to_vec(), |_| true).unwrap();
+    let (loaded, info) =
+        VectorIndex::load(&path, dim, Space::L2, params(2), data[..4000 * dim].to_vec(), |_| true).unwrap();
     assert_eq!(info.graph_slots, 2500);
     assert_eq!(loaded.pending(), 1500);
     for s in [0u32, 2499, 2500, 3999] {

@@ -15,9 +15,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::hnsw::HnswIndex;
 use crate::{
-    io_err, name_rejection, parse_python_json, sql_err, value_quirks, LegacyCollection,
-    LegacyEmbedding, LegacyError, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue, Quirk,
-    RecordBatches, Result, SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
+    io_err, name_rejection, parse_python_json, sql_err, value_quirks, LegacyCollection, LegacyEmbedding, LegacyError,
+    LegacyMetadata, LegacyRecord, LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind,
+    DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
 pub const SQLITE_FILE: &str = "chroma.sqlite3";
@@ -28,9 +28,8 @@ fn uri_for(path: &Path) -> Result<String> {
     } else {
         std::env::current_dir().map_err(io_err("current dir"))?.join(path)
     };
-    let s = abs.to_str().ok_or_else(|| {
-        LegacyError::Unreadable(format!("{}: path is not valid UTF-8", abs.display()))
-    })?;
+    let s =
+        abs.to_str().ok_or_else(|| LegacyError::Unreadable(format!("{}: path is not valid UTF-8", abs.display())))?;
     let mut enc = String::new();
     for c in s.chars() {
         match c {
@@ -166,9 +165,7 @@ fn sql_value_to_i64(v: &SqlValue) -> Option<i64> {
             a.copy_from_slice(b);
             Some(i64::from_be_bytes(a))
         }
-        SqlValue::Blob(b) if b.len() < 8 && !b.is_empty() => {
-            Some(b.iter().fold(0i64, |acc, x| (acc << 8) | *x as i64))
-        }
+        SqlValue::Blob(b) if b.len() < 8 && !b.is_empty() => Some(b.iter().fold(0i64, |acc, x| (acc << 8) | *x as i64)),
         _ => None,
     }
 }
@@ -282,9 +279,8 @@ impl Chroma04Source {
                 let pk = dir.join("index_metadata.pickle");
                 if pk.is_file() {
                     let bytes = std::fs::read(&pk).map_err(io_err(format!("reading {}", pk.display())))?;
-                    let p = crate::pickle::parse(&bytes).map_err(|e| {
-                        LegacyError::Format(format!("{}: {e}", pk.display()))
-                    })?;
+                    let p = crate::pickle::parse(&bytes)
+                        .map_err(|e| LegacyError::Format(format!("{}: {e}", pk.display())))?;
                     let mut id_to_label = HashMap::new();
                     if let Some(d) = p.dict_get("id_to_label").and_then(|d| d.as_dict()) {
                         for (k, v) in d {
@@ -349,11 +345,20 @@ impl Chroma04Source {
                     Some(b) => {
                         let e = enc.unwrap_or_default();
                         if !e.eq_ignore_ascii_case("FLOAT32") || b.len() % 4 != 0 {
-                            state.bad.insert(id.clone(), format!(
-                                "log seq_id {seq}: vector encoding {e:?} with {} bytes not understood", b.len()));
+                            state.bad.insert(
+                                id.clone(),
+                                format!(
+                                    "log seq_id {seq}: vector encoding {e:?} with {} bytes not understood",
+                                    b.len()
+                                ),
+                            );
                             None
                         } else {
-                            Some(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>())
+                            Some(
+                                b.chunks_exact(4)
+                                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                                    .collect::<Vec<f32>>(),
+                            )
                         }
                     }
                 };
@@ -437,9 +442,7 @@ impl VectorState {
                 return match idx.original_vector(*label, self.cosine)? {
                     Some((v, deleted)) => {
                         if deleted {
-                            quirks.push(Quirk::Other(format!(
-                                "hnsw element for label {label} is marked deleted"
-                            )));
+                            quirks.push(Quirk::Other(format!("hnsw element for label {label} is marked deleted")));
                         }
                         Ok(Some(LegacyEmbedding::F32(v)))
                     }
@@ -453,9 +456,7 @@ impl VectorState {
             }
         }
         let detail = match (self.start_seq, self.log_min_seq) {
-            (_, Some(m)) if m > 1 => format!(
-                "not in the hnsw files and not in the log (log purged below seq_id {m})"
-            ),
+            (_, Some(m)) if m > 1 => format!("not in the hnsw files and not in the log (log purged below seq_id {m})"),
             _ => "not in the hnsw files and not in the log".to_string(),
         };
         quirks.push(Quirk::MissingEmbedding { detail });
@@ -463,7 +464,11 @@ impl VectorState {
     }
 }
 
-fn resolve_space(meta: &Option<LegacyMetadata>, config: &Option<serde_json::Value>, schema: &Option<serde_json::Value>) -> Option<String> {
+fn resolve_space(
+    meta: &Option<LegacyMetadata>,
+    config: &Option<serde_json::Value>,
+    schema: &Option<serde_json::Value>,
+) -> Option<String> {
     if let Some(LegacyValue::Str(s)) = meta.as_ref().and_then(|m| m.get("hnsw:space")) {
         return Some(s.clone());
     }
@@ -524,16 +529,12 @@ impl LegacySource for Chroma04Source {
         } else {
             ("NULL, NULL", "")
         };
-        let sql = format!(
-            "SELECT c.id, c.name, {dim}, {conf}, {sch}, {db} FROM collections c {join} ORDER BY c.rowid"
-        );
+        let sql = format!("SELECT c.id, c.name, {dim}, {conf}, {sch}, {db} FROM collections c {join} ORDER BY c.rowid");
         type Row = (String, String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
         let rows: Vec<Row> = {
             let mut st = self.conn.prepare(&sql).map_err(sql_err("reading collections"))?;
             let it = st
-                .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-                })
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
                 .and_then(|it| it.collect::<std::result::Result<Vec<Row>, _>>())
                 .map_err(sql_err("reading collections"))?;
             it
@@ -565,7 +566,9 @@ impl LegacySource for Chroma04Source {
             let record_count_hint = match &segs.metadata {
                 Some(ms) => Some(
                     self.conn
-                        .query_row("SELECT count(*) FROM embeddings WHERE segment_id = ?1", [ms], |r| r.get::<_, i64>(0))
+                        .query_row("SELECT count(*) FROM embeddings WHERE segment_id = ?1", [ms], |r| {
+                            r.get::<_, i64>(0)
+                        })
                         .map_err(sql_err(format!("counting records of collection {id}")))?
                         .max(0) as u64,
                 ),

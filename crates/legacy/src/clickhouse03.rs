@@ -8,9 +8,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
 use crate::{
-    name_rejection, parse_metadata_text, parse_python_json, LegacyCollection, LegacyEmbedding,
-    LegacyError, LegacyRecord, LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind,
-    DEFAULT_DATABASE, DEFAULT_TENANT,
+    name_rejection, parse_metadata_text, parse_python_json, LegacyCollection, LegacyEmbedding, LegacyError,
+    LegacyRecord, LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind, DEFAULT_DATABASE,
+    DEFAULT_TENANT,
 };
 
 /// Where the ClickHouse server is. 0.3.x connected without user/password to database `default`.
@@ -71,11 +71,8 @@ pub struct ClickHouse03Source {
 
 /// Connects (runs `SELECT 1` and checks both tables exist).
 pub fn open_clickhouse03(cfg: ClickHouseConfig) -> Result<ClickHouse03Source> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(cfg.timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(cfg.timeout)).http_status_as_error(false).build().into();
     let mut src = ClickHouse03Source { cfg, agent, warnings: Vec::new() };
     let one = src.query_text("SELECT 1")?;
     if one.trim() != "1" {
@@ -130,13 +127,8 @@ impl ClickHouse03Source {
             .send(sql.as_bytes())
             .map_err(|e| LegacyError::Http { context: ctx(), message: e.to_string() })?;
         if resp.status().as_u16() != 200 {
-            let body = resp
-                .body_mut()
-                .with_config()
-                .limit(1 << 20)
-                .lossy_utf8(true)
-                .read_to_string()
-                .unwrap_or_default();
+            let body =
+                resp.body_mut().with_config().limit(1 << 20).lossy_utf8(true).read_to_string().unwrap_or_default();
             return Err(LegacyError::Http {
                 context: ctx(),
                 message: format!("HTTP {}: {}", resp.status(), body.trim()),
@@ -148,11 +140,10 @@ impl ClickHouse03Source {
     fn query_text(&self, sql: &str) -> Result<String> {
         let resp = self.post(sql)?;
         let mut s = String::new();
-        resp.into_body()
-            .into_reader()
-            .take(64 << 20)
-            .read_to_string(&mut s)
-            .map_err(|e| LegacyError::Http { context: format!("reading answer to {:?}", short(sql)), message: e.to_string() })?;
+        resp.into_body().into_reader().take(64 << 20).read_to_string(&mut s).map_err(|e| LegacyError::Http {
+            context: format!("reading answer to {:?}", short(sql)),
+            message: e.to_string(),
+        })?;
         Ok(s)
     }
 
@@ -161,9 +152,8 @@ impl ClickHouse03Source {
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
-                parse_python_json(l).map_err(|e| {
-                    LegacyError::Format(format!("ClickHouse answer line {:?}: {e}", short(l)))
-                })
+                parse_python_json(l)
+                    .map_err(|e| LegacyError::Format(format!("ClickHouse answer line {:?}: {e}", short(l))))
             })
             .collect()
     }
@@ -227,7 +217,8 @@ impl LegacySource for ClickHouse03Source {
         let mut names = HashSet::new();
         for r in rows {
             let mut quirks = Vec::new();
-            let id = text(&r, "uuid").ok_or_else(|| LegacyError::Format(format!("collection row without uuid: {r}")))?;
+            let id =
+                text(&r, "uuid").ok_or_else(|| LegacyError::Format(format!("collection row without uuid: {r}")))?;
             let name = text(&r, "name").unwrap_or_default();
             if let Some(reason) = name_rejection(&name) {
                 quirks.push(Quirk::NameRejectedByNewRules { reason });
@@ -344,9 +335,7 @@ impl ChRecordIter {
         };
         match (&embedding, self.dimension) {
             (None, _) => quirks.push(Quirk::MissingEmbedding { detail: "embedding is missing".into() }),
-            (Some(e), Some(d)) if e.len() != d => {
-                quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() })
-            }
+            (Some(e), Some(d)) if e.len() != d => quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() }),
             (Some(e), None) => self.dimension = Some(e.len()),
             _ => {}
         }

@@ -101,10 +101,7 @@ impl HnswHeader {
             || h.dimension().is_none()
             || h.cur_element_count > h.max_elements
         {
-            return Err(LegacyError::Format(format!(
-                "{}: implausible hnsw header {h:?}",
-                what.display()
-            )));
+            return Err(LegacyError::Format(format!("{}: implausible hnsw header {h:?}", what.display())));
         }
         Ok(h)
     }
@@ -174,10 +171,9 @@ impl HnswIndex {
         for e in 0..idx.header.cur_element_count {
             let mut b = [0u8; 8];
             let off = idx.elem_off(e) + idx.header.label_offset;
-            idx.data.read_exact_at(&mut b, off).map_err(io_err(format!(
-                "reading label of element {e} in {}",
-                idx.data_path.display()
-            )))?;
+            idx.data
+                .read_exact_at(&mut b, off)
+                .map_err(io_err(format!("reading label of element {e} in {}", idx.data_path.display())))?;
             idx.label_to_element.insert(u64::from_le_bytes(b), e);
         }
         Ok(idx)

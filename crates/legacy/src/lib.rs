@@ -293,13 +293,9 @@ pub fn value_quirks(meta: &LegacyMetadata, out: &mut Vec<Quirk>) {
             out.push(Quirk::OddKey { key: k.clone() });
         }
         match v {
-            LegacyValue::List(_) | LegacyValue::Map(_) => {
-                out.push(Quirk::NestedValue { key: k.clone() })
-            }
+            LegacyValue::List(_) | LegacyValue::Map(_) => out.push(Quirk::NestedValue { key: k.clone() }),
             LegacyValue::Bool(_) => {}
-            LegacyValue::Float(f) if !f.is_finite() => {
-                out.push(Quirk::NonFiniteFloat { key: k.clone() })
-            }
+            LegacyValue::Float(f) if !f.is_finite() => out.push(Quirk::NonFiniteFloat { key: k.clone() }),
             LegacyValue::BigInt(_) => out.push(Quirk::IntBeyond64Bits { key: k.clone() }),
             LegacyValue::BrokenStr { .. } => out.push(Quirk::BrokenUnicode { key: k.clone() }),
             LegacyValue::Str(s) if s.contains('\0') => {

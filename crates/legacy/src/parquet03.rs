@@ -8,16 +8,15 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, Float32Array, Float64Array, LargeBinaryArray, LargeListArray,
-    LargeStringArray, ListArray, RecordBatch, StringArray, StringViewArray,
+    Array, ArrayRef, BinaryArray, Float32Array, Float64Array, LargeBinaryArray, LargeListArray, LargeStringArray,
+    ListArray, RecordBatch, StringArray, StringViewArray,
 };
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
 use crate::{
-    io_err, name_rejection, parse_metadata_text, LegacyCollection, LegacyEmbedding, LegacyError,
-    LegacyRecord, LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind,
-    DEFAULT_DATABASE, DEFAULT_TENANT,
+    io_err, name_rejection, parse_metadata_text, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord,
+    LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
 pub const COLLECTIONS_FILE: &str = "chroma-collections.parquet";
@@ -28,11 +27,9 @@ pub fn looks_like_parquet03(path: &Path) -> bool {
     if path.join(COLLECTIONS_FILE).is_file() || path.join(EMBEDDINGS_FILE).is_file() {
         return true;
     }
-    index_files(path).iter().any(|p| {
-        p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("index_") && n.ends_with(".bin"))
-    })
+    index_files(path)
+        .iter()
+        .any(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("index_") && n.ends_with(".bin")))
 }
 
 fn index_files(path: &Path) -> Vec<PathBuf> {
@@ -194,11 +191,7 @@ fn dashed_uuid(hex: &str) -> String {
     }
 }
 
-fn open_reader(
-    path: &Path,
-    columns: &[&str],
-    batch: usize,
-) -> Result<(ParquetRecordBatchReader, Vec<u64>)> {
+fn open_reader(path: &Path, columns: &[&str], batch: usize) -> Result<(ParquetRecordBatchReader, Vec<u64>)> {
     let file = File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| LegacyError::Parquet {
         context: format!("reading parquet footer of {}", path.display()),
@@ -218,11 +211,12 @@ fn open_reader(
         roots.push(i);
     }
     let mask = ProjectionMask::roots(schema, roots);
-    let rg_rows: Vec<u64> =
-        b.metadata().row_groups().iter().map(|rg| rg.num_rows().max(0) as u64).collect();
-    let r = b.with_projection(mask).with_batch_size(batch.max(1)).build().map_err(|source| {
-        LegacyError::Parquet { context: format!("reading {}", path.display()), source }
-    })?;
+    let rg_rows: Vec<u64> = b.metadata().row_groups().iter().map(|rg| rg.num_rows().max(0) as u64).collect();
+    let r = b
+        .with_projection(mask)
+        .with_batch_size(batch.max(1))
+        .build()
+        .map_err(|source| LegacyError::Parquet { context: format!("reading {}", path.display()), source })?;
     Ok((r, rg_rows))
 }
 
@@ -234,9 +228,8 @@ struct TextCol<'a> {
 
 impl<'a> TextCol<'a> {
     fn new(batch: &'a RecordBatch, name: &'a str) -> Result<Self> {
-        let arr = batch
-            .column_by_name(name)
-            .ok_or_else(|| LegacyError::Format(format!("batch has no column {name:?}")))?;
+        let arr =
+            batch.column_by_name(name).ok_or_else(|| LegacyError::Format(format!("batch has no column {name:?}")))?;
         Ok(TextCol { arr, name })
     }
     /// `Ok(None)` for NULL.
@@ -265,9 +258,9 @@ impl<'a> TextCol<'a> {
                 self.arr.data_type()
             )));
         };
-        String::from_utf8(bytes.to_vec()).map(Some).map_err(|e| {
-            LegacyError::Format(format!("column {:?}: text is not valid UTF-8: {e}", self.name))
-        })
+        String::from_utf8(bytes.to_vec())
+            .map(Some)
+            .map_err(|e| LegacyError::Format(format!("column {:?}: text is not valid UTF-8: {e}", self.name)))
     }
 }
 
@@ -328,10 +321,8 @@ impl Parquet03Source {
             let (reader, _) = open_reader(&path, &["collection_uuid"], 8192)?;
             let mut counts: HashMap<String, u64> = HashMap::new();
             for b in reader {
-                let b = b.map_err(|source| LegacyError::Arrow {
-                    context: format!("reading {}", path.display()),
-                    source,
-                })?;
+                let b =
+                    b.map_err(|source| LegacyError::Arrow { context: format!("reading {}", path.display()), source })?;
                 let col = TextCol::new(&b, "collection_uuid")?;
                 for i in 0..b.num_rows() {
                     let k = col.get(i)?.unwrap_or_default();
@@ -375,10 +366,8 @@ impl LegacySource for Parquet03Source {
         let mut out = Vec::new();
         let mut names: HashSet<String> = HashSet::new();
         for b in reader {
-            let b = b.map_err(|source| LegacyError::Arrow {
-                context: format!("reading {}", path.display()),
-                source,
-            })?;
+            let b =
+                b.map_err(|source| LegacyError::Arrow { context: format!("reading {}", path.display()), source })?;
             let (u, n, m) = (TextCol::new(&b, "uuid")?, TextCol::new(&b, "name")?, TextCol::new(&b, "metadata")?);
             for i in 0..b.num_rows() {
                 let mut quirks = Vec::new();
@@ -430,8 +419,7 @@ impl LegacySource for Parquet03Source {
             c.dimension = self.index_dimension(&c.id);
         }
         let known: HashSet<&str> = out.iter().map(|c| c.id.as_str()).collect();
-        let mut orphans: Vec<(&String, &u64)> =
-            counts.iter().filter(|(k, _)| !known.contains(k.as_str())).collect();
+        let mut orphans: Vec<(&String, &u64)> = counts.iter().filter(|(k, _)| !known.contains(k.as_str())).collect();
         orphans.sort();
         for (k, n) in orphans {
             let w = format!(
@@ -551,15 +539,7 @@ impl RecordIter {
                     m
                 }
             };
-            self.pending.push(LegacyRecord {
-                id,
-                embedding,
-                document,
-                uri: None,
-                metadata,
-                origin,
-                quirks,
-            });
+            self.pending.push(LegacyRecord { id, embedding, document, uri: None, metadata, origin, quirks });
         }
         self.global += b.num_rows() as u64;
         Ok(())

@@ -22,7 +22,12 @@ pub enum PickleValue {
     /// `module.name` class reference.
     Global(String, String),
     /// An object built by NEWOBJ/REDUCE (+ BUILD state).
-    Object { module: String, name: String, args: Vec<PickleValue>, state: Option<Box<PickleValue>> },
+    Object {
+        module: String,
+        name: String,
+        args: Vec<PickleValue>,
+        state: Option<Box<PickleValue>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -322,7 +327,8 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
             }
             b'c' => {
                 let line = |i: &mut usize| -> Result<String, PickleError> {
-                    let end = data[*i..].iter().position(|c| *c == b'\n').ok_or_else(|| err("unterminated GLOBAL", at))?;
+                    let end =
+                        data[*i..].iter().position(|c| *c == b'\n').ok_or_else(|| err("unterminated GLOBAL", at))?;
                     let s = utf8(&data[*i..*i + end], at)?;
                     *i += end + 1;
                     Ok(s)

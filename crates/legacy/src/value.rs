@@ -19,7 +19,10 @@ pub enum LegacyValue {
     Str(String),
     /// A string that held lone surrogates (not valid Unicode): lossy text with U+FFFD, plus the
     /// raw UTF-16 code units.
-    BrokenStr { lossy: String, utf16: Vec<u16> },
+    BrokenStr {
+        lossy: String,
+        utf16: Vec<u16>,
+    },
     List(Vec<LegacyValue>),
     Map(LegacyMetadata),
 }
@@ -42,9 +45,7 @@ impl LegacyValue {
             LegacyValue::BrokenStr { .. } => return None,
             LegacyValue::List(l) => J::Array(l.iter().map(|v| v.to_json()).collect::<Option<_>>()?),
             LegacyValue::Map(m) => J::Object(
-                m.iter()
-                    .map(|(k, v)| Some((k.clone(), v.to_json()?)))
-                    .collect::<Option<serde_json::Map<_, _>>>()?,
+                m.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<serde_json::Map<_, _>>>()?,
             ),
         })
     }
@@ -66,9 +67,7 @@ impl LegacyValue {
             }
             J::String(s) => LegacyValue::Str(s.clone()),
             J::Array(a) => LegacyValue::List(a.iter().map(LegacyValue::from_json).collect()),
-            J::Object(o) => LegacyValue::Map(
-                o.iter().map(|(k, v)| (k.clone(), LegacyValue::from_json(v))).collect(),
-            ),
+            J::Object(o) => LegacyValue::Map(o.iter().map(|(k, v)| (k.clone(), LegacyValue::from_json(v))).collect()),
         }
     }
 
@@ -288,9 +287,7 @@ impl Parser<'_> {
         let mut out = String::new();
         let mut units: Option<Vec<u16>> = None;
         let start_run = |p: &Parser, from: usize, to: usize| -> Result<String, JsonError> {
-            std::str::from_utf8(&p.s[from..to])
-                .map(|s| s.to_string())
-                .map_err(|_| p.err("invalid UTF-8 in string"))
+            std::str::from_utf8(&p.s[from..to]).map(|s| s.to_string()).map_err(|_| p.err("invalid UTF-8 in string"))
         };
         let mut run = self.i;
         loop {

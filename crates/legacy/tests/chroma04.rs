@@ -59,7 +59,9 @@ fn tenants_databases_and_collection_fields() {
             assert!(td.iter().any(|(t, d)| t == want.0 && d == want.1), "{v}: {td:?}");
         }
         let cs = src.collections().expect("collections");
-        let by = |n: &str, db: &str| cs.iter().find(|c| c.name == n && c.database == db).unwrap_or_else(|| panic!("{v} {n}")).clone();
+        let by = |n: &str, db: &str| {
+            cs.iter().find(|c| c.name == n && c.database == db).unwrap_or_else(|| panic!("{v} {n}")).clone()
+        };
         assert_eq!(by("ip_coll", "default_database").space.as_deref(), Some("ip"), "{v}");
         assert_eq!(by("cosine_coll", "default_database").space.as_deref(), Some("cosine"), "{v}");
         assert_eq!(by("big_coll", "default_database").space.as_deref(), Some("cosine"), "{v}");
@@ -81,11 +83,9 @@ fn tenants_databases_and_collection_fields() {
 #[test]
 fn purged_log_vectors_come_from_hnsw_files() {
     let dir = fixture("v1.5.9-purged");
-    let conn = rusqlite::Connection::open_with_flags(
-        dir.join("chroma.sqlite3"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("sqlite");
+    let conn =
+        rusqlite::Connection::open_with_flags(dir.join("chroma.sqlite3"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("sqlite");
     let min: i64 = conn.query_row("SELECT min(seq_id) FROM embeddings_queue", [], |r| r.get(0)).expect("min");
     assert!(min > 200, "log should be purged (min seq_id {min})");
     drop(conn);

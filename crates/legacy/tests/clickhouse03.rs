@@ -44,9 +44,7 @@ fn exec(port: u16, sql: &str, body: Option<&[u8]>) {
 }
 
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 fn load(port: u16, db: &str, dir: &Path) {
@@ -64,7 +62,8 @@ fn load(port: u16, db: &str, dir: &Path) {
 fn clickhouse_stores_match_real_chroma() {
     let Some(port) = start() else { return };
     let root = fixtures_dir().join("clickhouse-0.3.29");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).expect("dir").filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&root).expect("dir").filter_map(|e| e.ok()).map(|e| e.path()).collect();
     dirs.sort();
     assert!(dirs.len() >= 5);
     for dir in dirs {

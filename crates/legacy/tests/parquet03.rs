@@ -3,9 +3,7 @@
 
 mod common;
 
-use chroma_legacy::{
-    detect_folder, open_parquet03, LegacyError, LegacySource, LegacyValue, Quirk, SourceKind,
-};
+use chroma_legacy::{detect_folder, open_parquet03, LegacyError, LegacySource, LegacyValue, Quirk, SourceKind};
 use common::*;
 
 fn quirks_of(dir: &str, coll: &str) -> Vec<(String, Vec<Quirk>)> {

@@ -57,9 +57,17 @@ fn main() {
         (sum(|c| c.check_seconds), sum(|c| c.write_seconds), sum(|c| c.index_seconds), sum(|c| c.verify_seconds));
     let rate = |s: f64| if s > 0.0 { n / s } else { 0.0 };
     println!("{}", r.outcome);
-    println!("records: {}  bytes: {}  total: {secs:.2} s  => {:.0} records/s (chroma-migrate 0.0.7: 76 records/s)", r.records, r.bytes, rate(secs));
+    println!(
+        "records: {}  bytes: {}  total: {secs:.2} s  => {:.0} records/s (chroma-migrate 0.0.7: 76 records/s)",
+        r.records,
+        r.bytes,
+        rate(secs)
+    );
     if (check - write).abs() < 1e-9 {
-        println!("  read, check and write (one pipelined pass into a new folder): {write:.2} s ({:.0} rec/s)", rate(write));
+        println!(
+            "  read, check and write (one pipelined pass into a new folder): {write:.2} s ({:.0} rec/s)",
+            rate(write)
+        );
     } else {
         println!("  read+check pass: {check:.2} s ({:.0} rec/s)", rate(check));
         println!("  write pass (bulk add): {write:.2} s ({:.0} rec/s)", rate(write));

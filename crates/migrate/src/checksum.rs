@@ -194,7 +194,8 @@ mod tests {
             recs.iter().for_each(|r| c.add(r, &mut b));
             c
         };
-        let mk = |id: &str, e: Vec<f32>| Record { id: id.into(), embedding: e, document: None, uri: None, metadata: None };
+        let mk =
+            |id: &str, e: Vec<f32>| Record { id: id.into(), embedding: e, document: None, uri: None, metadata: None };
         let base = [mk("a", vec![0.2, 0.21, -3.5]), mk("b", vec![9.0, -9.0, 0.0])];
         // one ulp off here and there (real Chroma's cosine round trip): still equal
         let ulp = |x: f32| f32::from_bits(x.to_bits() + 1);

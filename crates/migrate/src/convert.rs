@@ -81,7 +81,11 @@ fn value(key: &str, v: &LegacyValue, collection: bool) -> Result<MetadataValue, 
             Some(MetadataValue::Str(lossy.clone())),
         )),
         LegacyValue::Null => Err((
-            issue("null_value", format!("metadata key {key:?} has no value (null)"), Some(format!("key {key:?} dropped"))),
+            issue(
+                "null_value",
+                format!("metadata key {key:?} has no value (null)"),
+                Some(format!("key {key:?} dropped")),
+            ),
             None,
         )),
         LegacyValue::List(items) if !collection => {
@@ -258,11 +262,15 @@ pub fn plan_collections(
         let key = (c.tenant.clone(), c.database.clone(), c.name.clone());
         let mut dest_name = c.name.clone();
         if let Err(e) = validate::collection_name(&c.name) {
-            let new = sanitise_name(&c.name, &c.id, |n| used.contains(&(c.tenant.clone(), c.database.clone(), n.to_string())));
+            let new = sanitise_name(&c.name, &c.id, |n| {
+                used.contains(&(c.tenant.clone(), c.database.clone(), n.to_string()))
+            });
             issues.push(issue("bad_collection_name", e.message, Some(format!("renamed to {new:?}"))));
             dest_name = new;
         } else if !seen.insert(key.clone()) {
-            let new = sanitise_name(&c.name, &c.id, |n| used.contains(&(c.tenant.clone(), c.database.clone(), n.to_string())));
+            let new = sanitise_name(&c.name, &c.id, |n| {
+                used.contains(&(c.tenant.clone(), c.database.clone(), n.to_string()))
+            });
             issues.push(issue(
                 "duplicate_collection_name",
                 format!("a second collection named {:?} in {}/{}", c.name, c.tenant, c.database),
@@ -278,7 +286,10 @@ pub fn plan_collections(
             }
         }
         let configuration = c.configuration_json.as_ref().and_then(|cfg| configuration(cfg, &c, &mut issues, warnings));
-        if let Err(e) = IndexConfig::default().apply_metadata(md.as_ref()).and_then(|x| x.apply_configuration(configuration.as_ref())) {
+        if let Err(e) = IndexConfig::default()
+            .apply_metadata(md.as_ref())
+            .and_then(|x| x.apply_configuration(configuration.as_ref()))
+        {
             issues.push(issue("bad_hnsw_setting", e.message, None));
         }
         let (name, id) = (c.name.clone(), c.id.clone());
@@ -299,7 +310,12 @@ pub fn plan_collections(
 }
 
 /// The part of a 0.5.x / 1.x configuration chroma-rs keeps: the HNSW settings.
-fn configuration(cfg: &Value, c: &LegacyCollection, issues: &mut Vec<Issue>, warnings: &mut Vec<String>) -> Option<Value> {
+fn configuration(
+    cfg: &Value,
+    c: &LegacyCollection,
+    issues: &mut Vec<Issue>,
+    warnings: &mut Vec<String>,
+) -> Option<Value> {
     let Value::Object(map) = cfg else {
         issues.push(issue(
             "bad_configuration",

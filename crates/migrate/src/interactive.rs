@@ -10,7 +10,8 @@ fn read_line(prompt: &str, default: &str) -> Result<String, MigrateError> {
     let _ = write!(err, "{prompt} [{default}]: ");
     let _ = err.flush();
     let mut line = String::new();
-    let n = std::io::stdin().lock().read_line(&mut line).map_err(|e| MigrateError::Io(format!("reading stdin: {e}")))?;
+    let n =
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| MigrateError::Io(format!("reading stdin: {e}")))?;
     if n == 0 {
         return Err(MigrateError::Usage("no answer (end of input)".into()));
     }
@@ -33,7 +34,9 @@ fn choose(title: &str, options: &[&str]) -> Result<usize, MigrateError> {
 }
 
 pub fn ask(args: &mut MigrateArgs) -> Result<(), MigrateError> {
-    eprintln!("chroma-rs migrate: copy your Chroma data into chroma-rs (Ctrl-C to stop; nothing is written before the end).");
+    eprintln!(
+        "chroma-rs migrate: copy your Chroma data into chroma-rs (Ctrl-C to stop; nothing is written before the end)."
+    );
     let src = choose(
         "Where is your data now?",
         &[

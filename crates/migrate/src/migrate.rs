@@ -343,7 +343,9 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
             _ => a == b,
         };
         if same {
-            return Err(MigrateError::Usage("--from and --to are the same folder; choose a new folder for --to".into()));
+            return Err(MigrateError::Usage(
+                "--from and --to are the same folder; choose a new folder for --to".into(),
+            ));
         }
     }
     let (mut source, source_kind) = open_source(&src_ep, &args)?;
@@ -360,7 +362,9 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
         },
         (None, Endpoint::Http(_)) => "Chroma server".to_string(),
         (None, Endpoint::ClickHouse { .. }) => {
-            return Err(MigrateError::Usage("ClickHouse is a source only; migrate to a folder or a Chroma server".into()));
+            return Err(MigrateError::Usage(
+                "ClickHouse is a source only; migrate to a folder or a Chroma server".into(),
+            ));
         }
     };
     let max_batch = match &dest {
@@ -431,7 +435,10 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
             let r = read_pass(source.as_mut(), &plan, &args, batch, &mut problems, &mut warnings, &bar, Some(to))?;
             written_total += r.written;
             let secs = ct.elapsed().as_secs_f64();
-            bar.done(r.read, if r.interrupted { "read, written in part (interrupted)" } else { "read, checked and written" });
+            bar.done(
+                r.read,
+                if r.interrupted { "read, written in part (interrupted)" } else { "read, checked and written" },
+            );
             let interrupted = r.interrupted;
             checked.push(Checked::new(plan, &r, secs));
             written_in_pass.push((Some(coll), r.written, secs));
@@ -615,7 +622,8 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
         let got = dest_checksum(api, coll.id, batch)?;
         let md_ok = metadata_matches(api, coll.id, &c.plan.metadata)?;
         report.collections[i].verify_seconds = vt.elapsed().as_secs_f64();
-        report.collections[i].seconds = write_seconds + report.collections[i].index_seconds + report.collections[i].verify_seconds;
+        report.collections[i].seconds =
+            write_seconds + report.collections[i].index_seconds + report.collections[i].verify_seconds;
         if got == c.expected && md_ok {
             report.collections[i].status =
                 if resumed { "completed (resumed), verified".into() } else { "migrated, verified".into() };
@@ -641,7 +649,11 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
         "migrated, verified".into()
     };
     if !report.problems.is_empty() {
-        report.outcome.push_str(&format!(" ({} problem(s) handled by policy {})", report.problems.len(), report.policy));
+        report.outcome.push_str(&format!(
+            " ({} problem(s) handled by policy {})",
+            report.problems.len(),
+            report.policy
+        ));
     }
     if !args.build_index && matches!(dest, Destination::Folder(_)) && report.records_written > 0 {
         report.warnings.push(
@@ -730,7 +742,10 @@ fn remove_new_folder(path: &Path, existed: bool) {
         let _ = std::fs::remove_dir(path);
     }
     if let Err(e) = res {
-        eprintln!("could not remove {} after the failed check ({e}); it holds a partial copy: delete it", path.display());
+        eprintln!(
+            "could not remove {} after the failed check ({e}); it holds a partial copy: delete it",
+            path.display()
+        );
     }
 }
 

@@ -88,7 +88,8 @@ pub struct Report {
 
 impl Report {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"report not serialisable: {e}\"}}"))
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"report not serialisable: {e}\"}}"))
     }
 
     pub fn to_text(&self) -> String {
@@ -96,12 +97,8 @@ impl Report {
         let _ = writeln!(s, "chroma-rs migrate: {}", self.outcome);
         let _ = writeln!(s, "  from: {} ({})", self.source, self.source_kind);
         let _ = writeln!(s, "  to:   {} ({})", self.destination, self.destination_kind);
-        let _ = writeln!(
-            s,
-            "  policy: {}{}",
-            self.policy,
-            if self.dry_run { " (dry run: nothing written)" } else { "" }
-        );
+        let _ =
+            writeln!(s, "  policy: {}{}", self.policy, if self.dry_run { " (dry run: nothing written)" } else { "" });
         let _ = writeln!(
             s,
             "  {} collection(s), {} record(s) ({} written by this run, {} skipped, {} coerced), {}, {:.2} s, {:.0} records/s",

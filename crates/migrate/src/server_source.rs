@@ -116,12 +116,9 @@ impl ServerSource {
 
     fn coll_base(&self, c: &LegacyCollection) -> String {
         match self.api {
-            ApiLine::V2 => format!(
-                "/api/v2/tenants/{}/databases/{}/collections/{}",
-                pct(&c.tenant),
-                pct(&c.database),
-                pct(&c.id)
-            ),
+            ApiLine::V2 => {
+                format!("/api/v2/tenants/{}/databases/{}/collections/{}", pct(&c.tenant), pct(&c.database), pct(&c.id))
+            }
             ApiLine::V1 if self.by_name => format!("/api/v1/collections/{}", pct(&c.name)),
             ApiLine::V1 => format!("/api/v1/collections/{}", pct(&c.id)),
         }
@@ -218,7 +215,8 @@ fn collection_of(v: &LegacyValue, tenant: &str, database: &str) -> Result<Legacy
         }
         _ => None,
     };
-    let configuration_json = field(v, "configuration_json").or_else(|| field(v, "configuration")).and_then(|c| c.to_json());
+    let configuration_json =
+        field(v, "configuration_json").or_else(|| field(v, "configuration")).and_then(|c| c.to_json());
     let dimension = match field(v, "dimension") {
         Some(LegacyValue::Int(d)) if *d > 0 => Some(*d as usize),
         _ => None,
@@ -358,7 +356,9 @@ impl PageIter<'_> {
             let embedding = embedding_of(embs.get(i));
             match (&embedding, self.dimension) {
                 (None, _) => quirks.push(Quirk::MissingEmbedding { detail: "the server returned none".into() }),
-                (Some(e), Some(d)) if e.len() != d => quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() }),
+                (Some(e), Some(d)) if e.len() != d => {
+                    quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() })
+                }
                 (Some(e), None) => self.dimension = Some(e.len()),
                 _ => {}
             }

@@ -53,7 +53,11 @@ fn load(port: u16, db: &str, dir: &Path) {
 fn clickhouse_sources_migrate_like_real_chroma() {
     let Some(port) = start() else { return };
     let root = fixtures_dir().join("clickhouse-0.3.29");
-    for (fx, policy) in [("v0.3.29-main", Policy::Fail), ("v0.3.29-quirk-nan-inf", Policy::Coerce), ("v0.3.29-quirk-dup-ids", Policy::Skip)] {
+    for (fx, policy) in [
+        ("v0.3.29-main", Policy::Fail),
+        ("v0.3.29-quirk-nan-inf", Policy::Coerce),
+        ("v0.3.29-quirk-dup-ids", Policy::Skip),
+    ] {
         let db = format!("mig_{}", fx.replace(['.', '-'], "_"));
         load(port, &db, &root.join(fx));
         let out = tmp();

@@ -14,7 +14,10 @@ use common::*;
 /// Problem kinds each 0.3.29 fixture must produce (empty = migrates as is under `fail`).
 fn expected_kinds(fixture: &str) -> Option<&'static [&'static str]> {
     Some(match fixture {
-        "v0.3.29-main" | "v0.3.29-quirk-bool" | "v0.3.29-quirk-nul" | "v0.3.29-quirk-null-strings"
+        "v0.3.29-main"
+        | "v0.3.29-quirk-bool"
+        | "v0.3.29-quirk-nul"
+        | "v0.3.29-quirk-null-strings"
         | "v0.3.29-quirk-stale-index" => &[],
         "v0.3.29-quirk-bigint" => &["int_beyond_64_bits"],
         "v0.3.29-quirk-dup-ids" => &["duplicate_id"],
@@ -45,13 +48,15 @@ fn compare(dir: &Path, dest: &Path, report: &Report) -> (usize, usize) {
     for ec in list(get(&exp, "collections")) {
         let id = s(get(ec, "id"));
         let cname = s(get(ec, "name"));
-        let cr = report.collections.iter().find(|c| c.source_id == id).unwrap_or_else(|| panic!("{cname} not in report"));
+        let cr =
+            report.collections.iter().find(|c| c.source_id == id).unwrap_or_else(|| panic!("{cname} not in report"));
         if cr.status == "skipped" {
             assert!(!by_id.contains_key(id.as_str()), "{cname}: skipped but present");
             continue;
         }
         assert!(cr.status.ends_with("verified"), "{cname}: status {}", cr.status);
-        let (_, (_, md, records)) = by_id.get(id.as_str()).unwrap_or_else(|| panic!("{cname} ({id}) missing in destination"));
+        let (_, (_, md, records)) =
+            by_id.get(id.as_str()).unwrap_or_else(|| panic!("{cname} ({id}) missing in destination"));
         colls += 1;
         assert_eq!(records.len() as u64, cr.records_expected, "{cname}: record count");
         let coll_problem = report.problems.iter().any(|p| p.collection_id == id && p.record_id.is_none());
@@ -87,7 +92,11 @@ fn every_fixture_migrates_under_coerce_and_matches_real_chroma() {
         let dest = out.path().join("dest");
         let r = migrate(&dir, &dest, Policy::Coerce).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let (c, n) = compare(&dir, &dest, &r);
-        eprintln!("{}: {c} collections, {n} records match expected.json; {} problems coerced/skipped", name(&dir), r.problems.len());
+        eprintln!(
+            "{}: {c} collections, {n} records match expected.json; {} problems coerced/skipped",
+            name(&dir),
+            r.problems.len()
+        );
     }
 }
 
@@ -156,7 +165,10 @@ fn skip_policy_drops_exactly_the_offending_records_or_collections() {
             "v0.3.29-quirk-dup-ids" => {
                 let recs = &got["dups"].2;
                 assert_eq!(recs.len(), 2);
-                assert_eq!(recs.iter().find(|g| g.id == "d1").and_then(|g| g.document.clone()).as_deref(), Some("first d1"));
+                assert_eq!(
+                    recs.iter().find(|g| g.id == "d1").and_then(|g| g.document.clone()).as_deref(),
+                    Some("first d1")
+                );
             }
             "v0.3.29-quirk-nan-inf" => {
                 let ids: Vec<&str> = got["nan_inf"].2.iter().map(|g| g.id.as_str()).collect();
@@ -195,7 +207,10 @@ fn coerce_policy_changes_values_as_documented() {
     assert_eq!(md(recs, "b1")["v"], MetadataValue::Str("18446744073709551616".into()));
     assert_eq!(md(recs, "b2")["v"], MetadataValue::Str("-1208925819614629174706176".into()));
     assert_eq!(md(recs, "b4")["v"], MetadataValue::Int(i64::MAX));
-    assert_eq!(g["bigint"].1.as_ref().map(|m| m["huge"].clone()), Some(MetadataValue::Str("1180591620717411303424".into())));
+    assert_eq!(
+        g["bigint"].1.as_ref().map(|m| m["huge"].clone()),
+        Some(MetadataValue::Str("1180591620717411303424".into()))
+    );
     assert_eq!(r.records_coerced, 3);
 
     let (g, _, _o) = run("v0.3.29-quirk-nan-inf");
@@ -228,7 +243,10 @@ fn coerce_policy_changes_values_as_documented() {
 
     let (g, r, _o) = run("v0.3.29-quirk-malformed");
     let recs = &g["malformed"].2;
-    assert_eq!(recs.iter().filter(|x| x.metadata.as_ref().is_some_and(|m| m.contains_key("legacy_metadata"))).count(), 2);
+    assert_eq!(
+        recs.iter().filter(|x| x.metadata.as_ref().is_some_and(|m| m.contains_key("legacy_metadata"))).count(),
+        2
+    );
     assert_eq!(r.records_coerced, 2);
 
     let (g, r, _o) = run("v0.3.29-quirk-wrong-dim");
@@ -337,8 +355,23 @@ fn report_json_is_written() {
 #[test]
 fn cli_arguments_and_no_terminal() {
     let a = MigrateArgs::parse_from([
-        "--from", "old", "--to", "new", "--dry-run", "--on-invalid=coerce", "--header", "X-A:1", "--header", "X-B: 2",
-        "--token", "t", "--ch-user", "u", "--ch-password", "p", "--yes",
+        "--from",
+        "old",
+        "--to",
+        "new",
+        "--dry-run",
+        "--on-invalid=coerce",
+        "--header",
+        "X-A:1",
+        "--header",
+        "X-B: 2",
+        "--token",
+        "t",
+        "--ch-user",
+        "u",
+        "--ch-password",
+        "p",
+        "--yes",
     ])
     .expect("parse");
     assert_eq!(a.on_invalid, Policy::Coerce);

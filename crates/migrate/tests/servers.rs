@@ -190,14 +190,21 @@ fn out_of_real_chroma_0_4_24_when_available() {
     let Some(url) = real_server("CHROMA_0424_URL", "a real Chroma 0.4.24 server") else { return };
     // Fill it over API v1, as a 0.4.24 client does.
     let _ = agent().delete(&format!("{url}/api/v1/collections/from04")).call();
-    let c = v1_post(&format!("{url}/api/v1/collections"), serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}));
+    let c = v1_post(
+        &format!("{url}/api/v1/collections"),
+        serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}),
+    );
     let id = c["id"].as_str().expect("id").to_string();
     let n = 25;
     let ids: Vec<String> = (0..n).map(|i| format!("r{i:02}")).collect();
     let embs: Vec<Vec<f32>> = (0..n).map(|i| vec![i as f32 + 0.5, 1.0, -(i as f32) / 3.0]).collect();
-    let metas: Vec<serde_json::Value> = (0..n).map(|i| serde_json::json!({"i": i, "even": i % 2 == 0, "s": format!("v{i}")})).collect();
+    let metas: Vec<serde_json::Value> =
+        (0..n).map(|i| serde_json::json!({"i": i, "even": i % 2 == 0, "s": format!("v{i}")})).collect();
     let docs: Vec<String> = (0..n).map(|i| format!("document number {i} ünïcode")).collect();
-    v1_post(&format!("{url}/api/v1/collections/{id}/add"), serde_json::json!({"ids": ids, "embeddings": embs, "metadatas": metas, "documents": docs}));
+    v1_post(
+        &format!("{url}/api/v1/collections/{id}/add"),
+        serde_json::json!({"ids": ids, "embeddings": embs, "metadatas": metas, "documents": docs}),
+    );
 
     let out = tmp();
     let dest = out.path().join("from-04");
@@ -212,6 +219,10 @@ fn out_of_real_chroma_0_4_24_when_available() {
         let g = recs.iter().find(|g| g.id == format!("r{i:02}")).expect("record");
         assert_eq!(g.document.as_deref(), Some(format!("document number {i} ünïcode").as_str()));
         let want = [i as f32 + 0.5, 1.0, -(i as f32) / 3.0];
-        assert!(g.embedding.iter().zip(want).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs())), "{:?} vs {want:?}", g.embedding);
+        assert!(
+            g.embedding.iter().zip(want).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs())),
+            "{:?} vs {want:?}",
+            g.embedding
+        );
     }
 }

@@ -72,7 +72,11 @@ fn eq_ct(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn password_ok(secret: &str, given: &str) -> bool {
-    if secret.starts_with("$2a$") || secret.starts_with("$2b$") || secret.starts_with("$2y$") || secret.starts_with("$2x$") {
+    if secret.starts_with("$2a$")
+        || secret.starts_with("$2b$")
+        || secret.starts_with("$2y$")
+        || secret.starts_with("$2x$")
+    {
         bcrypt::verify(given, secret).unwrap_or(false)
     } else {
         eq_ct(secret.as_bytes(), given.as_bytes())
@@ -195,7 +199,12 @@ fn basic_user(entry: &str) -> Result<BasicUser> {
 fn tokens_from_file(text: &str) -> Vec<String> {
     let unquote = |s: &str| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
     if !text.contains("tokens:") {
-        return text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect();
+        return text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
     }
     let mut out = Vec::new();
     // Column of the `tokens:` key whose list we are reading.
@@ -236,7 +245,13 @@ mod tests {
 
     #[test]
     fn token_auth() {
-        let a = Auth::from_settings(Some("chromadb.auth.token_authn.TokenAuthenticationServerProvider"), Some("s3cret"), None, None).unwrap();
+        let a = Auth::from_settings(
+            Some("chromadb.auth.token_authn.TokenAuthenticationServerProvider"),
+            Some("s3cret"),
+            None,
+            None,
+        )
+        .unwrap();
         assert!(a.check(&headers(&[("authorization", "Bearer s3cret")])).is_some());
         assert!(a.check(&headers(&[("authorization", "Bearer nope")])).is_none());
         assert!(a.check(&headers(&[("x-chroma-token", "s3cret")])).is_none());
@@ -262,7 +277,9 @@ mod tests {
 
     #[test]
     fn yaml_tokens() {
-        let t = tokens_from_file("users:\n  - id: a\n    tokens:\n      - \"t1\"\n      - t2\n  - id: b\n    tokens: [t3, 't4']\n");
+        let t = tokens_from_file(
+            "users:\n  - id: a\n    tokens:\n      - \"t1\"\n      - t2\n  - id: b\n    tokens: [t3, 't4']\n",
+        );
         assert_eq!(t, vec!["t1", "t2", "t3", "t4"]);
         assert_eq!(tokens_from_file("a\n\n# c\nb\n"), vec!["a", "b"]);
     }

@@ -88,8 +88,11 @@ impl Fail {
     }
 
     fn v1(self, line: Line) -> (StatusCode, Value) {
-        let named = |status: u16, name: &str, message: &str| (status_code(status), json!({"error": name, "message": message}));
-        let repr = |class: &str, message: &str| (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": python_repr(class, message)}));
+        let named =
+            |status: u16, name: &str, message: &str| (status_code(status), json!({"error": name, "message": message}));
+        let repr = |class: &str, message: &str| {
+            (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": python_repr(class, message)}))
+        };
         match self {
             Fail::Api(op, e) => {
                 let msg = e.message.as_str();
@@ -119,7 +122,9 @@ impl Fail {
                         }
                     }
                     ErrorKind::BatchSizeExceeded if line == Line::V05 => named(413, "BatchSizeExceededError", msg),
-                    ErrorKind::InvalidArgument | ErrorKind::BatchSizeExceeded | ErrorKind::Forbidden => repr("ValueError", msg),
+                    ErrorKind::InvalidArgument | ErrorKind::BatchSizeExceeded | ErrorKind::Forbidden => {
+                        repr("ValueError", msg)
+                    }
                     ErrorKind::Unauthorized => named(401, "AuthorizationError", msg),
                     ErrorKind::Unavailable | ErrorKind::Internal => repr("Exception", msg),
                 }
@@ -143,7 +148,8 @@ impl Fail {
     }
 
     fn v2(self) -> (StatusCode, Value) {
-        let named = |status: u16, name: &str, message: &str| (status_code(status), json!({"error": name, "message": message}));
+        let named =
+            |status: u16, name: &str, message: &str| (status_code(status), json!({"error": name, "message": message}));
         match self {
             Fail::Api(_, e) => {
                 let msg = e.message.as_str();
@@ -160,8 +166,12 @@ impl Fail {
                     ErrorKind::Internal => named(500, "InternalError", msg),
                 }
             }
-            Fail::Json(m) => named(400, "InvalidArgumentError", &format!("Failed to parse the request body as JSON: {m}")),
-            Fail::Shape(m) => named(422, "ChromaError", &format!("Failed to deserialize the JSON body into the target type: {m}")),
+            Fail::Json(m) => {
+                named(400, "InvalidArgumentError", &format!("Failed to parse the request body as JSON: {m}"))
+            }
+            Fail::Shape(m) => {
+                named(422, "ChromaError", &format!("Failed to deserialize the JSON body into the target type: {m}"))
+            }
             Fail::Query(m) => named(400, "InvalidArgumentError", &m),
             Fail::BadUuid(s) => named(400, "InvalidArgumentError", &format!("Could not parse {s} as a UUID")),
             Fail::Unauthorized => named(401, "AuthorizationError", "Unauthorized"),
@@ -227,7 +237,10 @@ mod tests {
 
     #[test]
     fn repr_quotes_like_python() {
-        assert_eq!(python_repr("ValueError", "Collection x does not exist."), "ValueError('Collection x does not exist.')");
+        assert_eq!(
+            python_repr("ValueError", "Collection x does not exist."),
+            "ValueError('Collection x does not exist.')"
+        );
         assert_eq!(python_repr("ValueError", "it's"), "ValueError(\"it's\")");
         assert_eq!(python_repr("ValueError", "it's \"x\""), "ValueError('it\\'s \"x\"')");
     }

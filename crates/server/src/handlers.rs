@@ -231,7 +231,13 @@ fn is_open_path(method: &Method, path: &str) -> bool {
         || (*method == Method::GET
             && matches!(
                 p,
-                "/api/v1" | "/api/v1/heartbeat" | "/api/v1/version" | "/api/v2" | "/api/v2/heartbeat" | "/api/v2/version" | "/api/v2/healthcheck"
+                "/api/v1"
+                    | "/api/v1/heartbeat"
+                    | "/api/v1/version"
+                    | "/api/v2"
+                    | "/api/v2/heartbeat"
+                    | "/api/v2/version"
+                    | "/api/v2/healthcheck"
             ))
 }
 
@@ -392,11 +398,19 @@ async fn delete_database(st: AppState, line: Line, tenant: String, name: String)
     finish(line, r.map(|_| empty(line)))
 }
 
-async fn list_collections(st: AppState, line: Line, tenant: String, db: String, q: HashMap<String, String>) -> Response {
+async fn list_collections(
+    st: AppState,
+    line: Line,
+    tenant: String,
+    db: String,
+    q: HashMap<String, String>,
+) -> Response {
     let r = async {
         let limit = param_usize(&q, "limit")?;
         let offset = param_usize(&q, "offset")?.unwrap_or(0);
-        let cs = run(&st, move |api| api.list_collections(&tenant, &db, limit, offset)).await.map_err(Fail::api(Op::Other))?;
+        let cs = run(&st, move |api| api.list_collections(&tenant, &db, limit, offset))
+            .await
+            .map_err(Fail::api(Op::Other))?;
         Ok(ok(Value::Array(cs.iter().map(|c| collection_json(c, line)).collect())))
     };
     finish(line, r.await)
@@ -411,7 +425,9 @@ async fn count_collections(st: AppState, line: Line, tenant: String, db: String)
 /// modify); their own test suites expect the error.
 fn nonempty_metadata(m: Option<&Value>) -> chroma_types::Result<()> {
     match m {
-        Some(Value::Object(o)) if o.is_empty() => Err(Error::invalid("Expected metadata to be a non-empty dict, got {}")),
+        Some(Value::Object(o)) if o.is_empty() => {
+            Err(Error::invalid("Expected metadata to be a non-empty dict, got {}"))
+        }
         _ => Ok(()),
     }
 }
@@ -456,7 +472,13 @@ async fn get_collection_by_id(st: AppState, line: Line, scope: Option<(String, S
     finish(line, r.await)
 }
 
-async fn update_collection(st: AppState, line: Line, scope: Option<(String, String)>, id: String, bytes: Bytes) -> Response {
+async fn update_collection(
+    st: AppState,
+    line: Line,
+    scope: Option<(String, String)>,
+    id: String,
+    bytes: Bytes,
+) -> Response {
     let r = async {
         let id = parse_uuid(&id)?;
         let b: wire::UpdateCollectionBody = body(&bytes)?;
@@ -478,7 +500,8 @@ async fn update_collection(st: AppState, line: Line, scope: Option<(String, Stri
 }
 
 async fn delete_collection(st: AppState, line: Line, tenant: String, db: String, name: String) -> Response {
-    let r = run(&st, move |api| api.delete_collection(&tenant, &db, &name)).await.map_err(Fail::api(Op::CollectionByName));
+    let r =
+        run(&st, move |api| api.delete_collection(&tenant, &db, &name)).await.map_err(Fail::api(Op::CollectionByName));
     finish(line, r.map(|_| empty(line)))
 }
 
@@ -493,7 +516,14 @@ enum RecordOp {
     Count,
 }
 
-async fn record(st: AppState, line: Line, scope: Option<(String, String)>, id: String, op: RecordOp, bytes: Bytes) -> Response {
+async fn record(
+    st: AppState,
+    line: Line,
+    scope: Option<(String, String)>,
+    id: String,
+    op: RecordOp,
+    bytes: Bytes,
+) -> Response {
     let eop = if op == RecordOp::Add { Op::Add } else { Op::Record };
     let r = async {
         let id = parse_uuid(&id)?;
@@ -532,7 +562,11 @@ async fn record(st: AppState, line: Line, scope: Option<(String, String)>, id: S
                 let b: wire::DeleteBody = body(&bytes)?;
                 let echo = if line == Line::V04 && b.ids_only() { b.ids.clone() } else { None };
                 let req = b.into_request(d).map_err(Fail::api(eop))?;
-                if line != Line::V2 && req.ids.as_ref().is_none_or(Vec::is_empty) && req.r#where.is_none() && req.where_document.is_none() {
+                if line != Line::V2
+                    && req.ids.as_ref().is_none_or(Vec::is_empty)
+                    && req.r#where.is_none()
+                    && req.where_document.is_none()
+                {
                     return Err(Fail::Api(
                         eop,
                         Error::invalid(
@@ -622,10 +656,20 @@ async fn v1_list_databases(State(st): State<AppState>, h: HeaderMap, Query(q): P
     let t = scope_v1(&q).0;
     list_databases(st, v1_line(&h), t, q).await
 }
-async fn v1_get_database(State(st): State<AppState>, h: HeaderMap, Path(d): Path<String>, Query(q): Params) -> Response {
+async fn v1_get_database(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Path(d): Path<String>,
+    Query(q): Params,
+) -> Response {
     get_database(st, v1_line(&h), scope_v1(&q).0, d).await
 }
-async fn v1_delete_database(State(st): State<AppState>, h: HeaderMap, Path(d): Path<String>, Query(q): Params) -> Response {
+async fn v1_delete_database(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Path(d): Path<String>,
+    Query(q): Params,
+) -> Response {
     delete_database(st, v1_line(&h), scope_v1(&q).0, d).await
 }
 async fn v1_list_collections(State(st): State<AppState>, h: HeaderMap, Query(q): Params) -> Response {
@@ -640,14 +684,24 @@ async fn v1_create_collection(State(st): State<AppState>, h: HeaderMap, Query(q)
     let (t, d) = scope_v1(&q);
     create_collection(st, v1_line(&h), t, d, b).await
 }
-async fn v1_get_collection(State(st): State<AppState>, h: HeaderMap, Path(name): Path<String>, Query(q): Params) -> Response {
+async fn v1_get_collection(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Response {
     let (t, d) = scope_v1(&q);
     get_collection(st, v1_line(&h), t, d, name).await
 }
 async fn v1_update_collection(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Response {
     update_collection(st, v1_line(&h), None, id, b).await
 }
-async fn v1_delete_collection(State(st): State<AppState>, h: HeaderMap, Path(name): Path<String>, Query(q): Params) -> Response {
+async fn v1_delete_collection(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Response {
     let (t, d) = scope_v1(&q);
     delete_collection(st, v1_line(&h), t, d, name).await
 }
@@ -728,7 +782,11 @@ async fn v2_delete_tenant(State(st): State<AppState>, Path(t): Path<String>) -> 
 async fn v2_delete_database(State(st): State<AppState>, Path((t, d)): Path<(String, String)>) -> Response {
     delete_database(st, V2, t, d).await
 }
-async fn v2_list_collections(State(st): State<AppState>, Path((t, d)): Path<(String, String)>, Query(q): Params) -> Response {
+async fn v2_list_collections(
+    State(st): State<AppState>,
+    Path((t, d)): Path<(String, String)>,
+    Query(q): Params,
+) -> Response {
     list_collections(st, V2, t, d, q).await
 }
 async fn v2_count_collections(State(st): State<AppState>, Path((t, d)): Path<(String, String)>) -> Response {
@@ -740,13 +798,23 @@ async fn v2_create_collection(State(st): State<AppState>, Path((t, d)): Path<(St
 async fn v2_get_collection(State(st): State<AppState>, Path((t, d, name)): Path<(String, String, String)>) -> Response {
     get_collection(st, V2, t, d, name).await
 }
-async fn v2_get_collection_by_id(State(st): State<AppState>, Path((t, d, id)): Path<(String, String, String)>) -> Response {
+async fn v2_get_collection_by_id(
+    State(st): State<AppState>,
+    Path((t, d, id)): Path<(String, String, String)>,
+) -> Response {
     get_collection_by_id(st, V2, Some((t, d)), id).await
 }
-async fn v2_update_collection(State(st): State<AppState>, Path((t, d, id)): Path<(String, String, String)>, b: Bytes) -> Response {
+async fn v2_update_collection(
+    State(st): State<AppState>,
+    Path((t, d, id)): Path<(String, String, String)>,
+    b: Bytes,
+) -> Response {
     update_collection(st, V2, Some((t, d)), id, b).await
 }
-async fn v2_delete_collection(State(st): State<AppState>, Path((t, d, name)): Path<(String, String, String)>) -> Response {
+async fn v2_delete_collection(
+    State(st): State<AppState>,
+    Path((t, d, name)): Path<(String, String, String)>,
+) -> Response {
     delete_collection(st, V2, t, d, name).await
 }
 async fn v2_add(State(st): State<AppState>, Path((t, d, id)): Path<(String, String, String)>, b: Bytes) -> Response {

@@ -78,7 +78,11 @@ fn parse_list(v: &str) -> Vec<String> {
             return items;
         }
     }
-    t.split(',').map(|s| s.trim().trim_matches(|c| c == '"' || c == '\'')).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    t.split(',')
+        .map(|s| s.trim().trim_matches(|c| c == '"' || c == '\''))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl ServerConfig {
@@ -115,7 +119,9 @@ impl ServerConfig {
         if let Some(v) = get(&["chroma_server_cors_allow_origins"]) {
             c.cors_allow_origins = parse_list(v);
         }
-        if let Some(v) = get(&["chroma_server_max_payload_size_bytes", "max_payload_size_bytes"]).filter(|v| !v.trim().is_empty()) {
+        if let Some(v) =
+            get(&["chroma_server_max_payload_size_bytes", "max_payload_size_bytes"]).filter(|v| !v.trim().is_empty())
+        {
             c.max_body_bytes = v
                 .trim()
                 .parse::<usize>()
@@ -156,7 +162,10 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(api, &config);
-    tracing::info!("chroma-rs server listening on {}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+    tracing::info!(
+        "chroma-rs server listening on {}",
+        listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
+    );
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

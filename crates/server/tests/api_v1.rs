@@ -5,7 +5,13 @@ use common::*;
 use serde_json::{json, Value};
 
 fn create(s: &TestServer, ua: (&str, &str), name: &str, md: Value) -> Value {
-    let r = raw(s, "POST", "/api/v1/collections", &[ua], Some(&json!({"name": name, "metadata": md, "get_or_create": false}).to_string()));
+    let r = raw(
+        s,
+        "POST",
+        "/api/v1/collections",
+        &[ua],
+        Some(&json!({"name": name, "metadata": md, "get_or_create": false}).to_string()),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()
 }
@@ -33,7 +39,8 @@ fn collection_shapes_depend_on_user_agent() {
     let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 5, "{c}");
     assert_eq!(c["metadata"], json!({"hnsw:space": "cosine", "a": 1, "b": 2.5, "c": "s", "d": true}));
-    let list = raw(&s, "GET", "/api/v1/collections?tenant=default_tenant&database=default_database", &[UA04], None).json();
+    let list =
+        raw(&s, "GET", "/api/v1/collections?tenant=default_tenant&database=default_database", &[UA04], None).json();
     assert_eq!(list.as_array().unwrap()[0].as_object().unwrap().len(), 5);
     let list05 = raw(&s, "GET", "/api/v1/collections/", &[UA05], None).json();
     let c05 = &list05[0];
@@ -42,7 +49,9 @@ fn collection_shapes_depend_on_user_agent() {
     for k in ["dimension", "version", "log_position"] {
         assert!(c05.get(k).is_some(), "{k}");
     }
-    let got = raw(&s, "GET", "/api/v1/collections/shape04?tenant=default_tenant&database=default_database", &[UA04], None).json();
+    let got =
+        raw(&s, "GET", "/api/v1/collections/shape04?tenant=default_tenant&database=default_database", &[UA04], None)
+            .json();
     assert_eq!(got["id"], c["id"]);
     assert_eq!(raw(&s, "GET", "/api/v1/count_collections", &[], None).json(), json!(1));
 
@@ -56,7 +65,13 @@ fn collection_shapes_depend_on_user_agent() {
     assert!(listed.as_array().unwrap().iter().any(|c| c["name"] == json!("nl1\n")), "{listed}");
     assert_ne!(raw(&s, "GET", "/api/v1/collections/nl1", &[UA04], None).status, 200);
     assert_eq!(raw(&s, "DELETE", "/api/v1/collections/nl1%0A", &[UA04], None).status, 200);
-    let r = raw(&s, "POST", "/api/v2/tenants/default_tenant/databases/default_database/collections", &[], Some(r#"{"name":"nl1\n"}"#));
+    let r = raw(
+        &s,
+        "POST",
+        "/api/v2/tenants/default_tenant/databases/default_database/collections",
+        &[],
+        Some(r#"{"name":"nl1\n"}"#),
+    );
     assert_eq!(r.status, 400);
 }
 
@@ -109,11 +124,13 @@ fn records_roundtrip_without_content_type() {
     // update / upsert return null
     let r = raw(&s, "POST", &p("update"), &[UA04], Some(r#"{"ids":["a"],"metadatas":[{"k":7}]}"#));
     assert_eq!((r.status, r.json()), (200, Value::Null));
-    let r = raw(&s, "POST", &p("upsert"), &[UA04], Some(r#"{"ids":["e"],"embeddings":[[1,1,1]],"metadatas":[{"k":42}]}"#));
+    let r =
+        raw(&s, "POST", &p("upsert"), &[UA04], Some(r#"{"ids":["e"],"embeddings":[[1,1,1]],"metadatas":[{"k":42}]}"#));
     assert_eq!((r.status, r.json()), (200, Value::Null));
 
     // delete: ids-only echoes the given ids; where returns the matched ids; 0.5 returns null
-    let r = raw(&s, "POST", &p("delete"), &[UA04], Some(r#"{"where":null,"ids":["e","nonexist"],"where_document":null}"#));
+    let r =
+        raw(&s, "POST", &p("delete"), &[UA04], Some(r#"{"where":null,"ids":["e","nonexist"],"where_document":null}"#));
     assert_eq!(r.json(), json!(["e", "nonexist"]));
     let r = raw(&s, "POST", &p("delete"), &[UA04], Some(r#"{"where":{"k":7}}"#));
     assert_eq!(r.json(), json!(["a"]));
@@ -125,7 +142,13 @@ fn records_roundtrip_without_content_type() {
     assert!(r.json()["error"].as_str().unwrap().starts_with("ValueError('You must provide"));
 
     // modify and delete the collection
-    let r = raw(&s, "PUT", &format!("/api/v1/collections/{id}"), &[UA04], Some(r#"{"new_name":"recs2","new_metadata":{"z":1}}"#));
+    let r = raw(
+        &s,
+        "PUT",
+        &format!("/api/v1/collections/{id}"),
+        &[UA04],
+        Some(r#"{"new_name":"recs2","new_metadata":{"z":1}}"#),
+    );
     assert_eq!((r.status, r.json()), (200, Value::Null));
     let got = raw(&s, "GET", "/api/v1/collections/recs2", &[UA04], None).json();
     assert_eq!(got["metadata"], json!({"z": 1}));
@@ -146,7 +169,10 @@ fn error_shapes_per_line() {
     assert_eq!((r.status, r.json()["error"].clone()), (400, json!("InvalidCollection")));
 
     let r = raw(&s, "POST", "/api/v1/collections", &[UA04], Some(r#"{"name":"errs"}"#));
-    assert_eq!((r.status, r.json()), (500, json!({"error": "UniqueConstraintError('Collection errs already exists')"})));
+    assert_eq!(
+        (r.status, r.json()),
+        (500, json!({"error": "UniqueConstraintError('Collection errs already exists')"}))
+    );
     let r = raw(&s, "POST", "/api/v1/collections", &[UA05], Some(r#"{"name":"errs"}"#));
     assert_eq!((r.status, r.json()["error"].clone()), (409, json!("UniqueConstraintError")));
 
@@ -158,23 +184,57 @@ fn error_shapes_per_line() {
     assert_eq!(r.status, 500);
 
     let r = raw(&s, "PUT", "/api/v1/collections/not-a-uuid", &[UA04], Some("{}"));
-    assert_eq!((r.status, r.json()), (400, json!({"error": "InvalidUUID", "message": "Could not parse not-a-uuid as a UUID"})));
+    assert_eq!(
+        (r.status, r.json()),
+        (400, json!({"error": "InvalidUUID", "message": "Could not parse not-a-uuid as a UUID"}))
+    );
 
     let unknown = uuid::Uuid::new_v4();
-    let r = raw(&s, "POST", &format!("/api/v1/collections/{unknown}/add"), &[UA04], Some(r#"{"ids":["a"],"embeddings":[[1]]}"#));
+    let r = raw(
+        &s,
+        "POST",
+        &format!("/api/v1/collections/{unknown}/add"),
+        &[UA04],
+        Some(r#"{"ids":["a"],"embeddings":[[1]]}"#),
+    );
     assert_eq!((r.status, r.json()["error"].clone()), (400, json!("InvalidCollection")));
-    let r = raw(&s, "POST", &format!("/api/v1/collections/{unknown}/query"), &[UA04], Some(r#"{"query_embeddings":[[1]]}"#));
+    let r = raw(
+        &s,
+        "POST",
+        &format!("/api/v1/collections/{unknown}/query"),
+        &[UA04],
+        Some(r#"{"query_embeddings":[[1]]}"#),
+    );
     assert_eq!((r.status, r.json()["error"].clone()), (400, json!("InvalidCollection")));
 
     // dimension: add → 500 detail (as 0.4.24), query → 400 InvalidDimension, both with 0.4 wording
-    let r = raw(&s, "POST", &format!("/api/v1/collections/{id}/add"), &[UA04], Some(r#"{"ids":["b"],"embeddings":[[1,2]]}"#));
-    assert_eq!((r.status, r.json()), (500, json!({"detail": "Embedding dimension 2 does not match collection dimensionality 3"})));
-    let r = raw(&s, "POST", &format!("/api/v1/collections/{id}/query"), &[UA04], Some(r#"{"query_embeddings":[[1,2]]}"#));
+    let r = raw(
+        &s,
+        "POST",
+        &format!("/api/v1/collections/{id}/add"),
+        &[UA04],
+        Some(r#"{"ids":["b"],"embeddings":[[1,2]]}"#),
+    );
     assert_eq!(
         (r.status, r.json()),
-        (400, json!({"error": "InvalidDimension", "message": "Embedding dimension 2 does not match collection dimensionality 3"}))
+        (500, json!({"detail": "Embedding dimension 2 does not match collection dimensionality 3"}))
     );
-    let r = raw(&s, "POST", &format!("/api/v1/collections/{id}/add"), &[UA05], Some(r#"{"ids":["b"],"embeddings":[[1,2]]}"#));
+    let r =
+        raw(&s, "POST", &format!("/api/v1/collections/{id}/query"), &[UA04], Some(r#"{"query_embeddings":[[1,2]]}"#));
+    assert_eq!(
+        (r.status, r.json()),
+        (
+            400,
+            json!({"error": "InvalidDimension", "message": "Embedding dimension 2 does not match collection dimensionality 3"})
+        )
+    );
+    let r = raw(
+        &s,
+        "POST",
+        &format!("/api/v1/collections/{id}/add"),
+        &[UA05],
+        Some(r#"{"ids":["b"],"embeddings":[[1,2]]}"#),
+    );
     assert_eq!((r.status, r.json()["error"].clone()), (400, json!("InvalidDimension")));
 
     // body validation: 422 detail

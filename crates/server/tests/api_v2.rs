@@ -6,7 +6,16 @@ use common::*;
 use serde_json::{json, Value};
 
 fn create(s: &TestServer, name: &str) -> String {
-    let r = raw(s, "POST", &format!("{T}/collections"), &[], Some(&json!({"name": name, "metadata": null, "configuration": null, "schema": null, "get_or_create": false}).to_string()));
+    let r = raw(
+        s,
+        "POST",
+        &format!("{T}/collections"),
+        &[],
+        Some(
+            &json!({"name": name, "metadata": null, "configuration": null, "schema": null, "get_or_create": false})
+                .to_string(),
+        ),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["id"].as_str().unwrap().to_string()
 }
@@ -15,10 +24,7 @@ fn create(s: &TestServer, name: &str) -> String {
 fn system_endpoints() {
     let s = start(reset_config());
     assert!(raw(&s, "GET", "/api/v2/heartbeat", &[], None).json()["nanosecond heartbeat"].as_u64().is_some());
-    assert_eq!(
-        raw(&s, "GET", "/api/v2/pre-flight-checks", &[], None).json()["supports_base64_encoding"],
-        json!(true)
-    );
+    assert_eq!(raw(&s, "GET", "/api/v2/pre-flight-checks", &[], None).json()["supports_base64_encoding"], json!(true));
     assert_eq!(
         raw(&s, "GET", "/api/v2/auth/identity", &[], None).json(),
         json!({"user_id": "", "tenant": "default_tenant", "databases": ["default_database"]})
@@ -59,7 +65,9 @@ fn collections_and_records() {
     let s = start(reset_config());
     let id = create(&s, "v2coll");
     let c = raw(&s, "GET", &format!("{T}/collections/v2coll"), &[], None).json();
-    for k in ["id", "name", "configuration_json", "metadata", "dimension", "tenant", "database", "version", "log_position"] {
+    for k in
+        ["id", "name", "configuration_json", "metadata", "dimension", "tenant", "database", "version", "log_position"]
+    {
         assert!(c.get(k).is_some(), "{k} missing in {c}");
     }
     assert_eq!(c["configuration_json"]["_type"], "CollectionConfigurationInternal");
@@ -69,9 +77,22 @@ fn collections_and_records() {
     // base64 embeddings ([1,2] and [3,4]) and a float list
     let add = json!({"ids": ["1", "2", "3"], "embeddings": ["AACAPwAAAEA=", "AABAQAAAgEA=", [0.5, 0.5]],
         "metadatas": [{"a": 1}, {"a": 2, "tags": ["x", "y"]}, null], "documents": ["x", "y", null], "uris": null});
-    let r = raw(&s, "POST", &format!("{T}/collections/{id}/add"), &[("Content-Type", "application/json")], Some(&add.to_string()));
+    let r = raw(
+        &s,
+        "POST",
+        &format!("{T}/collections/{id}/add"),
+        &[("Content-Type", "application/json")],
+        Some(&add.to_string()),
+    );
     assert_eq!((r.status, r.json()), (201, json!({})));
-    let g = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"ids":["2"],"include":["embeddings","metadatas"]}"#)).json();
+    let g = raw(
+        &s,
+        "POST",
+        &format!("{T}/collections/{id}/get"),
+        &[],
+        Some(r#"{"ids":["2"],"include":["embeddings","metadatas"]}"#),
+    )
+    .json();
     assert_eq!(g["embeddings"], json!([[3.0, 4.0]]));
     assert_eq!(g["metadatas"], json!([{"a": 2, "tags": ["x", "y"]}]));
     assert_eq!(g["include"], json!(["embeddings", "metadatas"]));
@@ -81,18 +102,34 @@ fn collections_and_records() {
     // 1.x $ne also matches records lacking the key; array $contains
     let g = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"where":{"a":{"$ne":1}}}"#)).json();
     assert_eq!(g["ids"], json!(["2", "3"]));
-    let g = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"where":{"tags":{"$contains":"y"}}}"#)).json();
+    let g = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"where":{"tags":{"$contains":"y"}}}"#))
+        .json();
     assert_eq!(g["ids"], json!(["2"]));
     let q = raw(&s, "POST", &format!("{T}/collections/{id}/query?read_level=index_and_wal"), &[],
         Some(r#"{"ids":null,"query_embeddings":[[1.0,2.0]],"n_results":5,"where":{"a":{"$gte":1}},"where_document":null,"include":["metadatas","documents","distances"]}"#)).json();
     assert_eq!(q["ids"], json!([["1", "2"]]));
     assert_eq!(q["distances"][0][0], json!(0.0));
-    assert_eq!(raw(&s, "GET", &format!("{T}/collections/{id}/count?read_level=index_and_wal"), &[], None).json(), json!(3));
-    let r = raw(&s, "POST", &format!("{T}/collections/{id}/update"), &[], Some(r#"{"ids":["1"],"metadatas":[{"a":null,"b":true}]}"#));
+    assert_eq!(
+        raw(&s, "GET", &format!("{T}/collections/{id}/count?read_level=index_and_wal"), &[], None).json(),
+        json!(3)
+    );
+    let r = raw(
+        &s,
+        "POST",
+        &format!("{T}/collections/{id}/update"),
+        &[],
+        Some(r#"{"ids":["1"],"metadatas":[{"a":null,"b":true}]}"#),
+    );
     assert_eq!((r.status, r.json()), (200, json!({})));
     let g = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"ids":["1"]}"#)).json();
     assert_eq!(g["metadatas"], json!([{"b": true}]));
-    let r = raw(&s, "POST", &format!("{T}/collections/{id}/delete"), &[], Some(r#"{"ids":["1","nope"],"where":null,"where_document":null}"#));
+    let r = raw(
+        &s,
+        "POST",
+        &format!("{T}/collections/{id}/delete"),
+        &[],
+        Some(r#"{"ids":["1","nope"],"where":null,"where_document":null}"#),
+    );
     assert_eq!(r.json(), json!({"deleted": 1}));
     let r = raw(&s, "POST", &format!("{T}/collections/{id}/delete"), &[], Some("{}"));
     assert_eq!((r.status, r.json()), (200, json!({"deleted": 0})));
@@ -112,7 +149,13 @@ fn collections_and_records() {
     assert_eq!((r.status, r.json()["error"].clone()), (400, json!("InvalidArgumentError")));
     let r = raw(&s, "POST", &format!("{T}/collections/{id}/add"), &[], Some(r#"{"ids":"x"}"#));
     assert_eq!(r.status, 422);
-    let r = raw(&s, "POST", &format!("{T}/collections/{id}/add"), &[], Some(r#"{"ids":["q"],"embeddings":["!!notbase64"]}"#));
+    let r = raw(
+        &s,
+        "POST",
+        &format!("{T}/collections/{id}/add"),
+        &[],
+        Some(r#"{"ids":["q"],"embeddings":["!!notbase64"]}"#),
+    );
     assert_eq!(r.status, 400);
     let r = raw(&s, "POST", &format!("{T}/collections/not-a-uuid/get"), &[], Some("{}"));
     assert_eq!(r.status, 400);
@@ -126,7 +169,13 @@ fn collections_and_records() {
     assert_eq!(r.status, 404);
 
     // modify and delete
-    let r = raw(&s, "PUT", &format!("{T}/collections/{id}"), &[], Some(r#"{"new_metadata":{"z":1},"new_name":"v2coll2","new_configuration":null}"#));
+    let r = raw(
+        &s,
+        "PUT",
+        &format!("{T}/collections/{id}"),
+        &[],
+        Some(r#"{"new_metadata":{"z":1},"new_name":"v2coll2","new_configuration":null}"#),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(raw(&s, "GET", &format!("{T}/collections/v2coll2"), &[], None).json()["metadata"], json!({"z": 1}));
     assert_eq!(raw(&s, "DELETE", &format!("{T}/collections/v2coll2"), &[], None).status, 200);
@@ -152,13 +201,25 @@ fn token_auth_guards_reads_and_writes() {
     assert_eq!(raw(&s, "GET", "/api/v1/version", &[], None).status, 200);
     assert_eq!(raw(&s, "GET", "/api/v1", &[], None).status, 200);
     // missing and wrong credentials: nothing written or read
-    for hdrs in [vec![], vec![("Authorization", "Bearer wrong")], vec![("X-Chroma-Token", "s3cret")], vec![("Authorization", "s3cret")]] {
-        let r = raw(&s, "POST", &format!("{T}/collections/{id}/add"), &hdrs, Some(r#"{"ids":["x"],"embeddings":[[1]]}"#));
+    for hdrs in [
+        vec![],
+        vec![("Authorization", "Bearer wrong")],
+        vec![("X-Chroma-Token", "s3cret")],
+        vec![("Authorization", "s3cret")],
+    ] {
+        let r =
+            raw(&s, "POST", &format!("{T}/collections/{id}/add"), &hdrs, Some(r#"{"ids":["x"],"embeddings":[[1]]}"#));
         assert_eq!((r.status, r.json()["error"].clone()), (401, json!("AuthorizationError")));
         let r = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &hdrs, Some("{}"));
         assert_eq!(r.status, 401);
         assert!(!r.body.contains("\"ids\""));
-        let r = raw(&s, "POST", &format!("/api/v1/collections/{id}/add"), &hdrs, Some(r#"{"ids":["x"],"embeddings":[[1]]}"#));
+        let r = raw(
+            &s,
+            "POST",
+            &format!("/api/v1/collections/{id}/add"),
+            &hdrs,
+            Some(r#"{"ids":["x"],"embeddings":[[1]]}"#),
+        );
         assert_eq!((r.status, r.json()), (401, json!({"error": "AuthorizationError", "message": "Unauthorized"})));
         assert_eq!(raw(&s, "POST", "/api/v2/reset", &hdrs, None).status, 401);
         assert_eq!(raw(&s, "GET", "/api/v2/auth/identity", &hdrs, None).status, 401);
@@ -192,10 +253,20 @@ fn basic_auth_and_identity() {
 
 #[test]
 fn cors_and_body_limit() {
-    let s = start(ServerConfig { cors_allow_origins: vec!["http://example.test".into()], max_body_bytes: 1024, ..ServerConfig::default() });
+    let s = start(ServerConfig {
+        cors_allow_origins: vec!["http://example.test".into()],
+        max_body_bytes: 1024,
+        ..ServerConfig::default()
+    });
     let r = raw(&s, "GET", "/api/v2/heartbeat", &[("Origin", "http://example.test")], None);
     assert_eq!(r.header("access-control-allow-origin"), Some("http://example.test"));
-    let r = raw(&s, "OPTIONS", &format!("{T}/collections"), &[("Origin", "http://example.test"), ("Access-Control-Request-Method", "POST")], None);
+    let r = raw(
+        &s,
+        "OPTIONS",
+        &format!("{T}/collections"),
+        &[("Origin", "http://example.test"), ("Access-Control-Request-Method", "POST")],
+        None,
+    );
     assert!(r.status < 300, "{}", r.status);
     let big = format!("{{\"name\":\"{}\"}}", "x".repeat(5000));
     let r = raw(&s, "POST", &format!("{T}/collections"), &[], Some(&big));
@@ -220,7 +291,9 @@ fn schema_and_embedding_function() {
     };
     let post = |body: Value| raw(&s, "POST", &format!("{T}/collections"), &[], Some(&body.to_string()));
     // the configuration's embedding function and space win over a schema of defaults
-    let r = post(json!({"name": "ef1", "configuration": {"hnsw": {"space": "cosine"}, "embedding_function": ef}, "schema": schema("l2", &default_ef, json!({}))}));
+    let r = post(
+        json!({"name": "ef1", "configuration": {"hnsw": {"space": "cosine"}, "embedding_function": ef}, "schema": schema("l2", &default_ef, json!({}))}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let c = r.json();
     assert_eq!(c["configuration_json"]["embedding_function"], ef);
@@ -230,15 +303,20 @@ fn schema_and_embedding_function() {
     let got = raw(&s, "GET", &format!("{T}/collections/ef1"), &[], None).json();
     assert_eq!(got["configuration_json"]["embedding_function"], ef);
     // a schema's own space wins over the configuration's default
-    let r = post(json!({"name": "sp1", "configuration": {"hnsw": {"space": "l2"}}, "schema": schema("cosine", &default_ef, json!({}))}));
+    let r = post(
+        json!({"name": "sp1", "configuration": {"hnsw": {"space": "l2"}}, "schema": schema("cosine", &default_ef, json!({}))}),
+    );
     assert_eq!(r.json()["schema"]["keys"]["#embedding"]["float_list"]["vector_index"]["config"]["space"], "cosine");
     // two different custom embedding functions: refused
     let other = json!({"name": "simple_ef", "type": "known", "config": {"dim": 6}});
-    let r = post(json!({"name": "ef2", "configuration": {"embedding_function": ef}, "schema": schema("l2", &other, json!({}))}));
+    let r = post(
+        json!({"name": "ef2", "configuration": {"embedding_function": ef}, "schema": schema("l2", &other, json!({}))}),
+    );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.json()["message"].as_str().unwrap().contains("schema"));
     // sparse vector indexes: refused
-    let sparse = json!({"sparse_metadata": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {}}}}});
+    let sparse =
+        json!({"sparse_metadata": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {}}}}});
     let r = post(json!({"name": "sp2", "schema": schema("l2", &default_ef, sparse)}));
     assert_eq!((r.status, r.json()["error"].clone()), (400, json!("InvalidArgumentError")));
     // a key whose inverted index is disabled: shown in the schema, and filtering on it is refused

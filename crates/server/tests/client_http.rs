@@ -14,7 +14,10 @@ fn exercise(client: &Client) {
     assert!(client.get_max_batch_size().unwrap() > 0);
 
     let mut col = client
-        .create_collection("rust-client", CollectionOptions::new().metadata(json!({"hnsw:space": "cosine", "owner": "me"})))
+        .create_collection(
+            "rust-client",
+            CollectionOptions::new().metadata(json!({"hnsw:space": "cosine", "owner": "me"})),
+        )
         .unwrap();
     assert_eq!(col.config().space, chroma_client::Space::Cosine);
     let err = client.create_collection("rust-client", CollectionOptions::new()).unwrap_err();
@@ -94,7 +97,10 @@ fn http_client_auth() {
     assert_eq!(err.kind, ErrorKind::Unauthorized, "{err}");
     let err = Client::http_with(HttpOptions::new(&s.url).token("tok")).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unauthorized, "bearer is the wrong header here: {err}");
-    let c = Client::http_with(HttpOptions::new(&s.url).token("tok").token_transport(chroma_client::TokenTransport::XChromaToken)).unwrap();
+    let c = Client::http_with(
+        HttpOptions::new(&s.url).token("tok").token_transport(chroma_client::TokenTransport::XChromaToken),
+    )
+    .unwrap();
     assert_eq!(c.count_collections().unwrap(), 0);
     let err = Client::http("http://127.0.0.1:1").unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unavailable);
@@ -107,7 +113,8 @@ fn large_batch_over_http() {
     let col = c.create_collection("big", CollectionOptions::new()).unwrap();
     let n = 10_000;
     let ids: Vec<String> = (0..n).map(|i| format!("id{i}")).collect();
-    let embs: Vec<Vec<f32>> = (0..n).map(|i| (0..16).map(|j| ((i * 31 + j * 7) % 97) as f32 / 97.0).collect()).collect();
+    let embs: Vec<Vec<f32>> =
+        (0..n).map(|i| (0..16).map(|j| ((i * 31 + j * 7) % 97) as f32 / 97.0).collect()).collect();
     let max = c.get_max_batch_size().unwrap();
     for (ids, embs) in ids.chunks(max).zip(embs.chunks(max)) {
         col.add(Records::new(ids.to_vec(), embs.to_vec())).unwrap();

@@ -67,15 +67,19 @@ impl Engine {
             let mut conn = self.inner.conn.lock();
             let tx = conn.transaction().map_err(sql("starting compaction"))?;
             let slots: Vec<(i64, i64)> = {
-                let mut stmt = tx.prepare("SELECT rid, slot FROM records WHERE cid = ?1").map_err(sql("reading slots"))?;
+                let mut stmt =
+                    tx.prepare("SELECT rid, slot FROM records WHERE cid = ?1").map_err(sql("reading slots"))?;
                 let rows = stmt.query_map([row.cid], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql("reading slots"))?;
                 rows.collect::<std::result::Result<_, _>>().map_err(sql("reading slots"))?
             };
             {
-                let mut upd = tx.prepare("UPDATE records SET slot = ?2 WHERE rid = ?1").map_err(sql("renumbering slots"))?;
+                let mut upd =
+                    tx.prepare("UPDATE records SET slot = ?2 WHERE rid = ?1").map_err(sql("renumbering slots"))?;
                 for (rid, slot) in slots {
                     let Some(Some(new)) = map.get(slot as usize) else {
-                        return Err(Error::internal(format!("record {rid} refers to slot {slot}, which the index does not hold as live")));
+                        return Err(Error::internal(format!(
+                            "record {rid} refers to slot {slot}, which the index does not hold as live"
+                        )));
                     };
                     upd.execute(params![rid, *new as i64]).map_err(sql("renumbering slots"))?;
                 }
@@ -88,7 +92,11 @@ impl Engine {
             tx.commit().map_err(sql("committing compaction"))?;
         }
         let saved = new_index.len();
-        *g = IndexState { loaded: true, index: Some(new_index), saved_slots: if self.inner.root.is_some() { saved } else { 0 } };
+        *g = IndexState {
+            loaded: true,
+            index: Some(new_index),
+            saved_slots: if self.inner.root.is_some() { saved } else { 0 },
+        };
         if let Some(dir) = self.coll_dir(&row.coll.id) {
             folder::remove_stale_generations(&dir, generation);
         }
@@ -117,7 +125,8 @@ impl Engine {
         let mut report = VacuumReport { bytes_before: self.path().map(folder_size).unwrap_or(0), ..Default::default() };
         let ids: Vec<Uuid> = {
             let conn = self.inner.conn.lock();
-            let mut stmt = conn.prepare("SELECT id FROM collections ORDER BY cid").map_err(sql("listing collections"))?;
+            let mut stmt =
+                conn.prepare("SELECT id FROM collections ORDER BY cid").map_err(sql("listing collections"))?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql("listing collections"))?;
             rows.filter_map(|r| r.ok()).filter_map(|s| Uuid::parse_str(&s).ok()).collect()
         };

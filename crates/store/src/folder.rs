@@ -146,7 +146,13 @@ pub fn append_vectors(path: &Path, dim: usize, committed_slots: u64, data: &[f32
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent, "creating"))?;
     }
-    let mut f = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).map_err(io(path, "opening"))?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io(path, "opening"))?;
     let want = committed_slots * dim as u64 * 4;
     let len = f.metadata().map_err(io(path, "reading"))?.len();
     if len < want {
@@ -205,7 +211,10 @@ pub fn read_slots(path: &Path, dim: usize, committed: u64, slots: &[u64]) -> Res
         }
         buf.resize(n * row, 0);
         f.read_exact_at(&mut buf, first * row as u64).map_err(|e| {
-            Error::internal(format!("vector file {} is missing committed vectors ({e}); the folder is damaged", path.display()))
+            Error::internal(format!(
+                "vector file {} is missing committed vectors ({e}); the folder is damaged",
+                path.display()
+            ))
         })?;
         for chunk in buf.chunks_exact(row) {
             out.push(chunk.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect());

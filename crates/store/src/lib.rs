@@ -19,8 +19,8 @@ use chroma_index::{Filter, HnswParams, VectorIndex};
 use chroma_types::metadata::{merge_metadata, metadata_to_json, UpdateMetadata};
 use chroma_types::{
     validate, AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, Error, ErrorKind,
-    GetRequest, GetResult, Include, IndexConfig, Metadata, MetadataValue, QueryRequest, QueryResult, Result,
-    Settings, Space, Tenant, UpdateCollection, UpdateRequest, DEFAULT_DATABASE, DEFAULT_DATABASE_ID, DEFAULT_TENANT,
+    GetRequest, GetResult, Include, IndexConfig, Metadata, MetadataValue, QueryRequest, QueryResult, Result, Settings,
+    Space, Tenant, UpdateCollection, UpdateRequest, DEFAULT_DATABASE, DEFAULT_DATABASE_ID, DEFAULT_TENANT,
 };
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -215,8 +215,10 @@ impl Engine {
         if matches!(kind, folder::FolderKind::Chroma03Parquet | folder::FolderKind::Chroma04Plus) {
             return Err(folder::legacy_error(path, &kind));
         }
-        std::fs::create_dir_all(path).map_err(|e| Error::internal(format!("creating data folder {}: {e}", path.display())))?;
-        let canonical = path.canonicalize().map_err(|e| Error::internal(format!("resolving {}: {e}", path.display())))?;
+        std::fs::create_dir_all(path)
+            .map_err(|e| Error::internal(format!("creating data folder {}: {e}", path.display())))?;
+        let canonical =
+            path.canonicalize().map_err(|e| Error::internal(format!("resolving {}: {e}", path.display())))?;
         let mut reg = registry().lock();
         if let Some(inner) = reg.get(&canonical).and_then(Weak::upgrade) {
             if inner.settings != settings {
@@ -316,7 +318,8 @@ impl Engine {
             )
             .optional()
             .map_err(sql("reading collection"))?;
-        let Some((cid, name, tenant, database, md, config, dim, version, log_position, slot_count, generation)) = row else {
+        let Some((cid, name, tenant, database, md, config, dim, version, log_position, slot_count, generation)) = row
+        else {
             return Err(Error::collection_not_found(&id.to_string()));
         };
         let config: IndexConfig =
@@ -510,7 +513,8 @@ impl Engine {
             return Ok(());
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
-        g.saved_slots = index.save_graph(&folder::graph_path(&dir, row.generation), row.coll.log_position).map_err(index_err)?;
+        g.saved_slots =
+            index.save_graph(&folder::graph_path(&dir, row.generation), row.coll.log_position).map_err(index_err)?;
         Ok(())
     }
 
@@ -642,7 +646,8 @@ impl Engine {
         // before the commit until the index has the write, so none sees one without the other.
         let g = (!defer_index).then(|| st.index.write());
         let mut conn = self.inner.conn.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("starting write"))?;
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("starting write"))?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         // Every record has a slot, so a collection that never had a vector has no records.
         let existing = if row.slot_count == 0 { HashMap::new() } else { Self::read_existing(&tx, row.cid, &ids)? };
@@ -670,7 +675,10 @@ impl Engine {
                 }
                 None => {
                     let Some(emb) = r.embedding else {
-                        return Err(Error::invalid(format!("Record {} has no embedding; embeddings are required to add records", r.id)));
+                        return Err(Error::invalid(format!(
+                            "Record {} has no embedding; embeddings are required to add records",
+                            r.id
+                        )));
                     };
                     new_vectors.extend_from_slice(&emb);
                     let slot = next_slot;
@@ -740,74 +748,80 @@ impl Engine {
             _ => None,
         };
         std::thread::scope(|scope| -> Result<()> {
-        let vectors_written = match &vector_file {
-            Some((d, path)) if new_vectors.len() >= PARALLEL_VECTOR_WRITE => {
-                let (d, slot_count, data) = (*d, row.slot_count, &new_vectors);
-                Some(scope.spawn(move || folder::append_vectors(path, d, slot_count, data)))
-            }
-            Some((d, path)) => {
-                folder::append_vectors(path, *d, row.slot_count, &new_vectors)?;
-                None
-            }
-            None => None,
-        };
+            let vectors_written = match &vector_file {
+                Some((d, path)) if new_vectors.len() >= PARALLEL_VECTOR_WRITE => {
+                    let (d, slot_count, data) = (*d, row.slot_count, &new_vectors);
+                    Some(scope.spawn(move || folder::append_vectors(path, d, slot_count, data)))
+                }
+                Some((d, path)) => {
+                    folder::append_vectors(path, *d, row.slot_count, &new_vectors)?;
+                    None
+                }
+                None => None,
+            };
 
-        {
-            let mut ins = tx
+            {
+                let mut ins = tx
                 .prepare_cached(
                     "INSERT INTO records (cid, id, slot, seq, document, uri, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(sql("inserting records"))?;
-            let mut upd = tx
-                .prepare_cached("UPDATE records SET slot = ?2, seq = ?3, document = ?4, uri = ?5, metadata = ?6 WHERE rid = ?1")
-                .map_err(sql("updating records"))?;
-            let mut fts_ins = tx
-                .prepare_cached("INSERT INTO documents_fts (rowid, document) VALUES (?1, ?2)")
-                .map_err(sql("indexing documents"))?;
-            let mut fts_del = tx.prepare_cached("DELETE FROM documents_fts WHERE rowid = ?1").map_err(sql("indexing documents"))?;
-            let mut md_del = tx.prepare_cached("DELETE FROM metadata_index WHERE rid = ?1").map_err(sql("indexing metadata"))?;
-            let mut md_rows = MetadataRows::default();
-            for p in &mut pending {
-                let md_text = p.metadata_text.take().unwrap_or_else(|| metadata_text(&p.metadata));
-                match p.rid {
-                    None => {
-                        ins.execute(params![row.cid, p.id, p.slot, seq, p.document, p.uri, md_text])
-                            .map_err(sql("inserting records"))?;
-                        let rid = tx.last_insert_rowid();
-                        if let Some(doc) = &p.document {
-                            fts_ins.execute(params![rid, doc]).map_err(sql("indexing documents"))?;
-                        }
-                        md_rows.push(rid, &p.metadata);
-                    }
-                    Some(rid) => {
-                        upd.execute(params![rid, p.slot, seq, p.document, p.uri, md_text]).map_err(sql("updating records"))?;
-                        if let Some(old_doc) = &p.old_document {
-                            if old_doc.is_some() {
-                                fts_del.execute([rid]).map_err(sql("indexing documents"))?;
-                            }
+                let mut upd = tx
+                    .prepare_cached(
+                        "UPDATE records SET slot = ?2, seq = ?3, document = ?4, uri = ?5, metadata = ?6 WHERE rid = ?1",
+                    )
+                    .map_err(sql("updating records"))?;
+                let mut fts_ins = tx
+                    .prepare_cached("INSERT INTO documents_fts (rowid, document) VALUES (?1, ?2)")
+                    .map_err(sql("indexing documents"))?;
+                let mut fts_del = tx
+                    .prepare_cached("DELETE FROM documents_fts WHERE rowid = ?1")
+                    .map_err(sql("indexing documents"))?;
+                let mut md_del =
+                    tx.prepare_cached("DELETE FROM metadata_index WHERE rid = ?1").map_err(sql("indexing metadata"))?;
+                let mut md_rows = MetadataRows::default();
+                for p in &mut pending {
+                    let md_text = p.metadata_text.take().unwrap_or_else(|| metadata_text(&p.metadata));
+                    match p.rid {
+                        None => {
+                            ins.execute(params![row.cid, p.id, p.slot, seq, p.document, p.uri, md_text])
+                                .map_err(sql("inserting records"))?;
+                            let rid = tx.last_insert_rowid();
                             if let Some(doc) = &p.document {
                                 fts_ins.execute(params![rid, doc]).map_err(sql("indexing documents"))?;
                             }
-                        }
-                        if p.metadata_changed {
-                            md_del.execute([rid]).map_err(sql("indexing metadata"))?;
                             md_rows.push(rid, &p.metadata);
+                        }
+                        Some(rid) => {
+                            upd.execute(params![rid, p.slot, seq, p.document, p.uri, md_text])
+                                .map_err(sql("updating records"))?;
+                            if let Some(old_doc) = &p.old_document {
+                                if old_doc.is_some() {
+                                    fts_del.execute([rid]).map_err(sql("indexing documents"))?;
+                                }
+                                if let Some(doc) = &p.document {
+                                    fts_ins.execute(params![rid, doc]).map_err(sql("indexing documents"))?;
+                                }
+                            }
+                            if p.metadata_changed {
+                                md_del.execute([rid]).map_err(sql("indexing metadata"))?;
+                                md_rows.push(rid, &p.metadata);
+                            }
                         }
                     }
                 }
+                md_rows.insert(&tx, row.cid)?;
             }
-            md_rows.insert(&tx, row.cid)?;
-        }
-        tx.execute(
+            tx.execute(
             "UPDATE collections SET slot_count = ?2, log_position = ?3, dimension = COALESCE(dimension, ?4) WHERE cid = ?1",
             params![row.cid, next_slot, seq, dim.map(|d| d as i64)],
         )
         .map_err(sql("updating collection"))?;
-        if let Some(h) = vectors_written {
-            h.join().map_err(|_| Error::internal("the vector writer thread panicked"))??;
-        }
-        tx.commit().map_err(sql("committing write"))?;
-        Ok(())
+            if let Some(h) = vectors_written {
+                h.join().map_err(|_| Error::internal("the vector writer thread panicked"))??;
+            }
+            tx.commit().map_err(sql("committing write"))?;
+            Ok(())
         })?;
         drop(conn);
 
@@ -825,7 +839,8 @@ impl Engine {
         }
         if let Some(index) = g.index.as_mut() {
             let consistent = index.len() as u64 == row.slot_count;
-            let appended = if consistent && !new_vectors.is_empty() { index.append(&new_vectors).map(|_| ()) } else { Ok(()) };
+            let appended =
+                if consistent && !new_vectors.is_empty() { index.append(&new_vectors).map(|_| ()) } else { Ok(()) };
             if !consistent || appended.is_err() {
                 tracing::warn!(collection = %row.coll.name, "in-memory index out of step with storage; it will be reloaded");
                 if self.inner.root.is_some() {
@@ -911,7 +926,8 @@ impl Engine {
     }
 
     fn delete_rows(tx: &Transaction, rids: &[i64]) -> Result<()> {
-        let mut fts = tx.prepare_cached("DELETE FROM documents_fts WHERE rowid = ?1").map_err(sql("deleting documents"))?;
+        let mut fts =
+            tx.prepare_cached("DELETE FROM documents_fts WHERE rowid = ?1").map_err(sql("deleting documents"))?;
         let mut rec = tx.prepare_cached("DELETE FROM records WHERE rid = ?1").map_err(sql("deleting records"))?;
         for rid in rids {
             fts.execute([rid]).map_err(sql("deleting documents"))?;
@@ -944,17 +960,22 @@ impl Engine {
         self.inner.colls.lock().remove(&id);
         if let Some(dir) = self.coll_dir(&id) {
             if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::internal(format!("removing {}: {e}", dir.display())))?;
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| Error::internal(format!("removing {}: {e}", dir.display())))?;
             }
         }
         Ok(())
     }
 
     fn database_id(conn: &Connection, tenant: &str, database: &str) -> Result<String> {
-        conn.query_row("SELECT id FROM databases WHERE tenant = ?1 AND name = ?2", params![tenant, database], |r| r.get(0))
-            .optional()
-            .map_err(sql("reading database"))?
-            .ok_or_else(|| Error::not_found(format!("Database {database} not found for tenant {tenant}. Are you sure it exists?")))
+        conn.query_row("SELECT id FROM databases WHERE tenant = ?1 AND name = ?2", params![tenant, database], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sql("reading database"))?
+        .ok_or_else(|| {
+            Error::not_found(format!("Database {database} not found for tenant {tenant}. Are you sure it exists?"))
+        })
     }
 
     /// Reads records; embeddings come from `index`, which the caller holds locked across
@@ -1061,8 +1082,12 @@ impl<'a> MetadataRows<'a> {
                 MetadataValue::Int(i) => self.rows.push((rid, k, 0, None, Some(*i), None, None)),
                 MetadataValue::Float(f) => self.rows.push((rid, k, 0, None, None, Some(*f), None)),
                 MetadataValue::Bool(b) => self.rows.push((rid, k, 0, None, None, None, Some(*b as i64))),
-                MetadataValue::StrArray(a) => a.iter().for_each(|s| self.rows.push((rid, k, 1, Some(s), None, None, None))),
-                MetadataValue::IntArray(a) => a.iter().for_each(|i| self.rows.push((rid, k, 1, None, Some(*i), None, None))),
+                MetadataValue::StrArray(a) => {
+                    a.iter().for_each(|s| self.rows.push((rid, k, 1, Some(s), None, None, None)))
+                }
+                MetadataValue::IntArray(a) => {
+                    a.iter().for_each(|i| self.rows.push((rid, k, 1, None, Some(*i), None, None)))
+                }
                 MetadataValue::FloatArray(a) => {
                     a.iter().for_each(|f| self.rows.push((rid, k, 1, None, None, Some(*f), None)))
                 }
@@ -1117,7 +1142,14 @@ fn rows_from_add(req: AddRequest) -> Vec<WriteRow> {
         .into_iter()
         .zip(req.embeddings)
         .zip(docs.into_iter().zip(uris).zip(mds))
-        .map(|((id, e), ((d, u), m))| WriteRow { id, embedding: Some(e), document: d, uri: u, metadata: m, prepared: None })
+        .map(|((id, e), ((d, u), m))| WriteRow {
+            id,
+            embedding: Some(e),
+            document: d,
+            uri: u,
+            metadata: m,
+            prepared: None,
+        })
         .collect()
 }
 
@@ -1174,8 +1206,11 @@ impl ChromaApi for Engine {
         }
         let mut conn = self.inner.conn.lock();
         let tx = conn.transaction().map_err(sql("resetting"))?;
-        tx.execute("DELETE FROM databases WHERE NOT (tenant = ?1 AND name = ?2)", params![DEFAULT_TENANT, DEFAULT_DATABASE])
-            .map_err(sql("resetting"))?;
+        tx.execute(
+            "DELETE FROM databases WHERE NOT (tenant = ?1 AND name = ?2)",
+            params![DEFAULT_TENANT, DEFAULT_DATABASE],
+        )
+        .map_err(sql("resetting"))?;
         tx.execute("DELETE FROM tenants WHERE name != ?1", [DEFAULT_TENANT]).map_err(sql("resetting"))?;
         tx.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [DEFAULT_TENANT]).map_err(sql("resetting"))?;
         tx.execute(
@@ -1190,7 +1225,8 @@ impl ChromaApi for Engine {
     fn create_tenant(&self, name: &str) -> Result<()> {
         validate::tenant_name(name)?;
         let conn = self.inner.conn.lock();
-        let n = conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [name]).map_err(sql("creating tenant"))?;
+        let n =
+            conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [name]).map_err(sql("creating tenant"))?;
         if n == 0 {
             return Err(Error::exists(format!("Tenant {name} already exists")));
         }
@@ -1208,11 +1244,15 @@ impl ChromaApi for Engine {
 
     fn list_tenants(&self, limit: Option<usize>, offset: usize) -> Result<Vec<Tenant>> {
         let conn = self.inner.conn.lock();
-        let mut stmt = conn.prepare("SELECT name FROM tenants ORDER BY rowid LIMIT ?1 OFFSET ?2").map_err(sql("listing tenants"))?;
+        let mut stmt = conn
+            .prepare("SELECT name FROM tenants ORDER BY rowid LIMIT ?1 OFFSET ?2")
+            .map_err(sql("listing tenants"))?;
         let rows = stmt
             .query_map(params![limit.map(|l| l as i64).unwrap_or(-1), offset as i64], |r| r.get(0))
             .map_err(sql("listing tenants"))?;
-        rows.map(|r| r.map(|name| Tenant { name })).collect::<std::result::Result<_, _>>().map_err(sql("listing tenants"))
+        rows.map(|r| r.map(|name| Tenant { name }))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(sql("listing tenants"))
     }
 
     fn delete_tenant(&self, name: &str) -> Result<()> {
@@ -1232,7 +1272,10 @@ impl ChromaApi for Engine {
         let id = Uuid::new_v4();
         let conn = self.inner.conn.lock();
         let n = conn
-            .execute("INSERT OR IGNORE INTO databases (id, name, tenant) VALUES (?1, ?2, ?3)", params![id.to_string(), name, tenant])
+            .execute(
+                "INSERT OR IGNORE INTO databases (id, name, tenant) VALUES (?1, ?2, ?3)",
+                params![id.to_string(), name, tenant],
+            )
             .map_err(sql("creating database"))?;
         if n == 0 {
             return Err(Error::exists(format!("Database {name} already exists for tenant {tenant}")));
@@ -1276,7 +1319,9 @@ impl ChromaApi for Engine {
         let db_id = Self::database_id(&self.inner.conn.lock(), tenant, name)?;
         let ids: Vec<Uuid> = {
             let conn = self.inner.conn.lock();
-            let mut stmt = conn.prepare("SELECT id FROM collections WHERE database_id = ?1").map_err(sql("listing collections"))?;
+            let mut stmt = conn
+                .prepare("SELECT id FROM collections WHERE database_id = ?1")
+                .map_err(sql("listing collections"))?;
             let rows = stmt.query_map([&db_id], |r| r.get::<_, String>(0)).map_err(sql("listing collections"))?;
             rows.filter_map(|r| r.ok()).filter_map(|s| Uuid::parse_str(&s).ok()).collect()
         };
@@ -1302,14 +1347,19 @@ impl ChromaApi for Engine {
             let conn = self.inner.conn.lock();
             let db_id = Self::database_id(&conn, tenant, database)?;
             let existing: Option<String> = conn
-                .query_row("SELECT id FROM collections WHERE database_id = ?1 AND name = ?2", params![db_id, req.name], |r| r.get(0))
+                .query_row(
+                    "SELECT id FROM collections WHERE database_id = ?1 AND name = ?2",
+                    params![db_id, req.name],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(sql("reading collection"))?;
             if let Some(existing) = existing {
                 if req.get_or_create {
                     // Read it under the same lock: a concurrent delete must not turn a found
                     // collection into "does not exist".
-                    let id = Uuid::parse_str(&existing).map_err(|e| Error::internal(format!("stored collection id: {e}")))?;
+                    let id = Uuid::parse_str(&existing)
+                        .map_err(|e| Error::internal(format!("stored collection id: {e}")))?;
                     return Ok(Self::collection_row_in(&conn, id)?.coll);
                 }
                 return Err(Error::exists(format!("Collection {} already exists", req.name)));
@@ -1341,19 +1391,31 @@ impl ChromaApi for Engine {
         let id: String = {
             let conn = self.inner.conn.lock();
             let db_id = Self::database_id(&conn, tenant, database)?;
-            conn.query_row("SELECT id FROM collections WHERE database_id = ?1 AND name = ?2", params![db_id, name], |r| r.get(0))
-                .optional()
-                .map_err(sql("reading collection"))?
-                .ok_or_else(|| Error::collection_not_found(name))?
+            conn.query_row(
+                "SELECT id FROM collections WHERE database_id = ?1 AND name = ?2",
+                params![db_id, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading collection"))?
+            .ok_or_else(|| Error::collection_not_found(name))?
         };
-        self.get_collection_by_id(Uuid::parse_str(&id).map_err(|e| Error::internal(format!("stored collection id: {e}")))?)
+        self.get_collection_by_id(
+            Uuid::parse_str(&id).map_err(|e| Error::internal(format!("stored collection id: {e}")))?,
+        )
     }
 
     fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
         Ok(self.collection_row(id)?.coll)
     }
 
-    fn list_collections(&self, tenant: &str, database: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Collection>> {
+    fn list_collections(
+        &self,
+        tenant: &str,
+        database: &str,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Result<Vec<Collection>> {
         let ids: Vec<String> = {
             let conn = self.inner.conn.lock();
             let db_id = Self::database_id(&conn, tenant, database)?;
@@ -1366,7 +1428,11 @@ impl ChromaApi for Engine {
             rows.collect::<std::result::Result<_, _>>().map_err(sql("listing collections"))?
         };
         ids.iter()
-            .map(|s| Uuid::parse_str(s).map_err(|e| Error::internal(format!("stored collection id: {e}"))).and_then(|id| self.get_collection_by_id(id)))
+            .map(|s| {
+                Uuid::parse_str(s)
+                    .map_err(|e| Error::internal(format!("stored collection id: {e}")))
+                    .and_then(|id| self.get_collection_by_id(id))
+            })
             .collect()
     }
 
@@ -1411,7 +1477,8 @@ impl ChromaApi for Engine {
         if let Some(cfg) = &req.new_configuration {
             let before = config.clone();
             config = config.apply_configuration(Some(cfg))?;
-            if config.space != before.space || config.m != before.m || config.ef_construction != before.ef_construction {
+            if config.space != before.space || config.m != before.m || config.ef_construction != before.ef_construction
+            {
                 return Err(Error::invalid(
                     "Changing space, max_neighbors or ef_construction of a collection once it is created is not supported",
                 ));
@@ -1437,7 +1504,13 @@ impl ChromaApi for Engine {
             conn.execute(
                 "UPDATE collections SET name = COALESCE(?2, name), metadata = CASE WHEN ?3 THEN ?4 ELSE metadata END,
                  config = ?5, version = version + 1 WHERE cid = ?1",
-                params![row.cid, req.new_name, new_metadata.is_some(), new_metadata.as_ref().and_then(metadata_text), config_text],
+                params![
+                    row.cid,
+                    req.new_name,
+                    new_metadata.is_some(),
+                    new_metadata.as_ref().and_then(metadata_text),
+                    config_text
+                ],
             )
             .map_err(sql("updating collection"))?;
         }
@@ -1480,7 +1553,14 @@ impl ChromaApi for Engine {
             .into_iter()
             .zip(embs)
             .zip(docs.into_iter().zip(uris).zip(mds))
-            .map(|((id, e), ((d, u), m))| WriteRow { id, embedding: e, document: d, uri: u, metadata: m, prepared: None })
+            .map(|((id, e), ((d, u), m))| WriteRow {
+                id,
+                embedding: e,
+                document: d,
+                uri: u,
+                metadata: m,
+                prepared: None,
+            })
             .collect();
         self.write(collection, WriteMode::Update, rows)
     }
@@ -1492,7 +1572,9 @@ impl ChromaApi for Engine {
             }
         }
         if req.limit.is_some() && req.r#where.is_none() && req.where_document.is_none() {
-            return Err(Error::invalid("limit can only be specified when a where or where_document clause is provided"));
+            return Err(Error::invalid(
+                "limit can only be specified when a where or where_document clause is provided",
+            ));
         }
         if req.ids.is_none() && req.r#where.is_none() && req.where_document.is_none() {
             return Ok(Vec::new());
@@ -1503,14 +1585,22 @@ impl ChromaApi for Engine {
         Self::check_filterable(&row, req.r#where.as_ref())?;
         let mut g = st.index.write(); // held from before the commit (see write_with)
         let mut conn = self.inner.conn.lock();
-        let mut matched = Self::matching(&conn, row.cid, req.ids.as_deref(), req.r#where.as_ref(), req.where_document.as_ref(), req.dialect)?;
+        let mut matched = Self::matching(
+            &conn,
+            row.cid,
+            req.ids.as_deref(),
+            req.r#where.as_ref(),
+            req.where_document.as_ref(),
+            req.dialect,
+        )?;
         if let Some(limit) = req.limit {
             matched.truncate(limit as usize); // `matching` is in insertion order: oldest go first
         }
         if matched.is_empty() {
             return Ok(Vec::new());
         }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("starting delete"))?;
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("starting delete"))?;
         let rids: Vec<i64> = matched.iter().map(|m| m.0).collect();
         Self::delete_rows(&tx, &rids)?;
         tx.execute("UPDATE collections SET log_position = log_position + 1 WHERE cid = ?1", [row.cid])
@@ -1627,7 +1717,14 @@ impl ChromaApi for Engine {
             let filtered = req.ids.is_some() || req.r#where.is_some() || req.where_document.is_some();
             let allowed: Option<Vec<u32>> = if filtered {
                 let conn = self.inner.conn.lock();
-                let m = Self::matching(&conn, row.cid, req.ids.as_deref(), req.r#where.as_ref(), req.where_document.as_ref(), req.dialect)?;
+                let m = Self::matching(
+                    &conn,
+                    row.cid,
+                    req.ids.as_deref(),
+                    req.r#where.as_ref(),
+                    req.where_document.as_ref(),
+                    req.dialect,
+                )?;
                 let mut slots: Vec<u32> = m.into_iter().map(|x| x.2 as u32).collect();
                 slots.sort_unstable();
                 Some(slots)

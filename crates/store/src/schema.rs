@@ -150,13 +150,15 @@ pub fn migrate(conn: &mut Connection, target: i64) -> Result<usize> {
         }
     }
     let done: std::collections::HashSet<i64> = applied.iter().map(|a| a.0).collect();
-    let pending: Vec<&Migration> = MIGRATIONS.iter().filter(|m| m.version <= target && !done.contains(&m.version)).collect();
+    let pending: Vec<&Migration> =
+        MIGRATIONS.iter().filter(|m| m.version <= target && !done.contains(&m.version)).collect();
     if pending.is_empty() {
         return Ok(0);
     }
     let tx = conn.transaction().map_err(sql_err("starting migration"))?;
     for m in &pending {
-        tx.execute_batch(m.sql).map_err(|e| Error::internal(format!("applying schema migration {} ({}): {e}", m.version, m.name)))?;
+        tx.execute_batch(m.sql)
+            .map_err(|e| Error::internal(format!("applying schema migration {} ({}): {e}", m.version, m.name)))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES (?1, ?2, ?3)",
             params![m.version, m.name, checksum(m.sql)],
@@ -176,7 +178,8 @@ pub fn applied_version(conn: &Connection) -> Result<Option<i64>> {
     if has.is_none() {
         return Ok(None);
     }
-    conn.query_row("SELECT max(version) FROM schema_migrations", [], |r| r.get(0)).map_err(sql_err("reading schema version"))
+    conn.query_row("SELECT max(version) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(sql_err("reading schema version"))
 }
 
 #[cfg(test)]
@@ -196,9 +199,12 @@ mod tests {
         let mut c = Connection::open_in_memory().unwrap();
         migrate(&mut c, 1).unwrap();
         c.execute("INSERT INTO collections (id, name, database_id, config) VALUES ('u', 'c', '00000000-0000-0000-0000-000000000000', '{}')", []).unwrap();
-        c.execute("INSERT INTO records (cid, id, slot, seq, document) VALUES (1, 'a', 0, 1, 'hello world')", []).unwrap();
+        c.execute("INSERT INTO records (cid, id, slot, seq, document) VALUES (1, 'a', 0, 1, 'hello world')", [])
+            .unwrap();
         assert_eq!(migrate(&mut c, current_version()).unwrap(), MIGRATIONS.len() - 1);
-        let n: i64 = c.query_row("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH '\"wor\"'", [], |r| r.get(0)).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH '\"wor\"'", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 1);
     }
 
@@ -209,7 +215,8 @@ mod tests {
         c.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1", []).unwrap();
         let e = migrate(&mut c, current_version()).unwrap_err();
         assert!(e.message.contains("checksum"), "{e}");
-        c.execute("UPDATE schema_migrations SET checksum = ?1 WHERE version = 1", [checksum(MIGRATIONS[0].sql)]).unwrap();
+        c.execute("UPDATE schema_migrations SET checksum = ?1 WHERE version = 1", [checksum(MIGRATIONS[0].sql)])
+            .unwrap();
         c.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'y')", []).unwrap();
         let e = migrate(&mut c, current_version()).unwrap_err();
         assert!(e.message.contains("newer chroma-rs"), "{e}");

@@ -106,7 +106,10 @@ impl Builder {
                     } else {
                         format!("(m.int_value IS NOT NULL AND m.int_value NOT IN ({int_list}))")
                     };
-                    format!("({int_part} OR (m.float_value IS NOT NULL AND m.float_value NOT IN ({})))", floats.join(","))
+                    format!(
+                        "({int_part} OR (m.float_value IS NOT NULL AND m.float_value NOT IN ({})))",
+                        floats.join(",")
+                    )
                 } else {
                     format!("(m.int_value IN ({int_list}) OR m.float_value IN ({}))", floats.join(","))
                 }

@@ -84,7 +84,10 @@ fn run(e: Engine, seconds: u64) {
         for ((id, v), d) in r.ids[0].iter().zip(&r.embeddings.unwrap()[0]).zip(&r.distances.unwrap()[0]) {
             check_pair("query", id, v);
             let true_d: f32 = v.iter().zip(&q).map(|(x, y)| (x - y) * (x - y)).sum();
-            assert!((true_d - d).abs() <= 1e-3 * (1.0 + true_d), "query returned {id} at {d} but its embedding is at {true_d}");
+            assert!(
+                (true_d - d).abs() <= 1e-3 * (1.0 + true_d),
+                "query returned {id} at {d} but its embedding is at {true_d}"
+            );
         }
         reads += 1;
     }

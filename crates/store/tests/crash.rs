@@ -107,7 +107,9 @@ impl WOp {
             "add" => WOp::Add(recs()),
             "upsert" => WOp::Upsert(recs()),
             "update" => WOp::Update(recs()),
-            "delete_ids" => WOp::DeleteIds(v["ids"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()),
+            "delete_ids" => {
+                WOp::DeleteIds(v["ids"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect())
+            }
             "delete_group" => WOp::DeleteGroup(v["grp"].as_i64().unwrap()),
             "compact" => WOp::Compact,
             other => panic!("unknown op {other}"),
@@ -224,7 +226,9 @@ fn apply(model: &mut Model, op: &WOp) {
                 model.remove(id);
             }
         }
-        WOp::DeleteGroup(g) => model.retain(|_, r| r.md.as_ref().and_then(|m| m.get("grp")) != Some(&MetadataValue::Int(*g))),
+        WOp::DeleteGroup(g) => {
+            model.retain(|_, r| r.md.as_ref().and_then(|m| m.get("grp")) != Some(&MetadataValue::Int(*g)))
+        }
         WOp::Compact => {}
     }
 }
@@ -286,7 +290,9 @@ fn gen_op(rng: &mut Rng, live: &[String], prefix: &str, next: &mut usize) -> WOp
                         r.doc = None;
                     }
                     if rng.chance(0.3) {
-                        r.md = Some(json!({"v": null, "grp": rng.below(GROUPS as u64), "tag": format!("u{}", rng.below(5))}));
+                        r.md = Some(
+                            json!({"v": null, "grp": rng.below(GROUPS as u64), "tag": format!("u{}", rng.below(5))}),
+                        );
                     }
                     r
                 })
@@ -345,12 +351,15 @@ fn crash_writer_child() {
         // the child's own view of the live ids (only used to pick ids for the next ops)
         let mut set: std::collections::BTreeSet<String> = live.into_iter().collect();
         match &op {
-            WOp::Add(r) | WOp::Upsert(r) => set.extend(r.iter().map(|r| r.id.clone()).filter(|i| !i.starts_with("missing-"))),
+            WOp::Add(r) | WOp::Upsert(r) => {
+                set.extend(r.iter().map(|r| r.id.clone()).filter(|i| !i.starts_with("missing-")))
+            }
             WOp::DeleteIds(ids) => ids.iter().for_each(|i| {
                 set.remove(i);
             }),
             WOp::DeleteGroup(_) => {
-                set = e.get(cid, GetRequest { include: vec![], ..Default::default() }).unwrap().ids.into_iter().collect();
+                set =
+                    e.get(cid, GetRequest { include: vec![], ..Default::default() }).unwrap().ids.into_iter().collect();
             }
             _ => {}
         }
@@ -369,7 +378,13 @@ fn l2(a: &[f32], b: &[f32]) -> f32 {
 
 fn read_store(e: &Engine, cid: uuid::Uuid) -> Model {
     let g = e
-        .get(cid, GetRequest { include: vec![Include::Embeddings, Include::Documents, Include::Metadatas], ..Default::default() })
+        .get(
+            cid,
+            GetRequest {
+                include: vec![Include::Embeddings, Include::Documents, Include::Metadatas],
+                ..Default::default()
+            },
+        )
         .unwrap();
     let n = g.ids.len();
     assert_eq!(e.count(cid).unwrap(), n, "count agrees with get");
@@ -450,7 +465,13 @@ fn check_one_generation(dir: &Path, cid: uuid::Uuid) {
     let names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
     let gens: std::collections::BTreeSet<String> = names
         .iter()
-        .map(|n| n.trim_start_matches("vectors-").trim_start_matches("hnsw-").trim_end_matches(".f32").trim_end_matches(".graph").to_string())
+        .map(|n| {
+            n.trim_start_matches("vectors-")
+                .trim_start_matches("hnsw-")
+                .trim_end_matches(".f32")
+                .trim_end_matches(".graph")
+                .to_string()
+        })
         .collect();
     assert!(gens.len() <= 1 && names.iter().all(|n| !n.ends_with(".tmp")), "files of one generation only: {names:?}");
 }
@@ -493,7 +514,9 @@ fn kill_minus_nine_loses_no_acknowledged_write() {
             "crash_writer_child",
             &[(DIR_ENV, dir.display().to_string()), (SEED_ENV, seed.to_string()), (CYCLE_ENV, cycle.to_string())],
         );
-        child.wait_for("READY", Duration::from_secs(120)).unwrap_or_else(|| panic!("cycle {cycle}: the writer did not start"));
+        child
+            .wait_for("READY", Duration::from_secs(120))
+            .unwrap_or_else(|| panic!("cycle {cycle}: the writer did not start"));
         let t_ready = t0.elapsed();
         // mostly mid-stream; sometimes at once (during the index load), sometimes later
         let delay = match rng.below(10) {
@@ -546,7 +569,10 @@ fn kill_minus_nine_loses_no_acknowledged_write() {
         let t_read = t1.elapsed();
         if store != model {
             let Some(op) = &in_flight else {
-                panic!("cycle {cycle}: the store lost or changed acknowledged writes: {}", describe_diff(&store, &model));
+                panic!(
+                    "cycle {cycle}: the store lost or changed acknowledged writes: {}",
+                    describe_diff(&store, &model)
+                );
             };
             let mut with = model.clone();
             apply(&mut with, op);

@@ -36,12 +36,21 @@ fn vacuum_compacts_and_keeps_results() {
         let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("vac")).unwrap();
         let n = 3000;
         let ids: Vec<String> = (0..n).map(|i| format!("id{i}")).collect();
-        let embs: Vec<Vec<f32>> = (0..n).map(|i| vec![(i as f32).sin(), (i as f32).cos(), i as f32 / n as f32]).collect();
+        let embs: Vec<Vec<f32>> =
+            (0..n).map(|i| vec![(i as f32).sin(), (i as f32).cos(), i as f32 / n as f32]).collect();
         e.add(c.id, AddRequest::new(ids.clone(), embs)).unwrap();
         // delete two thirds: above the automatic threshold, so this compacts on its own
         let gone: Vec<String> = ids.iter().enumerate().filter(|(i, _)| i % 3 != 0).map(|(_, s)| s.clone()).collect();
         e.delete(c.id, DeleteRequest { ids: Some(gone), ..Default::default() }).unwrap();
-        e.update(c.id, UpdateRequest { ids: vec!["id0".into()], embeddings: Some(vec![Some(vec![5.0, 5.0, 5.0])]), ..Default::default() }).unwrap();
+        e.update(
+            c.id,
+            UpdateRequest {
+                ids: vec!["id0".into()],
+                embeddings: Some(vec![Some(vec![5.0, 5.0, 5.0])]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let q = QueryRequest::new(vec![vec![0.5, 0.5, 0.5], vec![5.0, 5.0, 5.0]], 5);
         let before = e.query(c.id, q.clone()).unwrap();
         let report = e.vacuum().unwrap();
@@ -59,7 +68,10 @@ fn vacuum_compacts_and_keeps_results() {
         .unwrap()
         .map(|f| f.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert!(files.iter().all(|f| f.ends_with("-2.f32") || f.ends_with("-2.graph")), "only the newest generation remains: {files:?}");
+    assert!(
+        files.iter().all(|f| f.ends_with("-2.f32") || f.ends_with("-2.graph")),
+        "only the newest generation remains: {files:?}"
+    );
 }
 
 #[test]
@@ -137,7 +149,8 @@ fn background_indexing_after_a_bulk_load() {
     assert_eq!(r.ids[0][0], "id77");
     // writes and deletes while the indexer runs
     e.add(cid, AddRequest::new(vec!["new".into()], vec![vec![500.0; dim]])).unwrap();
-    let del = e.delete(cid, chroma_types::DeleteRequest { ids: Some(vec!["id5".into()]), ..Default::default() }).unwrap();
+    let del =
+        e.delete(cid, chroma_types::DeleteRequest { ids: Some(vec!["id5".into()]), ..Default::default() }).unwrap();
     assert_eq!(del, vec!["id5".to_string()]);
     for i in [0usize, 5, 4444, 8999] {
         let r = e.query(cid, QueryRequest::new(vec![vec_of(i)], 1)).unwrap();
@@ -174,7 +187,11 @@ fn prepared_bulk_batches_validate_and_skip_existing_ids() {
     assert!(nan.is_err(), "non-finite embedding refused when preparing");
     let md: Metadata = [("k".to_string(), MetadataValue::Int(7))].into();
     let first = e
-        .prepare_bulk(c.id, AddRequest::new(vec!["a".into(), "b".into()], vec![vec![1.0, 2.0], vec![3.0, 4.0]]).metadatas(vec![Some(md.clone()), None]))
+        .prepare_bulk(
+            c.id,
+            AddRequest::new(vec!["a".into(), "b".into()], vec![vec![1.0, 2.0], vec![3.0, 4.0]])
+                .metadatas(vec![Some(md.clone()), None]),
+        )
         .unwrap();
     assert_eq!(first.len(), 2);
     e.bulk_add_prepared(first).unwrap();
@@ -182,7 +199,9 @@ fn prepared_bulk_batches_validate_and_skip_existing_ids() {
     let wrong = e.prepare_bulk(c.id, AddRequest::new(vec!["z".into()], vec![vec![1.0, 2.0, 3.0]])).unwrap();
     assert!(e.bulk_add_prepared(wrong).is_err());
     // a resumed batch: "b" exists (skipped, not changed), "c" is new
-    let again = e.prepare_bulk(c.id, AddRequest::new(vec!["b".into(), "c".into()], vec![vec![9.0, 9.0], vec![5.0, 6.0]])).unwrap();
+    let again = e
+        .prepare_bulk(c.id, AddRequest::new(vec!["b".into(), "c".into()], vec![vec![9.0, 9.0], vec![5.0, 6.0]]))
+        .unwrap();
     e.bulk_add_prepared(again).unwrap();
     assert_eq!(e.count(c.id).unwrap(), 3);
     let g = e
@@ -193,7 +212,13 @@ fn prepared_bulk_batches_validate_and_skip_existing_ids() {
     assert_eq!(g.metadatas.unwrap()[0], Some(md));
     // the filter index was written from the prepared metadata
     let f = e
-        .get(c.id, GetRequest { r#where: chroma_types::filter::parse_where(Some(&serde_json::json!({"k": 7}))).unwrap(), ..Default::default() })
+        .get(
+            c.id,
+            GetRequest {
+                r#where: chroma_types::filter::parse_where(Some(&serde_json::json!({"k": 7}))).unwrap(),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(f.ids, vec!["a"]);
 }
@@ -211,8 +236,11 @@ fn get_embeddings_without_loading_the_index() {
         let embs: Vec<Vec<f32>> = (0..300).map(|i| vec![i as f32, -(i as f32) * 0.5, 1.0 / (i as f32 + 1.0)]).collect();
         e.add(c.id, AddRequest::new(ids, embs)).unwrap();
         e.upsert(c.id, AddRequest::new(vec!["r7".into()], vec![vec![70.0, 70.0, 70.0]])).unwrap();
-        e.delete(c.id, DeleteRequest { ids: Some((0..300).step_by(3).map(|i| format!("r{i}")).collect()), ..Default::default() })
-            .unwrap();
+        e.delete(
+            c.id,
+            DeleteRequest { ids: Some((0..300).step_by(3).map(|i| format!("r{i}")).collect()), ..Default::default() },
+        )
+        .unwrap();
         c.id
     };
     let all = GetRequest { include: vec![Include::Embeddings], ..Default::default() };

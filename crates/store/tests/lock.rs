@@ -142,7 +142,8 @@ fn open_and_close_race_in_one_process() {
             let dir = dir.clone();
             std::thread::spawn(move || {
                 for i in 0..40 {
-                    let e = Engine::open(&dir, Settings::default()).unwrap_or_else(|e| panic!("thread {t} round {i}: {e}"));
+                    let e =
+                        Engine::open(&dir, Settings::default()).unwrap_or_else(|e| panic!("thread {t} round {i}: {e}"));
                     // a write leaves the graph behind, so closing has work to do
                     e.upsert(cid, AddRequest::new(vec![format!("{t}-{i}")], vec![vec![t as f32, i as f32]])).unwrap();
                     drop(e);

@@ -54,7 +54,8 @@ const DOCS: &[&str] = &[
     "ab ab ab",
     "xyz",
 ];
-const NEEDLES: &[&str] = &["", "o", "ab", "é", "afé", "HELLO", "hello", "%", "\"hi\"", "o w", "zzz", "bar f", "foo", "ab ab"];
+const NEEDLES: &[&str] =
+    &["", "o", "ab", "é", "afé", "HELLO", "hello", "%", "\"hi\"", "o w", "zzz", "bar f", "foo", "ab ab"];
 const REGEXES: &[&str] = &["^a", "b.r", "[0-9]", "d$", "(?i)hello", "é", "^$", "o w|xyz", ".", "^[^ ]+$"];
 const URIS: &[&str] = &["s3://x", "file:///y", ""];
 
@@ -233,7 +234,13 @@ fn batch(dim: usize) -> BoxedStrategy<Batch> {
 }
 
 fn ubatch(dim: usize) -> BoxedStrategy<UBatch> {
-    let row = (s_id(), prop::option::weighted(0.7, embedding(dim)), opt_doc(), opt_uri(), prop::option::weighted(0.8, update_metadata()))
+    let row = (
+        s_id(),
+        prop::option::weighted(0.7, embedding(dim)),
+        opt_doc(),
+        opt_uri(),
+        prop::option::weighted(0.8, update_metadata()),
+    )
         .prop_map(|(id, emb, doc, uri, md)| URow { id, emb, doc, uri, md });
     (
         prop::collection::vec(row, 1..5),
@@ -305,8 +312,16 @@ fn where_leaf() -> BoxedStrategy<Where> {
                     .prop_map(|(key, op, value)| Where::Compare { key, op, value }),
                 (Just(k.clone()), prop::sample::select(vec![Cmp::Gt, Cmp::Gte, Cmp::Lt, Cmp::Lte]), numeric())
                     .prop_map(|(key, op, value)| Where::Compare { key, op, value }),
-                (Just(k.clone()), in_values_for(key), any::<bool>()).prop_map(|(key, values, negate)| Where::In { key, values, negate }),
-                (Just(k), operand_for(key), any::<bool>()).prop_map(|(key, value, negate)| Where::Contains { key, value, negate }),
+                (Just(k.clone()), in_values_for(key), any::<bool>()).prop_map(|(key, values, negate)| Where::In {
+                    key,
+                    values,
+                    negate
+                }),
+                (Just(k), operand_for(key), any::<bool>()).prop_map(|(key, value, negate)| Where::Contains {
+                    key,
+                    value,
+                    negate
+                }),
             ]
         })
         .boxed()
@@ -401,8 +416,12 @@ fn probe(dim: usize) -> BoxedStrategy<Probe> {
 
 fn case() -> impl Strategy<Value = Case> {
     (2usize..=4, prop::sample::select(vec![Space::L2, Space::Ip, Space::Cosine])).prop_flat_map(|(dim, space)| {
-        (batch(dim), prop::collection::vec((op(dim), probe(dim)), 1..24))
-            .prop_map(move |(first, steps)| Case { dim, space, first, steps })
+        (batch(dim), prop::collection::vec((op(dim), probe(dim)), 1..24)).prop_map(move |(first, steps)| Case {
+            dim,
+            space,
+            first,
+            steps,
+        })
     })
 }
 
@@ -572,7 +591,12 @@ impl Model {
         }
     }
 
-    fn apply_fields(rec: &mut Rec, doc: Option<Option<String>>, uri: Option<Option<String>>, md: Option<Option<UpdateMetadata>>) {
+    fn apply_fields(
+        rec: &mut Rec,
+        doc: Option<Option<String>>,
+        uri: Option<Option<String>>,
+        md: Option<Option<UpdateMetadata>>,
+    ) {
         if let Some(Some(d)) = doc {
             rec.doc = Some(d);
         }
@@ -593,7 +617,12 @@ impl Model {
                         rec.emb = e.clone();
                     }
                 }
-                Self::apply_fields(rec, b.with_docs.then(|| r.doc.clone()), b.with_uris.then(|| r.uri.clone()), b.with_mds.then(|| r.md.clone()));
+                Self::apply_fields(
+                    rec,
+                    b.with_docs.then(|| r.doc.clone()),
+                    b.with_uris.then(|| r.uri.clone()),
+                    b.with_mds.then(|| r.md.clone()),
+                );
             }
         }
     }
@@ -740,11 +769,18 @@ fn check_probe(s: &Subject, m: &Model, p: &Probe, space: Space, step: usize) {
         let mut seen = HashSet::new();
         for (j, id) in ids.iter().enumerate() {
             assert!(seen.insert(id), "{what}: {id} returned twice");
-            let rec = cands.iter().find(|r| &r.id == id).unwrap_or_else(|| panic!("{what}: query returned {id}, which does not match {p:?}"));
+            let rec = cands
+                .iter()
+                .find(|r| &r.id == id)
+                .unwrap_or_else(|| panic!("{what}: query returned {id}, which does not match {p:?}"));
             let d_true = distance(space, q, &rec.emb);
             let d = dists[j] as f64;
             assert!((d - d_true).abs() <= tol(d_true), "{what}: distance of {id} is {d}, expected {d_true}");
-            assert!((d - model_d[j].0).abs() <= tol(model_d[j].0), "{what}: rank {j} has distance {d}, exact top-k has {}", model_d[j].0);
+            assert!(
+                (d - model_d[j].0).abs() <= tol(model_d[j].0),
+                "{what}: rank {j} has distance {d}, exact top-k has {}",
+                model_d[j].0
+            );
             if j > 0 {
                 assert!(dists[j - 1] <= dists[j], "{what}: distances not ascending: {dists:?}");
             }
@@ -763,7 +799,13 @@ fn apply(s: &mut Subject, op: &Op, dim: usize, step: usize, expect_deleted: &[St
         Op::Upsert(b) => s.api().upsert(s.cid, add_request(b)).unwrap(),
         Op::Update(b) => s.api().update(s.cid, update_request(b)).unwrap(),
         Op::Delete(sel) => {
-            let req = DeleteRequest { ids: sel.ids.clone(), r#where: sel.w.clone(), where_document: sel.wd.clone(), limit: None, dialect: sel.dialect() };
+            let req = DeleteRequest {
+                ids: sel.ids.clone(),
+                r#where: sel.w.clone(),
+                where_document: sel.wd.clone(),
+                limit: None,
+                dialect: sel.dialect(),
+            };
             let got = s.api().delete(s.cid, req).unwrap();
             assert_eq!(got, expect_deleted, "{what}: deleted ids of {sel:?}");
         }
@@ -775,7 +817,11 @@ fn apply(s: &mut Subject, op: &Op, dim: usize, step: usize, expect_deleted: &[St
             assert!(e.message.contains(&dim.to_string()), "{what}: {e}");
             let e = s.api().upsert(s.cid, req).unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidDimension, "{what}: {e}");
-            let upd = UpdateRequest { ids: vec![b.rows[0].id.clone()], embeddings: Some(vec![Some(vec![0.0; dim + 1])]), ..Default::default() };
+            let upd = UpdateRequest {
+                ids: vec![b.rows[0].id.clone()],
+                embeddings: Some(vec![Some(vec![0.0; dim + 1])]),
+                ..Default::default()
+            };
             let e = s.api().update(s.cid, upd).unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidDimension, "{what}: {e}");
         }
@@ -894,7 +940,13 @@ fn umd(pairs: &[(&str, Option<MetadataValue>)]) -> UpdateMetadata {
 }
 
 fn probe_of(w: Option<Where>, wd: Option<WhereDocument>, v04: bool) -> Probe {
-    Probe { sel: Selection { ids: None, w, wd, v04 }, limit: None, offset: None, queries: vec![vec![0.0, 1.0]], n_results: 10 }
+    Probe {
+        sel: Selection { ids: None, w, wd, v04 },
+        limit: None,
+        offset: None,
+        queries: vec![vec![0.0, 1.0]],
+        n_results: 10,
+    }
 }
 
 /// `$nin` with only non-integral floats in the 0.4.x dialect must still match int values.
@@ -931,7 +983,12 @@ fn nin_of_fractional_floats_matches_ints_v04() {
 fn document_filters_edge_cases() {
     let docs = ["café au lait", "say \"hi\"", "", "ab", "100% pure"];
     let first = Batch {
-        rows: docs.iter().enumerate().map(|(i, d)| row(IDS[i], vec![i as f32, 1.0], Some(d), None)).chain([row("z", vec![9.0, 9.0], None, None)]).collect(),
+        rows: docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| row(IDS[i], vec![i as f32, 1.0], Some(d), None))
+            .chain([row("z", vec![9.0, 9.0], None, None)])
+            .collect(),
         with_docs: true,
         with_uris: false,
         with_mds: false,
@@ -952,13 +1009,24 @@ fn document_filters_edge_cases() {
 fn null_deletes_every_key() {
     use MetadataValue::*;
     let first = Batch {
-        rows: vec![row("a", vec![0.0, 1.0], Some("doc"), Some(umd(&[("i", Some(Int(1))), ("a", Some(StrArray(vec!["x".into()])))])))],
+        rows: vec![row(
+            "a",
+            vec![0.0, 1.0],
+            Some("doc"),
+            Some(umd(&[("i", Some(Int(1))), ("a", Some(StrArray(vec!["x".into()])))])),
+        )],
         with_docs: true,
         with_uris: false,
         with_mds: true,
     };
     let upd = UBatch {
-        rows: vec![URow { id: "a".into(), emb: None, doc: None, uri: None, md: Some(umd(&[("i", None), ("a", None)])) }],
+        rows: vec![URow {
+            id: "a".into(),
+            emb: None,
+            doc: None,
+            uri: None,
+            md: Some(umd(&[("i", None), ("a", None)])),
+        }],
         with_embs: false,
         with_docs: true,
         with_uris: false,
@@ -973,7 +1041,14 @@ fn null_deletes_every_key() {
         vec![
             (Op::Update(upd), probe_of(Some(has_i), None, false)),
             (Op::Reopen, probe_of(Some(has_x.clone()), None, false)),
-            (Op::Reopen, probe_of(Some(Where::Contains { key: "a".into(), value: Scalar::Str("x".into()), negate: true }), None, true)),
+            (
+                Op::Reopen,
+                probe_of(
+                    Some(Where::Contains { key: "a".into(), value: Scalar::Str("x".into()), negate: true }),
+                    None,
+                    true,
+                ),
+            ),
         ],
     );
 }

@@ -57,7 +57,10 @@ fn snapshot(e: &Engine) -> Snapshot {
                     .get(
                         c.id,
                         GetRequest {
-                            r#where: parse_where(Some(&json!({"$or": [{"k": {"$gte": 2}}, {"tags": {"$contains": "red"}}]}))).unwrap(),
+                            r#where: parse_where(Some(
+                                &json!({"$or": [{"k": {"$gte": 2}}, {"tags": {"$contains": "red"}}]}),
+                            ))
+                            .unwrap(),
                             where_document: parse_where_document(Some(&json!({"$not_contains": "zzz"}))).unwrap(),
                             ..Default::default()
                         },
@@ -69,7 +72,13 @@ fn snapshot(e: &Engine) -> Snapshot {
                         let queries: Vec<Vec<f32>> =
                             (0..dim).map(|i| (0..dim).map(|j| if i == j { 1.0 } else { 0.1 }).collect()).collect();
                         let mut req = QueryRequest::new(queries, 4);
-                        req.include = vec![Include::Embeddings, Include::Documents, Include::Metadatas, Include::Uris, Include::Distances];
+                        req.include = vec![
+                            Include::Embeddings,
+                            Include::Documents,
+                            Include::Metadatas,
+                            Include::Uris,
+                            Include::Distances,
+                        ];
                         let q = e.query(c.id, req.clone()).unwrap();
                         req.r#where = parse_where(Some(&json!({"k": {"$ne": 1}}))).unwrap();
                         req.where_document = parse_where_document(Some(&json!({"$contains": "o"}))).unwrap();
@@ -104,7 +113,9 @@ fn coll(e: &Engine, tenant: &str, db: &str, name: &str) -> Collection {
 fn records(n: usize, prefix: &str, dim: usize, rng: &mut Rng) -> AddRequest {
     let ids: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
     let embs: Vec<Vec<f32>> = (0..n).map(|_| (0..dim).map(|_| rng.f32()).collect()).collect();
-    let docs = (0..n).map(|i| if i % 4 == 3 { None } else { Some(format!("doc {prefix}{i} {}", ["hello", "world", "foo"][i % 3])) }).collect();
+    let docs = (0..n)
+        .map(|i| if i % 4 == 3 { None } else { Some(format!("doc {prefix}{i} {}", ["hello", "world", "foo"][i % 3])) })
+        .collect();
     let uris = (0..n).map(|i| if i % 2 == 0 { Some(format!("s3://b/{prefix}{i}")) } else { None }).collect();
     let mds = (0..n)
         .map(|i| {
@@ -136,8 +147,12 @@ fn reopen_round_trips_every_operation() {
         e.create_collection(T, D, CreateCollection::new("plain")).unwrap();
         let m = md(json!({"hnsw:space": "cosine", "hnsw:M": 8, "owner": "me", "n": 3, "ratio": 0.5, "flag": true}));
         e.create_collection(T, D, CreateCollection::new("cos").metadata(m)).unwrap();
-        e.create_collection(T, D, CreateCollection::new("cfg").configuration(json!({"hnsw": {"space": "ip", "ef_search": 33}})))
-            .unwrap();
+        e.create_collection(
+            T,
+            D,
+            CreateCollection::new("cfg").configuration(json!({"hnsw": {"space": "ip", "ef_search": 33}})),
+        )
+        .unwrap();
         e.create_collection("tenant-a", "db-a", CreateCollection::new("in-a")).unwrap();
         e.create_collection(T, "db-b", CreateCollection::new("in-b")).unwrap();
     });
@@ -170,11 +185,21 @@ fn reopen_round_trips_every_operation() {
             plain,
             UpdateRequest {
                 ids: s(&["p6", "p7", "p8", "missing"]),
-                embeddings: Some(vec![Some(vec![9.0, 9.0, 9.0]), None, Some(vec![-9.0, 0.0, 1.0]), Some(vec![1.0, 1.0, 1.0])]),
+                embeddings: Some(vec![
+                    Some(vec![9.0, 9.0, 9.0]),
+                    None,
+                    Some(vec![-9.0, 0.0, 1.0]),
+                    Some(vec![1.0, 1.0, 1.0]),
+                ]),
                 documents: Some(vec![Some("rewritten zzz".into()), None, Some("another".into()), None]),
                 uris: None,
                 metadatas: Some(vec![
-                    Some(update_metadata_from_json(&json!({"k": null, "f": null, "s": null, "b": null, "tags": null, "nums": null})).unwrap()),
+                    Some(
+                        update_metadata_from_json(
+                            &json!({"k": null, "f": null, "s": null, "b": null, "tags": null, "nums": null}),
+                        )
+                        .unwrap(),
+                    ),
                     Some(update_metadata_from_json(&json!({"new": "v"})).unwrap()),
                     None,
                     None,
@@ -184,24 +209,43 @@ fn reopen_round_trips_every_operation() {
         .unwrap();
     });
     let e = round_trip(&dir, e, "delete by ids", |e| {
-        let gone = e.delete(plain, DeleteRequest { ids: Some(s(&["p0", "p1", "nope"])), ..Default::default() }).unwrap();
+        let gone =
+            e.delete(plain, DeleteRequest { ids: Some(s(&["p0", "p1", "nope"])), ..Default::default() }).unwrap();
         assert_eq!(gone, s(&["p0", "p1"]));
     });
     let e = round_trip(&dir, e, "delete by where", |e| {
-        let gone = e.delete(plain, DeleteRequest { r#where: parse_where(Some(&json!({"k": 3}))).unwrap(), ..Default::default() }).unwrap();
+        let gone = e
+            .delete(
+                plain,
+                DeleteRequest { r#where: parse_where(Some(&json!({"k": 3}))).unwrap(), ..Default::default() },
+            )
+            .unwrap();
         assert!(!gone.is_empty());
     });
     let e = round_trip(&dir, e, "delete by where_document", |e| {
-        let req = DeleteRequest { where_document: parse_where_document(Some(&json!({"$contains": "world"}))).unwrap(), ..Default::default() };
+        let req = DeleteRequest {
+            where_document: parse_where_document(Some(&json!({"$contains": "world"}))).unwrap(),
+            ..Default::default()
+        };
         assert!(!e.delete(plain, req).unwrap().is_empty());
     });
     let e = round_trip(&dir, e, "modify collections", |e| {
         let cos = coll(e, T, D, "cos").id;
-        e.update_collection(cos, UpdateCollection { new_name: Some("cos2".into()), new_metadata: Some(md(json!({"owner": "you"}))), ..Default::default() })
-            .unwrap();
+        e.update_collection(
+            cos,
+            UpdateCollection {
+                new_name: Some("cos2".into()),
+                new_metadata: Some(md(json!({"owner": "you"}))),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let cfg = coll(e, T, D, "cfg").id;
-        e.update_collection(cfg, UpdateCollection { new_configuration: Some(json!({"hnsw": {"ef_search": 50}})), ..Default::default() })
-            .unwrap();
+        e.update_collection(
+            cfg,
+            UpdateCollection { new_configuration: Some(json!({"hnsw": {"ef_search": 50}})), ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(e.get_collection_by_id(cfg).unwrap().config.ef_search, 50);
         assert_eq!(e.get_collection_by_id(cos).unwrap().config.space, Space::Cosine);
     });
@@ -248,7 +292,9 @@ fn coll_file(dir: &Path, id: uuid::Uuid, prefix: &str) -> PathBuf {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix) && !p.to_string_lossy().ends_with(".tmp"))
+        .filter(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with(prefix) && !p.to_string_lossy().ends_with(".tmp")
+        })
         .collect();
     assert_eq!(found.len(), 1, "one {prefix} file in {}: {found:?}", cdir.display());
     found.pop().unwrap()
@@ -289,8 +335,11 @@ fn big_collection(dir: &Path, rng: &mut Rng) -> Big {
     for (i, v) in moved.iter().zip(&new_embs) {
         live.insert(i.clone(), v.clone());
     }
-    e.update(c.id, UpdateRequest { ids: moved, embeddings: Some(new_embs.into_iter().map(Some).collect()), ..Default::default() })
-        .unwrap();
+    e.update(
+        c.id,
+        UpdateRequest { ids: moved, embeddings: Some(new_embs.into_iter().map(Some).collect()), ..Default::default() },
+    )
+    .unwrap();
     Big { id: c.id, live, dim }
 }
 
@@ -421,7 +470,11 @@ fn damaged_or_stale_graph_is_rebuilt_or_caught_up() {
         damage(&graph);
         let e = open(big.id);
         let res = check_big(&e, &big, &mut rng);
-        assert!(overlap(&reference, &res) > 0.9, "graph {what}: results drifted from before: {}", overlap(&reference, &res));
+        assert!(
+            overlap(&reference, &res) > 0.9,
+            "graph {what}: results drifted from before: {}",
+            overlap(&reference, &res)
+        );
         match &rebuilt {
             None => rebuilt = Some(res),
             Some(r) => assert!(*r == res, "graph {what}: results differ from the other rebuilds"),
@@ -429,7 +482,10 @@ fn damaged_or_stale_graph_is_rebuilt_or_caught_up() {
         drop(e);
         assert!(is_valid_graph(&graph), "graph {what}: a rebuilt graph is saved again");
         let e = open(big.id);
-        assert!(check_big(&e, &big, &mut rng) == *rebuilt.as_ref().unwrap(), "graph {what}: the saved rebuilt graph gives the same results");
+        assert!(
+            check_big(&e, &big, &mut rng) == *rebuilt.as_ref().unwrap(),
+            "graph {what}: the saved rebuilt graph gives the same results"
+        );
     }
     // A valid graph from an older state: more writes happen, then the old graph comes back
     // (as after a crash between commits and the next graph save). Load catches up.
@@ -480,9 +536,11 @@ fn small_collection_results_identical_after_rebuild() {
     let dir = tmp.path();
     let mut rng = Rng::new(3);
     let e = Engine::open(dir, settings()).unwrap();
-    let c = e.create_collection(T, D, CreateCollection::new("small").metadata(md(json!({"hnsw:space": "ip"})))).unwrap();
+    let c =
+        e.create_collection(T, D, CreateCollection::new("small").metadata(md(json!({"hnsw:space": "ip"})))).unwrap();
     e.add(c.id, records(200, "x", 6, &mut rng)).unwrap();
-    e.delete(c.id, DeleteRequest { r#where: parse_where(Some(&json!({"k": 2}))).unwrap(), ..Default::default() }).unwrap();
+    e.delete(c.id, DeleteRequest { r#where: parse_where(Some(&json!({"k": 2}))).unwrap(), ..Default::default() })
+        .unwrap();
     let before = snapshot(&e);
     drop(e);
     let graph = coll_file(dir, c.id, "hnsw-");
@@ -537,7 +595,12 @@ fn trailing_bytes_in_vector_file_are_ignored_and_cut() {
     e.add(c.id, late).unwrap();
     assert_eq!(std::fs::metadata(&vectors).unwrap().len(), committed + 2 * 3 * 4);
     let check = |e: &Engine| {
-        let g = e.get(c.id, GetRequest { ids: Some(s(&["n1", "n2"])), include: vec![Include::Embeddings], ..Default::default() }).unwrap();
+        let g = e
+            .get(
+                c.id,
+                GetRequest { ids: Some(s(&["n1", "n2"])), include: vec![Include::Embeddings], ..Default::default() },
+            )
+            .unwrap();
         assert_eq!(g.embeddings.unwrap(), vec![vec![1.0, 2.0, 3.0], vec![-1.0, -2.0, -3.0]]);
         let r = e.query(c.id, QueryRequest::new(vec![vec![1.0, 2.0, 3.0], vec![-1.0, -2.0, -3.0]], 1)).unwrap();
         assert_eq!(r.ids, vec![s(&["n1"]), s(&["n2"])]);
@@ -591,17 +654,26 @@ fn schema_v1_folder_is_upgraded() {
         let e = Engine::open_at_version(dir, settings(), 1).unwrap();
         e.create_tenant("old-tenant").unwrap();
         e.create_database("old-tenant", "old-db").unwrap();
-        let c = e.create_collection(T, D, CreateCollection::new("old").metadata(md(json!({"hnsw:space": "l2", "x": 1})))).unwrap();
+        let c = e
+            .create_collection(T, D, CreateCollection::new("old").metadata(md(json!({"hnsw:space": "l2", "x": 1}))))
+            .unwrap();
         (c.id, c)
     };
     {
         let conn = sqlite(dir);
         assert_eq!(schema::applied_version(&conn).unwrap(), Some(1));
-        let fts: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'documents_fts'", [], |r| r.get(0)).unwrap();
+        let fts: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'documents_fts'", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(fts, 0, "version 1 has no full-text table");
         // records as the v1 writer stored them: rows, typed metadata rows, the vector file
-        let cdb: i64 = conn.query_row("SELECT cid FROM collections WHERE id = ?1", [cid.to_string()], |r| r.get(0)).unwrap();
-        let rows = [("r1", "hello world", 1i64, [1.0f32, 0.0]), ("r2", "goodbye moon", 2, [0.0, 1.0]), ("r3", "hello moon", 3, [1.0, 1.0])];
+        let cdb: i64 =
+            conn.query_row("SELECT cid FROM collections WHERE id = ?1", [cid.to_string()], |r| r.get(0)).unwrap();
+        let rows = [
+            ("r1", "hello world", 1i64, [1.0f32, 0.0]),
+            ("r2", "goodbye moon", 2, [0.0, 1.0]),
+            ("r3", "hello moon", 3, [1.0, 1.0]),
+        ];
         let mut vecs = Vec::new();
         for (slot, (id, doc, k, v)) in rows.iter().enumerate() {
             conn.execute(
@@ -610,11 +682,15 @@ fn schema_v1_folder_is_upgraded() {
             )
             .unwrap();
             let rid = conn.last_insert_rowid();
-            conn.execute("INSERT INTO metadata_index (rid, cid, key, int_value) VALUES (?1, ?2, 'k', ?3)", rusqlite::params![rid, cdb, k])
-                .unwrap();
+            conn.execute(
+                "INSERT INTO metadata_index (rid, cid, key, int_value) VALUES (?1, ?2, 'k', ?3)",
+                rusqlite::params![rid, cdb, k],
+            )
+            .unwrap();
             vecs.extend_from_slice(v);
         }
-        conn.execute("UPDATE collections SET dimension = 2, slot_count = 3, log_position = 1 WHERE cid = ?1", [cdb]).unwrap();
+        conn.execute("UPDATE collections SET dimension = 2, slot_count = 3, log_position = 1 WHERE cid = ?1", [cdb])
+            .unwrap();
         let vpath = folder::vectors_path(&folder::collection_dir(dir, &cid), 0);
         folder::append_vectors(&vpath, 2, 0, &vecs).unwrap();
     }
@@ -623,8 +699,10 @@ fn schema_v1_folder_is_upgraded() {
         let conn = sqlite(dir);
         assert_eq!(schema::applied_version(&conn).unwrap(), Some(schema::current_version()));
         let mut stmt = conn.prepare("SELECT version, checksum FROM schema_migrations ORDER BY version").unwrap();
-        let applied: Vec<(i64, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
-        let want: Vec<(i64, String)> = schema::MIGRATIONS.iter().map(|m| (m.version, schema::checksum(m.sql))).collect();
+        let applied: Vec<(i64, String)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+        let want: Vec<(i64, String)> =
+            schema::MIGRATIONS.iter().map(|m| (m.version, schema::checksum(m.sql))).collect();
         assert_eq!(applied, want);
     }
     assert!(e.get_tenant("old-tenant").is_ok());
@@ -632,15 +710,33 @@ fn schema_v1_folder_is_upgraded() {
     let c = e.get_collection(T, D, "old").unwrap();
     assert_eq!((c.metadata.clone(), c.config.clone()), (coll_v1.metadata.clone(), coll_v1.config.clone()));
     assert_eq!(c.dimension, Some(2));
-    let g = e.get(c.id, GetRequest { where_document: parse_where_document(Some(&json!({"$contains": "hello"}))).unwrap(), ..Default::default() }).unwrap();
+    let g = e
+        .get(
+            c.id,
+            GetRequest {
+                where_document: parse_where_document(Some(&json!({"$contains": "hello"}))).unwrap(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(g.ids, s(&["r1", "r3"]), "documents written under v1 are in the full-text index");
-    let g = e.get(c.id, GetRequest { r#where: parse_where(Some(&json!({"k": {"$gte": 2}}))).unwrap(), ..Default::default() }).unwrap();
+    let g = e
+        .get(c.id, GetRequest { r#where: parse_where(Some(&json!({"k": {"$gte": 2}}))).unwrap(), ..Default::default() })
+        .unwrap();
     assert_eq!(g.ids, s(&["r2", "r3"]));
     let q = e.query(c.id, QueryRequest::new(vec![vec![0.9, 0.1]], 3)).unwrap();
     assert_eq!(q.ids, vec![s(&["r1", "r3", "r2"])]);
     // and the upgraded folder takes new writes
     e.add(c.id, AddRequest::new(s(&["r4"]), vec![vec![0.5, 0.5]]).documents(vec![Some("hello again".into())])).unwrap();
-    let g = e.get(c.id, GetRequest { where_document: parse_where_document(Some(&json!({"$contains": "hello"}))).unwrap(), ..Default::default() }).unwrap();
+    let g = e
+        .get(
+            c.id,
+            GetRequest {
+                where_document: parse_where_document(Some(&json!({"$contains": "hello"}))).unwrap(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(g.ids, s(&["r1", "r3", "r4"]));
     drop(e);
     // opening at an older version than the folder has does not downgrade anything
@@ -683,7 +779,10 @@ fn changed_migration_checksum_is_refused() {
 fn future_schema_is_refused_and_left_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    tampered_folder(dir, "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'from the future', 'abc')");
+    tampered_folder(
+        dir,
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'from the future', 'abc')",
+    );
     let before = folder_contents(dir);
     for _ in 0..2 {
         let err = Engine::open(dir, settings()).err().expect("a newer schema must be refused");
@@ -743,7 +842,10 @@ fn legacy_chroma_folders_are_refused_untouched() {
     std::fs::create_dir_all(&seg).unwrap();
     {
         let conn = rusqlite::Connection::open(d.join("chroma.sqlite3")).unwrap();
-        conn.execute_batch("CREATE TABLE collections (id TEXT PRIMARY KEY, name TEXT); INSERT INTO collections VALUES ('x', 'c');").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE collections (id TEXT PRIMARY KEY, name TEXT); INSERT INTO collections VALUES ('x', 'c');",
+        )
+        .unwrap();
     }
     for f in ["header.bin", "data_level0.bin", "length.bin", "link_lists.bin", "index_metadata.pickle"] {
         std::fs::write(seg.join(f), [1u8; 16]).unwrap();

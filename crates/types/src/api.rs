@@ -31,7 +31,13 @@ pub trait ChromaApi: Send + Sync {
     fn get_collection(&self, tenant: &str, database: &str, name: &str) -> Result<Collection>;
     fn get_collection_by_id(&self, id: Uuid) -> Result<Collection>;
     /// Collections ordered by creation.
-    fn list_collections(&self, tenant: &str, database: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Collection>>;
+    fn list_collections(
+        &self,
+        tenant: &str,
+        database: &str,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Result<Vec<Collection>>;
     fn count_collections(&self, tenant: &str, database: &str) -> Result<usize>;
     fn update_collection(&self, id: Uuid, req: UpdateCollection) -> Result<()>;
     fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()>;

@@ -191,10 +191,9 @@ impl IndexConfig {
                 "batch_size" => self.batch_size = int(3)?,
                 "sync_threshold" => self.sync_threshold = int(3)?,
                 "resize_factor" => {
-                    self.resize_factor = v
-                        .as_f64()
-                        .filter(|f| *f >= 1.0 && f.is_finite())
-                        .ok_or_else(|| Error::invalid(format!("Invalid value for HNSW configuration resize_factor: {v}")))?
+                    self.resize_factor = v.as_f64().filter(|f| *f >= 1.0 && f.is_finite()).ok_or_else(|| {
+                        Error::invalid(format!("Invalid value for HNSW configuration resize_factor: {v}"))
+                    })?
                 }
                 _ => return Err(Error::invalid(format!("Unknown HNSW configuration parameter: {key}"))),
             }
@@ -216,7 +215,9 @@ impl IndexConfig {
             entry.pointer("/sparse_vector/sparse_vector_index/enabled").and_then(Value::as_bool) == Some(true)
         };
         if keys.values().any(sparse_on) || s.get("defaults").is_some_and(sparse_on) {
-            return Err(Error::invalid("Sparse vector indexing is not enabled in local mode (chroma-rs has no sparse index)"));
+            return Err(Error::invalid(
+                "Sparse vector indexing is not enabled in local mode (chroma-rs has no sparse index)",
+            ));
         }
         let vector = keys
             .get("#embedding")
@@ -227,8 +228,10 @@ impl IndexConfig {
             // embedding function) next to the configuration: a schema value that is only the
             // default does not override what the configuration says.
             if let Some(space) = v.get("space").filter(|x| !x.is_null()) {
-                let space =
-                    space.as_str().and_then(Space::parse).ok_or_else(|| Error::invalid(format!("Invalid space in schema: {space}")))?;
+                let space = space
+                    .as_str()
+                    .and_then(Space::parse)
+                    .ok_or_else(|| Error::invalid(format!("Invalid space in schema: {space}")))?;
                 if space != Space::L2 {
                     self.space = space;
                 }
@@ -265,7 +268,9 @@ impl IndexConfig {
             entries.get(*k).and_then(Value::as_object).is_some_and(|types| {
                 types.values().any(|t| {
                     t.as_object().is_some_and(|idx| {
-                        idx.iter().any(|(name, i)| name.ends_with("_inverted_index") && i.get("enabled") == Some(&Value::Bool(false)))
+                        idx.iter().any(|(name, i)| {
+                            name.ends_with("_inverted_index") && i.get("enabled") == Some(&Value::Bool(false))
+                        })
                     })
                 })
             })
@@ -348,7 +353,8 @@ impl IndexConfig {
                 "#embedding": {"float_list": {"vector_index": {"enabled": true, "config": keyed}}},
             },
         });
-        if let (Some(own), Some(keys)) = (&self.schema_keys, schema.pointer_mut("/keys").and_then(Value::as_object_mut)) {
+        if let (Some(own), Some(keys)) = (&self.schema_keys, schema.pointer_mut("/keys").and_then(Value::as_object_mut))
+        {
             for (k, v) in own {
                 keys.insert(k.clone(), v.clone());
             }
@@ -364,11 +370,15 @@ mod tests {
 
     #[test]
     fn metadata_keys() {
-        let md = metadata_from_json(&json!({"hnsw:space": "cosine", "hnsw:M": 32, "hnsw:search_ef": 50, "x": 1})).unwrap();
+        let md =
+            metadata_from_json(&json!({"hnsw:space": "cosine", "hnsw:M": 32, "hnsw:search_ef": 50, "x": 1})).unwrap();
         let c = IndexConfig::default().apply_metadata(Some(&md)).unwrap();
         assert_eq!((c.space, c.m, c.ef_search), (Space::Cosine, 32, 50));
         let bad = metadata_from_json(&json!({"hnsw:foo": 1})).unwrap();
-        assert_eq!(IndexConfig::default().apply_metadata(Some(&bad)).unwrap_err().message, "Unknown HNSW parameter: hnsw:foo");
+        assert_eq!(
+            IndexConfig::default().apply_metadata(Some(&bad)).unwrap_err().message,
+            "Unknown HNSW parameter: hnsw:foo"
+        );
         let bad = metadata_from_json(&json!({"hnsw:M": "x"})).unwrap();
         assert!(IndexConfig::default().apply_metadata(Some(&bad)).unwrap_err().message.contains("hnsw:M"));
         let bad = metadata_from_json(&json!({"hnsw:space": "hamming"})).unwrap();
@@ -377,7 +387,9 @@ mod tests {
 
     #[test]
     fn configuration_forms() {
-        let c = IndexConfig::default().apply_configuration(Some(&json!({"hnsw": {"space": "ip", "ef_search": 7}}))).unwrap();
+        let c = IndexConfig::default()
+            .apply_configuration(Some(&json!({"hnsw": {"space": "ip", "ef_search": 7}})))
+            .unwrap();
         assert_eq!((c.space, c.ef_search), (Space::Ip, 7));
         let c = IndexConfig::default().apply_configuration(Some(&c.to_v05_json())).unwrap();
         assert_eq!((c.space, c.ef_search), (Space::Ip, 7));

@@ -21,7 +21,9 @@ impl Scalar {
         match v {
             Value::String(s) => Some(Scalar::Str(s.clone())),
             Value::Bool(b) => Some(Scalar::Bool(*b)),
-            Value::Number(n) => n.as_i64().map(Scalar::Int).or_else(|| n.as_f64().filter(|f| f.is_finite()).map(Scalar::Float)),
+            Value::Number(n) => {
+                n.as_i64().map(Scalar::Int).or_else(|| n.as_f64().filter(|f| f.is_finite()).map(Scalar::Float))
+            }
             _ => None,
         }
     }
@@ -76,11 +78,23 @@ pub enum Where {
     And(Vec<Where>),
     Or(Vec<Where>),
     /// `{"key": {"$op": value}}`; a bare value means `$eq`.
-    Compare { key: String, op: Cmp, value: Scalar },
+    Compare {
+        key: String,
+        op: Cmp,
+        value: Scalar,
+    },
     /// `$in` (negate = false) or `$nin` (negate = true).
-    In { key: String, values: Vec<Scalar>, negate: bool },
+    In {
+        key: String,
+        values: Vec<Scalar>,
+        negate: bool,
+    },
     /// 1.x array membership: `$contains` / `$not_contains` on an array-valued key.
-    Contains { key: String, value: Scalar, negate: bool },
+    Contains {
+        key: String,
+        value: Scalar,
+        negate: bool,
+    },
 }
 
 impl Where {
@@ -208,9 +222,7 @@ fn parse_field(key: &str, value: &Value) -> Result<Where> {
         )));
     };
     if ops.len() != 1 {
-        return Err(Error::invalid(format!(
-            "Expected operator expression to have exactly one operator, got {value}"
-        )));
+        return Err(Error::invalid(format!("Expected operator expression to have exactly one operator, got {value}")));
     }
     let Some((op, operand)) = ops.iter().next() else {
         return Err(Error::invalid(format!("Expected operator expression to have exactly one operator, got {value}")));
@@ -372,7 +384,9 @@ mod tests {
     #[test]
     fn parses_every_operator() {
         let w = parse_where(Some(&json!({"$and": [{"a": 1}, {"b": {"$gt": 2.5}}, {"c": {"$in": ["x", "y"]}},
-            {"d": {"$nin": [1, 2.5]}}, {"e": {"$ne": true}}, {"f": {"$contains": "t"}}]}))).unwrap().unwrap();
+            {"d": {"$nin": [1, 2.5]}}, {"e": {"$ne": true}}, {"f": {"$contains": "t"}}]})))
+        .unwrap()
+        .unwrap();
         let Where::And(parts) = &w else { panic!("{w:?}") };
         assert_eq!(parts.len(), 6);
         assert_eq!(parse_where(Some(&w.to_json())).unwrap().unwrap(), w);

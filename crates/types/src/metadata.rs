@@ -176,9 +176,7 @@ pub fn metadata_to_json(m: &Metadata) -> Value {
 
 pub fn update_metadata_to_json(m: &UpdateMetadata) -> Value {
     Value::Object(
-        m.iter()
-            .map(|(k, v)| (k.clone(), v.as_ref().map(MetadataValue::to_json).unwrap_or(Value::Null)))
-            .collect(),
+        m.iter().map(|(k, v)| (k.clone(), v.as_ref().map(MetadataValue::to_json).unwrap_or(Value::Null))).collect(),
     )
 }
 
@@ -210,7 +208,8 @@ mod tests {
 
     #[test]
     fn ints_stay_ints_and_floats_stay_floats() {
-        let m = metadata_from_json(&json!({"a": 1, "b": 1.0, "c": true, "d": "x", "e": [1, 2], "f": [1.5, 2]})).unwrap();
+        let m =
+            metadata_from_json(&json!({"a": 1, "b": 1.0, "c": true, "d": "x", "e": [1, 2], "f": [1.5, 2]})).unwrap();
         assert_eq!(m["a"], MetadataValue::Int(1));
         assert_eq!(m["b"], MetadataValue::Float(1.0));
         assert_eq!(m["c"], MetadataValue::Bool(true));

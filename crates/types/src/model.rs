@@ -112,7 +112,8 @@ impl AddRequest {
         self
     }
     pub fn metadatas(mut self, m: Vec<Option<Metadata>>) -> Self {
-        self.metadatas = Some(m.into_iter().map(|m| m.map(|m| m.into_iter().map(|(k, v)| (k, Some(v))).collect())).collect());
+        self.metadatas =
+            Some(m.into_iter().map(|m| m.map(|m| m.into_iter().map(|(k, v)| (k, Some(v))).collect())).collect());
         self
     }
 }

@@ -62,12 +62,9 @@ impl Settings {
             "allow_reset" => self.allow_reset = parse_bool(&k, value)?,
             "anonymized_telemetry" => self.anonymized_telemetry = parse_bool(&k, value)?,
             "max_batch_size" => {
-                self.max_batch_size = value
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| Error::invalid(format!("Setting max_batch_size expects a positive integer, got {value:?}")))?
+                self.max_batch_size = value.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Error::invalid(format!("Setting max_batch_size expects a positive integer, got {value:?}"))
+                })?
             }
             _ => {}
         }
@@ -87,7 +84,10 @@ impl Settings {
             if lk == "chroma_db_impl" && !v.is_empty() {
                 return Err(deprecated_configuration(&lk, &v));
             }
-            if matches!(lk.as_str(), "allow_reset" | "anonymized_telemetry" | "chroma_api_impl" | "chroma_max_batch_size") {
+            if matches!(
+                lk.as_str(),
+                "allow_reset" | "anonymized_telemetry" | "chroma_api_impl" | "chroma_max_batch_size"
+            ) {
                 let key = if lk == "chroma_max_batch_size" { "max_batch_size" } else { lk.as_str() };
                 s.set(key, &v)?;
             }

@@ -136,7 +136,9 @@ fn key(k: &str) -> Result<()> {
         return Err(Error::invalid("Expected metadata keys to be non-empty strings"));
     }
     if k.starts_with("chroma:") || k.starts_with('#') || k.starts_with('$') {
-        return Err(Error::invalid(format!("Metadata key {k} is reserved (keys may not start with 'chroma:', '#' or '$')")));
+        return Err(Error::invalid(format!(
+            "Metadata key {k} is reserved (keys may not start with 'chroma:', '#' or '$')"
+        )));
     }
     Ok(())
 }
@@ -162,7 +164,9 @@ pub fn collection_metadata(m: &Metadata) -> Result<()> {
 
 fn same_len<T>(what: &str, col: Option<&Vec<T>>, n: usize) -> Result<()> {
     match col {
-        Some(c) if c.len() != n => Err(Error::invalid(format!("Number of {what} {} must match number of ids {n}", c.len()))),
+        Some(c) if c.len() != n => {
+            Err(Error::invalid(format!("Number of {what} {} must match number of ids {n}", c.len())))
+        }
         _ => Ok(()),
     }
 }

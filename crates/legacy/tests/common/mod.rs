@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use chroma_legacy::{
-    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyMetadata, LegacyRecord, LegacySource,
-    LegacyValue,
+    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue,
 };
 
 pub fn fixtures_dir() -> PathBuf {
@@ -61,9 +60,7 @@ pub fn list(v: &LegacyValue) -> &[LegacyValue] {
 pub fn same(a: &LegacyValue, b: &LegacyValue) -> bool {
     match (a, b) {
         (LegacyValue::Float(x), LegacyValue::Float(y)) => (x.is_nan() && y.is_nan()) || x == y,
-        (LegacyValue::List(x), LegacyValue::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
-        }
+        (LegacyValue::List(x), LegacyValue::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
         (LegacyValue::Map(x), LegacyValue::Map(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -114,8 +111,11 @@ pub fn check_record(ctx: &str, exp: &LegacyValue, ours: &LegacyRecord, tol: f64)
             LegacyValue::Int(i) => *i as f64,
             other => panic!("{ctx}: embedding element {other:?}"),
         };
-        assert!((x - y).abs() <= tol || (x.is_nan() && y.is_nan()),
-            "{ctx} {}: embedding[{i}] expected {x} ours {y}", ours.id);
+        assert!(
+            (x - y).abs() <= tol || (x.is_nan() && y.is_nan()),
+            "{ctx} {}: embedding[{i}] expected {x} ours {y}",
+            ours.id
+        );
     }
 }
 

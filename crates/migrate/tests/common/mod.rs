@@ -166,7 +166,8 @@ pub fn check_record_tol(ctx: &str, exp: &LegacyValue, got: &Got, tol: f32) {
     if let LegacyValue::Str(u) = get(exp, "uri") {
         assert_eq!(Some(u.clone()), got.uri, "{ctx} {}: uri", got.id);
     }
-    let em = exp_meta_json(get(exp, "metadata")).unwrap_or_else(|| panic!("{ctx} {}: metadata has no JSON form", got.id));
+    let em =
+        exp_meta_json(get(exp, "metadata")).unwrap_or_else(|| panic!("{ctx} {}: metadata has no JSON form", got.id));
     assert_eq!(em, meta_json(&got.metadata), "{ctx} {}: metadata", got.id);
     let ee = exp_embedding(get(exp, "embedding"));
     if tol == 0.0 {

@@ -38,9 +38,17 @@ fn fresh(api: &dyn ChromaApi, name: &str, metadata: Option<serde_json::Value>) -
 
 /// Four records as in the spec's captured examples.
 fn seed(api: &dyn ChromaApi, c: &Collection) {
-    let req = AddRequest::new(ids(&["a", "b", "c", "d"]), vec![vec![0.0, 1.0, 0.0], vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]])
-        .documents(vec![Some("foo bar".into()), Some("hello world".into()), None, None])
-        .metadatas(vec![None, Some(md(json!({"f": 1.5, "k": 1, "s": "x", "t": true}))), Some(md(json!({"k": 3}))), None]);
+    let req = AddRequest::new(
+        ids(&["a", "b", "c", "d"]),
+        vec![vec![0.0, 1.0, 0.0], vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]],
+    )
+    .documents(vec![Some("foo bar".into()), Some("hello world".into()), None, None])
+    .metadatas(vec![
+        None,
+        Some(md(json!({"f": 1.5, "k": 1, "s": "x", "t": true}))),
+        Some(md(json!({"k": 3}))),
+        None,
+    ]);
     api.add(c.id, req).unwrap();
 }
 
@@ -66,16 +74,30 @@ pub fn collections(api: &dyn ChromaApi) {
     assert_eq!(api.list_collections(T, D, None, n).unwrap().len(), 0);
     // rename + metadata replace
     let _ = api.delete_collection(T, D, "suite-coll2");
-    api.update_collection(c.id, UpdateCollection { new_name: Some("suite-coll2".into()), new_metadata: Some(md(json!({"b": "x"}))), ..Default::default() }).unwrap();
+    api.update_collection(
+        c.id,
+        UpdateCollection {
+            new_name: Some("suite-coll2".into()),
+            new_metadata: Some(md(json!({"b": "x"}))),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let c2 = api.get_collection(T, D, "suite-coll2").unwrap();
     assert_eq!(c2.metadata, Some(md(json!({"b": "x"}))));
     assert_eq!(c2.config.space, Space::Cosine, "space survives a metadata replace");
     assert_eq!(api.get_collection(T, D, "suite-coll").unwrap_err().kind, ErrorKind::NotFound);
     // bad names
     for bad in ["ab", "-abc", "a..b", "10.0.0.1"] {
-        assert_eq!(api.create_collection(T, D, CreateCollection::new(bad)).unwrap_err().kind, ErrorKind::InvalidArgument, "{bad}");
+        assert_eq!(
+            api.create_collection(T, D, CreateCollection::new(bad)).unwrap_err().kind,
+            ErrorKind::InvalidArgument,
+            "{bad}"
+        );
     }
-    let e = api.create_collection(T, D, CreateCollection::new("suite-badhnsw").metadata(md(json!({"hnsw:foo": 1})))).unwrap_err();
+    let e = api
+        .create_collection(T, D, CreateCollection::new("suite-badhnsw").metadata(md(json!({"hnsw:foo": 1}))))
+        .unwrap_err();
     assert!(e.message.contains("hnsw:foo"), "{e}");
     assert!(api.get_collection(T, D, "suite-badhnsw").is_err(), "a rejected create leaves nothing behind");
     api.delete_collection(T, D, "suite-coll2").unwrap();
@@ -114,15 +136,29 @@ pub fn tenants_and_databases(api: &dyn ChromaApi) {
 pub fn records(api: &dyn ChromaApi) {
     let c = fresh(api, "suite-records", None);
     assert_eq!(api.count(c.id).unwrap(), 0);
-    assert_eq!(api.query(c.id, QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 3)).unwrap().ids, vec![Vec::<String>::new()]);
+    assert_eq!(
+        api.query(c.id, QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 3)).unwrap().ids,
+        vec![Vec::<String>::new()]
+    );
     seed(api, &c);
     assert_eq!(api.count(c.id).unwrap(), 4);
     assert_eq!(api.get_collection_by_id(c.id).unwrap().dimension, Some(3));
     // get everything, insertion order, all columns
-    let all = api.get(c.id, GetRequest { include: vec![Include::Embeddings, Include::Metadatas, Include::Documents, Include::Uris], ..Default::default() }).unwrap();
+    let all = api
+        .get(
+            c.id,
+            GetRequest {
+                include: vec![Include::Embeddings, Include::Metadatas, Include::Documents, Include::Uris],
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(all.ids, ids(&["a", "b", "c", "d"]));
     assert_eq!(all.embeddings.as_ref().unwrap()[1], vec![1.0, 0.0, 0.0]);
-    assert_eq!(all.documents.as_ref().unwrap(), &vec![Some("foo bar".to_string()), Some("hello world".into()), None, None]);
+    assert_eq!(
+        all.documents.as_ref().unwrap(),
+        &vec![Some("foo bar".to_string()), Some("hello world".into()), None, None]
+    );
     assert_eq!(all.metadatas.as_ref().unwrap()[1], Some(md(json!({"f": 1.5, "k": 1, "s": "x", "t": true}))));
     assert_eq!(all.metadatas.as_ref().unwrap()[0], None);
     assert_eq!(all.uris.as_ref().unwrap(), &vec![None, None, None, None]);
@@ -130,12 +166,25 @@ pub fn records(api: &dyn ChromaApi) {
     let def = api.get(c.id, GetRequest::default()).unwrap();
     assert!(def.embeddings.is_none() && def.documents.is_some() && def.metadatas.is_some());
     // add of an existing id is ignored
-    api.add(c.id, AddRequest::new(ids(&["a"]), vec![vec![9.0, 9.0, 9.0]]).documents(vec![Some("changed".into())])).unwrap();
-    let a = api.get(c.id, GetRequest { ids: Some(ids(&["a"])), include: vec![Include::Embeddings, Include::Documents], ..Default::default() }).unwrap();
+    api.add(c.id, AddRequest::new(ids(&["a"]), vec![vec![9.0, 9.0, 9.0]]).documents(vec![Some("changed".into())]))
+        .unwrap();
+    let a = api
+        .get(
+            c.id,
+            GetRequest {
+                ids: Some(ids(&["a"])),
+                include: vec![Include::Embeddings, Include::Documents],
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(a.documents.unwrap()[0].as_deref(), Some("foo bar"));
     assert_eq!(a.embeddings.unwrap()[0], vec![0.0, 1.0, 0.0]);
     // ids filter, limit, offset
-    assert_eq!(get_ids(api, &c, GetRequest { ids: Some(ids(&["c", "a", "zzz"])), ..Default::default() }), ids(&["a", "c"]));
+    assert_eq!(
+        get_ids(api, &c, GetRequest { ids: Some(ids(&["c", "a", "zzz"])), ..Default::default() }),
+        ids(&["a", "c"])
+    );
     assert_eq!(get_ids(api, &c, GetRequest { limit: Some(2), ..Default::default() }), ids(&["a", "b"]));
     assert_eq!(get_ids(api, &c, GetRequest { limit: Some(2), offset: Some(3), ..Default::default() }), ids(&["d"]));
     assert_eq!(get_ids(api, &c, GetRequest { offset: Some(1), ..Default::default() }), ids(&["b", "c", "d"]));
@@ -161,22 +210,48 @@ pub fn records(api: &dyn ChromaApi) {
     qr.ids = Some(ids(&["c", "d"]));
     assert_eq!(api.query(c.id, qr).unwrap().ids, vec![ids(&["c", "d"])]);
     // update merges metadata, null deletes a key; missing ids ignored
-    api.update(c.id, UpdateRequest {
-        ids: ids(&["b", "nope"]),
-        metadatas: Some(vec![Some(update_metadata_from_json(&json!({"k": 7, "s": null, "new": "n"})).unwrap()), None]),
-        documents: Some(vec![Some("new doc".into()), None]),
-        ..Default::default()
-    }).unwrap();
-    let b = api.get(c.id, GetRequest { ids: Some(ids(&["b"])), include: vec![Include::Metadatas, Include::Documents, Include::Embeddings], ..Default::default() }).unwrap();
+    api.update(
+        c.id,
+        UpdateRequest {
+            ids: ids(&["b", "nope"]),
+            metadatas: Some(vec![
+                Some(update_metadata_from_json(&json!({"k": 7, "s": null, "new": "n"})).unwrap()),
+                None,
+            ]),
+            documents: Some(vec![Some("new doc".into()), None]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let b = api
+        .get(
+            c.id,
+            GetRequest {
+                ids: Some(ids(&["b"])),
+                include: vec![Include::Metadatas, Include::Documents, Include::Embeddings],
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(b.metadatas.unwrap()[0], Some(md(json!({"f": 1.5, "k": 7, "t": true, "new": "n"}))));
     assert_eq!(b.documents.unwrap()[0].as_deref(), Some("new doc"));
     assert_eq!(b.embeddings.unwrap()[0], vec![1.0, 0.0, 0.0], "embedding kept when not given");
     assert_eq!(api.count(c.id).unwrap(), 4);
     // the document index follows the update
-    assert_eq!(get_ids(api, &c, GetRequest { where_document: wd(json!({"$contains": "hello"})), ..Default::default() }), Vec::<String>::new());
-    assert_eq!(get_ids(api, &c, GetRequest { where_document: wd(json!({"$contains": "new doc"})), ..Default::default() }), ids(&["b"]));
+    assert_eq!(
+        get_ids(api, &c, GetRequest { where_document: wd(json!({"$contains": "hello"})), ..Default::default() }),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        get_ids(api, &c, GetRequest { where_document: wd(json!({"$contains": "new doc"})), ..Default::default() }),
+        ids(&["b"])
+    );
     // update of an embedding moves the record in vector space
-    api.update(c.id, UpdateRequest { ids: ids(&["c"]), embeddings: Some(vec![Some(vec![1.0, 0.1, 0.0])]), ..Default::default() }).unwrap();
+    api.update(
+        c.id,
+        UpdateRequest { ids: ids(&["c"]), embeddings: Some(vec![Some(vec![1.0, 0.1, 0.0])]), ..Default::default() },
+    )
+    .unwrap();
     let q = api.query(c.id, QueryRequest::new(vec![vec![1.0, 0.1, 0.0]], 1)).unwrap();
     assert_eq!(q.ids, vec![ids(&["c"])]);
     // upsert: insert new, merge existing
@@ -185,7 +260,10 @@ pub fn records(api: &dyn ChromaApi) {
     up.documents = Some(vec![None, Some("eee".into())]);
     api.upsert(c.id, up).unwrap();
     let got = api.get(c.id, GetRequest { ids: Some(ids(&["b", "e"])), ..Default::default() }).unwrap();
-    assert_eq!(got.metadatas.unwrap(), vec![Some(md(json!({"f": 1.5, "k": 8, "t": true, "new": "n"}))), Some(md(json!({"k": 9})))]);
+    assert_eq!(
+        got.metadatas.unwrap(),
+        vec![Some(md(json!({"f": 1.5, "k": 8, "t": true, "new": "n"}))), Some(md(json!({"k": 9})))]
+    );
     assert_eq!(got.documents.unwrap(), vec![Some("new doc".to_string()), Some("eee".into())]);
     assert_eq!(api.count(c.id).unwrap(), 5);
     // delete by ids (missing ids ignored), by where, by where_document
@@ -195,7 +273,16 @@ pub fn records(api: &dyn ChromaApi) {
     assert_eq!(del, ids(&["c"]), "c kept its metadata through the embedding update");
     let del = api.delete(c.id, DeleteRequest { r#where: w(json!({"k": 8})), ..Default::default() }).unwrap();
     assert_eq!(del, ids(&["b"]));
-    let del = api.delete(c.id, DeleteRequest { where_document: wd(json!({"$contains": "foo"})), ids: Some(ids(&["a", "d"])), ..Default::default() }).unwrap();
+    let del = api
+        .delete(
+            c.id,
+            DeleteRequest {
+                where_document: wd(json!({"$contains": "foo"})),
+                ids: Some(ids(&["a", "d"])),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(del, ids(&["a"]));
     assert_eq!(api.delete(c.id, DeleteRequest::default()).unwrap(), Vec::<String>::new());
     assert_eq!(get_ids(api, &c, GetRequest::default()), ids(&["d"]));
@@ -209,8 +296,19 @@ pub fn records(api: &dyn ChromaApi) {
 pub fn filters(api: &dyn ChromaApi, per_request_dialect: bool) {
     let c = fresh(api, "suite-filters", None);
     let n = 40;
-    let mut req = AddRequest::new((0..n).map(|i| format!("r{i}")).collect(), (0..n).map(|i| vec![i as f32, 1.0]).collect());
-    req.documents = Some((0..n).map(|i| if i % 5 == 4 { None } else { Some(format!("Doc number {i} {}", if i % 2 == 0 { "even" } else { "odd" })) }).collect());
+    let mut req =
+        AddRequest::new((0..n).map(|i| format!("r{i}")).collect(), (0..n).map(|i| vec![i as f32, 1.0]).collect());
+    req.documents = Some(
+        (0..n)
+            .map(|i| {
+                if i % 5 == 4 {
+                    None
+                } else {
+                    Some(format!("Doc number {i} {}", if i % 2 == 0 { "even" } else { "odd" }))
+                }
+            })
+            .collect(),
+    );
     req = req.metadatas((0..n).map(|i| {
         if i % 7 == 6 { None } else {
             Some(md(json!({"i": i, "f": i as f64 / 2.0, "s": format!("s{}", i % 3), "b": i % 2 == 0, "tags": [format!("t{}", i % 4), "all"]})))
@@ -218,7 +316,11 @@ pub fn filters(api: &dyn ChromaApi, per_request_dialect: bool) {
     }).collect());
     api.add(c.id, req).unwrap();
     let check = |filter: serde_json::Value, doc: Option<serde_json::Value>, expect: &dyn Fn(usize) -> bool| {
-        let got = get_ids(api, &c, GetRequest { r#where: w(filter.clone()), where_document: doc.clone().and_then(wd), ..Default::default() });
+        let got = get_ids(
+            api,
+            &c,
+            GetRequest { r#where: w(filter.clone()), where_document: doc.clone().and_then(wd), ..Default::default() },
+        );
         let want: Vec<String> = (0..n).filter(|i| expect(*i)).map(|i| format!("r{i}")).collect();
         assert_eq!(got, want, "where {filter} where_document {doc:?}");
     };
@@ -246,15 +348,35 @@ pub fn filters(api: &dyn ChromaApi, per_request_dialect: bool) {
     check(json!({}), Some(json!({"$contains": "1"})), &|i| hasdoc(i) && i.to_string().contains('1'));
     check(json!({}), Some(json!({"$regex": "number [0-9]{2} odd"})), &|i| hasdoc(i) && i >= 10 && i % 2 == 1);
     check(json!({}), Some(json!({"$not_regex": "^Doc"})), &|i| !hasdoc(i));
-    check(json!({}), Some(json!({"$and": [{"$contains": "odd"}, {"$contains": "3"}]})), &|i| hasdoc(i) && i % 2 == 1 && i.to_string().contains('3'));
-    check(json!({}), Some(json!({"$or": [{"$contains": "number 2 "}, {"$contains": "number 3 "}]})), &|i| hasdoc(i) && (i == 2 || i == 3));
-    check(json!({"i": {"$gt": 10}}), Some(json!({"$contains": "even"})), &|i| has(i) && hasdoc(i) && i > 10 && i % 2 == 0);
+    check(json!({}), Some(json!({"$and": [{"$contains": "odd"}, {"$contains": "3"}]})), &|i| {
+        hasdoc(i) && i % 2 == 1 && i.to_string().contains('3')
+    });
+    check(json!({}), Some(json!({"$or": [{"$contains": "number 2 "}, {"$contains": "number 3 "}]})), &|i| {
+        hasdoc(i) && (i == 2 || i == 3)
+    });
+    check(json!({"i": {"$gt": 10}}), Some(json!({"$contains": "even"})), &|i| {
+        has(i) && hasdoc(i) && i > 10 && i % 2 == 0
+    });
     // 0.4.x dialect: $ne / $nin need the key, $not_contains needs a document
     if per_request_dialect {
-    let v04 = |filter: serde_json::Value, doc: Option<serde_json::Value>| get_ids(api, &c, GetRequest {
-        r#where: w(filter), where_document: doc.and_then(wd), dialect: Dialect::V04, ..Default::default() }).len();
-    assert_eq!(v04(json!({"s": {"$ne": "s1"}}), None), (0..n).filter(|i| has(*i) && i % 3 != 1).count());
-    assert_eq!(v04(json!({}), Some(json!({"$not_contains": "even"}))), (0..n).filter(|i| hasdoc(*i) && i % 2 == 1).count());
+        let v04 = |filter: serde_json::Value, doc: Option<serde_json::Value>| {
+            get_ids(
+                api,
+                &c,
+                GetRequest {
+                    r#where: w(filter),
+                    where_document: doc.and_then(wd),
+                    dialect: Dialect::V04,
+                    ..Default::default()
+                },
+            )
+            .len()
+        };
+        assert_eq!(v04(json!({"s": {"$ne": "s1"}}), None), (0..n).filter(|i| has(*i) && i % 3 != 1).count());
+        assert_eq!(
+            v04(json!({}), Some(json!({"$not_contains": "even"}))),
+            (0..n).filter(|i| hasdoc(*i) && i % 2 == 1).count()
+        );
     }
     // filtered query is exact top-k among matches
     let mut q = QueryRequest::new(vec![vec![0.0, 1.0]], 3);
@@ -321,7 +443,8 @@ pub fn limits_and_id_queries(api: &dyn ChromaApi) {
     let all = ids(&["id1", "id2", "id3", "id4", "id5"]);
     let cats = ["a", "a", "a", "b", "b"];
     let embs: Vec<Vec<f32>> = (0..5).map(|i| vec![i as f32, 1.0]).collect();
-    let req = AddRequest::new(all.clone(), embs).metadatas(cats.iter().map(|k| Some(md(json!({"category": k})))).collect());
+    let req =
+        AddRequest::new(all.clone(), embs).metadatas(cats.iter().map(|k| Some(md(json!({"category": k})))).collect());
     api.add(c.id, req).unwrap();
     let cat_a = || w(json!({"category": "a"}));
     let none = api.delete(c.id, DeleteRequest { r#where: cat_a(), limit: Some(0), ..Default::default() }).unwrap();
@@ -329,7 +452,8 @@ pub fn limits_and_id_queries(api: &dyn ChromaApi) {
     let two = api.delete(c.id, DeleteRequest { r#where: cat_a(), limit: Some(2), ..Default::default() }).unwrap();
     assert_eq!(two.len(), 2);
     assert_eq!(get_ids(api, &c, GetRequest::default()), ids(&["id3", "id4", "id5"]), "the oldest matches go first");
-    let e = api.delete(c.id, DeleteRequest { ids: Some(ids(&["id3"])), limit: Some(5), ..Default::default() }).unwrap_err();
+    let e =
+        api.delete(c.id, DeleteRequest { ids: Some(ids(&["id3"])), limit: Some(5), ..Default::default() }).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
     assert!(e.message.contains("limit can only be specified"), "{}", e.message);
     assert_eq!(api.count(c.id).unwrap(), 3, "a refused delete deletes nothing");

@@ -71,7 +71,11 @@ pub fn folder_contents(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
 }
 
 /// Asserts two folder snapshots are byte-identical, naming the first difference.
-pub fn assert_same_folder(before: &BTreeMap<String, Option<Vec<u8>>>, after: &BTreeMap<String, Option<Vec<u8>>>, what: &str) {
+pub fn assert_same_folder(
+    before: &BTreeMap<String, Option<Vec<u8>>>,
+    after: &BTreeMap<String, Option<Vec<u8>>>,
+    what: &str,
+) {
     let names_before: Vec<&String> = before.keys().collect();
     let names_after: Vec<&String> = after.keys().collect();
     assert_eq!(names_before, names_after, "{what}: the set of files changed");
@@ -84,7 +88,10 @@ pub fn assert_same_folder(before: &BTreeMap<String, Option<Vec<u8>>>, after: &BT
 pub fn full_get(api: &dyn ChromaApi, id: uuid::Uuid) -> GetResult {
     api.get(
         id,
-        GetRequest { include: vec![Include::Embeddings, Include::Documents, Include::Metadatas, Include::Uris], ..Default::default() },
+        GetRequest {
+            include: vec![Include::Embeddings, Include::Documents, Include::Metadatas, Include::Uris],
+            ..Default::default()
+        },
     )
     .unwrap()
 }
