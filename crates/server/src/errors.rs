@@ -126,7 +126,7 @@ impl Fail {
                         repr("ValueError", msg)
                     }
                     ErrorKind::Unauthorized => named(401, "AuthorizationError", msg),
-                    ErrorKind::Unavailable | ErrorKind::Internal => repr("Exception", msg),
+                    _ => repr("Exception", msg),
                 }
             }
             Fail::Json(m) => (
@@ -163,7 +163,7 @@ impl Fail {
                     ErrorKind::Forbidden => named(403, "ChromaError", msg),
                     ErrorKind::Unauthorized => named(401, "AuthorizationError", msg),
                     ErrorKind::Unavailable => named(503, "InternalError", msg),
-                    ErrorKind::Internal => named(500, "InternalError", msg),
+                    _ => named(500, "InternalError", msg),
                 }
             }
             Fail::Json(m) => {
