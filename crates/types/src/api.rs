@@ -3,32 +3,46 @@
 //! `dyn ChromaApi`, and the same test suite runs against every implementation.
 
 use crate::error::Result;
-use crate::model::*;
+use crate::model::{
+    AddRequest, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult, QueryRequest,
+    QueryResult, Tenant, UpdateCollection, UpdateRequest,
+};
 use uuid::Uuid;
 
+/// The operations of Chroma's API, implemented by the engine and by the HTTP client.
 pub trait ChromaApi: Send + Sync {
     /// Nanoseconds since the Unix epoch, as Chroma's heartbeat.
     fn heartbeat(&self) -> Result<u128>;
+    /// The server's version string.
     fn version(&self) -> Result<String>;
     /// Largest number of records one write may carry.
     fn max_batch_size(&self) -> Result<usize>;
     /// Deletes everything. Refused (`Forbidden`) unless the settings allow it.
     fn reset(&self) -> Result<()>;
 
+    /// Creates a tenant; `AlreadyExists` if the name is taken.
     fn create_tenant(&self, name: &str) -> Result<()>;
+    /// A tenant by name; `NotFound` if there is none.
     fn get_tenant(&self, name: &str) -> Result<Tenant>;
+    /// Tenants in creation order, paged.
     fn list_tenants(&self, limit: Option<usize>, offset: usize) -> Result<Vec<Tenant>>;
     /// Deletes a tenant that has no databases left.
     fn delete_tenant(&self, name: &str) -> Result<()>;
 
+    /// Creates a database in `tenant`.
     fn create_database(&self, tenant: &str, name: &str) -> Result<Database>;
+    /// A database by tenant and name.
     fn get_database(&self, tenant: &str, name: &str) -> Result<Database>;
+    /// The databases of `tenant` in creation order, paged.
     fn list_databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Database>>;
     /// Deletes a database and every collection in it.
     fn delete_database(&self, tenant: &str, name: &str) -> Result<()>;
 
+    /// Creates a collection (or returns the existing one when `req.get_or_create`).
     fn create_collection(&self, tenant: &str, database: &str, req: CreateCollection) -> Result<Collection>;
+    /// A collection by name.
     fn get_collection(&self, tenant: &str, database: &str, name: &str) -> Result<Collection>;
+    /// A collection by id, in any tenant or database.
     fn get_collection_by_id(&self, id: Uuid) -> Result<Collection>;
     /// Collections ordered by creation.
     fn list_collections(
@@ -38,8 +52,11 @@ pub trait ChromaApi: Send + Sync {
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Collection>>;
+    /// How many collections `database` holds.
     fn count_collections(&self, tenant: &str, database: &str) -> Result<usize>;
+    /// Renames a collection or replaces its metadata or mutable configuration.
     fn update_collection(&self, id: Uuid, req: UpdateCollection) -> Result<()>;
+    /// Deletes a collection and its records.
     fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()>;
 
     /// Adds records; ids that already exist are ignored (as in Chroma).
@@ -51,7 +68,10 @@ pub trait ChromaApi: Send + Sync {
     /// Returns the ids that were actually deleted. (0.4.x echoed the ids it was given for an
     /// ids-only delete; the HTTP edge does that for those clients.)
     fn delete(&self, collection: Uuid, req: DeleteRequest) -> Result<Vec<String>>;
+    /// Records by id and/or filter, in insertion order.
     fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult>;
+    /// The nearest records to each query embedding, among those that match the filters.
     fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult>;
+    /// How many records the collection holds.
     fn count(&self, collection: Uuid) -> Result<usize>;
 }

@@ -24,6 +24,7 @@ pub enum Space {
 }
 
 impl Space {
+    /// The space as Chroma names it (`"l2"`, `"ip"`, `"cosine"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Space::L2 => "l2",
@@ -31,6 +32,7 @@ impl Space {
             Space::Cosine => "cosine",
         }
     }
+    /// The space named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Space> {
         match s {
             "l2" => Some(Space::L2),
@@ -44,6 +46,7 @@ impl Space {
 /// HNSW parameters and distance space of one collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexConfig {
+    /// The distance function.
     pub space: Space,
     /// `hnsw:M` / `max_neighbors`.
     pub m: usize,
@@ -53,6 +56,7 @@ pub struct IndexConfig {
     pub ef_search: usize,
     /// `hnsw:num_threads`; 0 = all cores.
     pub num_threads: usize,
+    /// `hnsw:resize_factor`: accepted for compatibility (the index grows as needed).
     pub resize_factor: f64,
     /// Accepted for compatibility; chroma-rs indexes every write at once.
     pub batch_size: usize,
@@ -182,7 +186,7 @@ impl IndexConfig {
                     self.space = v
                         .as_str()
                         .and_then(Space::parse)
-                        .ok_or_else(|| Error::invalid(format!("Invalid value for HNSW configuration space: {v}")))?
+                        .ok_or_else(|| Error::invalid(format!("Invalid value for HNSW configuration space: {v}")))?;
                 }
                 "M" | "max_neighbors" => self.m = int(2)?,
                 "ef_construction" => self.ef_construction = int(1)?,
@@ -193,7 +197,7 @@ impl IndexConfig {
                 "resize_factor" => {
                     self.resize_factor = v.as_f64().filter(|f| *f >= 1.0 && f.is_finite()).ok_or_else(|| {
                         Error::invalid(format!("Invalid value for HNSW configuration resize_factor: {v}"))
-                    })?
+                    })?;
                 }
                 _ => return Err(Error::invalid(format!("Unknown HNSW configuration parameter: {key}"))),
             }

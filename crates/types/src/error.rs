@@ -1,5 +1,5 @@
 //! The API-level error: a kind that the HTTP edge maps to a status code and a Chroma error
-//! name, a message written for the user, and the underlying cause (an I/O or SQLite error, say)
+//! name, a message written for the user, and the underlying cause (an I/O or `SQLite` error, say)
 //! when there is one, reachable through [`std::error::Error::source`].
 
 use std::fmt;
@@ -30,7 +30,7 @@ pub enum ErrorKind {
     /// The data folder cannot be used as it is (held by another process, legacy layout,
     /// written by a newer chroma-rs, failed migration check).
     Unavailable,
-    /// Anything else: I/O, SQLite, a broken invariant.
+    /// Anything else: I/O, `SQLite`, a broken invariant.
     Internal,
 }
 
@@ -64,7 +64,7 @@ impl Error {
         self
     }
     /// An [`ErrorKind::Internal`] error whose message is `"{context}: {source}"` and whose cause is
-    /// `source`: what an I/O or SQLite failure becomes.
+    /// `source`: what an I/O or `SQLite` failure becomes.
     pub fn internal_from(context: impl fmt::Display, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::internal(format!("{context}: {source}")).with_source(source)
     }

@@ -10,9 +10,13 @@ use serde_json::Value;
 /// A scalar filter operand.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
+    /// A string.
     Str(String),
+    /// An integer.
     Int(i64),
+    /// A finite float.
     Float(f64),
+    /// A boolean.
     Bool(bool),
 }
 
@@ -35,14 +39,16 @@ impl Scalar {
                 | (Scalar::Int(_) | Scalar::Float(_), Scalar::Int(_) | Scalar::Float(_))
         )
     }
+    /// Integers and floats compare with each other.
     pub fn is_numeric(&self) -> bool {
         matches!(self, Scalar::Int(_) | Scalar::Float(_))
     }
+    /// The operand as JSON.
     pub fn to_json(&self) -> Value {
         match self {
             Scalar::Str(s) => Value::String(s.clone()),
             Scalar::Int(i) => Value::from(*i),
-            Scalar::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            Scalar::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Scalar::Bool(b) => Value::Bool(*b),
         }
     }
@@ -51,15 +57,22 @@ impl Scalar {
 /// Comparison operators of `where`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
+    /// `$eq`
     Eq,
+    /// `$ne`
     Ne,
+    /// `$gt`
     Gt,
+    /// `$gte`
     Gte,
+    /// `$lt`
     Lt,
+    /// `$lte`
     Lte,
 }
 
 impl Cmp {
+    /// The operator as written in a filter (`"$eq"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Cmp::Eq => "$eq",
@@ -75,24 +88,35 @@ impl Cmp {
 /// A parsed metadata filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Where {
+    /// `$and`: every clause matches.
     And(Vec<Where>),
+    /// `$or`: some clause matches.
     Or(Vec<Where>),
     /// `{"key": {"$op": value}}`; a bare value means `$eq`.
     Compare {
+        /// The metadata key.
         key: String,
+        /// The comparison.
         op: Cmp,
+        /// The operand.
         value: Scalar,
     },
     /// `$in` (negate = false) or `$nin` (negate = true).
     In {
+        /// The metadata key.
         key: String,
+        /// The operands.
         values: Vec<Scalar>,
+        /// `$nin` when true.
         negate: bool,
     },
     /// 1.x array membership: `$contains` / `$not_contains` on an array-valued key.
     Contains {
+        /// The metadata key (an array-valued one).
         key: String,
+        /// The element looked for.
         value: Scalar,
+        /// `$not_contains` when true.
         negate: bool,
     },
 }
@@ -100,13 +124,13 @@ pub enum Where {
 impl Where {
     /// Every metadata key the filter reads.
     pub fn keys(&self) -> Vec<&str> {
-        let mut out = Vec::new();
         fn walk<'a>(w: &'a Where, out: &mut Vec<&'a str>) {
             match w {
                 Where::And(v) | Where::Or(v) => v.iter().for_each(|x| walk(x, out)),
                 Where::Compare { key, .. } | Where::In { key, .. } | Where::Contains { key, .. } => out.push(key),
             }
         }
+        let mut out = Vec::new();
         walk(self, &mut out);
         out
     }
@@ -115,16 +139,24 @@ impl Where {
 /// A parsed document filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WhereDocument {
+    /// `$and`: every clause matches.
     And(Vec<WhereDocument>),
+    /// `$or`: some clause matches.
     Or(Vec<WhereDocument>),
+    /// `$contains`: the document holds this substring.
     Contains(String),
+    /// `$not_contains`.
     NotContains(String),
+    /// `$regex`: the document matches this regular expression.
     Regex(String),
+    /// `$not_regex`.
     NotRegex(String),
 }
 
 /// Behaviour knobs where Chroma releases disagree. The engine implements both sides; the
 /// server picks the one each client line's own test suite expects. Default: 1.x.
+// Independent knobs, each named after the behaviour it switches: not a state machine.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
     /// `$ne`/`$nin` also match records that lack the key (1.x: yes, 0.4.x: no).
@@ -338,6 +370,7 @@ fn parse_doc_expr(v: &Value) -> Result<WhereDocument> {
 }
 
 impl Where {
+    /// The filter as JSON, in the form the parser reads.
     pub fn to_json(&self) -> Value {
         use serde_json::json;
         match self {
@@ -355,6 +388,7 @@ impl Where {
 }
 
 impl WhereDocument {
+    /// The filter as JSON, in the form the parser reads.
     pub fn to_json(&self) -> Value {
         use serde_json::json;
         match self {

@@ -16,6 +16,7 @@
 //! * [`api`]: the [`api::ChromaApi`] trait that the embedded engine and the HTTP client both
 //!   implement, so one client type and one test suite cover every mode.
 //! * [`settings`]: user settings, including the refusal of Chroma 0.3.x configurations.
+#![deny(missing_docs)]
 
 pub mod api;
 pub mod config;
@@ -43,5 +44,5 @@ pub const DEFAULT_DATABASE_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// Version reported by `version()`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Largest number of records in one write call (Chroma 0.4.x reports the same figure:
-/// SQLite's variable limit divided by 6 variables per row).
+/// `SQLite`'s variable limit divided by 6 variables per row).
 pub const DEFAULT_MAX_BATCH_SIZE: usize = 41_666;

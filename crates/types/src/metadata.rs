@@ -11,13 +11,21 @@ use std::collections::BTreeMap;
 /// One metadata value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetadataValue {
+    /// A string.
     Str(String),
+    /// An integer (kept apart from floats).
     Int(i64),
+    /// A float.
     Float(f64),
+    /// A boolean.
     Bool(bool),
+    /// 1.x: a list of strings.
     StrArray(Vec<String>),
+    /// 1.x: a list of integers.
     IntArray(Vec<i64>),
+    /// 1.x: a list of floats.
     FloatArray(Vec<f64>),
+    /// 1.x: a list of booleans.
     BoolArray(Vec<bool>),
 }
 
@@ -28,6 +36,7 @@ pub type Metadata = BTreeMap<String, MetadataValue>;
 pub type UpdateMetadata = BTreeMap<String, Option<MetadataValue>>;
 
 impl MetadataValue {
+    /// A 1.x array value.
     pub fn is_array(&self) -> bool {
         matches!(
             self,
@@ -52,6 +61,7 @@ impl MetadataValue {
         }
     }
 
+    /// The value as JSON (floats stay floats: `1.0`, not `1`).
     pub fn to_json(&self) -> Value {
         match self {
             MetadataValue::Str(s) => Value::String(s.clone()),
@@ -83,7 +93,7 @@ impl MetadataValue {
 }
 
 fn float_json(f: f64) -> Value {
-    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
 fn number_value(key: &str, n: &serde_json::Number) -> Result<MetadataValue> {
@@ -170,14 +180,14 @@ pub fn update_metadata_from_json(v: &Value) -> Result<UpdateMetadata> {
         .collect()
 }
 
+/// Metadata as a JSON object.
 pub fn metadata_to_json(m: &Metadata) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
 }
 
+/// Update metadata as a JSON object (`null` for a deleted key).
 pub fn update_metadata_to_json(m: &UpdateMetadata) -> Value {
-    Value::Object(
-        m.iter().map(|(k, v)| (k.clone(), v.as_ref().map(MetadataValue::to_json).unwrap_or(Value::Null))).collect(),
-    )
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), v.as_ref().map_or(Value::Null, MetadataValue::to_json))).collect())
 }
 
 /// Applies an update to existing metadata, key by key; `None` removes a key.
@@ -224,7 +234,7 @@ mod tests {
         assert!(metadata_from_json(&json!({"a": {"b": 1}})).is_err());
         assert!(metadata_from_json(&json!({"a": []})).is_err());
         assert!(metadata_from_json(&json!({"a": [1, "x"]})).is_err());
-        assert!(metadata_from_json(&json!({"a": 18446744073709551615u64})).is_err());
+        assert!(metadata_from_json(&json!({"a": 18_446_744_073_709_551_615_u64})).is_err());
         assert!(metadata_from_json(&json!([1])).is_err());
     }
 

@@ -64,7 +64,7 @@ impl Settings {
             "max_batch_size" => {
                 self.max_batch_size = value.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
                     Error::invalid(format!("Setting max_batch_size expects a positive integer, got {value:?}"))
-                })?
+                })?;
             }
             _ => {}
         }
@@ -77,6 +77,7 @@ impl Settings {
         Self::from_pairs(std::env::vars())
     }
 
+    /// Settings from `(name, value)` pairs, as [`Settings::from_env`] reads them.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Settings> {
         let mut s = Settings::default();
         for (k, v) in pairs {

@@ -6,8 +6,6 @@ use crate::metadata::{Metadata, UpdateMetadata};
 use crate::model::{AddRequest, UpdateRequest};
 use std::collections::HashSet;
 
-/// Collection name rules of Chroma 1.x: 3-512 characters from `[a-zA-Z0-9._-]`, starting and
-/// ending with an alphanumeric character, no `..`, not an IP address.
 /// What a stored collection name may be: the 1.x rules, or a name that the 0.4-0.6 rules
 /// accepted (see [`collection_name_v04`]); each API line checks its own rules first.
 pub fn stored_collection_name(name: &str) -> Result<()> {
@@ -17,6 +15,8 @@ pub fn stored_collection_name(name: &str) -> Result<()> {
     }
 }
 
+/// Collection name rules of Chroma 1.x: 3-512 characters from `[a-zA-Z0-9._-]`, starting and
+/// ending with an alphanumeric character, no `..`, not an IP address.
 pub fn collection_name(name: &str) -> Result<()> {
     let bytes = name.as_bytes();
     let ok = (3..=512).contains(&bytes.len())
@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::DuplicateId);
         assert!(e.message.contains("duplicates of: a"));
         assert!(ids(&[]).is_err());
-        assert!(ids(&["".into()]).is_err());
+        assert!(ids(&[String::new()]).is_err());
     }
 
     #[test]
