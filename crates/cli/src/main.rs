@@ -5,6 +5,9 @@
 //! * `chroma-rs vacuum` compacts a data folder (chroma-store);
 //! * `chroma-rs migrate` copies older Chroma data in (chroma-migrate).
 
+// Doc comments on the clap types are `--help` text for a terminal, where backticks would show.
+#![allow(clippy::doc_markdown)]
+
 use chroma_store::Engine;
 use chroma_types::{ChromaApi, Settings};
 use clap::{Parser, Subcommand};
@@ -121,7 +124,7 @@ fn run(args: RunArgs) -> ExitCode {
         let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await.map_err(|e| {
             format!("cannot listen on {host}:{port}: {e} (is another server using the port? pick one with --port)")
         })?;
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| format!("{host}:{port}"));
+        let addr = listener.local_addr().map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
         eprintln!("chroma-rs {} serving {what}", env!("CARGO_PKG_VERSION"));
         eprintln!("listening on http://{addr} (API /api/v1 and /api/v2); Ctrl-C to stop");
         chroma_server::serve_on(listener, api, config, shutdown_signal())
@@ -156,12 +159,12 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        () = ctrl_c => {},
+        () = term => {},
     }
 }
 
-fn vacuum(path: PathBuf) -> ExitCode {
+fn vacuum(path: &std::path::Path) -> ExitCode {
     match chroma_store::folder::detect(&path) {
         Ok(chroma_store::folder::FolderKind::ChromaRs) => {}
         Ok(
@@ -215,7 +218,7 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Vacuum { path } => vacuum(path),
+        Command::Vacuum { path } => vacuum(&path),
         Command::Migrate(args) => migrate(args),
     }
 }
