@@ -165,17 +165,17 @@ async fn shutdown_signal() {
 }
 
 fn vacuum(path: &std::path::Path) -> ExitCode {
-    match chroma_store::folder::detect(&path) {
+    match chroma_store::folder::detect(path) {
         Ok(chroma_store::folder::FolderKind::ChromaRs) => {}
         Ok(
             kind @ (chroma_store::folder::FolderKind::Chroma03Parquet | chroma_store::folder::FolderKind::Chroma04Plus),
-        ) => return fail(chroma_store::folder::legacy_error(&path, &kind)),
+        ) => return fail(chroma_store::folder::legacy_error(path, &kind)),
         Ok(_) => {
             return fail(format!("{} is not a chroma-rs data folder (no chroma-rs.sqlite3 in it)", path.display()))
         }
         Err(e) => return fail(e),
     }
-    let engine = match Engine::open(&path, Settings::default()) {
+    let engine = match Engine::open(path, Settings::default()) {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
