@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole chroma-rs test suite — what CI runs (.ci/run calls this).
 #
-#   bash scripts/test.sh            # the default steps: rust api chroma js load
+#   bash scripts/test.sh            # the default steps: lint rust api chroma js load
 #   bash scripts/test.sh rust api   # only some steps (names below)
 #
 # Steps (each installs what it needs; all servers listen on 127.0.0.1 only):
+#   lint     cargo fmt --check; cargo clippy --workspace --all-targets -D warnings; cargo doc
+#            with warnings denied; docs/design.md's layer table against `cargo metadata`
 #   rust     cargo test --release --workspace (unit, property, crash, lock, migration, server
-#            tests; starts a scratch ClickHouse first for the migrate tests)
+#            tests; starts a scratch ClickHouse first for the migrate tests), then the index
+#            crate's tests in the debug profile (its debug_assert!s run only there)
 #   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
 #            0.5.23 and 1.5.9 against one running `chroma-rs run`
 #   chroma   Chroma's own API test suites (0.4.24, 0.5.23 and 1.5.9 wheels) against `chroma-rs run`
@@ -25,7 +28,7 @@ LOG_DIR="${TEST_LOG_DIR:-$ROOT/target/test-logs}"
 mkdir -p "$LOG_DIR"
 
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(rust api chroma js load)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(lint rust api chroma js load)
 want() { local s; for s in "${STEPS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 PASSED=0
@@ -80,6 +83,19 @@ build() {
   cargo build --release -p chroma-rs
 }
 
+step_lint() {
+  local rc=0
+  say "lint: cargo fmt --check"
+  cargo fmt --all -- --check || rc=1
+  say "lint: cargo clippy --workspace --all-targets -- -D warnings"
+  cargo clippy --workspace --all-targets -- -D warnings || rc=1
+  say "lint: cargo doc (warnings denied)"
+  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps || rc=1
+  say "lint: docs/design.md layer table against Cargo.toml"
+  python3 scripts/check-layers.py || rc=1
+  return $rc
+}
+
 step_rust() {
   say "rust: starting a scratch ClickHouse for the migrate tests"
   # Output to a file, not a pipe: a pipe would make this wait for every process that inherited it.
@@ -118,6 +134,8 @@ step_rust() {
   cargo test --release --workspace --no-fail-fast
   rc=$?
   kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
+  say "rust: cargo test -p chroma-index (debug profile: debug_assert!s on)"
+  cargo test -p chroma-index || rc=1
   return $rc
 }
 
@@ -168,7 +186,7 @@ if ! build; then
   echo "$PASSED passed, $FAILED failed"
   exit 1
 fi
-for s in rust api chroma js load; do
+for s in lint rust api chroma js load; do
   if want "$s"; then
     "step_$s"
     record "$s" $?
