@@ -27,10 +27,10 @@ where
     }
 }
 
-/// Serialises a value (an id list, a collection config) to JSON; the message of a failure
-/// is the JSON error's own.
-pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::internal(e.to_string()).with_source(e))
+/// A failure to serialise a value (an id list, a collection config) to JSON: the message is
+/// the JSON error's own. Use as `serde_json::to_string(&ids).map_err(json_error)`.
+pub(crate) fn json_error(e: serde_json::Error) -> Error {
+    Error::internal(e.to_string()).with_source(e)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! (see `api.rs`).
 
 use super::{metadata_text, parse_uuid, Engine, IndexState};
-use crate::error::{to_json, ResultExt};
+use crate::error::{json_error, ResultExt};
 use chroma_types::{
     validate, Collection, CreateCollection, Database, Error, ErrorKind, IndexConfig, Result, Tenant, UpdateCollection,
     DEFAULT_DATABASE, DEFAULT_DATABASE_ID, DEFAULT_TENANT,
@@ -184,7 +184,7 @@ impl Engine {
                     return Err(Error::exists(format!("Collection id {id} is already used by collection {other}")));
                 }
             }
-            let config_text = to_json(&config)?;
+            let config_text = serde_json::to_string(&config).map_err(json_error)?;
             conn.execute(
                 "INSERT INTO collections (id, name, database_id, metadata, config) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id.to_string(), req.name, db_id, metadata_text(metadata.as_ref()), config_text],
@@ -298,7 +298,7 @@ impl Engine {
                     return Err(Error::exists(format!("Collection {name} already exists")));
                 }
             }
-            let config_text = to_json(&config)?;
+            let config_text = serde_json::to_string(&config).map_err(json_error)?;
             conn.execute(
                 "UPDATE collections SET name = COALESCE(?2, name), metadata = CASE WHEN ?3 THEN ?4 ELSE metadata END,
                  config = ?5, version = version + 1 WHERE cid = ?1",

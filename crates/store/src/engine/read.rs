@@ -7,7 +7,7 @@
 
 use super::indexer::index_err;
 use super::{parse_metadata_text, CollRow, Engine, IndexState};
-use crate::error::{to_json, ResultExt};
+use crate::error::{json_error, ResultExt};
 use crate::{folder, sqlfilter};
 use chroma_index::{Filter, Neighbor, VectorIndex};
 use chroma_types::{
@@ -144,7 +144,8 @@ impl Engine {
         if !slots.is_empty() {
             let q = "SELECT r.id, r.slot, r.document, r.uri, r.metadata FROM records r
                      WHERE r.cid = ? AND r.slot IN (SELECT value FROM json_each(?))";
-            let params: Vec<rusqlite::types::Value> = vec![row.cid.into(), to_json(&slots)?.into()];
+            let params: Vec<rusqlite::types::Value> =
+                vec![row.cid.into(), serde_json::to_string(&slots).map_err(json_error)?.into()];
             for r in self.fetch_rows(index, q, params, include)? {
                 by_slot.insert(r.slot, r);
             }
@@ -175,7 +176,7 @@ impl Engine {
         let mut params: Vec<rusqlite::types::Value> = vec![cid.into()];
         if let Some(ids) = ids {
             q.push_str("AND r.id IN (SELECT value FROM json_each(?)) ");
-            params.push(to_json(ids)?.into());
+            params.push(serde_json::to_string(ids).map_err(json_error)?.into());
         }
         q.push_str("AND ");
         q.push_str(&f.sql);
@@ -205,7 +206,7 @@ impl Engine {
         let mut stmt = conn
             .prepare_cached("SELECT j.value FROM json_each(?2) j WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.cid = ?1 AND r.id = j.value) LIMIT 1")
             .context("checking query ids")?;
-        let list = to_json(ids)?;
+        let list = serde_json::to_string(ids).map_err(json_error)?;
         let missing: Option<String> =
             stmt.query_row(rusqlite::params![cid, list], |r| r.get(0)).optional().context("checking query ids")?;
         match missing {
@@ -262,7 +263,7 @@ fn get_sql(row: &CollRow, req: &GetRequest) -> Result<(String, Vec<rusqlite::typ
     let mut params: Vec<rusqlite::types::Value> = vec![row.cid.into()];
     if let Some(ids) = &req.ids {
         q.push_str("AND r.id IN (SELECT value FROM json_each(?)) ");
-        params.push(to_json(ids)?.into());
+        params.push(serde_json::to_string(ids).map_err(json_error)?.into());
     }
     q.push_str("AND ");
     q.push_str(&f.sql);

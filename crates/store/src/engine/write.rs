@@ -11,7 +11,7 @@ use super::plan::{
     self, rows_from_add, rows_from_update, PlannedRecord, RowMetadata, Target, WriteMode, WritePlan, WriteRow,
 };
 use super::{metadata_text, parse_metadata_text, CollRow, CollState, Engine, IndexState, StoredRecord};
-use crate::error::{to_json, ResultExt};
+use crate::error::{json_error, ResultExt};
 use crate::folder;
 use chroma_index::VectorIndex;
 use chroma_types::metadata::merge_metadata;
@@ -344,7 +344,7 @@ fn batch_dimension(row: &CollRow, rows: &[WriteRow], embeddings: Embeddings) -> 
 
 /// The stored records of collection `cid` with the given ids.
 fn read_existing(tx: &Transaction, cid: i64, ids: &[String]) -> Result<HashMap<String, StoredRecord>> {
-    let ids_json = to_json(ids)?;
+    let ids_json = serde_json::to_string(ids).map_err(json_error)?;
     let mut stmt = tx
         .prepare_cached(
             "SELECT rid, id, slot, document, uri, metadata FROM records
