@@ -1,4 +1,4 @@
-//! Turning SQLite, I/O and JSON failures into [`chroma_types::Error`]s that keep their cause.
+//! Turning `SQLite`, I/O and JSON failures into [`chroma_types::Error`]s that keep their cause.
 //!
 //! Messages are `"{context}: {cause}"`, as they always were (tests and clients compare them);
 //! the cause itself stays reachable through [`std::error::Error::source`].

@@ -2,7 +2,7 @@
 //! single-writer lock, and the vector files of each collection.
 //!
 //! ```text
-//! DIR/chroma-rs.sqlite3            SQLite, WAL mode: the source of truth
+//! DIR/chroma-rs.sqlite3            `SQLite`, WAL mode: the source of truth
 //! DIR/chroma-rs.lock               advisory lock held while open; holds the owner's pid
 //! DIR/collections/<uuid>/vectors-<gen>.f32   float32 vectors, slot-major, append-only
 //! DIR/collections/<uuid>/hnsw-<gen>.graph    HNSW graph: a derived, rebuildable cache
@@ -22,7 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-/// The SQLite database, relative to the folder.
+/// The `SQLite` database, relative to the folder.
 pub const DB_FILE: &str = "chroma-rs.sqlite3";
 /// The lock file, relative to the folder.
 pub const LOCK_FILE: &str = "chroma-rs.lock";

@@ -1,12 +1,12 @@
-//! Storage engine of chroma-rs: SQLite schema and migrations, vector files, the engine behind
+//! Storage engine of chroma-rs: `SQLite` schema and migrations, vector files, the engine behind
 //! every client.
 //!
 //! [`Engine`] implements [`chroma_types::ChromaApi`]. It runs in two modes with one code
-//! path: **ephemeral** (SQLite in memory, vectors only in the in-memory index) and
-//! **persistent** (a data folder, see [`folder`]). SQLite holds tenants, databases,
+//! path: **ephemeral** (`SQLite` in memory, vectors only in the in-memory index) and
+//! **persistent** (a data folder, see [`folder`]). `SQLite` holds tenants, databases,
 //! collections, records, documents and typed metadata rows (so `where` runs as indexed SQL)
 //! plus a trigram FTS5 table for `where_document`. Vectors live in one append-only float32
-//! file per collection, made durable before the SQLite transaction that refers to them
+//! file per collection, made durable before the `SQLite` transaction that refers to them
 //! commits; the HNSW graph beside it is a cache rebuilt or caught up on load.
 //! `docs/design.md` describes the write and read paths and the crash invariants.
 //!
@@ -17,9 +17,9 @@
 //!   read path, the in-memory index and its background indexer, compaction, and the
 //!   [`ChromaApi`](chroma_types::ChromaApi) impl that ties them to the API;
 //! * [`folder`]: what a data folder holds, its single-process lock, the vector files;
-//! * `schema`: the SQLite schema as checksummed, numbered migrations;
+//! * `schema`: the `SQLite` schema as checksummed, numbered migrations;
 //! * `sqlfilter`: `where` / `where_document` filters compiled to SQL;
-//! * `error`: SQLite, I/O and JSON failures as API errors that keep their cause.
+//! * `error`: `SQLite`, I/O and JSON failures as API errors that keep their cause.
 //!
 //! # Features
 //!

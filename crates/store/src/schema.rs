@@ -1,4 +1,4 @@
-//! The SQLite schema, as numbered migrations embedded in the binary.
+//! The `SQLite` schema, as numbered migrations embedded in the binary.
 //!
 //! Each applied migration is recorded in `schema_migrations` with a SHA-256 checksum of its
 //! SQL. On open, applied migrations are verified against the embedded ones (a changed

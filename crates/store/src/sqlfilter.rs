@@ -1,5 +1,5 @@
 //! Turns parsed `where` / `where_document` filters into SQL over the `records` table (alias
-//! `r`), so filtering runs on SQLite's indexes: typed metadata rows in `metadata_index` (one
+//! `r`), so filtering runs on `SQLite`'s indexes: typed metadata rows in `metadata_index` (one
 //! partial index per value type) and a trigram FTS5 table for `$contains`.
 
 use chroma_types::filter::{Cmp, Scalar};
@@ -17,7 +17,7 @@ pub struct SqlExpr {
 struct Builder {
     params: Vec<Value>,
     dialect: Dialect,
-    /// The collection: a constant in the metadata subqueries, so SQLite evaluates each of
+    /// The collection: a constant in the metadata subqueries, so `SQLite` evaluates each of
     /// them once through the (cid, key, value) indexes instead of once per record.
     cid: i64,
 }

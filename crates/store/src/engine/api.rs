@@ -109,15 +109,15 @@ impl ChromaApi for Engine {
     }
 
     fn delete(&self, collection: Uuid, req: DeleteRequest) -> Result<Vec<String>> {
-        self.delete_records(collection, req)
+        self.delete_records(collection, &req)
     }
 
     fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {
-        self.get_records(collection, req)
+        self.get_records(collection, &req)
     }
 
     fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult> {
-        self.query_records(collection, req)
+        self.query_records(collection, &req)
     }
 
     fn count(&self, collection: Uuid) -> Result<usize> {

@@ -5,8 +5,8 @@
 use super::{metadata_text, parse_uuid, Engine, IndexState};
 use crate::error::{json_error, ResultExt};
 use chroma_types::{
-    validate, Collection, CreateCollection, Database, Error, ErrorKind, IndexConfig, Result, Tenant, UpdateCollection,
-    DEFAULT_DATABASE, DEFAULT_DATABASE_ID, DEFAULT_TENANT,
+    validate, Collection, CreateCollection, Database, Error, ErrorKind, IndexConfig, Metadata, Result, Tenant,
+    UpdateCollection, DEFAULT_DATABASE, DEFAULT_DATABASE_ID, DEFAULT_TENANT,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
@@ -70,7 +70,7 @@ impl Engine {
         let mut stmt =
             conn.prepare("SELECT name FROM tenants ORDER BY rowid LIMIT ?1 OFFSET ?2").context("listing tenants")?;
         let rows = stmt
-            .query_map(params![limit.map(|l| l as i64).unwrap_or(-1), offset as i64], |r| r.get(0))
+            .query_map(params![limit.map_or(-1, |l| l as i64), offset as i64], |r| r.get(0))
             .context("listing tenants")?;
         rows.map(|r| r.map(|name| Tenant { name })).collect::<std::result::Result<_, _>>().context("listing tenants")
     }
@@ -115,7 +115,7 @@ impl Engine {
             .prepare("SELECT id, name FROM databases WHERE tenant = ?1 ORDER BY rowid LIMIT ?2 OFFSET ?3")
             .context("listing databases")?;
         let rows = stmt
-            .query_map(params![tenant, limit.map(|l| l as i64).unwrap_or(-1), offset as i64], |r| {
+            .query_map(params![tenant, limit.map_or(-1, |l| l as i64), offset as i64], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .context("listing databases")?;
@@ -227,7 +227,7 @@ impl Engine {
                 .prepare("SELECT id FROM collections WHERE database_id = ?1 ORDER BY cid LIMIT ?2 OFFSET ?3")
                 .context("listing collections")?;
             let rows = stmt
-                .query_map(params![db_id, limit.map(|l| l as i64).unwrap_or(-1), offset as i64], |r| r.get(0))
+                .query_map(params![db_id, limit.map_or(-1, |l| l as i64), offset as i64], |r| r.get(0))
                 .context("listing collections")?;
             rows.collect::<std::result::Result<_, _>>().context("listing collections")?
         };
@@ -253,35 +253,11 @@ impl Engine {
         if let Some(Some(m)) = &new_metadata {
             validate::collection_metadata(m)?;
         }
-        let mut config = row.coll.config.clone();
-        if let Some(Some(m)) = &new_metadata {
-            let probe = IndexConfig::default().apply_metadata(Some(m))?;
-            for key in ["hnsw:space", "hnsw:M", "hnsw:construction_ef"] {
-                if m.contains_key(key) {
-                    let same = match key {
-                        "hnsw:space" => probe.space == config.space,
-                        "hnsw:M" => probe.m == config.m,
-                        _ => probe.ef_construction == config.ef_construction,
-                    };
-                    if !same {
-                        return Err(Error::invalid(format!(
-                            "Changing {key} of a collection once it is created is not supported"
-                        )));
-                    }
-                }
-            }
-            config = config.apply_metadata(Some(m))?;
-        }
-        if let Some(cfg) = &req.new_configuration {
-            let before = config.clone();
-            config = config.apply_configuration(Some(cfg))?;
-            if config.space != before.space || config.m != before.m || config.ef_construction != before.ef_construction
-            {
-                return Err(Error::invalid(
-                    "Changing space, max_neighbors or ef_construction of a collection once it is created is not supported",
-                ));
-            }
-        }
+        let config = altered_config(
+            &row.coll.config,
+            new_metadata.as_ref().and_then(Option::as_ref),
+            req.new_configuration.as_ref(),
+        )?;
         {
             let conn = self.inner.conn.lock();
             if let Some(name) = &req.new_name {
@@ -365,4 +341,42 @@ impl Engine {
             Error::not_found(format!("Database {database} not found for tenant {tenant}. Are you sure it exists?"))
         })
     }
+}
+
+/// The configuration after an update's metadata and configuration are applied; changing
+/// the space, M or `ef_construction` of an existing collection is refused.
+fn altered_config(
+    current: &IndexConfig,
+    new_metadata: Option<&Metadata>,
+    new_configuration: Option<&serde_json::Value>,
+) -> Result<IndexConfig> {
+    let mut config = current.clone();
+    if let Some(m) = new_metadata {
+        let probe = IndexConfig::default().apply_metadata(Some(m))?;
+        for key in ["hnsw:space", "hnsw:M", "hnsw:construction_ef"] {
+            if m.contains_key(key) {
+                let same = match key {
+                    "hnsw:space" => probe.space == config.space,
+                    "hnsw:M" => probe.m == config.m,
+                    _ => probe.ef_construction == config.ef_construction,
+                };
+                if !same {
+                    return Err(Error::invalid(format!(
+                        "Changing {key} of a collection once it is created is not supported"
+                    )));
+                }
+            }
+        }
+        config = config.apply_metadata(Some(m))?;
+    }
+    if let Some(cfg) = new_configuration {
+        let before = config.clone();
+        config = config.apply_configuration(Some(cfg))?;
+        if config.space != before.space || config.m != before.m || config.ef_construction != before.ef_construction {
+            return Err(Error::invalid(
+                "Changing space, max_neighbors or ef_construction of a collection once it is created is not supported",
+            ));
+        }
+    }
+    Ok(config)
 }

@@ -1,8 +1,8 @@
 //! Compaction: rewrites a collection's vectors and graph without deleted or replaced slots,
-//! and `vacuum`, which compacts every collection and then runs SQLite's VACUUM.
+//! and `vacuum`, which compacts every collection and then runs `SQLite`'s VACUUM.
 //!
 //! Crash safety comes from generations: the compacted vectors and graph are written under
-//! the next generation number and made durable first; one SQLite transaction then renumbers
+//! the next generation number and made durable first; one `SQLite` transaction then renumbers
 //! the records' slots and switches the collection to the new generation. Files of any other
 //! generation are removed when the collection is next loaded, so a crash at any point leaves
 //! either the old or the new generation in force, never a mix.
@@ -87,7 +87,7 @@ impl Engine {
                             "record {rid} refers to slot {slot}, which the index does not hold as live"
                         )));
                     };
-                    upd.execute(params![rid, *new as i64]).context("renumbering slots")?;
+                    upd.execute(params![rid, i64::from(*new)]).context("renumbering slots")?;
                 }
             }
             tx.execute(
@@ -126,9 +126,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Compacts every collection, then runs SQLite VACUUM. Reports what was reclaimed.
+    /// Compacts every collection, then runs `SQLite` VACUUM. Reports what was reclaimed.
     pub fn vacuum(&self) -> Result<VacuumReport> {
-        let mut report = VacuumReport { bytes_before: self.path().map(folder_size).unwrap_or(0), ..Default::default() };
+        let mut report = VacuumReport { bytes_before: self.path().map_or(0, folder_size), ..Default::default() };
         let ids: Vec<Uuid> = {
             let conn = self.inner.conn.lock();
             let mut stmt = conn.prepare("SELECT id FROM collections ORDER BY cid").context("listing collections")?;
@@ -147,7 +147,7 @@ impl Engine {
             let conn = self.inner.conn.lock();
             conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").context("running VACUUM")?;
         }
-        report.bytes_after = self.path().map(folder_size).unwrap_or(0);
+        report.bytes_after = self.path().map_or(0, folder_size);
         Ok(report)
     }
 }

@@ -43,7 +43,7 @@ pub struct Engine {
 
 /// What the clones of one [`Engine`] share.
 struct Inner {
-    /// The one SQLite connection; every statement runs under this lock.
+    /// The one `SQLite` connection; every statement runs under this lock.
     conn: Mutex<Connection>,
     /// The data folder (`None`: ephemeral).
     root: Option<PathBuf>,

@@ -1,6 +1,6 @@
 //! The pure half of the write path: given the rows of an add, upsert or update and the stored
 //! records with the same ids, decide which records are inserted, updated or skipped, which
-//! vector slots they get, and what their document, URI and metadata become. No SQLite, no
+//! vector slots they get, and what their document, URI and metadata become. No `SQLite`, no
 //! files: `write.rs` reads the stored records, calls [`plan`], then carries the plan out.
 
 use super::{metadata_text, StoredRecord};

@@ -1,7 +1,7 @@
 //! The read path: get, query and count, and the filter step that `delete` shares (ids and
 //! `where` / `where_document` compiled to SQL, see [`crate::sqlfilter`]).
 //!
-//! Rows come from SQLite, vectors from the in-memory index (or, for a `get` of a collection
+//! Rows come from `SQLite`, vectors from the in-memory index (or, for a `get` of a collection
 //! whose index is not loaded, straight from the vector file). Both are read under the
 //! collection's index lock, so slots and vectors belong to one state.
 
@@ -33,11 +33,11 @@ pub(super) type Matched = (i64, String, i64);
 
 impl Engine {
     /// `get`: records by ids and filters, paged.
-    pub(super) fn get_records(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {
+    pub(super) fn get_records(&self, collection: Uuid, req: &GetRequest) -> Result<GetResult> {
         let st = self.state(collection);
         let row = self.collection_row(collection)?;
         Self::check_filterable(&row, req.r#where.as_ref())?;
-        let (q, params) = get_sql(&row, &req)?;
+        let (q, params) = get_sql(&row, req)?;
         // Embeddings come from the in-memory index when it is loaded, else straight from the
         // vector file (reading a collection back, as `chroma-rs migrate` verifies, must not
         // build a graph nor map the whole file). The index lock is held either way: slots and
@@ -67,7 +67,7 @@ impl Engine {
 
     /// `query`: the nearest neighbours of each query embedding among the records that pass
     /// the filters.
-    pub(super) fn query_records(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult> {
+    pub(super) fn query_records(&self, collection: Uuid, req: &QueryRequest) -> Result<QueryResult> {
         let st = self.state(collection);
         let row = self.collection_row(collection)?;
         Self::check_filterable(&row, req.r#where.as_ref())?;
@@ -89,7 +89,7 @@ impl Engine {
         // One index state for filter, search and fetch: compaction renumbers slots, and writes
         // hold the write lock from their commit until the index has them.
         let g = st.index.read();
-        let hits = if searching { self.search(&row, &g, &req)? } else { vec![Vec::new(); req.query_embeddings.len()] };
+        let hits = if searching { self.search(&row, &g, req)? } else { vec![Vec::new(); req.query_embeddings.len()] };
         let by_slot = self.fetch_hits(&row, g.index.as_ref(), &hits, &req.include)?;
         drop(g);
         Ok(query_result(&hits, &by_slot, &req.include))

@@ -2,7 +2,7 @@
 //!
 //! A write takes the collection's writer lock, plans the write (`plan.rs`: pure), appends the
 //! new vectors to the vector file and makes them durable, inserts and updates the rows in one
-//! SQLite transaction and commits it, and only then brings the in-memory index up to date.
+//! `SQLite` transaction and commits it, and only then brings the in-memory index up to date.
 //! Readers pair rows with index vectors under the index lock, which a write holds from before
 //! its commit until the index has the write.
 
@@ -267,7 +267,7 @@ impl Engine {
 
     /// `delete`: removes the records matching ids and filters (at most `limit`, oldest
     /// first); returns their ids.
-    pub(super) fn delete_records(&self, collection: Uuid, req: DeleteRequest) -> Result<Vec<String>> {
+    pub(super) fn delete_records(&self, collection: Uuid, req: &DeleteRequest) -> Result<Vec<String>> {
         if let Some(ids) = &req.ids {
             if ids.iter().any(String::is_empty) {
                 return Err(Error::invalid("Empty ID, ID must have at least one character"));
@@ -438,7 +438,7 @@ struct MetadataRows<'a> {
 type MetadataRow<'a> = (i64, &'a str, i64, Option<&'a str>, Option<i64>, Option<f64>, Option<i64>);
 
 impl<'a> MetadataRows<'a> {
-    /// Rows per INSERT statement (8 parameters each, far below SQLite's limit of 32766).
+    /// Rows per INSERT statement (8 parameters each, far below `SQLite`'s limit of 32766).
     const PER_STATEMENT: usize = 64;
 
     fn push(&mut self, rid: i64, md: Option<&'a Metadata>) {
@@ -451,13 +451,13 @@ impl<'a> MetadataRows<'a> {
                 MetadataValue::Float(f) => self.rows.push((rid, k, 0, None, None, Some(*f), None)),
                 MetadataValue::Bool(b) => self.rows.push((rid, k, 0, None, None, None, Some(i64::from(*b)))),
                 MetadataValue::StrArray(a) => {
-                    self.rows.extend(a.iter().map(|s| (rid, k, 1, Some(s.as_str()), None, None, None)))
+                    self.rows.extend(a.iter().map(|s| (rid, k, 1, Some(s.as_str()), None, None, None)));
                 }
                 MetadataValue::IntArray(a) => {
-                    self.rows.extend(a.iter().map(|i| (rid, k, 1, None, Some(*i), None, None)))
+                    self.rows.extend(a.iter().map(|i| (rid, k, 1, None, Some(*i), None, None)));
                 }
                 MetadataValue::FloatArray(a) => {
-                    self.rows.extend(a.iter().map(|f| (rid, k, 1, None, None, Some(*f), None)))
+                    self.rows.extend(a.iter().map(|f| (rid, k, 1, None, None, Some(*f), None)));
                 }
                 MetadataValue::BoolArray(a) => {
                     self.rows.extend(a.iter().map(|b| (rid, k, 1, None, None, None, Some(i64::from(*b)))));

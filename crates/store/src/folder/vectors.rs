@@ -1,7 +1,7 @@
 //! The files of one collection: `vectors-<gen>.f32` (float32 vectors, slot-major,
 //! append-only) and `hnsw-<gen>.graph` (the HNSW graph, a derived cache), under
 //! `collections/<uuid>/`. A compaction writes the next generation; files of any other
-//! generation than the one SQLite records are left-overs of an interrupted one.
+//! generation than the one `SQLite` records are left-overs of an interrupted one.
 
 use crate::error::ResultExt;
 use chroma_types::{Error, Result};
@@ -39,7 +39,7 @@ pub fn remove_stale_generations(dir: &Path, generation: i64) {
 
 /// Appends vectors to a collection's vector file and makes them durable before returning.
 /// The file is first cut back to `committed_slots` (bytes past it belong to a write that
-/// crashed before its SQLite commit).
+/// crashed before its `SQLite` commit).
 pub fn append_vectors(path: &Path, dim: usize, committed_slots: u64, data: &[f32]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
