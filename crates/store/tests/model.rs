@@ -9,6 +9,9 @@
 //! limit / offset, 1.x or 0.4.x dialect), `count` and `query` (exact: the model's brute-force
 //! top-k among the matching records; distance ties allowed) between the engines and the model.
 //!
+//! One file of about 1,000 lines on purpose: the model, the operation generators and the
+//! probes are one property test, read top to bottom.
+//!
 //! Collections stay far below the index's brute-force threshold (1024 candidates), so queries
 //! are exact. `PROPTEST_CASES` raises the number of cases (default 64).
 //!

@@ -2,6 +2,9 @@
 //! it must not (or cannot fully) trust: missing, corrupt or stale index graphs, vector files
 //! with bytes past the committed slots, older schemas, tampered or newer schemas, and folders
 //! of older Chroma releases.
+//!
+//! Over 700 lines on purpose: splitting it would add a test binary, and each one links the
+//! whole engine; its sections are marked with `// ----` rules.
 
 mod support;
 
@@ -872,4 +875,20 @@ fn unrelated_files_are_left_alone() {
     assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), b"mine");
     let e = Engine::open(d, settings()).unwrap();
     assert_eq!(e.count(c.id).unwrap(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+#[test]
+fn an_io_failure_keeps_its_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let dir = file.join("data");
+    let Err(err) = Engine::open(&dir, settings()) else { panic!("a folder cannot be created under a file") };
+    assert_eq!(err.kind, ErrorKind::Internal);
+    let cause = std::error::Error::source(&err).expect("the I/O error is kept as the cause");
+    let io = cause.downcast_ref::<std::io::Error>().expect("the cause is the std::io::Error");
+    assert_eq!(err.message, format!("creating data folder {}: {io}", dir.display()), "message unchanged");
 }
