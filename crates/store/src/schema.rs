@@ -1,4 +1,4 @@
-//! The SQLite schema, as numbered migrations embedded in the binary.
+//! The `SQLite` schema, as numbered migrations embedded in the binary.
 //!
 //! Each applied migration is recorded in `schema_migrations` with a SHA-256 checksum of its
 //! SQL. On open, applied migrations are verified against the embedded ones (a changed
@@ -6,14 +6,18 @@
 //! does not know (written by a newer chroma-rs) is refused untouched, and pending migrations
 //! are applied in one transaction.
 
+use crate::error::ResultExt;
 use chroma_types::{Error, Result};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 /// One schema step. The SQL text must never change once released: its checksum is stored.
 pub struct Migration {
+    /// Applied in increasing order; recorded in `schema_migrations`.
     pub version: i64,
+    /// What the step does, for messages.
     pub name: &'static str,
+    /// The SQL, run as one batch.
     pub sql: &'static str,
 }
 
@@ -22,7 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "core tables",
-        sql: r#"
+        sql: r"
 CREATE TABLE tenants (
     name TEXT PRIMARY KEY
 );
@@ -72,12 +76,12 @@ CREATE INDEX metadata_index_by_record ON metadata_index (rid);
 INSERT INTO tenants (name) VALUES ('default_tenant');
 INSERT INTO databases (id, name, tenant)
     VALUES ('00000000-0000-0000-0000-000000000000', 'default_database', 'default_tenant');
-"#,
+",
     },
     Migration {
         version: 2,
         name: "filter indexes and full-text search",
-        sql: r#"
+        sql: r"
 CREATE INDEX metadata_str ON metadata_index (cid, key, str_value) WHERE str_value IS NOT NULL;
 CREATE INDEX metadata_int ON metadata_index (cid, key, int_value) WHERE int_value IS NOT NULL;
 CREATE INDEX metadata_float ON metadata_index (cid, key, float_value) WHERE float_value IS NOT NULL;
@@ -86,29 +90,30 @@ CREATE VIRTUAL TABLE documents_fts USING fts5(
     document, tokenize = 'trigram case_sensitive 1', content = '', contentless_delete = 1
 );
 INSERT INTO documents_fts (rowid, document) SELECT rid, document FROM records WHERE document IS NOT NULL;
-"#,
+",
     },
     Migration {
         version: 3,
         name: "records in insertion order per collection",
-        sql: r#"
+        sql: r"
 CREATE INDEX records_by_cid_rid ON records (cid, rid);
-"#,
+",
     },
 ];
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {
-    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+    MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
+/// SHA-256 of a migration's SQL, in hex.
 pub fn checksum(sql: &str) -> String {
     let digest = Sha256::digest(sql.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sql_err(context: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::internal(format!("{context}: {e}"))
+    digest.iter().fold(String::with_capacity(64), |mut s, b| {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// Verifies applied migrations and applies pending ones (up to `target`, normally all).
@@ -122,15 +127,14 @@ pub fn migrate(conn: &mut Connection, target: i64) -> Result<usize> {
             applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
         );",
     )
-    .map_err(sql_err("creating schema_migrations"))?;
+    .context("creating schema_migrations")?;
     let applied: Vec<(i64, String, String)> = {
         let mut stmt = conn
             .prepare("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
-            .map_err(sql_err("reading schema_migrations"))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(sql_err("reading schema_migrations"))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(sql_err("reading schema_migrations"))?
+            .context("reading schema_migrations")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).context("reading schema_migrations")?;
+        rows.collect::<std::result::Result<_, _>>().context("reading schema_migrations")?
     };
     for (version, name, sum) in &applied {
         let Some(m) = MIGRATIONS.iter().find(|m| m.version == *version) else {
@@ -155,31 +159,31 @@ pub fn migrate(conn: &mut Connection, target: i64) -> Result<usize> {
     if pending.is_empty() {
         return Ok(0);
     }
-    let tx = conn.transaction().map_err(sql_err("starting migration"))?;
+    let tx = conn.transaction().context("starting migration")?;
     for m in &pending {
-        tx.execute_batch(m.sql)
-            .map_err(|e| Error::internal(format!("applying schema migration {} ({}): {e}", m.version, m.name)))?;
+        tx.execute_batch(m.sql).with_context(|| format!("applying schema migration {} ({})", m.version, m.name))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES (?1, ?2, ?3)",
             params![m.version, m.name, checksum(m.sql)],
         )
-        .map_err(sql_err("recording migration"))?;
+        .context("recording migration")?;
     }
-    tx.commit().map_err(sql_err("committing migrations"))?;
+    tx.commit().context("committing migrations")?;
     Ok(pending.len())
 }
 
 /// The highest applied schema version, if the database has the bookkeeping table.
+#[cfg(any(test, feature = "testing"))]
 pub fn applied_version(conn: &Connection) -> Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
     let has: Option<String> = conn
         .query_row("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'", [], |r| r.get(0))
         .optional()
-        .map_err(sql_err("reading sqlite_master"))?;
+        .context("reading sqlite_master")?;
     if has.is_none() {
         return Ok(None);
     }
-    conn.query_row("SELECT max(version) FROM schema_migrations", [], |r| r.get(0))
-        .map_err(sql_err("reading schema version"))
+    conn.query_row("SELECT max(version) FROM schema_migrations", [], |r| r.get(0)).context("reading schema version")
 }
 
 #[cfg(test)]

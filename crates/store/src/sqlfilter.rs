@@ -1,5 +1,5 @@
 //! Turns parsed `where` / `where_document` filters into SQL over the `records` table (alias
-//! `r`), so filtering runs on SQLite's indexes: typed metadata rows in `metadata_index` (one
+//! `r`), so filtering runs on `SQLite`'s indexes: typed metadata rows in `metadata_index` (one
 //! partial index per value type) and a trigram FTS5 table for `$contains`.
 
 use chroma_types::filter::{Cmp, Scalar};
@@ -8,14 +8,16 @@ use rusqlite::types::Value;
 
 /// A SQL boolean expression over `r` with its positional parameters.
 pub struct SqlExpr {
+    /// The expression, with `?` placeholders.
     pub sql: String,
+    /// The placeholders' values, in text order.
     pub params: Vec<Value>,
 }
 
 struct Builder {
     params: Vec<Value>,
     dialect: Dialect,
-    /// The collection: a constant in the metadata subqueries, so SQLite evaluates each of
+    /// The collection: a constant in the metadata subqueries, so `SQLite` evaluates each of
     /// them once through the (cid, key, value) indexes instead of once per record.
     cid: i64,
 }
@@ -38,7 +40,7 @@ impl Builder {
         };
         match value {
             Scalar::Str(s) => format!("m.str_value {o} {}", self.p(Value::Text(s.clone()))),
-            Scalar::Bool(b) => format!("m.bool_value {o} {}", self.p(Value::Integer(*b as i64))),
+            Scalar::Bool(b) => format!("m.bool_value {o} {}", self.p(Value::Integer(i64::from(*b)))),
             Scalar::Int(i) => {
                 let a = self.p(Value::Integer(*i));
                 let b = self.p(Value::Real(*i as f64));
@@ -70,7 +72,7 @@ impl Builder {
                 let ps: Vec<String> = values
                     .iter()
                     .map(|v| match v {
-                        Scalar::Bool(b) => self.p(Value::Integer(*b as i64)),
+                        Scalar::Bool(b) => self.p(Value::Integer(i64::from(*b))),
                         _ => self.p(Value::Null),
                     })
                     .collect();
@@ -125,7 +127,7 @@ impl Builder {
         let cond = cond(self);
         format!(
             "r.rid IN (SELECT m.rid FROM metadata_index m WHERE m.cid = {c} AND m.key = {k} AND m.in_array = {} AND {cond})",
-            in_array as i32
+            i32::from(in_array)
         )
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 const DIM: usize = 4;
 
 fn marker(id: &str) -> f32 {
-    let h = id.bytes().fold(1469598103934665603u64, |h, b| (h ^ b as u64).wrapping_mul(1099511628211));
+    let h = id.bytes().fold(1_469_598_103_934_665_603_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1_099_511_628_211));
     (h % 100_000) as f32 / 1000.0
 }
 
@@ -27,12 +27,13 @@ fn emb(id: &str, rng: &mut support::Rng) -> Vec<f32> {
     v
 }
 
+#[allow(clippy::float_cmp)] // the marker is stored and returned bit for bit
 fn check_pair(what: &str, id: &str, e: &[f32]) {
     assert_eq!(e.len(), DIM, "{what} returned {id} without its embedding ({e:?})");
     assert_eq!(e[0], marker(id), "{what} returned {id} with another record's embedding {e:?}");
 }
 
-fn run(e: Engine, seconds: u64) {
+fn run(e: &Engine, seconds: u64) {
     let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("conc")).unwrap();
     e.add(c.id, AddRequest::new(vec!["seed".into()], vec![emb("seed", &mut support::Rng::new(0))])).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -107,11 +108,11 @@ fn seconds() -> u64 {
 
 #[test]
 fn readers_never_see_half_applied_writes_ephemeral() {
-    run(Engine::ephemeral(Settings::default()).unwrap(), seconds());
+    run(&Engine::ephemeral(Settings::default()).unwrap(), seconds());
 }
 
 #[test]
 fn readers_never_see_half_applied_writes_persistent() {
     let tmp = tempfile::tempdir().unwrap();
-    run(Engine::open(tmp.path(), Settings::default()).unwrap(), seconds());
+    run(&Engine::open(tmp.path(), Settings::default()).unwrap(), seconds());
 }

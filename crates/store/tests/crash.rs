@@ -9,7 +9,7 @@
 //! * the store equals the model of every acknowledged write, or that plus the one write in
 //!   flight (never a part of it, never an older state): acknowledged adds/updates carry
 //!   exactly their content or the in-flight one's, acknowledged deletes stay deleted;
-//! * the vector index agrees with SQLite: `count == get().ids.len()`; every record's own
+//! * the vector index agrees with `SQLite`: `count == get().ids.len()`; every record's own
 //!   embedding, searched among its group (exact search), returns it at distance ~0; the same
 //!   unfiltered (HNSW, the collection is big enough) returns full result lists whose distances
 //!   are the true distances of the returned records, finding the record itself nearly always;
@@ -38,7 +38,7 @@ const D: &str = DEFAULT_DATABASE;
 const NAME: &str = "crash";
 const DIM: usize = 8;
 /// Live records the writer steers towards: enough for unfiltered queries to use HNSW
-/// (ef_search 10: more than 1024 candidates and c^2 > 320 n).
+/// (`ef_search` 10: more than 1024 candidates and c^2 > 320 n).
 const TARGET: usize = 1500;
 const GROUPS: i64 = 20;
 const MAX_OPS: usize = 2000;
@@ -129,9 +129,9 @@ impl WOp {
                     metadatas: Some(recs.iter().map(umd).collect()),
                 };
                 if matches!(self, WOp::Add(_)) {
-                    e.add(cid, req).unwrap()
+                    e.add(cid, req).unwrap();
                 } else {
-                    e.upsert(cid, req).unwrap()
+                    e.upsert(cid, req).unwrap();
                 }
             }
             WOp::Update(recs) => e
@@ -197,7 +197,7 @@ fn apply(model: &mut Model, op: &WOp) {
                     Some(old) => {
                         old.emb = r.emb.clone().unwrap();
                         if r.doc.is_some() {
-                            old.doc = r.doc.clone();
+                            old.doc.clone_from(&r.doc);
                         }
                         if let Some(m) = &r.md {
                             old.md = merge(old.md.take(), m);
@@ -210,10 +210,10 @@ fn apply(model: &mut Model, op: &WOp) {
             for r in recs {
                 if let Some(old) = model.get_mut(&r.id) {
                     if let Some(e) = &r.emb {
-                        old.emb = e.clone();
+                        old.emb.clone_from(e);
                     }
                     if r.doc.is_some() {
-                        old.doc = r.doc.clone();
+                        old.doc.clone_from(&r.doc);
                     }
                     if let Some(m) = &r.md {
                         old.md = merge(old.md.take(), m);
@@ -227,7 +227,7 @@ fn apply(model: &mut Model, op: &WOp) {
             }
         }
         WOp::DeleteGroup(g) => {
-            model.retain(|_, r| r.md.as_ref().and_then(|m| m.get("grp")) != Some(&MetadataValue::Int(*g)))
+            model.retain(|_, r| r.md.as_ref().and_then(|m| m.get("grp")) != Some(&MetadataValue::Int(*g)));
         }
         WOp::Compact => {}
     }
@@ -352,7 +352,7 @@ fn crash_writer_child() {
         let mut set: std::collections::BTreeSet<String> = live.into_iter().collect();
         match &op {
             WOp::Add(r) | WOp::Upsert(r) => {
-                set.extend(r.iter().map(|r| r.id.clone()).filter(|i| !i.starts_with("missing-")))
+                set.extend(r.iter().map(|r| r.id.clone()).filter(|i| !i.starts_with("missing-")));
             }
             WOp::DeleteIds(ids) => ids.iter().for_each(|i| {
                 set.remove(i);
@@ -416,7 +416,7 @@ fn describe_diff(a: &Model, b: &Model) -> String {
     format!("{n} differences, e.g. {out:#?}")
 }
 
-/// The index agrees with SQLite (see the module docs). Returns HNSW self-query misses.
+/// The index agrees with `SQLite` (see the module docs). Returns HNSW self-query misses.
 fn check_index(e: &Engine, cid: uuid::Uuid, model: &Model) -> usize {
     if model.is_empty() {
         return 0;
@@ -459,6 +459,7 @@ fn check_index(e: &Engine, cid: uuid::Uuid, model: &Model) -> usize {
     misses
 }
 
+#[allow(clippy::case_sensitive_file_extension_comparisons)] // names this crate writes, lowercase
 fn check_one_generation(dir: &Path, cid: uuid::Uuid) {
     let cdir = folder::collection_dir(dir, &cid);
     let Ok(entries) = std::fs::read_dir(&cdir) else { return };
@@ -547,7 +548,7 @@ fn kill_minus_nine_loses_no_acknowledged_write() {
         }
         stats.cycles += 1;
         stats.acked_ops += acked.len();
-        stats.finished_before_kill += done as usize;
+        stats.finished_before_kill += usize::from(done);
         if acked.is_empty() && in_flight.is_none() {
             stats.killed_before_first_op += 1;
         }

@@ -1,3 +1,7 @@
+//! The engine's behaviour suite on the ephemeral and persistent engines, and engine-only
+//! behaviour: reset permission, vacuum, the bulk load and its deferred index, reading
+//! embeddings without loading the index.
+
 mod common;
 use chroma_store::Engine;
 use chroma_types::*;

@@ -1,13 +1,16 @@
 //! Model-based property test of the storage engine.
 //!
 //! Random small collections and random operation sequences (add, upsert, update with
-//! null-deleting metadata keys, delete by ids / where / where_document, failing writes, and a
+//! null-deleting metadata keys, delete by ids / `where` / `where_document`, failing writes, and a
 //! reopen of the persistent folder) are applied to the ephemeral engine, the persistent engine
 //! (in a temporary folder) and a reference model written here in plain Rust (a `Vec` of
 //! records in insertion order, filters evaluated directly following the spec's section 3).
-//! After every operation a random probe compares `get` (random ids / where / where_document /
+//! After every operation a random probe compares `get` (random ids / `where` / `where_document` /
 //! limit / offset, 1.x or 0.4.x dialect), `count` and `query` (exact: the model's brute-force
 //! top-k among the matching records; distance ties allowed) between the engines and the model.
+//!
+//! One file of about 1,000 lines on purpose: the model, the operation generators and the
+//! probes are one property test, read top to bottom.
 //!
 //! Collections stay far below the index's brute-force threshold (1024 candidates), so queries
 //! are exact. `PROPTEST_CASES` raises the number of cases (default 64).
@@ -88,6 +91,8 @@ struct URow {
     md: Option<UpdateMetadata>,
 }
 
+/// An update batch: which columns it carries.
+#[allow(clippy::struct_excessive_bools)] // one flag per optional request column
 #[derive(Clone, Debug)]
 struct UBatch {
     rows: Vec<URow>,
@@ -551,13 +556,13 @@ fn eval_doc(wd: &WhereDocument, doc: Option<&str>, d: Dialect) -> bool {
 }
 
 fn distance(space: Space, a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
     match space {
-        Space::L2 => a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum(),
+        Space::L2 => a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum(),
         Space::Ip => 1.0 - dot,
         Space::Cosine => {
-            let na = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-            let nb = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            let na = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+            let nb = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
             1.0 - dot / ((na + 1e-30) * (nb + 1e-30))
         }
     }
@@ -584,13 +589,15 @@ impl Model {
                 Some(_) if !upsert => {}
                 Some(i) => {
                     let rec = &mut self.recs[i];
-                    rec.emb = r.emb.clone();
+                    rec.emb.clone_from(&r.emb);
                     Self::apply_fields(rec, doc, uri, md);
                 }
             }
         }
     }
 
+    // `None`: the column is absent; `Some(None)`: a null entry (the API's own distinction).
+    #[allow(clippy::option_option)]
     fn apply_fields(
         rec: &mut Rec,
         doc: Option<Option<String>>,
@@ -614,7 +621,7 @@ impl Model {
                 let rec = &mut self.recs[i];
                 if b.with_embs {
                     if let Some(e) = &r.emb {
-                        rec.emb = e.clone();
+                        rec.emb.clone_from(e);
                     }
                 }
                 Self::apply_fields(
@@ -627,7 +634,7 @@ impl Model {
         }
     }
 
-    fn matches(&self, rec: &Rec, sel: &Selection) -> bool {
+    fn matches(rec: &Rec, sel: &Selection) -> bool {
         let d = sel.dialect();
         sel.ids.as_ref().is_none_or(|ids| ids.contains(&rec.id))
             && sel.w.as_ref().is_none_or(|w| eval_where(w, rec.md.as_ref(), d))
@@ -635,7 +642,7 @@ impl Model {
     }
 
     fn select(&self, sel: &Selection) -> Vec<&Rec> {
-        self.recs.iter().filter(|r| self.matches(r, sel)).collect()
+        self.recs.iter().filter(|r| Self::matches(r, sel)).collect()
     }
 
     fn delete(&mut self, sel: &Selection) -> Vec<String> {
@@ -737,9 +744,9 @@ fn check_probe(s: &Subject, m: &Model, p: &Probe, space: Space, step: usize) {
     // query: exact top-k among the matching records
     let cands = m.select(&p.sel);
     let mut qr = QueryRequest::new(p.queries.clone(), p.n_results);
-    qr.ids = p.sel.ids.clone();
-    qr.r#where = p.sel.w.clone();
-    qr.where_document = p.sel.wd.clone();
+    qr.ids.clone_from(&p.sel.ids);
+    qr.r#where.clone_from(&p.sel.w);
+    qr.where_document.clone_from(&p.sel.wd);
     qr.dialect = p.sel.dialect();
     qr.include = vec![Include::Embeddings, Include::Documents, Include::Metadatas, Include::Uris, Include::Distances];
     let missing = p.sel.ids.as_ref().and_then(|ids| ids.iter().find(|id| !m.recs.iter().any(|r| &r.id == *id)));
@@ -774,7 +781,7 @@ fn check_probe(s: &Subject, m: &Model, p: &Probe, space: Space, step: usize) {
                 .find(|r| &r.id == id)
                 .unwrap_or_else(|| panic!("{what}: query returned {id}, which does not match {p:?}"));
             let d_true = distance(space, q, &rec.emb);
-            let d = dists[j] as f64;
+            let d = f64::from(dists[j]);
             assert!((d - d_true).abs() <= tol(d_true), "{what}: distance of {id} is {d}, expected {d_true}");
             assert!(
                 (d - model_d[j].0).abs() <= tol(model_d[j].0),
@@ -892,7 +899,7 @@ fn run_case(c: &Case) {
             Op::Delete(sel) => model.delete(sel),
             _ => Vec::new(),
         };
-        for s in subjects.iter_mut() {
+        for s in &mut subjects {
             apply(s, op, c.dim, step, &deleted);
             check_probe(s, &model, probe, c.space, step);
         }

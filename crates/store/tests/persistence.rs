@@ -2,6 +2,9 @@
 //! it must not (or cannot fully) trust: missing, corrupt or stale index graphs, vector files
 //! with bytes past the committed slots, older schemas, tampered or newer schemas, and folders
 //! of older Chroma releases.
+//!
+//! Over 700 lines on purpose: splitting it would add a test binary, and each one links the
+//! whole engine; its sections are marked with `// ----` rules.
 
 mod support;
 
@@ -20,12 +23,12 @@ fn settings() -> Settings {
     Settings { allow_reset: true, ..Default::default() }
 }
 
-fn md(v: serde_json::Value) -> Metadata {
-    metadata_from_json(&v).unwrap()
+fn md(v: &serde_json::Value) -> Metadata {
+    metadata_from_json(v).unwrap()
 }
 
 fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
+    v.iter().map(|x| (*x).to_string()).collect()
 }
 
 /// Everything observable about a store: tenants, databases, collections (with config,
@@ -123,7 +126,7 @@ fn records(n: usize, prefix: &str, dim: usize, rng: &mut Rng) -> AddRequest {
                 None
             } else {
                 let color = ["red", "green", "blue"][i % 3];
-                Some(md(json!({"k": i % 4, "f": i as f64 / 4.0, "s": format!("s{}", i % 3), "b": i % 2 == 0,
+                Some(md(&json!({"k": i % 4, "f": i as f64 / 4.0, "s": format!("s{}", i % 3), "b": i % 2 == 0,
                     "tags": [color, "all"], "nums": [i, i + 1]})))
             }
         })
@@ -145,7 +148,7 @@ fn reopen_round_trips_every_operation() {
     });
     let e = round_trip(&dir, e, "create collections", |e| {
         e.create_collection(T, D, CreateCollection::new("plain")).unwrap();
-        let m = md(json!({"hnsw:space": "cosine", "hnsw:M": 8, "owner": "me", "n": 3, "ratio": 0.5, "flag": true}));
+        let m = md(&json!({"hnsw:space": "cosine", "hnsw:M": 8, "owner": "me", "n": 3, "ratio": 0.5, "flag": true}));
         e.create_collection(T, D, CreateCollection::new("cos").metadata(m)).unwrap();
         e.create_collection(
             T,
@@ -235,7 +238,7 @@ fn reopen_round_trips_every_operation() {
             cos,
             UpdateCollection {
                 new_name: Some("cos2".into()),
-                new_metadata: Some(md(json!({"owner": "you"}))),
+                new_metadata: Some(md(&json!({"owner": "you"}))),
                 ..Default::default()
             },
         )
@@ -307,12 +310,12 @@ struct Big {
     dim: usize,
 }
 
-/// A collection big enough that unfiltered queries use the HNSW graph (ef_search 10, so more
+/// A collection big enough that unfiltered queries use the HNSW graph (`ef_search` 10, so more
 /// than 1024 live slots and c^2 > 320 n), with deletes and re-embedded records.
 fn big_collection(dir: &Path, rng: &mut Rng) -> Big {
     let e = Engine::open(dir, settings()).unwrap();
     // one insertion thread: a rebuild from the same vectors and live set is deterministic
-    let m = md(json!({"hnsw:search_ef": 10, "hnsw:sync_threshold": 100, "hnsw:num_threads": 1}));
+    let m = md(&json!({"hnsw:search_ef": 10, "hnsw:sync_threshold": 100, "hnsw:num_threads": 1}));
     let c = e.create_collection(T, D, CreateCollection::new("big").metadata(m)).unwrap();
     let dim = 12;
     let mut live = std::collections::BTreeMap::new();
@@ -322,7 +325,7 @@ fn big_collection(dir: &Path, rng: &mut Rng) -> Big {
         for (i, v) in ids.iter().zip(&embs) {
             live.insert(i.clone(), v.clone());
         }
-        let mds = (0..600).map(|i| Some(md(json!({"g": i % 10})))).collect();
+        let mds = (0..600).map(|i| Some(md(&json!({"g": i % 10})))).collect();
         e.add(c.id, AddRequest::new(ids, embs).metadatas(mds)).unwrap();
     }
     let gone: Vec<String> = live.keys().filter(|_| rng.chance(0.1)).cloned().collect();
@@ -397,11 +400,12 @@ fn check_big(e: &Engine, big: &Big, rng: &mut Rng) -> Vec<Vec<String>> {
 }
 
 fn is_valid_graph(path: &Path) -> bool {
-    std::fs::read(path).map(|b| b.len() > 64 && &b[..8] == b"CHRHNSW\0").unwrap_or(false)
+    std::fs::read(path).is_ok_and(|b| b.len() > 64 && &b[..8] == b"CHRHNSW\0")
 }
 
 #[test]
 fn damaged_or_stale_graph_is_rebuilt_or_caught_up() {
+    type Damage = Box<dyn Fn(&Path)>;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut rng = Rng::new(11);
@@ -431,7 +435,6 @@ fn damaged_or_stale_graph_is_rebuilt_or_caught_up() {
         let same: usize = a.iter().zip(b).map(|(x, y)| x.iter().filter(|i| y.contains(i)).count()).sum();
         same as f64 / a.iter().map(Vec::len).sum::<usize>() as f64
     };
-    type Damage = Box<dyn Fn(&Path)>;
     let damages: Vec<(&str, Damage)> = vec![
         ("deleted", Box::new(|p: &Path| std::fs::remove_file(p).unwrap())),
         (
@@ -537,7 +540,7 @@ fn small_collection_results_identical_after_rebuild() {
     let mut rng = Rng::new(3);
     let e = Engine::open(dir, settings()).unwrap();
     let c =
-        e.create_collection(T, D, CreateCollection::new("small").metadata(md(json!({"hnsw:space": "ip"})))).unwrap();
+        e.create_collection(T, D, CreateCollection::new("small").metadata(md(&json!({"hnsw:space": "ip"})))).unwrap();
     e.add(c.id, records(200, "x", 6, &mut rng)).unwrap();
     e.delete(c.id, DeleteRequest { r#where: parse_where(Some(&json!({"k": 2}))).unwrap(), ..Default::default() })
         .unwrap();
@@ -560,6 +563,7 @@ fn small_collection_results_identical_after_rebuild() {
 
 #[test]
 fn trailing_bytes_in_vector_file_are_ignored_and_cut() {
+    use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut rng = Rng::new(5);
@@ -573,7 +577,6 @@ fn trailing_bytes_in_vector_file_are_ignored_and_cut() {
     assert_eq!(committed, 20 * 3 * 4);
     // a crash after the vector append, before the commit: a whole extra slot plus a torn one
     let mut f = std::fs::OpenOptions::new().append(true).open(&vectors).unwrap();
-    use std::io::Write;
     for x in [7.0f32, 7.0, 7.0, 8.0] {
         f.write_all(&x.to_le_bytes()).unwrap();
     }
@@ -655,7 +658,7 @@ fn schema_v1_folder_is_upgraded() {
         e.create_tenant("old-tenant").unwrap();
         e.create_database("old-tenant", "old-db").unwrap();
         let c = e
-            .create_collection(T, D, CreateCollection::new("old").metadata(md(json!({"hnsw:space": "l2", "x": 1}))))
+            .create_collection(T, D, CreateCollection::new("old").metadata(md(&json!({"hnsw:space": "l2", "x": 1}))))
             .unwrap();
         (c.id, c)
     };
@@ -872,4 +875,20 @@ fn unrelated_files_are_left_alone() {
     assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), b"mine");
     let e = Engine::open(d, settings()).unwrap();
     assert_eq!(e.count(c.id).unwrap(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+#[test]
+fn an_io_failure_keeps_its_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let dir = file.join("data");
+    let Err(err) = Engine::open(&dir, settings()) else { panic!("a folder cannot be created under a file") };
+    assert_eq!(err.kind, ErrorKind::Internal);
+    let cause = std::error::Error::source(&err).expect("the I/O error is kept as the cause");
+    let io = cause.downcast_ref::<std::io::Error>().expect("the cause is the std::io::Error");
+    assert_eq!(err.message, format!("creating data folder {}: {io}", dir.display()), "message unchanged");
 }

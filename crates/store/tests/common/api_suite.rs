@@ -11,27 +11,27 @@ use serde_json::json;
 pub const T: &str = DEFAULT_TENANT;
 pub const D: &str = DEFAULT_DATABASE;
 
-fn md(v: serde_json::Value) -> Metadata {
-    metadata_from_json(&v).unwrap()
+fn md(v: &serde_json::Value) -> Metadata {
+    metadata_from_json(v).unwrap()
 }
 
-fn w(v: serde_json::Value) -> Option<Where> {
-    parse_where(Some(&v)).unwrap()
+fn w(v: &serde_json::Value) -> Option<Where> {
+    parse_where(Some(v)).unwrap()
 }
 
-fn wd(v: serde_json::Value) -> Option<WhereDocument> {
-    parse_where_document(Some(&v)).unwrap()
+fn wd(v: &serde_json::Value) -> Option<WhereDocument> {
+    parse_where_document(Some(v)).unwrap()
 }
 
 fn ids(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(|s| (*s).to_string()).collect()
 }
 
 fn fresh(api: &dyn ChromaApi, name: &str, metadata: Option<serde_json::Value>) -> Collection {
     let _ = api.delete_collection(T, D, name);
     let mut req = CreateCollection::new(name);
     if let Some(m) = metadata {
-        req = req.metadata(md(m));
+        req = req.metadata(md(&m));
     }
     api.create_collection(T, D, req).unwrap()
 }
@@ -45,8 +45,8 @@ fn seed(api: &dyn ChromaApi, c: &Collection) {
     .documents(vec![Some("foo bar".into()), Some("hello world".into()), None, None])
     .metadatas(vec![
         None,
-        Some(md(json!({"f": 1.5, "k": 1, "s": "x", "t": true}))),
-        Some(md(json!({"k": 3}))),
+        Some(md(&json!({"f": 1.5, "k": 1, "s": "x", "t": true}))),
+        Some(md(&json!({"k": 3}))),
         None,
     ]);
     api.add(c.id, req).unwrap();
@@ -78,13 +78,13 @@ pub fn collections(api: &dyn ChromaApi) {
         c.id,
         UpdateCollection {
             new_name: Some("suite-coll2".into()),
-            new_metadata: Some(md(json!({"b": "x"}))),
+            new_metadata: Some(md(&json!({"b": "x"}))),
             ..Default::default()
         },
     )
     .unwrap();
     let c2 = api.get_collection(T, D, "suite-coll2").unwrap();
-    assert_eq!(c2.metadata, Some(md(json!({"b": "x"}))));
+    assert_eq!(c2.metadata, Some(md(&json!({"b": "x"}))));
     assert_eq!(c2.config.space, Space::Cosine, "space survives a metadata replace");
     assert_eq!(api.get_collection(T, D, "suite-coll").unwrap_err().kind, ErrorKind::NotFound);
     // bad names
@@ -96,7 +96,7 @@ pub fn collections(api: &dyn ChromaApi) {
         );
     }
     let e = api
-        .create_collection(T, D, CreateCollection::new("suite-badhnsw").metadata(md(json!({"hnsw:foo": 1}))))
+        .create_collection(T, D, CreateCollection::new("suite-badhnsw").metadata(md(&json!({"hnsw:foo": 1}))))
         .unwrap_err();
     assert!(e.message.contains("hnsw:foo"), "{e}");
     assert!(api.get_collection(T, D, "suite-badhnsw").is_err(), "a rejected create leaves nothing behind");
@@ -159,7 +159,7 @@ pub fn records(api: &dyn ChromaApi) {
         all.documents.as_ref().unwrap(),
         &vec![Some("foo bar".to_string()), Some("hello world".into()), None, None]
     );
-    assert_eq!(all.metadatas.as_ref().unwrap()[1], Some(md(json!({"f": 1.5, "k": 1, "s": "x", "t": true}))));
+    assert_eq!(all.metadatas.as_ref().unwrap()[1], Some(md(&json!({"f": 1.5, "k": 1, "s": "x", "t": true}))));
     assert_eq!(all.metadatas.as_ref().unwrap()[0], None);
     assert_eq!(all.uris.as_ref().unwrap(), &vec![None, None, None, None]);
     // default include: metadatas + documents only
@@ -201,10 +201,10 @@ pub fn records(api: &dyn ChromaApi) {
     assert_eq!(e.kind, ErrorKind::InvalidArgument, "n_results 0 is refused: {e}");
     // filtered query returns the exact top-k among matches
     let mut qr = QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 10);
-    qr.r#where = w(json!({"k": {"$gte": 1}}));
+    qr.r#where = w(&json!({"k": {"$gte": 1}}));
     assert_eq!(api.query(c.id, qr.clone()).unwrap().ids, vec![ids(&["b", "c"])]);
     qr.r#where = None;
-    qr.where_document = wd(json!({"$contains": "foo"}));
+    qr.where_document = wd(&json!({"$contains": "foo"}));
     assert_eq!(api.query(c.id, qr.clone()).unwrap().ids, vec![ids(&["a"])]);
     qr.where_document = None;
     qr.ids = Some(ids(&["c", "d"]));
@@ -233,17 +233,17 @@ pub fn records(api: &dyn ChromaApi) {
             },
         )
         .unwrap();
-    assert_eq!(b.metadatas.unwrap()[0], Some(md(json!({"f": 1.5, "k": 7, "t": true, "new": "n"}))));
+    assert_eq!(b.metadatas.unwrap()[0], Some(md(&json!({"f": 1.5, "k": 7, "t": true, "new": "n"}))));
     assert_eq!(b.documents.unwrap()[0].as_deref(), Some("new doc"));
     assert_eq!(b.embeddings.unwrap()[0], vec![1.0, 0.0, 0.0], "embedding kept when not given");
     assert_eq!(api.count(c.id).unwrap(), 4);
     // the document index follows the update
     assert_eq!(
-        get_ids(api, &c, GetRequest { where_document: wd(json!({"$contains": "hello"})), ..Default::default() }),
+        get_ids(api, &c, GetRequest { where_document: wd(&json!({"$contains": "hello"})), ..Default::default() }),
         Vec::<String>::new()
     );
     assert_eq!(
-        get_ids(api, &c, GetRequest { where_document: wd(json!({"$contains": "new doc"})), ..Default::default() }),
+        get_ids(api, &c, GetRequest { where_document: wd(&json!({"$contains": "new doc"})), ..Default::default() }),
         ids(&["b"])
     );
     // update of an embedding moves the record in vector space
@@ -256,28 +256,28 @@ pub fn records(api: &dyn ChromaApi) {
     assert_eq!(q.ids, vec![ids(&["c"])]);
     // upsert: insert new, merge existing
     let mut up = AddRequest::new(ids(&["b", "e"]), vec![vec![1.0, 0.0, 0.0], vec![0.5, 0.5, 0.0]])
-        .metadatas(vec![Some(md(json!({"k": 8}))), Some(md(json!({"k": 9})))]);
+        .metadatas(vec![Some(md(&json!({"k": 8}))), Some(md(&json!({"k": 9})))]);
     up.documents = Some(vec![None, Some("eee".into())]);
     api.upsert(c.id, up).unwrap();
     let got = api.get(c.id, GetRequest { ids: Some(ids(&["b", "e"])), ..Default::default() }).unwrap();
     assert_eq!(
         got.metadatas.unwrap(),
-        vec![Some(md(json!({"f": 1.5, "k": 8, "t": true, "new": "n"}))), Some(md(json!({"k": 9})))]
+        vec![Some(md(&json!({"f": 1.5, "k": 8, "t": true, "new": "n"}))), Some(md(&json!({"k": 9})))]
     );
     assert_eq!(got.documents.unwrap(), vec![Some("new doc".to_string()), Some("eee".into())]);
     assert_eq!(api.count(c.id).unwrap(), 5);
     // delete by ids (missing ids ignored), by where, by where_document
     let del = api.delete(c.id, DeleteRequest { ids: Some(ids(&["e", "nonexist"])), ..Default::default() }).unwrap();
     assert_eq!(del, ids(&["e"]));
-    let del = api.delete(c.id, DeleteRequest { r#where: w(json!({"k": 3})), ..Default::default() }).unwrap();
+    let del = api.delete(c.id, DeleteRequest { r#where: w(&json!({"k": 3})), ..Default::default() }).unwrap();
     assert_eq!(del, ids(&["c"]), "c kept its metadata through the embedding update");
-    let del = api.delete(c.id, DeleteRequest { r#where: w(json!({"k": 8})), ..Default::default() }).unwrap();
+    let del = api.delete(c.id, DeleteRequest { r#where: w(&json!({"k": 8})), ..Default::default() }).unwrap();
     assert_eq!(del, ids(&["b"]));
     let del = api
         .delete(
             c.id,
             DeleteRequest {
-                where_document: wd(json!({"$contains": "foo"})),
+                where_document: wd(&json!({"$contains": "foo"})),
                 ids: Some(ids(&["a", "d"])),
                 ..Default::default()
             },
@@ -311,7 +311,7 @@ pub fn filters(api: &dyn ChromaApi, per_request_dialect: bool) {
     );
     req = req.metadatas((0..n).map(|i| {
         if i % 7 == 6 { None } else {
-            Some(md(json!({"i": i, "f": i as f64 / 2.0, "s": format!("s{}", i % 3), "b": i % 2 == 0, "tags": [format!("t{}", i % 4), "all"]})))
+            Some(md(&json!({"i": i, "f": i as f64 / 2.0, "s": format!("s{}", i % 3), "b": i % 2 == 0, "tags": [format!("t{}", i % 4), "all"]})))
         }
     }).collect());
     api.add(c.id, req).unwrap();
@@ -319,7 +319,7 @@ pub fn filters(api: &dyn ChromaApi, per_request_dialect: bool) {
         let got = get_ids(
             api,
             &c,
-            GetRequest { r#where: w(filter.clone()), where_document: doc.clone().and_then(wd), ..Default::default() },
+            GetRequest { r#where: w(&filter), where_document: doc.as_ref().and_then(wd), ..Default::default() },
         );
         let want: Vec<String> = (0..n).filter(|i| expect(*i)).map(|i| format!("r{i}")).collect();
         assert_eq!(got, want, "where {filter} where_document {doc:?}");
@@ -364,8 +364,8 @@ pub fn filters(api: &dyn ChromaApi, per_request_dialect: bool) {
                 api,
                 &c,
                 GetRequest {
-                    r#where: w(filter),
-                    where_document: doc.and_then(wd),
+                    r#where: w(&filter),
+                    where_document: doc.as_ref().and_then(wd),
                     dialect: Dialect::V04,
                     ..Default::default()
                 },
@@ -380,7 +380,7 @@ pub fn filters(api: &dyn ChromaApi, per_request_dialect: bool) {
     }
     // filtered query is exact top-k among matches
     let mut q = QueryRequest::new(vec![vec![0.0, 1.0]], 3);
-    q.r#where = w(json!({"s": "s2"}));
+    q.r#where = w(&json!({"s": "s2"}));
     let r = api.query(c.id, q).unwrap();
     let want: Vec<String> = (0..n).filter(|i| has(*i) && i % 3 == 2).take(3).map(|i| format!("r{i}")).collect();
     assert_eq!(r.ids[0], want);
@@ -444,9 +444,9 @@ pub fn limits_and_id_queries(api: &dyn ChromaApi) {
     let cats = ["a", "a", "a", "b", "b"];
     let embs: Vec<Vec<f32>> = (0..5).map(|i| vec![i as f32, 1.0]).collect();
     let req =
-        AddRequest::new(all.clone(), embs).metadatas(cats.iter().map(|k| Some(md(json!({"category": k})))).collect());
+        AddRequest::new(all.clone(), embs).metadatas(cats.iter().map(|k| Some(md(&json!({"category": k})))).collect());
     api.add(c.id, req).unwrap();
-    let cat_a = || w(json!({"category": "a"}));
+    let cat_a = || w(&json!({"category": "a"}));
     let none = api.delete(c.id, DeleteRequest { r#where: cat_a(), limit: Some(0), ..Default::default() }).unwrap();
     assert!(none.is_empty(), "limit 0 deletes nothing");
     let two = api.delete(c.id, DeleteRequest { r#where: cat_a(), limit: Some(2), ..Default::default() }).unwrap();
@@ -470,12 +470,12 @@ pub fn limits_and_id_queries(api: &dyn ChromaApi) {
 
 /// The whole suite on an embedded engine.
 pub fn run_all(api: &dyn ChromaApi) {
-    run(api, true)
+    run(api, true);
 }
 
 /// The whole suite through a client of a server.
 pub fn run_all_remote(api: &dyn ChromaApi) {
-    run(api, false)
+    run(api, false);
 }
 
 fn run(api: &dyn ChromaApi, embedded: bool) {

@@ -18,7 +18,7 @@ impl Rng {
     }
     pub fn from_time() -> Self {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-        Rng::new(t ^ ((std::process::id() as u64) << 32))
+        Rng::new(t ^ (u64::from(std::process::id()) << 32))
     }
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -1,13 +1,16 @@
 //! Compaction: rewrites a collection's vectors and graph without deleted or replaced slots,
-//! and `vacuum`, which compacts every collection and then runs SQLite's VACUUM.
+//! and `vacuum`, which compacts every collection and then runs `SQLite`'s VACUUM.
 //!
 //! Crash safety comes from generations: the compacted vectors and graph are written under
-//! the next generation number and made durable first; one SQLite transaction then renumbers
+//! the next generation number and made durable first; one `SQLite` transaction then renumbers
 //! the records' slots and switches the collection to the new generation. Files of any other
 //! generation are removed when the collection is next loaded, so a crash at any point leaves
 //! either the old or the new generation in force, never a mix.
 
-use crate::{folder, index_err, sql, CollRow, Engine, IndexState};
+use super::indexer::index_err;
+use super::{CollRow, CollState, Engine, IndexState};
+use crate::error::ResultExt;
+use crate::folder;
 use chroma_types::{Error, Result};
 use rusqlite::params;
 use std::path::Path;
@@ -16,10 +19,15 @@ use uuid::Uuid;
 /// What `vacuum` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VacuumReport {
+    /// Collections looked at.
     pub collections: usize,
+    /// Collections that had dead slots and were rewritten.
     pub collections_compacted: usize,
+    /// Vector slots dropped in total.
     pub slots_reclaimed: u64,
+    /// Size of the data folder before (0 for an ephemeral store).
     pub bytes_before: u64,
+    /// Size of the data folder after.
     pub bytes_after: u64,
 }
 
@@ -49,7 +57,7 @@ impl Engine {
     }
 
     /// Compaction with the collection's write lock held and its index loaded.
-    pub(crate) fn compact_locked(&self, st: &crate::CollState, row: &CollRow) -> Result<u64> {
+    fn compact_locked(&self, st: &CollState, row: &CollRow) -> Result<u64> {
         let mut g = st.index.write();
         let Some(index) = g.index.as_ref() else { return Ok(0) };
         let dead = index.len() - index.live_count();
@@ -59,37 +67,35 @@ impl Engine {
         let (new_index, map) = index.compact().map_err(index_err)?;
         let generation = row.generation + 1;
         if let Some(dir) = self.coll_dir(&row.coll.id) {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             folder::write_vectors_atomic(&folder::vectors_path(&dir, generation), new_index.vectors())?;
             new_index.save_graph(&folder::graph_path(&dir, generation), row.coll.log_position).map_err(index_err)?;
         }
         {
             let mut conn = self.inner.conn.lock();
-            let tx = conn.transaction().map_err(sql("starting compaction"))?;
+            let tx = conn.transaction().context("starting compaction")?;
             let slots: Vec<(i64, i64)> = {
-                let mut stmt =
-                    tx.prepare("SELECT rid, slot FROM records WHERE cid = ?1").map_err(sql("reading slots"))?;
-                let rows = stmt.query_map([row.cid], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql("reading slots"))?;
-                rows.collect::<std::result::Result<_, _>>().map_err(sql("reading slots"))?
+                let mut stmt = tx.prepare("SELECT rid, slot FROM records WHERE cid = ?1").context("reading slots")?;
+                let rows = stmt.query_map([row.cid], |r| Ok((r.get(0)?, r.get(1)?))).context("reading slots")?;
+                rows.collect::<std::result::Result<_, _>>().context("reading slots")?
             };
             {
-                let mut upd =
-                    tx.prepare("UPDATE records SET slot = ?2 WHERE rid = ?1").map_err(sql("renumbering slots"))?;
+                let mut upd = tx.prepare("UPDATE records SET slot = ?2 WHERE rid = ?1").context("renumbering slots")?;
                 for (rid, slot) in slots {
                     let Some(Some(new)) = map.get(slot as usize) else {
                         return Err(Error::internal(format!(
                             "record {rid} refers to slot {slot}, which the index does not hold as live"
                         )));
                     };
-                    upd.execute(params![rid, *new as i64]).map_err(sql("renumbering slots"))?;
+                    upd.execute(params![rid, i64::from(*new)]).context("renumbering slots")?;
                 }
             }
             tx.execute(
                 "UPDATE collections SET slot_count = ?2, generation = ?3 WHERE cid = ?1",
                 params![row.cid, new_index.len() as i64, generation],
             )
-            .map_err(sql("switching generation"))?;
-            tx.commit().map_err(sql("committing compaction"))?;
+            .context("switching generation")?;
+            tx.commit().context("committing compaction")?;
         }
         let saved = new_index.len();
         *g = IndexState {
@@ -105,7 +111,7 @@ impl Engine {
     }
 
     /// Compacts after a write when dead slots outnumber live ones (and are at least 1000).
-    pub(crate) fn maybe_auto_compact(&self, st: &crate::CollState, row: &CollRow) -> Result<()> {
+    pub(super) fn maybe_auto_compact(&self, st: &CollState, row: &CollRow) -> Result<()> {
         let needs = {
             let g = st.index.read();
             g.index.as_ref().is_some_and(|i| {
@@ -120,15 +126,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Compacts every collection, then runs SQLite VACUUM. Reports what was reclaimed.
+    /// Compacts every collection, then runs `SQLite` VACUUM. Reports what was reclaimed.
     pub fn vacuum(&self) -> Result<VacuumReport> {
-        let mut report = VacuumReport { bytes_before: self.path().map(folder_size).unwrap_or(0), ..Default::default() };
+        let mut report = VacuumReport { bytes_before: self.path().map_or(0, folder_size), ..Default::default() };
         let ids: Vec<Uuid> = {
             let conn = self.inner.conn.lock();
-            let mut stmt =
-                conn.prepare("SELECT id FROM collections ORDER BY cid").map_err(sql("listing collections"))?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql("listing collections"))?;
-            rows.filter_map(|r| r.ok()).filter_map(|s| Uuid::parse_str(&s).ok()).collect()
+            let mut stmt = conn.prepare("SELECT id FROM collections ORDER BY cid").context("listing collections")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).context("listing collections")?;
+            rows.filter_map(std::result::Result::ok).filter_map(|s| Uuid::parse_str(&s).ok()).collect()
         };
         for id in ids {
             report.collections += 1;
@@ -140,9 +145,9 @@ impl Engine {
         }
         {
             let conn = self.inner.conn.lock();
-            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").map_err(sql("running VACUUM"))?;
+            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").context("running VACUUM")?;
         }
-        report.bytes_after = self.path().map(folder_size).unwrap_or(0);
+        report.bytes_after = self.path().map_or(0, folder_size);
         Ok(report)
     }
 }

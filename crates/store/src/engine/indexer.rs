@@ -1,0 +1,241 @@
+//! The in-memory vector index of each collection: loading it from the vector and graph files,
+//! linking an unindexed tail (inline when small, by a background thread when large), saving
+//! the graph, and the explicit [`Engine::build_index`] of a bulk loader.
+
+use super::{CollRow, CollState, Engine, IndexState, Inner};
+use crate::error::ResultExt;
+use crate::folder;
+use chroma_index::{HnswParams, VectorIndex};
+use chroma_types::{Error, IndexConfig, Result, Space};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use uuid::Uuid;
+
+/// Unlinked vectors found on load up to this many are linked before the load returns;
+/// more are linked in the background.
+const INLINE_INDEX_MAX: usize = 2048;
+/// Slots the background indexer links per step (a writer waits at most one step).
+const INDEX_STEP: usize = 1024;
+
+/// The index crate's name for a collection's distance function.
+pub(super) fn to_index_space(s: Space) -> chroma_index::Space {
+    match s {
+        Space::L2 => chroma_index::Space::L2,
+        Space::Ip => chroma_index::Space::InnerProduct,
+        Space::Cosine => chroma_index::Space::Cosine,
+    }
+}
+
+/// The HNSW parameters of a collection's configuration.
+pub(super) fn hnsw_params(c: &IndexConfig) -> HnswParams {
+    HnswParams {
+        m: c.m,
+        ef_construction: c.ef_construction,
+        ef_search: c.ef_search,
+        num_threads: c.num_threads,
+        resize_factor: c.resize_factor,
+    }
+}
+
+/// An index failure as an API error: bad vectors are the caller's fault, the rest internal.
+pub(super) fn index_err(e: chroma_index::IndexError) -> Error {
+    match e {
+        chroma_index::IndexError::DimensionMismatch { expected, got } => Error::dimension(expected, got),
+        chroma_index::IndexError::NonFinite { .. } => Error::invalid(e.to_string()).with_source(e),
+        other => Error::internal_from("vector index", other),
+    }
+}
+
+impl Engine {
+    /// Makes sure the collection's index is in memory (loading it, or attaching the vectors
+    /// unlinked when the graph file is missing or behind). A small unlinked tail is linked
+    /// now; a large one by a background thread (`spawn_indexer`), during which searches scan
+    /// it exactly, so the first query after an open never waits for a graph build.
+    pub(super) fn ensure_index(&self, st: &Arc<CollState>, row: &CollRow) -> Result<()> {
+        if st.index.read().loaded {
+            return Ok(());
+        }
+        let mut g = st.index.write();
+        if g.loaded {
+            return Ok(());
+        }
+        let (Some(dim), Some(dir)) = (row.coll.dimension, self.coll_dir(&row.coll.id)) else {
+            // Ephemeral collections are always loaded; a collection without a dimension has no vectors.
+            g.loaded = true;
+            return Ok(());
+        };
+        folder::remove_stale_generations(&dir, row.generation);
+        let vpath = folder::vectors_path(&dir, row.generation);
+        let gpath = folder::graph_path(&dir, row.generation);
+        let live = self.live_bitmap(row)?;
+        let is_live = |s: u32| live.get(s as usize).copied().unwrap_or(false);
+        let space = to_index_space(row.coll.config.space);
+        let params = hnsw_params(&row.coll.config);
+        // Memory-map the vector file: a cold open copies nothing (see chroma_index::VecBuf).
+        let map = || {
+            chroma_index::VecBuf::map_file(&vpath, row.slot_count as usize * dim).map_err(|e| {
+                Error::internal(format!(
+                    "vector file {} does not hold the {} committed vectors ({e}); the folder is damaged",
+                    vpath.display(),
+                    row.slot_count
+                ))
+                .with_source(e)
+            })
+        };
+        let vectors = map()?;
+        let (index, saved) = match VectorIndex::load(&gpath, dim, space, params.clone(), vectors, is_live) {
+            Ok((idx, info)) => (idx, info.graph_slots as usize),
+            Err(e) => {
+                if gpath.exists() {
+                    tracing::warn!(collection = %row.coll.name, error = %e, "index graph unreadable; rebuilding it from the vector file");
+                }
+                (VectorIndex::unbuilt(dim, space, params, map()?, is_live).map_err(index_err)?, 0)
+            }
+        };
+        let pending = index.pending();
+        if pending > 0 && pending <= INLINE_INDEX_MAX {
+            index.index_pending(usize::MAX);
+        } else if pending > 0 && self.inner.background_indexing.load(Ordering::Acquire) {
+            tracing::info!(collection = %row.coll.name, pending, "linking vectors into the index in the background; searches scan them exactly meanwhile");
+        }
+        g.index = Some(index);
+        g.saved_slots = saved;
+        g.loaded = true;
+        self.save_graph_if_behind(row, &mut g, 1)?;
+        let background = g.index.as_ref().is_some_and(|i| i.pending() > 0);
+        drop(g);
+        if background {
+            self.spawn_indexer(row.coll.id, st);
+        }
+        Ok(())
+    }
+
+    /// Stops (`false`) or allows (`true`, the default) background index building. A
+    /// short-lived bulk writer (`chroma-rs migrate`) turns it off so the graph is built by
+    /// whoever opens the folder next, or explicitly with [`build_index`](Self::build_index).
+    pub fn set_background_indexing(&self, on: bool) {
+        self.inner.background_indexing.store(on, Ordering::Release);
+    }
+
+    /// `(linked, stored)` vector slots of a collection's in-memory index (loading it if
+    /// needed): `linked < stored` while vectors are still being linked into the graph.
+    pub fn index_progress(&self, collection: Uuid) -> Result<(usize, usize)> {
+        let st = self.state(collection);
+        let row = self.collection_row(collection)?;
+        self.ensure_index(&st, &row)?;
+        let g = st.index.read();
+        Ok(g.index.as_ref().map_or((0, 0), |i| (i.indexed(), i.len())))
+    }
+
+    /// Loads a collection's index, links every vector into the graph now (all cores) and
+    /// saves it. `progress(linked, stored)` is called after each step.
+    pub fn build_index(&self, collection: Uuid, progress: &dyn Fn(usize, usize)) -> Result<()> {
+        let st = self.state(collection);
+        let row = self.collection_row(collection)?;
+        self.ensure_index(&st, &row)?;
+        loop {
+            let g = st.index.read();
+            let Some(idx) = g.index.as_ref() else { break };
+            let left = idx.index_pending(INDEX_STEP * 4);
+            progress(idx.indexed(), idx.len());
+            if left == 0 {
+                break;
+            }
+        }
+        let _w = st.write.lock();
+        let row = self.collection_row(collection)?;
+        let mut g = st.index.write();
+        self.save_graph_if_behind(&row, &mut g, 1)
+    }
+
+    /// Starts the background indexer of a collection unless one is running or background
+    /// indexing is off. It links `INDEX_STEP` slots per step under a shared lock (searches
+    /// go on; a writer waits at most one step), saves the graph as it goes and when done, and
+    /// stops when the engine is dropped (the drop saves what is linked).
+    pub(super) fn spawn_indexer(&self, id: Uuid, st: &Arc<CollState>) {
+        if !self.inner.background_indexing.load(Ordering::Acquire) || st.indexing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let st2 = st.clone();
+        let spawned = std::thread::Builder::new()
+            .name("chroma-rs-indexer".into())
+            .spawn(move || Self::indexer_loop(&weak, id, &st2));
+        if let Err(e) = spawned {
+            st.indexing.store(false, Ordering::Release);
+            tracing::warn!(error = %e, "could not start the background indexer; the index is linked on the next write or open");
+        }
+    }
+
+    /// The background indexer's thread (see [`spawn_indexer`](Self::spawn_indexer)).
+    fn indexer_loop(weak: &Weak<Inner>, id: Uuid, st: &CollState) {
+        let started = std::time::Instant::now();
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            let engine = Engine { inner };
+            let (left, behind) = {
+                let g = st.index.read();
+                match g.index.as_ref() {
+                    Some(idx) => {
+                        let left = idx.index_pending(INDEX_STEP);
+                        let unsaved = idx.indexed().saturating_sub(g.saved_slots);
+                        (left, unsaved >= (idx.len() / 4).max(INDEX_STEP * 8))
+                    }
+                    None => (0, false), // unloaded (bulk load, delete): nothing to do
+                }
+            };
+            if left == 0 || behind {
+                engine.save_linked_graph(id, st);
+            }
+            drop(engine);
+            if left == 0 {
+                tracing::info!(collection = %id, seconds = started.elapsed().as_secs_f64(), "index linked and saved");
+                st.indexing.store(false, Ordering::Release);
+                // A write may have appended to the tail after the last step: go on if so.
+                let more = st.index.read().index.as_ref().is_some_and(|i| i.pending() > 0);
+                if !more || st.indexing.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Saves the graph of a collection if linking got ahead of the file (indexer helper).
+    fn save_linked_graph(&self, id: Uuid, st: &CollState) {
+        let _w = st.write.lock();
+        let Ok(row) = self.collection_row(id) else { return }; // deleted meanwhile
+        let mut g = st.index.write();
+        if let Err(e) = self.save_graph_if_behind(&row, &mut g, 1) {
+            tracing::warn!(collection = %row.coll.name, error = %e, "could not save the index graph");
+        }
+    }
+
+    /// `live[slot]`: whether a record holds the slot.
+    fn live_bitmap(&self, row: &CollRow) -> Result<Vec<bool>> {
+        let conn = self.inner.conn.lock();
+        let mut live = vec![false; row.slot_count as usize];
+        let mut stmt = conn.prepare_cached("SELECT slot FROM records WHERE cid = ?1").context("reading slots")?;
+        let rows = stmt.query_map([row.cid], |r| r.get::<_, i64>(0)).context("reading slots")?;
+        for s in rows {
+            let s = s.context("reading slots")?;
+            if let Some(x) = live.get_mut(s as usize) {
+                *x = true;
+            }
+        }
+        Ok(live)
+    }
+
+    /// Saves the graph when at least `min_new` slots are not yet in the file.
+    pub(super) fn save_graph_if_behind(&self, row: &CollRow, g: &mut IndexState, min_new: usize) -> Result<()> {
+        let Some(dir) = self.coll_dir(&row.coll.id) else { return Ok(()) };
+        let Some(index) = g.index.as_ref() else { return Ok(()) };
+        let behind = index.indexed().saturating_sub(g.saved_slots);
+        if behind == 0 || behind < min_new {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        g.saved_slots =
+            index.save_graph(&folder::graph_path(&dir, row.generation), row.coll.log_position).map_err(index_err)?;
+        Ok(())
+    }
+}

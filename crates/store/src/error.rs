@@ -1,0 +1,51 @@
+//! Turning `SQLite`, I/O and JSON failures into [`chroma_types::Error`]s that keep their cause.
+//!
+//! Messages are `"{context}: {cause}"`, as they always were (tests and clients compare them);
+//! the cause itself stays reachable through [`std::error::Error::source`].
+
+use chroma_types::{Error, Result};
+
+/// `.context("reading slots")` on any `Result` whose error is a standard error.
+pub(crate) trait ResultExt<T> {
+    /// An internal error `"{context}: {cause}"` that keeps the cause.
+    fn context(self, context: &str) -> Result<T>;
+
+    /// As [`context`](Self::context), with the context built only on failure.
+    fn with_context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E> ResultExt<T> for std::result::Result<T, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn context(self, context: &str) -> Result<T> {
+        self.map_err(|e| Error::internal_from(context, e))
+    }
+
+    fn with_context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::internal_from(context(), e))
+    }
+}
+
+/// A failure to serialise a value (an id list, a collection config) to JSON: the message is
+/// the JSON error's own. Use as `serde_json::to_string(&ids).map_err(json_error)`.
+pub(crate) fn json_error(e: serde_json::Error) -> Error {
+    Error::internal(e.to_string()).with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_keeps_message_and_cause() {
+        let r: std::result::Result<(), std::io::Error> = Err(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+        let e = r.context("opening x").unwrap_err();
+        assert_eq!(e.message, "opening x: gone");
+        let cause = std::error::Error::source(&e).expect("cause kept");
+        assert_eq!(
+            cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+    }
+}
