@@ -54,68 +54,55 @@ impl Builder {
         }
     }
 
+    /// `$in` / `$nin` over one metadata row. The operands travel as one JSON array parameter read
+    /// with `json_each`, so a list of any length is one SQL variable (`SQLite` allows 32,766).
     fn in_cond(&mut self, values: &[Scalar], negate: bool) -> String {
         let not = if negate { "NOT " } else { "" };
         let Some(first) = values.first() else { return "0".into() };
         match first {
             Scalar::Str(_) => {
-                let ps: Vec<String> = values
-                    .iter()
-                    .map(|v| match v {
-                        Scalar::Str(s) => self.p(Value::Text(s.clone())),
-                        _ => self.p(Value::Null),
-                    })
-                    .collect();
-                format!("m.str_value {not}IN ({})", ps.join(","))
+                let list = json_list(values.iter().filter_map(|v| match v {
+                    Scalar::Str(s) => Some(serde_json::Value::from(s.as_str())),
+                    _ => None,
+                }));
+                format!("m.str_value {not}IN (SELECT value FROM json_each({}))", self.p(list))
             }
             Scalar::Bool(_) => {
-                let ps: Vec<String> = values
-                    .iter()
-                    .map(|v| match v {
-                        Scalar::Bool(b) => self.p(Value::Integer(i64::from(*b))),
-                        _ => self.p(Value::Null),
-                    })
-                    .collect();
-                format!("m.bool_value {not}IN ({})", ps.join(","))
+                let list = json_list(values.iter().filter_map(|v| match v {
+                    Scalar::Bool(b) => Some(serde_json::Value::from(i64::from(*b))),
+                    _ => None,
+                }));
+                format!("m.bool_value {not}IN (SELECT value FROM json_each({}))", self.p(list))
             }
-            Scalar::Int(_) | Scalar::Float(_) => {
-                let nums: Vec<f64> = values
-                    .iter()
-                    .filter_map(|v| match v {
-                        Scalar::Int(i) => Some(*i as f64),
-                        Scalar::Float(f) => Some(*f),
-                        _ => None,
-                    })
-                    .collect();
-                let ints: Vec<String> = values
-                    .iter()
-                    .filter_map(|v| match v {
-                        Scalar::Int(i) => Some(*i),
-                        Scalar::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .map(|i| self.p(Value::Integer(i)))
-                    .collect();
-                let floats: Vec<String> = nums.into_iter().map(|f| self.p(Value::Real(f))).collect();
-                let int_list = if ints.is_empty() { "NULL".to_string() } else { ints.join(",") };
-                if negate {
-                    // With no integral operand every int value is "not in" the list
-                    // (`NOT IN (NULL)` would be NULL and drop the ints).
-                    let int_part = if ints.is_empty() {
-                        "m.int_value IS NOT NULL".to_string()
-                    } else {
-                        format!("(m.int_value IS NOT NULL AND m.int_value NOT IN ({int_list}))")
-                    };
-                    format!(
-                        "({int_part} OR (m.float_value IS NOT NULL AND m.float_value NOT IN ({})))",
-                        floats.join(",")
-                    )
-                } else {
-                    format!("(m.int_value IN ({int_list}) OR m.float_value IN ({}))", floats.join(","))
-                }
-            }
+            Scalar::Int(_) | Scalar::Float(_) => self.numeric_in_cond(values, negate),
+        }
+    }
+
+    /// Numbers match an int or a float row of equal value: integral operands are compared with
+    /// `int_value` exactly, every operand with `float_value` as a float.
+    fn numeric_in_cond(&mut self, values: &[Scalar], negate: bool) -> String {
+        let ints = json_list(values.iter().filter_map(|v| match v {
+            Scalar::Int(i) => Some(serde_json::Value::from(*i)),
+            Scalar::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(serde_json::Value::from(*f as i64)),
+            _ => None,
+        }));
+        let floats = json_list(values.iter().filter_map(|v| match v {
+            Scalar::Int(i) => serde_json::Number::from_f64(*i as f64).map(serde_json::Value::Number),
+            Scalar::Float(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number),
+            _ => None,
+        }));
+        // `json_each` yields JSON integers as SQL integers and JSON reals as SQL reals, so
+        // `float_value` is compared with `CAST(value AS REAL)`.
+        let ints = self.p(ints);
+        let floats = self.p(floats);
+        let int_set = format!("(SELECT value FROM json_each({ints}))");
+        let float_set = format!("(SELECT CAST(value AS REAL) FROM json_each({floats}))");
+        if negate {
+            format!(
+                "((m.int_value IS NOT NULL AND m.int_value NOT IN {int_set}) OR (m.float_value IS NOT NULL AND m.float_value NOT IN {float_set}))"
+            )
+        } else {
+            format!("(m.int_value IN {int_set} OR m.float_value IN {float_set})")
         }
     }
 
@@ -135,11 +122,11 @@ impl Builder {
         match w {
             Where::And(parts) => {
                 let s: Vec<String> = parts.iter().map(|p| self.where_expr(p)).collect();
-                format!("({})", s.join(" AND "))
+                balanced(&s, "AND")
             }
             Where::Or(parts) => {
                 let s: Vec<String> = parts.iter().map(|p| self.where_expr(p)).collect();
-                format!("({})", s.join(" OR "))
+                balanced(&s, "OR")
             }
             Where::Compare { key, op: Cmp::Ne, value } => {
                 if self.dialect.ne_matches_missing {
@@ -167,23 +154,28 @@ impl Builder {
         }
     }
 
+    /// `$contains`: candidates from the trigram index when the needle has trigrams, then an exact
+    /// substring test. Both steps cost at most linear time in the documents they read, whatever
+    /// the needle: the index query is an `AND` of at most [`MAX_TRIGRAMS`] distinct trigrams (a
+    /// phrase query of every trigram of a long, repetitive needle is quadratic in FTS5), and
+    /// `chroma_contains` is a two-way substring search (`SQLite`'s `instr` is quadratic in the
+    /// worst case).
     fn contains(&mut self, needle: &str) -> String {
         if self.dialect.contains_needs_trigram && needle.chars().count() < 3 {
             return "0".into();
         }
-        if self.dialect.contains_case_insensitive {
-            let p = self.p(Value::Text(needle.to_string()));
-            return format!("(r.document IS NOT NULL AND instr(lower(r.document), lower({p})) > 0)");
+        let fold = self.dialect.contains_case_insensitive;
+        let p = self.p(Value::Text(needle.to_string()));
+        let exact = format!("(r.document IS NOT NULL AND chroma_contains(r.document, {p}, {}))", i32::from(fold));
+        if fold {
+            return exact;
         }
-        if needle.chars().count() >= 3 {
-            // Trigram FTS narrows the candidates; instr() makes the match exact.
-            let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
-            let q = self.p(Value::Text(phrase));
-            let p = self.p(Value::Text(needle.to_string()));
-            format!("(r.rid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH {q}) AND instr(r.document, {p}) > 0)")
-        } else {
-            let p = self.p(Value::Text(needle.to_string()));
-            format!("(r.document IS NOT NULL AND instr(r.document, {p}) > 0)")
+        match trigram_query(needle) {
+            Some(query) => {
+                let q = self.p(Value::Text(query));
+                format!("(r.rid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH {q}) AND {exact})")
+            }
+            None => exact,
         }
     }
 
@@ -192,11 +184,11 @@ impl Builder {
         match d {
             WhereDocument::And(parts) => {
                 let s: Vec<String> = parts.iter().map(|p| self.doc_expr(p)).collect();
-                format!("({})", s.join(" AND "))
+                balanced(&s, "AND")
             }
             WhereDocument::Or(parts) => {
                 let s: Vec<String> = parts.iter().map(|p| self.doc_expr(p)).collect();
-                format!("({})", s.join(" OR "))
+                balanced(&s, "OR")
             }
             WhereDocument::Contains(s) => self.contains(s),
             WhereDocument::NotContains(s) => {
@@ -221,6 +213,58 @@ impl Builder {
             }
         }
     }
+}
+
+/// Most distinct trigrams a `$contains` index query asks for: enough to narrow the candidates
+/// as well as the whole needle would in practice, few enough to keep the query cheap.
+const MAX_TRIGRAMS: usize = 16;
+
+/// The FTS5 query for the candidates of `$contains needle`: an `AND` of distinct trigrams of the
+/// needle (the first, the last and some spread between), each a quoted string. `None` when the
+/// needle has no usable trigram (shorter than 3 characters, or a NUL in every trigram: FTS5
+/// query strings end at a NUL).
+fn trigram_query(needle: &str) -> Option<String> {
+    let chars: Vec<char> = needle.chars().collect();
+    if chars.len() < 3 {
+        return None;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut distinct: Vec<&[char]> = Vec::new();
+    for w in chars.windows(3) {
+        if !w.contains(&'\0') && seen.insert(w) {
+            distinct.push(w);
+        }
+    }
+    if distinct.is_empty() {
+        return None;
+    }
+    let picked: Vec<&[char]> = if distinct.len() <= MAX_TRIGRAMS {
+        distinct
+    } else {
+        // Evenly spread, always including the first and the last.
+        let last = distinct.len() - 1;
+        (0..MAX_TRIGRAMS).map(|i| distinct[i * last / (MAX_TRIGRAMS - 1)]).collect()
+    };
+    let terms: Vec<String> =
+        picked.iter().map(|t| format!("\"{}\"", t.iter().collect::<String>().replace('"', "\"\""))).collect();
+    Some(terms.join(" AND "))
+}
+
+/// `parts` joined by `op` as a balanced tree of parenthesised groups, so that a long `$and` /
+/// `$or` stays far below `SQLite`'s expression depth limit (1,000) instead of one level per item.
+fn balanced(parts: &[String], op: &str) -> String {
+    const FAN_OUT: usize = 8;
+    if parts.len() <= FAN_OUT {
+        return format!("({})", parts.join(&format!(" {op} ")));
+    }
+    let chunk = parts.len().div_ceil(FAN_OUT);
+    let groups: Vec<String> = parts.chunks(chunk).map(|c| balanced(c, op)).collect();
+    format!("({})", groups.join(&format!(" {op} ")))
+}
+
+/// A JSON array parameter (for `json_each`).
+fn json_list(values: impl Iterator<Item = serde_json::Value>) -> Value {
+    Value::Text(serde_json::Value::Array(values.collect()).to_string())
 }
 
 /// SQL for "record `r` of collection `cid` matches both filters" (`1` when there are none).
