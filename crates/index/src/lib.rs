@@ -57,7 +57,7 @@
 //! * `Cosine`: `1 - a.b / ((|a| + 1e-30)(|b| + 1e-30))`. Original vectors are kept; the inverse
 //!   norm of each slot is precomputed.
 //!
-//! Kernels (module [`distance`]) use AVX-512F when the CPU has it, else AVX2+FMA, else a
+//! Kernels (module [`distance`](mod@distance)) use AVX-512F when the CPU has it, else AVX2+FMA, else a
 //! portable loop; the choice is made once at runtime.
 //!
 //! ## Search strategy and thresholds
@@ -103,6 +103,8 @@
 //! Saving writes `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the directory.
 //! Loading verifies magic, version, checksum, dim/space/M, every count and every link, and
 //! returns an error (never panics) on anything unexpected, so the caller can rebuild.
+
+#![deny(missing_docs)]
 
 use std::ops::Range;
 use std::path::Path;
@@ -163,7 +165,9 @@ pub enum Filter<'a> {
 /// One search result.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Neighbor {
+    /// The slot found.
     pub slot: u32,
+    /// Its distance to the query, in the index's [`Space`].
     pub distance: f32,
 }
 
@@ -180,20 +184,41 @@ pub struct LoadInfo {
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
+    /// A dimension or an [`HnswParams`] value is out of its range (the message says which).
     #[error("invalid parameters: {0}")]
     InvalidParams(String),
+    /// A vector or query does not have the index's dimension.
     #[error("dimension mismatch: expected {expected}, got {got}")]
-    DimensionMismatch { expected: usize, got: usize },
+    DimensionMismatch {
+        /// The index's dimension.
+        expected: usize,
+        /// The length given (for a flat batch: its remainder modulo the dimension).
+        got: usize,
+    },
+    /// A vector holds NaN or an infinity; such vectors are refused.
     #[error("vector {index} contains NaN or infinity")]
-    NonFinite { index: usize },
+    NonFinite {
+        /// Position of the offending vector in the batch (0 for a query).
+        index: usize,
+    },
+    /// A slot that was never appended.
     #[error("slot {slot} out of range (len {len})")]
-    SlotOutOfRange { slot: u32, len: usize },
+    SlotOutOfRange {
+        /// The slot asked for.
+        slot: u32,
+        /// Number of slots in the index.
+        len: usize,
+    },
+    /// The index already holds the most slots a `u32` can address.
     #[error("index is full (slots are u32)")]
     CapacityExceeded,
+    /// The graph file is damaged (bad magic, checksum, count or link); rebuild instead.
     #[error("graph file corrupt: {0}")]
     Corrupt(String),
+    /// The graph file is intact but does not fit (version, dim, space, M or vector count).
     #[error("graph file does not match: {0}")]
     Mismatch(String),
+    /// Reading or writing a file failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -230,6 +255,8 @@ pub struct VectorIndex {
     build_lock: parking_lot::Mutex<()>,
 }
 
+// Not derived: the vectors and the graph would print megabytes; the counts say enough.
+#[allow(clippy::missing_fields_in_debug)]
 impl std::fmt::Debug for VectorIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VectorIndex")
@@ -361,19 +388,12 @@ impl VectorIndex {
     }
 
     fn store(&self) -> Store<'_> {
-        Store {
-            data: &self.vectors,
-            inv: &self.inv_norms,
-            dim: self.dim,
-            n: self.len(),
-            space: self.space,
-            k: self.kernels,
-        }
+        Store::new(&self.vectors, &self.inv_norms, self.dim, self.len(), self.space, self.kernels)
     }
 
     fn threads(&self) -> usize {
         match self.params.num_threads {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             t => t,
         }
     }
@@ -416,6 +436,8 @@ impl VectorIndex {
 
     /// Inserts the given slots into the graph, in parallel when there are many.
     fn insert_slots(&self, slots: &[u32]) {
+        /// Slots a thread claims at a time in the parallel phase.
+        const CHUNK: usize = 16;
         if slots.is_empty() {
             return;
         }
@@ -440,7 +462,6 @@ impl VectorIndex {
             return;
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
-        const CHUNK: usize = 16;
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 scope.spawn(|| {

@@ -173,7 +173,7 @@ pub(crate) fn decode(bytes: &[u8], dim: usize, space: Space, m: usize) -> Result
     if body_len != (data.len() - HEADER_LEN) as u64 {
         return Err(corrupt("body length mismatch"));
     }
-    if slots >= NONE as u64 || slots as usize > data.len() {
+    if slots >= u64::from(NONE) || slots as usize > data.len() {
         return Err(corrupt("slot count out of range"));
     }
     let slots = slots as usize;
@@ -189,10 +189,10 @@ pub(crate) fn decode(bytes: &[u8], dim: usize, space: Space, m: usize) -> Result
         if entry == NONE || entry as usize >= slots {
             return Err(corrupt("entry point out of range"));
         }
-        if levels[entry as usize] as u32 != max_level {
+        if u32::from(levels[entry as usize]) != max_level {
             return Err(corrupt("entry point level mismatch"));
         }
-        if levels.iter().any(|&l| l as u32 > max_level) {
+        if levels.iter().any(|&l| u32::from(l) > max_level) {
             return Err(corrupt("node above max level"));
         }
     }

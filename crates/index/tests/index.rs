@@ -1,3 +1,6 @@
+//! Integration tests of chroma-index: recall, spaces, filters, tombstones, save/load,
+//! corrupt files, pending slots and concurrency.
+
 use std::collections::HashSet;
 
 use chroma_index::{distance, Filter, HnswParams, IndexError, Neighbor, Space, VectorIndex};
@@ -19,7 +22,9 @@ fn clustered(n: usize, dim: usize, clusters: usize, spread: f32, seed: u64) -> V
         let c = rng.random_range(0..clusters);
         let mut v: Vec<f32> = (0..dim).map(|j| centers[c * dim + j] + spread * gauss(&mut rng)).collect();
         let nrm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
-        v.iter_mut().for_each(|x| *x /= nrm);
+        for x in &mut v {
+            *x /= nrm;
+        }
         out.extend_from_slice(&v);
     }
     out
@@ -55,10 +60,7 @@ fn recall(got: &[Neighbor], want: &[Neighbor]) -> usize {
 
 fn assert_sorted(res: &[Neighbor]) {
     for w in res.windows(2) {
-        assert!(
-            w[0].distance < w[1].distance || (w[0].distance == w[1].distance && w[0].slot < w[1].slot),
-            "not sorted: {w:?}"
-        );
+        assert!(w[0].distance.total_cmp(&w[1].distance).then(w[0].slot.cmp(&w[1].slot)).is_lt(), "not sorted: {w:?}");
     }
 }
 
@@ -91,7 +93,9 @@ fn cosine_and_ip_spaces() {
     // de-normalise to make cosine differ from ip
     for (i, v) in data.chunks_exact_mut(dim).enumerate() {
         let s = 1.0 + (i % 7) as f32;
-        v.iter_mut().for_each(|x| *x *= s);
+        for x in v.iter_mut() {
+            *x *= s;
+        }
     }
 
     for space in [Space::Cosine, Space::InnerProduct, Space::L2] {
@@ -261,6 +265,7 @@ fn save_load_roundtrip_identical() {
 }
 
 #[test]
+#[allow(clippy::float_cmp)] // a vector's L2 distance to itself is exactly 0
 fn load_catches_up_extra_vectors() {
     let dim = 16;
     let data = clustered(7000, dim, 15, 0.3, 51);
@@ -334,7 +339,7 @@ fn corrupt_files_are_errors() {
         assert!(load(&b).is_err(), "flip {pos}");
     }
     // garbage
-    let garbage: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     assert!(load(&garbage).is_err());
     // mismatched dim / space / m
     assert!(matches!(
@@ -361,6 +366,7 @@ fn corrupt_files_are_errors() {
 }
 
 #[test]
+#[allow(clippy::float_cmp)] // distances between small integer vectors are exact
 fn input_validation() {
     assert!(matches!(VectorIndex::new(0, Space::L2, params(1)), Err(IndexError::InvalidParams(_))));
     assert!(VectorIndex::new(4, Space::L2, HnswParams { m: 1, ..params(1) }).is_err());
@@ -561,7 +567,7 @@ fn pending_slots_are_searchable_while_indexing() {
                 if !dead(s) {
                     let v = &data_r[s as usize * dim..(s as usize + 1) * dim];
                     self_tries += 1;
-                    self_hits += (idx.search(v, 1, None, Filter::All).unwrap()[0].distance < 1e-5) as usize;
+                    self_hits += usize::from(idx.search(v, 1, None, Filter::All).unwrap()[0].distance < 1e-5);
                 }
             }
             rounds += 1;
