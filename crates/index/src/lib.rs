@@ -713,69 +713,76 @@ impl VectorIndex {
         }
         let q = self.make_query(query);
         let ef = ef.unwrap_or(self.params.ef_search).max(k).max(1);
+        Ok(match filter {
+            Filter::All => self.search_all(&q, k.min(live), ef),
+            Filter::Allowed(ids) => self.search_allowed(&q, k, ef, ids),
+        })
+    }
+
+    /// [`search`](Self::search) without a filter; `0 < k <= live_count()`.
+    fn search_all(&self, q: &Query, k: usize, ef: usize) -> Vec<Neighbor> {
         let total = self.len();
         // Slots `indexed..total` are not (fully) linked yet: scan them exactly and merge.
         let indexed = self.indexed();
-        match filter {
-            Filter::All => {
-                let k = k.min(live);
-                let all = || self.brute(&q, k, (0..total as u32).filter(|&s| !self.is_deleted(s)));
-                if indexed == 0 || Self::use_brute(live, total, ef) {
-                    return Ok(all());
-                }
-                let mut res = if self.n_deleted == 0 {
-                    self.hnsw(&q, k, ef, |_| true, true)
-                } else {
-                    self.hnsw(&q, k, ef, |s| !self.is_deleted(s), false)
-                };
-                if indexed < total {
-                    let tail = self.brute(&q, k, (indexed as u32..total as u32).filter(|&s| !self.is_deleted(s)));
-                    res = merge_top_k(res, tail, k);
-                }
-                if res.len() < k {
-                    return Ok(all());
-                }
-                Ok(res)
-            }
-            Filter::Allowed(ids) => {
-                let owned;
-                let ids = if ids.windows(2).all(|w| w[0] < w[1]) {
-                    ids
-                } else {
-                    let mut v = ids.to_vec();
-                    v.sort_unstable();
-                    v.dedup();
-                    owned = v;
-                    &owned[..]
-                };
-                let allowed = ids.iter().filter(|&&s| self.is_live(s)).count();
-                if allowed == 0 {
-                    return Ok(Vec::new());
-                }
-                let k = k.min(allowed);
-                let brute = || self.brute(&q, k, ids.iter().copied().filter(|&s| self.is_live(s)));
-                if indexed == 0 || Self::use_brute(allowed, total, ef) {
-                    return Ok(brute());
-                }
-                let mut bits = vec![0u64; total.div_ceil(64)];
-                for &s in ids {
-                    if self.is_live(s) {
-                        bits[s as usize >> 6] |= 1u64 << (s & 63);
-                    }
-                }
-                let accept = |s: u32| bits.get(s as usize >> 6).is_some_and(|w| w & (1u64 << (s & 63)) != 0);
-                let mut res = self.hnsw(&q, k, ef, accept, false);
-                if indexed < total {
-                    let from = ids.partition_point(|&s| (s as usize) < indexed);
-                    let tail = self.brute(&q, k, ids[from..].iter().copied().filter(|&s| self.is_live(s)));
-                    res = merge_top_k(res, tail, k);
-                }
-                if res.len() < k {
-                    return Ok(brute());
-                }
-                Ok(res)
+        let all = || self.brute(q, k, (0..total as u32).filter(|&s| !self.is_deleted(s)));
+        if indexed == 0 || Self::use_brute(self.live_count(), total, ef) {
+            return all();
+        }
+        let mut res = if self.n_deleted == 0 {
+            self.hnsw(q, k, ef, |_| true, true)
+        } else {
+            self.hnsw(q, k, ef, |s| !self.is_deleted(s), false)
+        };
+        if indexed < total {
+            let tail = self.brute(q, k, (indexed as u32..total as u32).filter(|&s| !self.is_deleted(s)));
+            res = merge_top_k(res, tail, k);
+        }
+        if res.len() < k {
+            return all();
+        }
+        res
+    }
+
+    /// [`search`](Self::search) restricted to the live slots among `ids`; `k > 0`.
+    fn search_allowed(&self, q: &Query, k: usize, ef: usize, ids: &[u32]) -> Vec<Neighbor> {
+        let owned;
+        let ids = if ids.windows(2).all(|w| w[0] < w[1]) {
+            ids
+        } else {
+            let mut v = ids.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            owned = v;
+            &owned[..]
+        };
+        let allowed = ids.iter().filter(|&&s| self.is_live(s)).count();
+        if allowed == 0 {
+            return Vec::new();
+        }
+        let total = self.len();
+        let indexed = self.indexed();
+        let k = k.min(allowed);
+        let brute = || self.brute(q, k, ids.iter().copied().filter(|&s| self.is_live(s)));
+        if indexed == 0 || Self::use_brute(allowed, total, ef) {
+            return brute();
+        }
+        let mut bits = vec![0u64; total.div_ceil(64)];
+        for &s in ids {
+            if self.is_live(s) {
+                bits[s as usize >> 6] |= 1u64 << (s & 63);
             }
         }
+        let accept = |s: u32| bits.get(s as usize >> 6).is_some_and(|w| w & (1u64 << (s & 63)) != 0);
+        let mut res = self.hnsw(q, k, ef, accept, false);
+        if indexed < total {
+            let from = ids.partition_point(|&s| (s as usize) < indexed);
+            let tail = self.brute(q, k, ids[from..].iter().copied().filter(|&s| self.is_live(s)));
+            res = merge_top_k(res, tail, k);
+        }
+        if res.len() < k {
+            return brute();
+        }
+        res
     }
 
     /// Exact top-k over the given slots.
