@@ -1,9 +1,10 @@
 //! Distance kernels: squared L2, dot product, cosine distance.
 //!
 //! The hot kernels (`l2sq`, `dot`) are selected once per process with runtime CPU feature
-//! detection: AVX-512F on `x86_64` where available, else AVX2+FMA, else a portable scalar loop
-//! (8 independent accumulators, which LLVM vectorises with the baseline SIMD of the target,
-//! e.g. SSE2 or NEON).
+//! detection: AVX-512F on `x86_64` where available (with AVX2 and FMA, which every AVX-512
+//! CPU has), else AVX2+FMA, else a portable scalar loop (8 independent accumulators, which
+//! LLVM vectorises with the baseline SIMD of the target, e.g. SSE2 or NEON).
+//! [`supported_kernels`] lists every family the CPU can run, for benchmarks and cross-checks.
 //!
 //! All public functions here compute over the common prefix `min(a.len(), b.len())` and never
 //! panic; the index validates dimensions before calling them.

@@ -57,8 +57,8 @@
 //! * `Cosine`: `1 - a.b / ((|a| + 1e-30)(|b| + 1e-30))`. Original vectors are kept; the inverse
 //!   norm of each slot is precomputed.
 //!
-//! Kernels (module [`distance`](mod@distance)) use AVX-512F when the CPU has it, else AVX2+FMA, else a
-//! portable loop; the choice is made once at runtime.
+//! Kernels (module [`distance`](mod@distance)) use AVX-512F when the CPU has it, else
+//! AVX2+FMA, else a portable loop; the choice is made once at runtime.
 //!
 //! ## Search strategy and thresholds
 //! Let `c` = number of candidate slots (live slots, intersected with the filter if any),
