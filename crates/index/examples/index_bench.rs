@@ -1,7 +1,7 @@
 //! Build + search benchmark on an `.npy` dataset made by `shared/bench/make_dataset.py`.
 //!
 //! Usage: `cargo run -p chroma-index --release --example index_bench -- <dataset dir> [threads] [M] [ef_construction]`
-//! The directory holds base.npy (f32 [N, D]), queries.npy (f32 [Q, D]) and gt_ids.npy (i32 [Q, K]).
+//! The directory holds `base.npy` (f32 [N, D]), `queries.npy` (f32 [Q, D]) and `gt_ids.npy` (i32 [Q, K]).
 
 use std::path::Path;
 use std::time::Instant;
@@ -83,7 +83,7 @@ fn thread_cpu_ms() -> f64 {
     }
     let mut ts = Timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID = 3 on Linux.
-    let rc = unsafe { clock_gettime(3, &mut ts) };
+    let rc = unsafe { clock_gettime(3, &raw mut ts) };
     if rc != 0 {
         return f64::NAN;
     }
@@ -96,7 +96,7 @@ fn thread_cpu_ms() -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = Path::new(args.get(1).map(String::as_str).unwrap_or("bench-data/clustered-100k-384")).to_path_buf();
+    let dir = Path::new(args.get(1).map_or("bench-data/clustered-100k-384", String::as_str)).to_path_buf();
     let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
     let m: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(16);
     let efc: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(100);
@@ -119,29 +119,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // INDEX_BENCH_GRAPH=<file>: load the graph from there if present (search-only runs),
     // otherwise build and save it there.
     let cached = std::env::var_os("INDEX_BENCH_GRAPH").map(std::path::PathBuf::from);
-    let mut idx = match cached.as_ref().filter(|p| p.exists()) {
-        Some(p) => {
-            let t = Instant::now();
-            let (idx, _) = VectorIndex::load(p, dim, Space::L2, params, base.clone(), |_| true)?;
-            println!("loaded graph {} in {:.2} s", p.display(), t.elapsed().as_secs_f64());
-            idx
+    let mut idx = if let Some(p) = cached.as_ref().filter(|p| p.exists()) {
+        let t = Instant::now();
+        let (idx, _) = VectorIndex::load(p, dim, Space::L2, params, base.clone(), |_| true)?;
+        println!("loaded graph {} in {:.2} s", p.display(), t.elapsed().as_secs_f64());
+        idx
+    } else {
+        let cpu0 = cpu_seconds();
+        let t = Instant::now();
+        let mut idx = VectorIndex::new(dim, Space::L2, params)?;
+        idx.append(&base)?;
+        let build = t.elapsed().as_secs_f64();
+        let cpu =
+            if let (Some(a), Some(b)) = (cpu0, cpu_seconds()) { format!("{:.2} CPU-s", b - a) } else { "n/a".into() };
+        println!("build: {build:.2} s wall, {cpu} ({threads} threads, M={m}, ef_construction={efc})");
+        if let Some(p) = &cached {
+            idx.save_graph(p, 0)?;
         }
-        None => {
-            let cpu0 = cpu_seconds();
-            let t = Instant::now();
-            let mut idx = VectorIndex::new(dim, Space::L2, params)?;
-            idx.append(&base)?;
-            let build = t.elapsed().as_secs_f64();
-            let cpu = match (cpu0, cpu_seconds()) {
-                (Some(a), Some(b)) => format!("{:.2} CPU-s", b - a),
-                _ => "n/a".into(),
-            };
-            println!("build: {build:.2} s wall, {cpu} ({threads} threads, M={m}, ef_construction={efc})");
-            if let Some(p) = &cached {
-                idx.save_graph(p, 0)?;
-            }
-            idx
-        }
+        idx
     };
     let k = 10;
     for &ef in &[10usize, 16, 32, 64, 100, 128] {
@@ -161,10 +156,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             hits += res.iter().filter(|r| g.contains(&(r.slot as i32))).count();
         }
         let total = t_all.elapsed().as_secs_f64();
-        lat.sort_by(|a, b| a.total_cmp(b));
+        lat.sort_by(f64::total_cmp);
         let p50 = lat[lat.len() / 2];
         let p99 = lat[(lat.len() * 99 / 100).min(lat.len() - 1)];
-        cpu_lat.sort_by(|a, b| a.total_cmp(b));
+        cpu_lat.sort_by(f64::total_cmp);
         let cpu_p50 = cpu_lat[cpu_lat.len() / 2];
         let cpu_p99 = cpu_lat[(cpu_lat.len() * 99 / 100).min(cpu_lat.len() - 1)];
         println!(

@@ -54,17 +54,35 @@ pub(crate) struct Query<'a> {
 }
 
 /// Read-only view of the vectors plus the metric.
+///
+/// Invariant (checked once by [`Store::new`], relied on by the unchecked reads of
+/// [`Store::dist`] and [`Store::prefetch`]): `data` holds at least `n * dim` floats, and in
+/// the cosine space `inv` holds at least `n` entries. The fields are private to this module
+/// so that no other code can build a `Store` that breaks it.
 #[derive(Clone, Copy)]
 pub(crate) struct Store<'a> {
-    pub data: &'a [f32],
-    pub inv: &'a [f32],
-    pub dim: usize,
+    data: &'a [f32],
+    inv: &'a [f32],
+    dim: usize,
+    /// Number of slots: every valid id is `< n`.
     pub n: usize,
     pub space: Space,
-    pub k: Kernels,
+    k: Kernels,
 }
 
 impl<'a> Store<'a> {
+    /// A view of `n` rows of `dim` floats in `data` (slot-major), with the inverse norms
+    /// `inv` (cosine only; may be empty otherwise).
+    ///
+    /// # Panics
+    /// If `data` or (cosine) `inv` is shorter than `n` rows: the index keeps them in step,
+    /// so this would be a bug, and it must not turn into out-of-bounds reads.
+    pub fn new(data: &'a [f32], inv: &'a [f32], dim: usize, n: usize, space: Space, k: Kernels) -> Self {
+        assert!(n.checked_mul(dim).is_some_and(|len| len <= data.len()), "store holds fewer than {n} rows");
+        assert!(space != Space::Cosine || inv.len() >= n, "store holds fewer than {n} inverse norms");
+        Store { data, inv, dim, n, space, k }
+    }
+
     #[inline]
     pub fn query_of(&self, id: u32) -> Query<'a> {
         let s = id as usize * self.dim;
@@ -73,44 +91,58 @@ impl<'a> Store<'a> {
         Query { v, inv }
     }
 
+    /// Pointer to the first float of row `id`.
+    ///
+    /// # Safety
+    /// `id < self.n`. Then, by the type invariant, the row `id * dim .. (id + 1) * dim`
+    /// lies inside `data`, so the returned pointer is valid for reads of `dim` floats.
     #[inline]
-    pub fn ptr(&self, id: u32) -> *const f32 {
+    unsafe fn ptr(&self, id: u32) -> *const f32 {
         debug_assert!((id as usize) < self.n);
-        // SAFETY (for callers dereferencing): graph ids are always < n (checked on load and by
-        // construction); the offset stays inside `data`.
+        // SAFETY: `id < n` (caller) and `n * dim <= data.len()` (type invariant), so the
+        // offset `id * dim` is within `data` (and does not overflow: it is below its length).
         unsafe { self.data.as_ptr().add(id as usize * self.dim) }
     }
 
-    /// Distance from `q` (must hold `dim` floats) to slot `id` (< n).
+    /// Distance from `q` to slot `id`; infinity if `id >= n` or `q` holds fewer than `dim`
+    /// floats (neither happens for ids from the graph and checked queries).
     #[inline]
     pub fn dist(&self, q: &Query, id: u32) -> f32 {
         if (id as usize) >= self.n || q.v.len() < self.dim {
             return f32::INFINITY;
         }
-        let p = self.ptr(id);
-        // SAFETY: q has >= dim floats, p points at a full row (checked above).
+        let (qp, dim) = (q.v.as_ptr(), self.dim);
+        // SAFETY: `id < n` (checked above), so `ptr` is valid for `dim` floats (see `ptr`);
+        // `q.v` holds at least `dim` floats (checked above); the kernels were selected for
+        // this CPU (`Kernels` invariant). In the cosine space `inv.len() >= n > id` (type
+        // invariant), so `get_unchecked(id)` is in bounds.
         unsafe {
+            let p = self.ptr(id);
             match self.space {
-                Space::L2 => (self.k.l2sq)(q.v.as_ptr(), p, self.dim),
-                Space::InnerProduct => 1.0 - (self.k.dot)(q.v.as_ptr(), p, self.dim),
-                Space::Cosine => {
-                    1.0 - (self.k.dot)(q.v.as_ptr(), p, self.dim) * q.inv * *self.inv.get_unchecked(id as usize)
-                }
+                Space::L2 => (self.k.l2sq)(qp, p, dim),
+                Space::InnerProduct => 1.0 - (self.k.dot)(qp, p, dim),
+                Space::Cosine => 1.0 - (self.k.dot)(qp, p, dim) * q.inv * *self.inv.get_unchecked(id as usize),
             }
         }
     }
 
+    /// Hints the CPU to fetch the first two cache lines of row `id` (no-op when out of range
+    /// or not on `x86_64`).
     #[inline]
     pub fn prefetch(&self, id: u32) {
         #[cfg(target_arch = "x86_64")]
         {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             if (id as usize) < self.n {
-                // SAFETY: prefetch never faults; the address is in bounds anyway.
+                // SAFETY: `id < n` (checked above) satisfies `ptr`'s contract. `_mm_prefetch`
+                // needs SSE, which every x86_64 CPU has (it is in the target's baseline). The
+                // second address is computed with `wrapping_add` (it may lie past the end of
+                // `data` for a short last row), and a prefetch never faults or reads memory
+                // architecturally, whatever the address.
                 unsafe {
-                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                    let p = self.ptr(id) as *const i8;
+                    let p = self.ptr(id).cast::<i8>();
                     _mm_prefetch::<_MM_HINT_T0>(p);
-                    _mm_prefetch::<_MM_HINT_T0>(p.add(64));
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
                 }
             }
         }
@@ -253,7 +285,7 @@ impl Graph {
 
     /// Level for a slot: deterministic per slot (hash -> uniform -> -ln(u) * mult).
     pub fn level_for(&self, slot: u32, seed: u64) -> u8 {
-        let h = splitmix64(seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let h = splitmix64(seed ^ u64::from(slot).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64; // in (0, 1)
         let l = (-u.ln() * self.mult).floor();
         if l.is_finite() && l >= 0.0 {

@@ -57,8 +57,8 @@
 //! * `Cosine`: `1 - a.b / ((|a| + 1e-30)(|b| + 1e-30))`. Original vectors are kept; the inverse
 //!   norm of each slot is precomputed.
 //!
-//! Kernels (module [`distance`]) use AVX-512F when the CPU has it, else AVX2+FMA, else a
-//! portable loop; the choice is made once at runtime.
+//! Kernels (module [`distance`](mod@distance)) use AVX-512F when the CPU has it, else
+//! AVX2+FMA, else a portable loop; the choice is made once at runtime.
 //!
 //! ## Search strategy and thresholds
 //! Let `c` = number of candidate slots (live slots, intersected with the filter if any),
@@ -103,6 +103,8 @@
 //! Saving writes `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the directory.
 //! Loading verifies magic, version, checksum, dim/space/M, every count and every link, and
 //! returns an error (never panics) on anything unexpected, so the caller can rebuild.
+
+#![deny(missing_docs)]
 
 use std::ops::Range;
 use std::path::Path;
@@ -163,7 +165,9 @@ pub enum Filter<'a> {
 /// One search result.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Neighbor {
+    /// The slot found.
     pub slot: u32,
+    /// Its distance to the query, in the index's [`Space`].
     pub distance: f32,
 }
 
@@ -180,20 +184,41 @@ pub struct LoadInfo {
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
+    /// A dimension or an [`HnswParams`] value is out of its range (the message says which).
     #[error("invalid parameters: {0}")]
     InvalidParams(String),
+    /// A vector or query does not have the index's dimension.
     #[error("dimension mismatch: expected {expected}, got {got}")]
-    DimensionMismatch { expected: usize, got: usize },
+    DimensionMismatch {
+        /// The index's dimension.
+        expected: usize,
+        /// The length given (for a flat batch: its remainder modulo the dimension).
+        got: usize,
+    },
+    /// A vector holds NaN or an infinity; such vectors are refused.
     #[error("vector {index} contains NaN or infinity")]
-    NonFinite { index: usize },
+    NonFinite {
+        /// Position of the offending vector in the batch (0 for a query).
+        index: usize,
+    },
+    /// A slot that was never appended.
     #[error("slot {slot} out of range (len {len})")]
-    SlotOutOfRange { slot: u32, len: usize },
+    SlotOutOfRange {
+        /// The slot asked for.
+        slot: u32,
+        /// Number of slots in the index.
+        len: usize,
+    },
+    /// The index already holds the most slots a `u32` can address.
     #[error("index is full (slots are u32)")]
     CapacityExceeded,
+    /// The graph file is damaged (bad magic, checksum, count or link); rebuild instead.
     #[error("graph file corrupt: {0}")]
     Corrupt(String),
+    /// The graph file is intact but does not fit (version, dim, space, M or vector count).
     #[error("graph file does not match: {0}")]
     Mismatch(String),
+    /// Reading or writing a file failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -230,6 +255,8 @@ pub struct VectorIndex {
     build_lock: parking_lot::Mutex<()>,
 }
 
+// Not derived: the vectors and the graph would print megabytes; the counts say enough.
+#[allow(clippy::missing_fields_in_debug)]
 impl std::fmt::Debug for VectorIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VectorIndex")
@@ -361,19 +388,12 @@ impl VectorIndex {
     }
 
     fn store(&self) -> Store<'_> {
-        Store {
-            data: &self.vectors,
-            inv: &self.inv_norms,
-            dim: self.dim,
-            n: self.len(),
-            space: self.space,
-            k: self.kernels,
-        }
+        Store::new(&self.vectors, &self.inv_norms, self.dim, self.len(), self.space, self.kernels)
     }
 
     fn threads(&self) -> usize {
         match self.params.num_threads {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             t => t,
         }
     }
@@ -416,6 +436,8 @@ impl VectorIndex {
 
     /// Inserts the given slots into the graph, in parallel when there are many.
     fn insert_slots(&self, slots: &[u32]) {
+        /// Slots a thread claims at a time in the parallel phase.
+        const CHUNK: usize = 16;
         if slots.is_empty() {
             return;
         }
@@ -440,7 +462,6 @@ impl VectorIndex {
             return;
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
-        const CHUNK: usize = 16;
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 scope.spawn(|| {
@@ -692,69 +713,76 @@ impl VectorIndex {
         }
         let q = self.make_query(query);
         let ef = ef.unwrap_or(self.params.ef_search).max(k).max(1);
+        Ok(match filter {
+            Filter::All => self.search_all(&q, k.min(live), ef),
+            Filter::Allowed(ids) => self.search_allowed(&q, k, ef, ids),
+        })
+    }
+
+    /// [`search`](Self::search) without a filter; `0 < k <= live_count()`.
+    fn search_all(&self, q: &Query, k: usize, ef: usize) -> Vec<Neighbor> {
         let total = self.len();
         // Slots `indexed..total` are not (fully) linked yet: scan them exactly and merge.
         let indexed = self.indexed();
-        match filter {
-            Filter::All => {
-                let k = k.min(live);
-                let all = || self.brute(&q, k, (0..total as u32).filter(|&s| !self.is_deleted(s)));
-                if indexed == 0 || Self::use_brute(live, total, ef) {
-                    return Ok(all());
-                }
-                let mut res = if self.n_deleted == 0 {
-                    self.hnsw(&q, k, ef, |_| true, true)
-                } else {
-                    self.hnsw(&q, k, ef, |s| !self.is_deleted(s), false)
-                };
-                if indexed < total {
-                    let tail = self.brute(&q, k, (indexed as u32..total as u32).filter(|&s| !self.is_deleted(s)));
-                    res = merge_top_k(res, tail, k);
-                }
-                if res.len() < k {
-                    return Ok(all());
-                }
-                Ok(res)
-            }
-            Filter::Allowed(ids) => {
-                let owned;
-                let ids = if ids.windows(2).all(|w| w[0] < w[1]) {
-                    ids
-                } else {
-                    let mut v = ids.to_vec();
-                    v.sort_unstable();
-                    v.dedup();
-                    owned = v;
-                    &owned[..]
-                };
-                let allowed = ids.iter().filter(|&&s| self.is_live(s)).count();
-                if allowed == 0 {
-                    return Ok(Vec::new());
-                }
-                let k = k.min(allowed);
-                let brute = || self.brute(&q, k, ids.iter().copied().filter(|&s| self.is_live(s)));
-                if indexed == 0 || Self::use_brute(allowed, total, ef) {
-                    return Ok(brute());
-                }
-                let mut bits = vec![0u64; total.div_ceil(64)];
-                for &s in ids {
-                    if self.is_live(s) {
-                        bits[s as usize >> 6] |= 1u64 << (s & 63);
-                    }
-                }
-                let accept = |s: u32| bits.get(s as usize >> 6).is_some_and(|w| w & (1u64 << (s & 63)) != 0);
-                let mut res = self.hnsw(&q, k, ef, accept, false);
-                if indexed < total {
-                    let from = ids.partition_point(|&s| (s as usize) < indexed);
-                    let tail = self.brute(&q, k, ids[from..].iter().copied().filter(|&s| self.is_live(s)));
-                    res = merge_top_k(res, tail, k);
-                }
-                if res.len() < k {
-                    return Ok(brute());
-                }
-                Ok(res)
+        let all = || self.brute(q, k, (0..total as u32).filter(|&s| !self.is_deleted(s)));
+        if indexed == 0 || Self::use_brute(self.live_count(), total, ef) {
+            return all();
+        }
+        let mut res = if self.n_deleted == 0 {
+            self.hnsw(q, k, ef, |_| true, true)
+        } else {
+            self.hnsw(q, k, ef, |s| !self.is_deleted(s), false)
+        };
+        if indexed < total {
+            let tail = self.brute(q, k, (indexed as u32..total as u32).filter(|&s| !self.is_deleted(s)));
+            res = merge_top_k(res, tail, k);
+        }
+        if res.len() < k {
+            return all();
+        }
+        res
+    }
+
+    /// [`search`](Self::search) restricted to the live slots among `ids`; `k > 0`.
+    fn search_allowed(&self, q: &Query, k: usize, ef: usize, ids: &[u32]) -> Vec<Neighbor> {
+        let owned;
+        let ids = if ids.windows(2).all(|w| w[0] < w[1]) {
+            ids
+        } else {
+            let mut v = ids.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            owned = v;
+            &owned[..]
+        };
+        let allowed = ids.iter().filter(|&&s| self.is_live(s)).count();
+        if allowed == 0 {
+            return Vec::new();
+        }
+        let total = self.len();
+        let indexed = self.indexed();
+        let k = k.min(allowed);
+        let brute = || self.brute(q, k, ids.iter().copied().filter(|&s| self.is_live(s)));
+        if indexed == 0 || Self::use_brute(allowed, total, ef) {
+            return brute();
+        }
+        let mut bits = vec![0u64; total.div_ceil(64)];
+        for &s in ids {
+            if self.is_live(s) {
+                bits[s as usize >> 6] |= 1u64 << (s & 63);
             }
         }
+        let accept = |s: u32| bits.get(s as usize >> 6).is_some_and(|w| w & (1u64 << (s & 63)) != 0);
+        let mut res = self.hnsw(q, k, ef, accept, false);
+        if indexed < total {
+            let from = ids.partition_point(|&s| (s as usize) < indexed);
+            let tail = self.brute(q, k, ids[from..].iter().copied().filter(|&s| self.is_live(s)));
+            res = merge_top_k(res, tail, k);
+        }
+        if res.len() < k {
+            return brute();
+        }
+        res
     }
 
     /// Exact top-k over the given slots.

@@ -135,6 +135,19 @@ fn corrupt(msg: &str) -> IndexError {
 
 /// Reads and validates a graph file against the expected dim / space / M.
 pub(crate) fn decode(bytes: &[u8], dim: usize, space: Space, m: usize) -> Result<GraphFile, IndexError> {
+    let data = checked_payload(bytes)?;
+    let mut r = Reader { b: data, pos: 8 };
+    let h = read_header(&mut r, data.len(), dim, space, m)?;
+    let levels = read_levels(&mut r, h.slots, h.entry, h.max_level)?;
+    let (lists, spans) = read_lists(&mut r, &levels, m)?;
+    if r.pos != data.len() {
+        return Err(corrupt("trailing bytes"));
+    }
+    Ok(GraphFile { slots: h.slots, tag: h.tag, m: h.m, entry: h.entry, max_level: h.max_level, levels, lists, spans })
+}
+
+/// The file without its trailing CRC, once length, magic and checksum are verified.
+fn checked_payload(bytes: &[u8]) -> Result<&[u8], IndexError> {
     if bytes.len() < HEADER_LEN + 4 {
         return Err(corrupt("file too short"));
     }
@@ -146,7 +159,22 @@ pub(crate) fn decode(bytes: &[u8], dim: usize, space: Space, m: usize) -> Result
     if crc32fast::hash(data) != stored {
         return Err(corrupt("checksum mismatch"));
     }
-    let mut r = Reader { b: data, pos: 8 };
+    Ok(data)
+}
+
+/// The header fields that the body's checks and the loaded graph need.
+struct Header {
+    /// Slot count, `< NONE` and no larger than the file.
+    slots: usize,
+    tag: u64,
+    m: usize,
+    entry: u32,
+    max_level: u32,
+}
+
+/// Reads the header (from just after the magic) and checks it against the expected dim /
+/// space / M and the payload length `data_len`.
+fn read_header(r: &mut Reader, data_len: usize, dim: usize, space: Space, m: usize) -> Result<Header, IndexError> {
     let version = r.u32()?;
     if version != VERSION {
         return Err(IndexError::Mismatch(format!("unsupported graph file version {version}")));
@@ -170,13 +198,17 @@ pub(crate) fn decode(bytes: &[u8], dim: usize, space: Space, m: usize) -> Result
     if f_m != m || f_m0 != 2 * m {
         return Err(IndexError::Mismatch(format!("graph file M={f_m}, expected {m}")));
     }
-    if body_len != (data.len() - HEADER_LEN) as u64 {
+    if body_len != (data_len - HEADER_LEN) as u64 {
         return Err(corrupt("body length mismatch"));
     }
-    if slots >= NONE as u64 || slots as usize > data.len() {
+    if slots >= u64::from(NONE) || slots as usize > data_len {
         return Err(corrupt("slot count out of range"));
     }
-    let slots = slots as usize;
+    Ok(Header { slots: slots as usize, tag, m: f_m, entry, max_level })
+}
+
+/// Reads the level of each of the `slots` nodes and checks them and the entry point.
+fn read_levels(r: &mut Reader, slots: usize, entry: u32, max_level: u32) -> Result<Vec<u8>, IndexError> {
     let levels = r.take(slots)?.to_vec();
     if levels.iter().any(|&l| l as usize > MAX_LEVEL) {
         return Err(corrupt("level out of range"));
@@ -189,16 +221,27 @@ pub(crate) fn decode(bytes: &[u8], dim: usize, space: Space, m: usize) -> Result
         if entry == NONE || entry as usize >= slots {
             return Err(corrupt("entry point out of range"));
         }
-        if levels[entry as usize] as u32 != max_level {
+        if u32::from(levels[entry as usize]) != max_level {
             return Err(corrupt("entry point level mismatch"));
         }
-        if levels.iter().any(|&l| l as u32 > max_level) {
+        if levels.iter().any(|&l| u32::from(l) > max_level) {
             return Err(corrupt("node above max level"));
         }
     }
+    Ok(levels)
+}
+
+/// All link lists back to back, and the `(offset, len)` of each in it.
+type Lists = (Vec<u32>, Vec<(usize, usize)>);
+
+/// Reads every link list (level 0 of each node, then the upper levels of each node) into
+/// one array plus `(offset, len)` spans. Every link must name a node `< levels.len()` that
+/// exists at the list's level, and no list may exceed its level's capacity.
+fn read_lists(r: &mut Reader, levels: &[u8], m: usize) -> Result<Lists, IndexError> {
+    let slots = levels.len();
     let mut lists = Vec::new();
     let mut spans = Vec::with_capacity(slots);
-    let read_list = |r: &mut Reader, level: usize, lists: &mut Vec<u32>| -> Result<(usize, usize), IndexError> {
+    let mut read_list = |r: &mut Reader, level: usize| -> Result<(), IndexError> {
         let cnt = r.u32()? as usize;
         let maxc = if level == 0 { 2 * m } else { m };
         if cnt > maxc {
@@ -212,20 +255,18 @@ pub(crate) fn decode(bytes: &[u8], dim: usize, space: Space, m: usize) -> Result
             }
             lists.push(v);
         }
-        Ok((off, cnt))
+        spans.push((off, cnt));
+        Ok(())
     };
     for _ in 0..slots {
-        spans.push(read_list(&mut r, 0, &mut lists)?);
+        read_list(r, 0)?;
     }
-    for &lv in &levels {
+    for &lv in levels {
         for l in 1..=lv as usize {
-            spans.push(read_list(&mut r, l, &mut lists)?);
+            read_list(r, l)?;
         }
     }
-    if r.pos != data.len() {
-        return Err(corrupt("trailing bytes"));
-    }
-    Ok(GraphFile { slots, tag, m: f_m, entry, max_level, levels, lists, spans })
+    Ok((lists, spans))
 }
 
 /// Installs the parsed lists into `graph` (whose first `gf.slots` nodes have the file's levels).

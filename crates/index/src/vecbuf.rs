@@ -8,8 +8,17 @@ use std::path::Path;
 
 /// Slot-major `f32` vectors.
 pub enum VecBuf {
+    /// Vectors in memory, growable.
     Owned(Vec<f32>),
-    Mapped { map: memmap2::Mmap, len: usize },
+    /// A read-only map of a vector file (see [`VecBuf::map_file`], which builds it).
+    Mapped {
+        /// The mapping, `len * 4` bytes long; its start must be f32-aligned (a map of a
+        /// file from offset 0 starts on a page boundary).
+        map: memmap2::Mmap,
+        /// Number of floats used from the start of the map (a value beyond the map is
+        /// read as the map's length).
+        len: usize,
+    },
 }
 
 impl VecBuf {
@@ -35,14 +44,14 @@ impl VecBuf {
             return Ok(VecBuf::Owned(v));
         }
         let file = std::fs::File::open(path)?;
-        let need = (len * 4) as u64;
+        let need = len.checked_mul(4).ok_or(IndexError::CapacityExceeded)?;
         let have = file.metadata()?.len();
-        if have < need {
+        if have < need as u64 {
             return Err(IndexError::Mismatch(format!("vector file holds {have} bytes, {need} needed")));
         }
         // SAFETY: read-only private mapping of a file that, by the contract above, is only
         // appended to while mapped; we read only the first `len * 4` bytes, which exist.
-        let map = unsafe { memmap2::MmapOptions::new().len(need as usize).map(&file)? };
+        let map = unsafe { memmap2::MmapOptions::new().len(need).map(&file)? };
         Ok(VecBuf::Mapped { map, len })
     }
 
@@ -84,9 +93,15 @@ impl Deref for VecBuf {
         match self {
             VecBuf::Owned(v) => v,
             VecBuf::Mapped { map, len } => {
-                // SAFETY: the map is page-aligned (so f32-aligned) and `len * 4` bytes long;
-                // every bit pattern is a valid f32.
-                unsafe { std::slice::from_raw_parts(map.as_ptr().cast::<f32>(), *len) }
+                // Checked here rather than trusted: the variant's fields are public.
+                #[allow(clippy::cast_ptr_alignment)] // alignment asserted on the next line
+                let p = map.as_ptr().cast::<f32>();
+                assert!(p.is_aligned(), "mapped vectors must start f32-aligned");
+                let len = (*len).min(map.len() / 4);
+                // SAFETY: `p` is f32-aligned (asserted), the map holds at least `len * 4`
+                // bytes (clamped above) and lives as long as `self`, it is never written
+                // through (read-only map), and every bit pattern is a valid f32.
+                unsafe { std::slice::from_raw_parts(p, len) }
             }
         }
     }

@@ -1,3 +1,6 @@
+//! Integration tests of chroma-index: recall, spaces, filters, tombstones, save/load,
+//! corrupt files, pending slots and concurrency.
+
 use std::collections::HashSet;
 
 use chroma_index::{distance, Filter, HnswParams, IndexError, Neighbor, Space, VectorIndex};
@@ -19,7 +22,9 @@ fn clustered(n: usize, dim: usize, clusters: usize, spread: f32, seed: u64) -> V
         let c = rng.random_range(0..clusters);
         let mut v: Vec<f32> = (0..dim).map(|j| centers[c * dim + j] + spread * gauss(&mut rng)).collect();
         let nrm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
-        v.iter_mut().for_each(|x| *x /= nrm);
+        for x in &mut v {
+            *x /= nrm;
+        }
         out.extend_from_slice(&v);
     }
     out
@@ -55,10 +60,7 @@ fn recall(got: &[Neighbor], want: &[Neighbor]) -> usize {
 
 fn assert_sorted(res: &[Neighbor]) {
     for w in res.windows(2) {
-        assert!(
-            w[0].distance < w[1].distance || (w[0].distance == w[1].distance && w[0].slot < w[1].slot),
-            "not sorted: {w:?}"
-        );
+        assert!(w[0].distance.total_cmp(&w[1].distance).then(w[0].slot.cmp(&w[1].slot)).is_lt(), "not sorted: {w:?}");
     }
 }
 
@@ -91,7 +93,9 @@ fn cosine_and_ip_spaces() {
     // de-normalise to make cosine differ from ip
     for (i, v) in data.chunks_exact_mut(dim).enumerate() {
         let s = 1.0 + (i % 7) as f32;
-        v.iter_mut().for_each(|x| *x *= s);
+        for x in v.iter_mut() {
+            *x *= s;
+        }
     }
 
     for space in [Space::Cosine, Space::InnerProduct, Space::L2] {
@@ -261,6 +265,7 @@ fn save_load_roundtrip_identical() {
 }
 
 #[test]
+#[allow(clippy::float_cmp)] // a vector's L2 distance to itself is exactly 0
 fn load_catches_up_extra_vectors() {
     let dim = 16;
     let data = clustered(7000, dim, 15, 0.3, 51);
@@ -334,7 +339,7 @@ fn corrupt_files_are_errors() {
         assert!(load(&b).is_err(), "flip {pos}");
     }
     // garbage
-    let garbage: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     assert!(load(&garbage).is_err());
     // mismatched dim / space / m
     assert!(matches!(
@@ -360,7 +365,104 @@ fn corrupt_files_are_errors() {
     ));
 }
 
+/// Checks an index loaded from a damaged file: searches (graph walk included) return
+/// exactly `min(k, live)` sorted live slots, it takes new vectors, and what it saves loads.
+fn check_loaded(mut idx: VectorIndex, data: &[f32], dim: usize, p: &HnswParams, dir: &std::path::Path) {
+    assert_eq!(idx.len(), data.len() / dim);
+    let k = 10.min(idx.live_count());
+    for q in data.chunks_exact(dim).step_by(301) {
+        // ef 10 over 1500 slots takes the HNSW path (see the crate docs' thresholds)
+        let res = idx.search(q, 10, Some(10), Filter::All).unwrap();
+        assert_eq!(res.len(), k);
+        assert_sorted(&res);
+        assert!(res.iter().all(|r| idx.is_live(r.slot)));
+    }
+    idx.append(&data[..5 * dim]).unwrap();
+    assert_eq!(idx.search(&data[..dim], 1, Some(10), Filter::All).unwrap().len(), 1);
+    let resaved = dir.join("resaved");
+    idx.save_graph(&resaved, 9).unwrap();
+    let more: Vec<f32> = data.iter().chain(&data[..5 * dim]).copied().collect();
+    let (again, info) = VectorIndex::load(&resaved, dim, Space::L2, p.clone(), more, |_| true).unwrap();
+    assert_eq!((info.tag, again.len()), (9, idx.len()));
+}
+
+/// A saved graph cut at many lengths or with bytes flipped at many positions is refused with
+/// an error or loads as a sound index, and never panics. Each damage is tried twice: with the
+/// stale checksum (caught by the CRC) and with the checksum recomputed, so the structural
+/// checks behind it (counts, levels, links, entry point, lengths) are exercised too.
 #[test]
+fn damaged_graph_files_are_refused_or_sound() {
+    let dim = 4;
+    let n = 1500;
+    let data = clustered(n, dim, 5, 0.5, 71);
+    let p = HnswParams { m: 4, ef_construction: 20, ..params(1) };
+    let mut idx = VectorIndex::new(dim, Space::L2, p.clone()).unwrap();
+    idx.append(&data).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good_path = dir.path().join("good");
+    idx.save_graph(&good_path, 5).unwrap();
+    let good = std::fs::read(&good_path).unwrap();
+    let body = &good[..good.len() - 4];
+    let with_crc = |b: &[u8]| -> Vec<u8> {
+        let mut v = b.to_vec();
+        v.extend_from_slice(&crc32fast::hash(b).to_le_bytes());
+        v
+    };
+    assert_eq!(with_crc(body), good);
+
+    let bad = dir.path().join("bad");
+    let (mut refused, mut loaded) = (0usize, 0usize);
+    let mut try_load = |bytes: &[u8], what: &str| {
+        std::fs::write(&bad, bytes).unwrap();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match VectorIndex::load(&bad, dim, Space::L2, p.clone(), data.clone(), |_| true) {
+                Ok((idx, _)) => {
+                    check_loaded(idx, &data, dim, &p, dir.path());
+                    true
+                }
+                Err(_) => false,
+            }
+        }));
+        if outcome.unwrap_or_else(|_| panic!("{what}: panicked")) {
+            loaded += 1;
+        } else {
+            refused += 1;
+        }
+    };
+
+    // Offsets: every byte of the header and the first lists, then a stride over the body
+    // (the levels, the level-0 lists, the upper lists) and the last bytes.
+    let mut offsets: Vec<usize> = (0..300).collect();
+    offsets.extend((300..good.len()).step_by(89));
+    offsets.extend(good.len().saturating_sub(40)..good.len());
+    offsets.retain(|&o| o < good.len());
+    offsets.dedup();
+
+    for &cut in &offsets {
+        try_load(&good[..cut], &format!("cut at {cut}"));
+        if cut >= 4 && cut < body.len() {
+            try_load(&with_crc(&body[..cut]), &format!("cut at {cut}, checksum fixed"));
+        }
+    }
+    for (i, &pos) in offsets.iter().enumerate() {
+        let mask = [0x01u8, 0x80, 0xff, 0x5a, 0x10][i % 5];
+        let mut b = good.clone();
+        b[pos] ^= mask;
+        try_load(&b, &format!("flip {mask:#x} at {pos}"));
+        if pos < body.len() {
+            try_load(&with_crc(&b[..body.len()]), &format!("flip {mask:#x} at {pos}, checksum fixed"));
+        }
+    }
+    // The stale checksum refuses every damage; with it fixed, some damage is harmless (the
+    // tag, ef_construction, a link moved to another valid node) and loads.
+    try_load(&good, "intact");
+    assert!(refused > 2 * offsets.len(), "refused {refused}");
+    assert!(loaded > 1, "no damaged file loaded: the soundness checks never ran");
+    eprintln!("{} damaged files: {refused} refused, {} loaded and sound", refused + loaded - 1, loaded - 1);
+}
+
+#[test]
+#[allow(clippy::float_cmp)] // distances between small integer vectors are exact
 fn input_validation() {
     assert!(matches!(VectorIndex::new(0, Space::L2, params(1)), Err(IndexError::InvalidParams(_))));
     assert!(VectorIndex::new(4, Space::L2, HnswParams { m: 1, ..params(1) }).is_err());
@@ -561,7 +663,7 @@ fn pending_slots_are_searchable_while_indexing() {
                 if !dead(s) {
                     let v = &data_r[s as usize * dim..(s as usize + 1) * dim];
                     self_tries += 1;
-                    self_hits += (idx.search(v, 1, None, Filter::All).unwrap()[0].distance < 1e-5) as usize;
+                    self_hits += usize::from(idx.search(v, 1, None, Filter::All).unwrap()[0].distance < 1e-5);
                 }
             }
             rounds += 1;
