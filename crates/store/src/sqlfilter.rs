@@ -165,18 +165,19 @@ impl Builder {
             return "0".into();
         }
         let fold = self.dialect.contains_case_insensitive;
+        // Parameters are positional: the index query's goes first, as in the text.
+        let candidates = if fold { None } else { trigram_query(needle) }.map(|query| {
+            format!(
+                "r.rid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH {}) AND ",
+                self.p(Value::Text(query))
+            )
+        });
         let p = self.p(Value::Text(needle.to_string()));
-        let exact = format!("(r.document IS NOT NULL AND chroma_contains(r.document, {p}, {}))", i32::from(fold));
-        if fold {
-            return exact;
-        }
-        match trigram_query(needle) {
-            Some(query) => {
-                let q = self.p(Value::Text(query));
-                format!("(r.rid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH {q}) AND {exact})")
-            }
-            None => exact,
-        }
+        format!(
+            "({}r.document IS NOT NULL AND chroma_contains(r.document, {p}, {}))",
+            candidates.unwrap_or_default(),
+            i32::from(fold)
+        )
     }
 
     fn doc_expr(&mut self, d: &WhereDocument) -> String {

@@ -22,22 +22,27 @@ fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<Inner>>> {
 /// `chroma_contains(text, needle, fold_ascii_case)`, which `$contains` filters call.
 fn register_functions(conn: &Connection) -> Result<()> {
     use rusqlite::functions::FunctionFlags;
-    conn.create_scalar_function("chroma_contains", 3, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
-        let text = ctx.get_raw(0);
-        if text == rusqlite::types::ValueRef::Null {
-            return Ok(false);
-        }
-        let text = text.as_bytes().map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-        let needle = ctx.get_raw(1).as_bytes().map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-        let fold: bool = ctx.get(2)?;
-        // Two-way search (memchr): linear in the text for any needle. Case folding is ASCII only,
-        // as SQLite's `lower()` (which the 0.4 dialect's contains used) is.
-        Ok(if fold {
-            memchr::memmem::find(&text.to_ascii_lowercase(), &needle.to_ascii_lowercase()).is_some()
-        } else {
-            memchr::memmem::find(text, needle).is_some()
-        })
-    })
+    conn.create_scalar_function(
+        "chroma_contains",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text = ctx.get_raw(0);
+            if text == rusqlite::types::ValueRef::Null {
+                return Ok(false);
+            }
+            let text = text.as_bytes().map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+            let needle = ctx.get_raw(1).as_bytes().map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+            let fold: bool = ctx.get(2)?;
+            // Two-way search (memchr): linear in the text for any needle. Case folding is ASCII only,
+            // as SQLite's `lower()` (which the 0.4 dialect's contains used) is.
+            Ok(if fold {
+                memchr::memmem::find(&text.to_ascii_lowercase(), &needle.to_ascii_lowercase()).is_some()
+            } else {
+                memchr::memmem::find(text, needle).is_some()
+            })
+        },
+    )
     .context("registering functions")?;
     conn.create_scalar_function("chroma_regexp", 2, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
         thread_local! {
