@@ -119,7 +119,8 @@ def table(records, dataset, batch, per_run):
             ef = default_ef(r)
             cells = [fmt(c, f[c]) + (f" (ef {ef})" if c.startswith("recall") and ef and ef != 100 else "")
                      for c in COLUMNS]
-            print(f"| {r.get('label') or system_of(r)} ({MODE_NAMES.get(r['mode'], r['mode'])}) | "
+            name = r.get("label") or f"{system_of(r)} {MODE_NAMES.get(r['mode'], r['mode'])}"
+            print(f"| {name}{' (' + r['time'] + ')' if r.get('time') else ''} | "
                   + " | ".join(cells) + " |")
         print()
         return
@@ -127,8 +128,9 @@ def table(records, dataset, batch, per_run):
     for r in records:
         groups.setdefault((system_of(r), r["mode"]), []).append(r)
     meds = {key: {c: median([figures(r)[c] for r in runs]) for c in COLUMNS} for key, runs in groups.items()}
-    real = sorted((k for k in groups if k[0] != "chroma-rs"), key=lambda k: (version_key(k[0]), k[0], k[1]))
-    ours = sorted(k for k in groups if k[0] == "chroma-rs")
+    order = lambda k: (version_key(k[0]), k[0], list(MODE_NAMES).index(k[1]) if k[1] in MODE_NAMES else 9)  # noqa: E731
+    real = sorted((k for k in groups if k[0] != "chroma-rs"), key=order)
+    ours = sorted((k for k in groups if k[0] == "chroma-rs"), key=order)
     notes = []
     for key in real + ours:
         system, mode = key
