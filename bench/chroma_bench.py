@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -317,6 +318,10 @@ class Server:
 
 
 # --------------------------------------------------------------------------- driver
+def log(msg):
+    print(f"[chroma_bench] {msg}", file=sys.stderr, flush=True)
+
+
 def run_phase(a, phase, server=None):
     """Run one phase in a fresh python process and return its JSON result."""
     args = [sys.executable, os.path.abspath(__file__), "--phase", phase, "--dataset", a.dataset,
@@ -361,8 +366,6 @@ def main():
     if a.mode == "http" and not a.server_cmd:
         ap.error("--mode http needs --server-cmd")
 
-    import shutil
-
     a.dataset = os.path.abspath(a.dataset)
     a.path = os.path.abspath(a.path)
     shutil.rmtree(a.path, ignore_errors=True)
@@ -373,7 +376,6 @@ def main():
               "system": system, "dataset": os.path.basename(a.dataset.rstrip("/")), "mode": a.mode,
               "payload": "full", "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     server = Server(a) if a.mode == "http" else None
-    log = lambda msg: print(f"[chroma_bench] {msg}", file=sys.stderr, flush=True)  # noqa: E731
 
     log(f"{record['label']} on {record['dataset']}: load phase")
     if server:
