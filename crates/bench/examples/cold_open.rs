@@ -1,6 +1,9 @@
-//! Times the parts of a cold open: open, get_collection, first query (index load).
+//! Times the parts of a cold open: open, `get_collection`, first query (index load).
+//!
+//! Usage: `cargo run --release -p chroma-bench --example cold_open -- DATA_FOLDER` on a folder written
+//! by `chroma-rs-bench` (its collection `bench`).
 use chroma_store::Engine;
-use chroma_types::*;
+use chroma_types::{ChromaApi, QueryRequest, Settings, DEFAULT_DATABASE, DEFAULT_TENANT};
 use std::time::Instant;
 fn main() {
     let path = std::env::args().nth(1).expect("usage: cold_open DATA_FOLDER");
@@ -14,5 +17,10 @@ fn main() {
     let t3 = t.elapsed();
     e.query(c.id, QueryRequest::new(vec![vec![0.02; dim]], 10)).expect("q");
     let t4 = t.elapsed();
-    println!("open {:?} get_collection {:?} first query {:?} second query {:?}", t1, t2 - t1, t3 - t2, t4 - t3);
+    println!(
+        "open {t1:?} get_collection {:?} first query {:?} second query {:?}",
+        t2.saturating_sub(t1),
+        t3.saturating_sub(t2),
+        t4.saturating_sub(t3)
+    );
 }

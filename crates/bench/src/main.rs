@@ -1,14 +1,18 @@
-//! Embedded benchmark of chroma-rs on the datasets made by `../shared/bench/make_dataset.py`,
-//! measuring what `../shared/bench/chroma_baseline.py` measures for real Chroma (add records/s,
-//! query p50/p99 with the default include, recall@10 at the default ef and at ef 100, cold open
-//! to first query in a fresh process, disk, peak RSS) and printing one JSON line in that
-//! harness's format, so `summarize.py` puts both in one table.
+//! Embedded benchmark of chroma-rs: the workload of `bench/chroma_bench.py` (which runs it against
+//! real Chroma) on a dataset made by `bench/make_dataset.py` (`scripts/make-bench-data.sh`): add
+//! records/s and CPU, query p50/p99 with the default include, recall@10 at the default ef and at ef
+//! 10 and 100, cold open to the first query in a fresh process, disk, peak RSS. Prints one JSON line
+//! in the record format `bench/summarize.py` reads (and appends it to `--out`), so chroma-rs and
+//! real Chroma share one table. See `bench/README.md`.
 //!
 //! Usage: chroma-rs-bench --dataset DIR [--path DIR] [--batch 5000] [--queries 1000]
 //!                        [--label NAME] [--out results.jsonl] [--ephemeral]
 
 use chroma_store::Engine;
-use chroma_types::*;
+use chroma_types::{
+    metadata, AddRequest, ChromaApi, CreateCollection, Metadata, QueryRequest, Settings, UpdateCollection,
+    DEFAULT_DATABASE, DEFAULT_TENANT, VERSION,
+};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,8 +115,7 @@ fn proc_status(key: &str) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<u64>().ok())
         })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
+        .map_or(0, |kb| kb * 1024)
 }
 
 fn cpu_seconds() -> f64 {
@@ -141,8 +144,25 @@ fn tree_bytes(p: &Path) -> u64 {
         .sum()
 }
 
+/// The current UTC time as `YYYY-MM-DD HH:MM:SS` (days to a civil date: the proleptic Gregorian
+/// calendar counted in 400-year eras of 146,097 days, years starting on 1 March).
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return 0.0;
     }
@@ -223,9 +243,10 @@ fn phase_load(a: &Args) -> Value {
     }
     eprintln!();
     let add_cpu = cpu_seconds() - cpu0;
-    let default = run_queries(&e, c.id, a, "default (ef_search 100)");
+    let ef = c.config.ef_search;
+    let default = run_queries(&e, c.id, a, &format!("default (ef_search {ef})"));
     json!({"n": n, "batch": a.batch, "add_s": add_s, "add_rec_s": n as f64 / add_s, "add_client_cpu_s": add_cpu,
-           "default": default, "client_peak_rss": proc_status("VmHWM")})
+           "default_ef": ef, "default": default, "client_peak_rss": proc_status("VmHWM")})
 }
 
 fn phase_reopen(a: &Args) -> Value {
@@ -275,8 +296,9 @@ fn main() {
     };
     let ds = a.dataset.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     eprintln!("[chroma-rs-bench] {} on {ds}: load phase", a.label);
-    let mut res = json!({"label": a.label, "dataset": ds, "mode": if a.ephemeral { "ephemeral" } else { "persistent" },
-                         "version": VERSION});
+    let mut res = json!({"label": a.label, "system": "chroma-rs", "dataset": ds,
+                         "mode": if a.ephemeral { "ephemeral" } else { "persistent" }, "payload": "full",
+                         "time": utc_now(), "version": VERSION});
     if a.ephemeral {
         // one process: nothing to reopen
         res["load"] = phase_load(&a);
