@@ -22,10 +22,10 @@ fn engine_with(docs: &[(&str, Option<String>, serde_json::Value)]) -> (Engine, U
     (e, c.id)
 }
 
-fn get_ids(e: &Engine, cid: Uuid, r#where: Option<serde_json::Value>, doc: Option<serde_json::Value>) -> Vec<String> {
+fn get_ids(e: &Engine, cid: Uuid, r#where: Option<&serde_json::Value>, doc: Option<&serde_json::Value>) -> Vec<String> {
     let req = GetRequest {
-        r#where: parse_where(r#where.as_ref()).unwrap(),
-        where_document: parse_where_document(doc.as_ref()).unwrap(),
+        r#where: parse_where(r#where).unwrap(),
+        where_document: parse_where_document(doc).unwrap(),
         include: vec![],
         ..GetRequest::default()
     };
@@ -45,16 +45,16 @@ fn long_in_lists_work() {
     let (e, cid) = three();
     let mut strs: Vec<String> = (0..40_000).map(|i| format!("v{i}")).collect();
     strs.push("x2".into());
-    assert_eq!(get_ids(&e, cid, Some(json!({"s": {"$in": strs}})), None), ["b"]);
+    assert_eq!(get_ids(&e, cid, Some(&json!({"s": {"$in": strs}})), None), ["b"]);
     let nin: Vec<String> = (0..40_000).map(|i| format!("v{i}")).chain(["x1".to_string()]).collect();
-    assert_eq!(get_ids(&e, cid, Some(json!({"s": {"$nin": nin}})), None), ["b", "c"]);
+    assert_eq!(get_ids(&e, cid, Some(&json!({"s": {"$nin": nin}})), None), ["b", "c"]);
     let mut nums: Vec<serde_json::Value> = (100..40_100).map(|i| json!(i)).collect();
     nums.push(json!(3.5));
     nums.push(json!(1));
-    assert_eq!(get_ids(&e, cid, Some(json!({"n": {"$in": nums}})), None), ["a", "c"]);
+    assert_eq!(get_ids(&e, cid, Some(&json!({"n": {"$in": nums}})), None), ["a", "c"]);
     let floats: Vec<serde_json::Value> = (0..40_000).map(|i| json!(f64::from(i) + 0.25)).chain([json!(2.0)]).collect();
-    assert_eq!(get_ids(&e, cid, Some(json!({"n": {"$in": floats.clone()}})), None), ["b"]);
-    assert_eq!(get_ids(&e, cid, Some(json!({"n": {"$nin": floats}})), None), ["a", "c"]);
+    assert_eq!(get_ids(&e, cid, Some(&json!({"n": {"$in": floats.clone()}})), None), ["b"]);
+    assert_eq!(get_ids(&e, cid, Some(&json!({"n": {"$nin": floats}})), None), ["a", "c"]);
 }
 
 #[test]
@@ -62,22 +62,22 @@ fn wide_and_or_work() {
     let (e, cid) = three();
     let mut any: Vec<serde_json::Value> = (0..3_000).map(|i| json!({"s": format!("v{i}")})).collect();
     any.push(json!({"s": "x3"}));
-    assert_eq!(get_ids(&e, cid, Some(json!({"$or": any})), None), ["c"]);
+    assert_eq!(get_ids(&e, cid, Some(&json!({"$or": any})), None), ["c"]);
     let all: Vec<serde_json::Value> = (0..3_000).map(|i| json!({"n": {"$lt": 10 + i}})).collect();
-    assert_eq!(get_ids(&e, cid, Some(json!({"$and": all})), None), ["a", "b", "c"]);
+    assert_eq!(get_ids(&e, cid, Some(&json!({"$and": all})), None), ["a", "b", "c"]);
     let docs: Vec<serde_json::Value> = (0..3_000).map(|i| json!({"$contains": format!("zz{i}")})).collect();
     let mut docs_or = docs.clone();
     docs_or.push(json!({"$contains": "apple"}));
-    assert_eq!(get_ids(&e, cid, None, Some(json!({"$or": docs_or}))), ["a"]);
+    assert_eq!(get_ids(&e, cid, None, Some(&json!({"$or": docs_or}))), ["a"]);
 }
 
 #[test]
 fn nul_in_a_needle_is_an_ordinary_character() {
     let (e, cid) = three();
-    assert_eq!(get_ids(&e, cid, None, Some(json!({"$contains": "yellow\u{0}ban"}))), ["b"]);
-    assert_eq!(get_ids(&e, cid, None, Some(json!({"$contains": "w\u{0}b"}))), ["b"]);
-    assert!(get_ids(&e, cid, None, Some(json!({"$contains": "\u{0}\u{0}\u{0}"}))).is_empty());
-    assert_eq!(get_ids(&e, cid, None, Some(json!({"$not_contains": "low\u{0}"}))), ["a", "c"]);
+    assert_eq!(get_ids(&e, cid, None, Some(&json!({"$contains": "yellow\u{0}ban"}))), ["b"]);
+    assert_eq!(get_ids(&e, cid, None, Some(&json!({"$contains": "w\u{0}b"}))), ["b"]);
+    assert!(get_ids(&e, cid, None, Some(&json!({"$contains": "\u{0}\u{0}\u{0}"}))).is_empty());
+    assert_eq!(get_ids(&e, cid, None, Some(&json!({"$not_contains": "low\u{0}"}))), ["a", "c"]);
 }
 
 /// The repro of the stall: one 1,000,000-character document, a 2,000-character needle of the
@@ -93,10 +93,10 @@ fn long_repetitive_needles_cost_linear_time() {
         ("small", Some("aaaa".into()), json!({"k": 3})),
     ]);
     let started = Instant::now();
-    assert_eq!(get_ids(&e, cid, None, Some(json!({"$contains": "a".repeat(2_000)}))), ["big"]);
-    assert_eq!(get_ids(&e, cid, None, Some(json!({"$contains": "a".repeat(5_000) + "b"}))), Vec::<String>::new());
-    assert_eq!(get_ids(&e, cid, None, Some(json!({"$contains": "-".repeat(10_000) + "b"}))), ["dash"]);
-    assert_eq!(get_ids(&e, cid, None, Some(json!({"$not_contains": "a".repeat(10_000)}))), ["dash", "small"]);
+    assert_eq!(get_ids(&e, cid, None, Some(&json!({"$contains": "a".repeat(2_000)}))), ["big"]);
+    assert_eq!(get_ids(&e, cid, None, Some(&json!({"$contains": "a".repeat(5_000) + "b"}))), Vec::<String>::new());
+    assert_eq!(get_ids(&e, cid, None, Some(&json!({"$contains": "-".repeat(10_000) + "b"}))), ["dash"]);
+    assert_eq!(get_ids(&e, cid, None, Some(&json!({"$not_contains": "a".repeat(10_000)}))), ["dash", "small"]);
     let took = started.elapsed();
     assert!(took < Duration::from_secs(10), "four long-needle filters took {took:?}");
 }
