@@ -1,4 +1,4 @@
-//! Build + search benchmark on an `.npy` dataset made by `shared/bench/make_dataset.py`.
+//! Build + search benchmark on an `.npy` dataset made by `bench/make_dataset.py` (`bash scripts/make-bench-data.sh NAME`).
 //!
 //! Usage: `cargo run -p chroma-index --release --example index_bench -- <dataset dir> [threads] [M] [ef_construction]`
 //! The directory holds `base.npy` (f32 [N, D]), `queries.npy` (f32 [Q, D]) and `gt_ids.npy` (i32 [Q, K]).
