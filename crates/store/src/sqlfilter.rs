@@ -143,6 +143,7 @@ impl Builder {
                     self.key_rows(key, false, |b| b.in_cond(values, *negate))
                 }
             }
+            Where::Document(d) => self.doc_expr(d),
             Where::Contains { key, value, negate } => {
                 let rows = self.key_rows(key, true, |b| b.value_cond(Cmp::Eq, value));
                 if *negate {

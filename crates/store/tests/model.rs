@@ -333,7 +333,8 @@ fn where_leaf() -> BoxedStrategy<Where> {
 }
 
 fn where_filter() -> BoxedStrategy<Where> {
-    where_leaf()
+    // 1.x `{"#document": {...}}` clauses beside metadata clauses.
+    prop_oneof![4 => where_leaf(), 1 => doc_leaf().prop_map(Where::Document)]
         .prop_recursive(2, 10, 3, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 1..4).prop_map(Where::And),
@@ -505,11 +506,12 @@ fn array_elements(v: Option<&MetadataValue>) -> Vec<MetadataValue> {
     }
 }
 
-fn eval_where(w: &Where, md: Option<&Metadata>, d: Dialect) -> bool {
+fn eval_where(w: &Where, md: Option<&Metadata>, doc: Option<&str>, d: Dialect) -> bool {
     let scalar_of = |key: &str| md.and_then(|m| m.get(key)).filter(|v| !v.is_array());
     match w {
-        Where::And(p) => p.iter().all(|x| eval_where(x, md, d)),
-        Where::Or(p) => p.iter().any(|x| eval_where(x, md, d)),
+        Where::And(p) => p.iter().all(|x| eval_where(x, md, doc, d)),
+        Where::Or(p) => p.iter().any(|x| eval_where(x, md, doc, d)),
+        Where::Document(wd) => eval_doc(wd, doc, d),
         Where::Compare { key, op: Cmp::Ne, value } => {
             let v = scalar_of(key);
             if d.ne_matches_missing {
@@ -637,7 +639,7 @@ impl Model {
     fn matches(rec: &Rec, sel: &Selection) -> bool {
         let d = sel.dialect();
         sel.ids.as_ref().is_none_or(|ids| ids.contains(&rec.id))
-            && sel.w.as_ref().is_none_or(|w| eval_where(w, rec.md.as_ref(), d))
+            && sel.w.as_ref().is_none_or(|w| eval_where(w, rec.md.as_ref(), rec.doc.as_deref(), d))
             && sel.wd.as_ref().is_none_or(|wd| eval_doc(wd, rec.doc.as_deref(), d))
     }
 

@@ -110,6 +110,9 @@ pub enum Where {
         /// `$nin` when true.
         negate: bool,
     },
+    /// 1.x: a document filter written as a `where` clause on the key `#document`
+    /// (`{"#document": {"$contains": "x"}}`), also inside `$and` / `$or` beside metadata keys.
+    Document(WhereDocument),
     /// 1.x array membership: `$contains` / `$not_contains` on an array-valued key.
     Contains {
         /// The metadata key (an array-valued one).
@@ -128,6 +131,7 @@ impl Where {
             match w {
                 Where::And(v) | Where::Or(v) => v.iter().for_each(|x| walk(x, out)),
                 Where::Compare { key, .. } | Where::In { key, .. } | Where::Contains { key, .. } => out.push(key),
+                Where::Document(_) => {}
             }
         }
         let mut out = Vec::new();
@@ -244,7 +248,44 @@ fn parse_where_expr(v: &Value) -> Result<Where> {
     }
 }
 
+/// The `where` key that Chroma 1.x reads as the record's document.
+pub const DOCUMENT_KEY: &str = "#document";
+
+/// `{"#document": ...}` as Chroma 1.5.9 reads it: `$contains`, `$not_contains`, `$regex` and
+/// `$not_regex` with a string are document filters; equality and set operators with a string
+/// are refused with 1.5.9's error (documents have no inverted index); anything else is an
+/// ordinary metadata clause on the key `#document` (which 1.5.9 answers the same way).
+fn parse_document_field(value: &Value) -> Option<Result<Where>> {
+    let refused = || {
+        Error::invalid(format!(
+            "Cannot filter using metadata key '{DOCUMENT_KEY}' with type 'Str' because indexing is disabled"
+        ))
+    };
+    let (op, operand) = match value {
+        Value::String(_) => return Some(Err(refused())),
+        Value::Object(ops) if ops.len() == 1 => ops.iter().next()?,
+        _ => return None,
+    };
+    match (op.as_str(), operand) {
+        ("$contains" | "$not_contains" | "$regex" | "$not_regex", Value::String(_)) => {
+            let single = Value::Object([(op.clone(), operand.clone())].into_iter().collect());
+            Some(parse_doc_expr(&single).map(Where::Document))
+        }
+        ("$contains" | "$not_contains", _) => Some(Err(Error::invalid(format!(
+            "Expected operand value to be a str for operator {op} on {DOCUMENT_KEY}, got {operand}"
+        )))),
+        ("$eq" | "$ne", Value::String(_)) => Some(Err(refused())),
+        ("$in" | "$nin", Value::Array(items)) if items.first().is_some_and(Value::is_string) => Some(Err(refused())),
+        _ => None,
+    }
+}
+
 fn parse_field(key: &str, value: &Value) -> Result<Where> {
+    if key == DOCUMENT_KEY {
+        if let Some(parsed) = parse_document_field(value) {
+            return parsed;
+        }
+    }
     if let Some(s) = Scalar::from_json(value) {
         return Ok(Where::Compare { key: key.to_string(), op: Cmp::Eq, value: s });
     }
@@ -383,6 +424,7 @@ impl Where {
             Where::Contains { key, value, negate } => {
                 json!({ key.clone(): { if *negate { "$not_contains" } else { "$contains" }: value.to_json() } })
             }
+            Where::Document(d) => json!({ DOCUMENT_KEY: d.to_json() }),
         }
     }
 }
@@ -413,6 +455,35 @@ mod tests {
         assert_eq!(parse_where(Some(&Value::Null)).unwrap(), None);
         assert_eq!(parse_where(Some(&json!({}))).unwrap(), None);
         assert_eq!(parse_where_document(Some(&json!({}))).unwrap(), None);
+    }
+
+    #[test]
+    fn document_key_is_a_document_filter() {
+        let parse = |v: Value| parse_where(Some(&v));
+        let w = parse(json!({"#document": {"$not_contains": "apple"}})).unwrap().unwrap();
+        assert_eq!(w, Where::Document(WhereDocument::NotContains("apple".into())));
+        assert_eq!(parse(w.to_json()).unwrap().unwrap(), w);
+        let w = parse(json!({"$and": [{"#document": {"$regex": "^g"}}, {"k": {"$gt": 1}}]})).unwrap().unwrap();
+        let Where::And(parts) = &w else { panic!("{w:?}") };
+        assert_eq!(parts[0], Where::Document(WhereDocument::Regex("^g".into())));
+        assert!(parse(json!({"#document": {"$regex": "("}})).is_err(), "the regex is checked");
+        for refused in [
+            json!({"#document": "red apple"}),
+            json!({"#document": {"$eq": "red apple"}}),
+            json!({"#document": {"$ne": "red apple"}}),
+            json!({"#document": {"$in": ["red apple"]}}),
+            json!({"#document": {"$nin": ["red apple"]}}),
+        ] {
+            let e = parse(refused.clone()).unwrap_err();
+            assert_eq!(
+                e.message, "Cannot filter using metadata key '#document' with type 'Str' because indexing is disabled",
+                "{refused}"
+            );
+        }
+        assert!(parse(json!({"#document": {"$contains": 1}})).is_err());
+        // Not a string: an ordinary metadata clause, as 1.5.9 answers it (matches nothing).
+        let w = parse(json!({"#document": {"$eq": 1}})).unwrap().unwrap();
+        assert!(matches!(w, Where::Compare { .. }), "{w:?}");
     }
 
     #[test]
