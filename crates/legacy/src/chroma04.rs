@@ -10,14 +10,15 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use percent_encoding::{utf8_percent_encode, AsciiSet};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::hnsw::HnswIndex;
 use crate::{
     io_err, name_rejection, parse_python_json, sql_err, value_quirks, LegacyCollection, LegacyEmbedding, LegacyError,
-    LegacyMetadata, LegacyRecord, LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind,
-    DEFAULT_DATABASE, DEFAULT_TENANT,
+    LegacyMetadata, LegacyRecord, LegacySource, LegacyValue, NameRules, Quirk, RecordBatches, RecordChecks, Result,
+    SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
 pub const SQLITE_FILE: &str = "chroma.sqlite3";
@@ -30,16 +31,10 @@ fn uri_for(path: &Path) -> Result<String> {
     };
     let s =
         abs.to_str().ok_or_else(|| LegacyError::Unreadable(format!("{}: path is not valid UTF-8", abs.display())))?;
-    let mut enc = String::new();
-    for c in s.chars() {
-        match c {
-            '?' => enc.push_str("%3f"),
-            '#' => enc.push_str("%23"),
-            '%' => enc.push_str("%25"),
-            c => enc.push(c),
-        }
-    }
-    Ok(format!("file:{enc}?mode=ro&immutable=1"))
+    // `?`, `#` and `%` would end or escape the path part of the URI; SQLite decodes `%XX`
+    // (and percent-encoding also encodes non-ASCII bytes, which SQLite decodes back).
+    const URI_PATH: &AsciiSet = &AsciiSet::EMPTY.add(b'?').add(b'#').add(b'%');
+    Ok(format!("file:{}?mode=ro&immutable=1", utf8_percent_encode(s, URI_PATH)))
 }
 
 /// Opens a SQLite file strictly read-only and immutable (no locks, no journal, no -shm).
@@ -280,7 +275,7 @@ impl Chroma04Source {
                 if pk.is_file() {
                     let bytes = std::fs::read(&pk).map_err(io_err(format!("reading {}", pk.display())))?;
                     let p = crate::pickle::parse(&bytes)
-                        .map_err(|e| LegacyError::Format(format!("{}: {e}", pk.display())))?;
+                        .map_err(|source| LegacyError::Pickle { context: pk.display().to_string(), source })?;
                     let mut id_to_label = HashMap::new();
                     if let Some(d) = p.dict_get("id_to_label").and_then(|d| d.as_dict()) {
                         for (k, v) in d {
@@ -542,7 +537,8 @@ impl LegacySource for Chroma04Source {
         let mut out = Vec::new();
         for (id, name, dimension, conf, schema_str, tenant, database) in rows {
             let mut quirks = Vec::new();
-            if let Some(reason) = name_rejection(&name) {
+            // Written by Chroma >= 0.4: the rules of the release that wrote it (0.4-0.6 or 1.x).
+            if let Some(reason) = name_rejection(&name, NameRules::Stored) {
                 quirks.push(Quirk::NameRejectedByNewRules { reason });
             }
             let metadata = self.collection_metadata(&id)?;
@@ -618,7 +614,7 @@ impl LegacySource for Chroma04Source {
             state,
             after: i64::MIN,
             batch: batch.max(1),
-            dimension: collection.dimension,
+            checks: RecordChecks::unique_ids(collection.dimension),
             done: false,
         }))
     }
@@ -634,7 +630,7 @@ struct RecordIter<'a> {
     state: VectorState,
     after: i64,
     batch: usize,
-    dimension: Option<usize>,
+    checks: RecordChecks,
     done: bool,
 }
 
@@ -703,13 +699,7 @@ impl RecordIter<'_> {
         let mut out = Vec::with_capacity(rows.len());
         for (rowid, eid, seq) in rows {
             let mut quirks = Vec::new();
-            let id = match eid {
-                Some(s) => s,
-                None => {
-                    quirks.push(Quirk::NullId);
-                    String::new()
-                }
-            };
+            let id = self.checks.id(eid, String::new, &mut quirks);
             let origin = match sql_value_to_i64(&seq) {
                 Some(s) => format!("{SQLITE_FILE} embeddings.id {rowid} (seq_id {s})"),
                 None => format!("{SQLITE_FILE} embeddings.id {rowid}"),
@@ -738,15 +728,10 @@ impl RecordIter<'_> {
             }
             value_quirks(&md, &mut quirks);
             quirks.retain(|q| !matches!(q, Quirk::NestedValue { key } if matches!(md.get(key), Some(LegacyValue::List(l)) if l.iter().all(|x| !matches!(x, LegacyValue::List(_) | LegacyValue::Map(_))))));
-            if document.as_deref().is_some_and(|d| d.contains('\0')) {
-                quirks.push(Quirk::NulByte { field: "document".into() });
-            }
+            RecordChecks::document(document.as_deref(), &mut quirks);
             let embedding = self.state.lookup(&id, &mut quirks)?;
-            if let (Some(e), Some(d)) = (&embedding, self.dimension) {
-                if e.len() != d {
-                    quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() });
-                }
-            }
+            // A missing vector is reported by the lookup, which knows why.
+            self.checks.embedding(embedding.as_ref(), None, &mut quirks);
             out.push(LegacyRecord {
                 id,
                 embedding,

@@ -9,13 +9,17 @@
 use std::fmt;
 use std::path::Path;
 
+pub mod checks;
 pub mod chroma04;
 pub mod clickhouse03;
 pub mod hnsw;
 pub mod parquet03;
 pub mod pickle;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod value;
 
+pub use checks::{name_rejection, parse_metadata_text, value_quirks, NameRules, RecordChecks};
 pub use chroma04::{open_chroma04, Chroma04Source};
 pub use clickhouse03::{open_clickhouse03, ClickHouse03Source, ClickHouseConfig};
 pub use parquet03::{open_parquet03, Parquet03Source};
@@ -45,16 +49,72 @@ impl fmt::Display for SourceKind {
 /// Errors of the legacy readers; every variant says where it happened.
 #[derive(Debug, thiserror::Error)]
 pub enum LegacyError {
+    /// A file (or an HTTP body being streamed) could not be read.
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        /// What was being done, naming the file.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A parquet file could not be read.
     #[error("{context}: {source}")]
-    Parquet { context: String, source: parquet::errors::ParquetError },
+    Parquet {
+        /// What was being done, naming the file.
+        context: String,
+        /// The cause.
+        source: parquet::errors::ParquetError,
+    },
+    /// Decoding parquet data into arrow arrays failed.
     #[error("{context}: {source}")]
-    Arrow { context: String, source: arrow_schema::ArrowError },
+    Arrow {
+        /// What was being done, naming the file.
+        context: String,
+        /// The cause.
+        source: arrow_schema::ArrowError,
+    },
+    /// A SQLite query failed.
     #[error("{context}: {source}")]
-    Sqlite { context: String, source: rusqlite::Error },
+    Sqlite {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// An HTTP request failed (connection, TLS, timeout, reading the body).
+    #[error("{context}: {source}")]
+    Transport {
+        /// The request, e.g. `GET http://host/api/v2/heartbeat`.
+        context: String,
+        /// The cause.
+        source: Box<ureq::Error>,
+    },
+    /// A server answered, but not as expected (an HTTP error status, an odd answer).
     #[error("{context}: {message}")]
-    Http { context: String, message: String },
+    Http {
+        /// The request.
+        context: String,
+        /// What was wrong, with the server's words where it gave some.
+        message: String,
+    },
+    /// Text that should be (Python-flavoured) JSON is not.
+    #[error("{context}: {source}{after}")]
+    Json {
+        /// Where the text came from.
+        context: String,
+        /// The cause.
+        source: JsonError,
+        /// What the message shows after the cause (e.g. `: <the text>`); often empty.
+        after: String,
+    },
+    /// A pickle file (0.3.x and hnswlib index metadata) could not be decoded.
+    #[error("{context}: {source}")]
+    Pickle {
+        /// The file.
+        context: String,
+        /// The cause.
+        source: pickle::PickleError,
+    },
     /// The data does not have the expected layout / encoding.
     #[error("{0}")]
     Format(String),
@@ -63,6 +123,7 @@ pub enum LegacyError {
     Unreadable(String),
 }
 
+/// `Result` with [`LegacyError`].
 pub type Result<T> = std::result::Result<T, LegacyError>;
 
 pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LegacyError {
@@ -141,8 +202,8 @@ pub enum Quirk {
     DimensionMismatch { expected: usize, found: usize },
     /// No vector could be found for this record.
     MissingEmbedding { detail: String },
-    /// Collection name that >= 0.4 rules reject (3-63 chars, [A-Za-z0-9._-], alnum at both ends,
-    /// no `..`, not an IPv4 address).
+    /// Collection name that Chroma's rules reject (see [`NameRules`]: those of the release that
+    /// wrote the data; for 0.3.x data those of 0.4, the first release that checked names).
     NameRejectedByNewRules { reason: String },
     /// Anything else, in words.
     Other(String),
@@ -283,71 +344,5 @@ pub fn open_folder(path: &Path) -> Result<Box<dyn LegacySource>> {
             "{} holds no Chroma data (no chroma.sqlite3, no chroma-*.parquet, no index/)",
             path.display()
         ))),
-    }
-}
-
-/// Quirks of a metadata map's values (shared by all readers).
-pub fn value_quirks(meta: &LegacyMetadata, out: &mut Vec<Quirk>) {
-    for (k, v) in meta {
-        if k.is_empty() || k.contains('\0') {
-            out.push(Quirk::OddKey { key: k.clone() });
-        }
-        match v {
-            LegacyValue::List(_) | LegacyValue::Map(_) => out.push(Quirk::NestedValue { key: k.clone() }),
-            LegacyValue::Bool(_) => {}
-            LegacyValue::Float(f) if !f.is_finite() => out.push(Quirk::NonFiniteFloat { key: k.clone() }),
-            LegacyValue::BigInt(_) => out.push(Quirk::IntBeyond64Bits { key: k.clone() }),
-            LegacyValue::BrokenStr { .. } => out.push(Quirk::BrokenUnicode { key: k.clone() }),
-            LegacyValue::Str(s) if s.contains('\0') => {
-                out.push(Quirk::NulByte { field: format!("metadata value of {k:?}") })
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Why chroma >= 0.4 would reject a collection name, if it would.
-pub fn name_rejection(name: &str) -> Option<String> {
-    let n = name.chars().count();
-    if !(3..=63).contains(&n) {
-        return Some(format!("length {n} is not within 3-63"));
-    }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-        return Some("only [a-zA-Z0-9._-] allowed".into());
-    }
-    let first = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let last = name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
-    if !first || !last {
-        return Some("must start and end with a letter or digit".into());
-    }
-    if name.contains("..") {
-        return Some("contains '..'".into());
-    }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Some("is an IPv4 address".into());
-    }
-    None
-}
-
-/// Parses a JSON metadata text as 0.3.x stored it, returning the map (or None) and quirks.
-/// `is_collection`: the 4-char text `null` is the normal "no metadata" there.
-pub fn parse_metadata_text(raw: &str, is_collection: bool, quirks: &mut Vec<Quirk>) -> Option<LegacyMetadata> {
-    match parse_python_json(raw) {
-        Ok(LegacyValue::Map(m)) => {
-            if m.is_empty() {
-                quirks.push(Quirk::MetadataEmptyDict);
-            }
-            value_quirks(&m, quirks);
-            Some(m)
-        }
-        Ok(LegacyValue::Null) if is_collection => None,
-        Ok(_) => {
-            quirks.push(Quirk::MetadataNotAnObject { raw: raw.to_string() });
-            None
-        }
-        Err(e) => {
-            quirks.push(Quirk::MetadataMalformedJson { raw: raw.to_string(), error: e.to_string() });
-            None
-        }
     }
 }

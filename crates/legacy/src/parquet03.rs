@@ -14,9 +14,10 @@ use arrow_array::{
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
+use crate::checks::{metadata_text_03, name_quirks_03, space_03, RecordChecks};
 use crate::{
-    io_err, name_rejection, parse_metadata_text, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord,
-    LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
+    io_err, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord, LegacySource, Quirk, RecordBatches, Result,
+    SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
 pub const COLLECTIONS_FILE: &str = "chroma-collections.parquet";
@@ -378,27 +379,9 @@ impl LegacySource for Parquet03Source {
                     quirks.push(Quirk::Other("collection name is NULL".into()));
                     String::new()
                 });
-                if let Some(reason) = name_rejection(&name) {
-                    quirks.push(Quirk::NameRejectedByNewRules { reason });
-                }
-                if !names.insert(name.clone()) {
-                    quirks.push(Quirk::Other(format!("collection name {name:?} used twice")));
-                }
-                let metadata = match m.get(i)? {
-                    None => None,
-                    Some(raw) => {
-                        let md = parse_metadata_text(&raw, true, &mut quirks);
-                        if let Some(md) = &md {
-                            bool_quirks(md, &mut quirks);
-                        }
-                        md
-                    }
-                };
-                let space = match metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
-                    Some(LegacyValue::Str(s)) => Some(s.clone()),
-                    Some(other) => Some(other.to_string()),
-                    None => Some("l2".to_string()),
-                };
+                name_quirks_03(&name, &mut names, &mut quirks);
+                let metadata = metadata_text_03(m.get(i)?.as_deref(), true, &mut quirks);
+                let space = space_03(metadata.as_ref());
                 out.push(LegacyCollection {
                     id,
                     name,
@@ -445,10 +428,9 @@ impl LegacySource for Parquet03Source {
             path,
             rg_rows,
             coll: collection.id.clone(),
-            dimension: collection.dimension,
+            checks: RecordChecks::new(collection.dimension),
             batch: batch.max(1),
             global: 0,
-            seen: HashMap::new(),
             pending: Vec::new(),
             done: false,
         }))
@@ -459,23 +441,14 @@ impl LegacySource for Parquet03Source {
     }
 }
 
-fn bool_quirks(md: &crate::LegacyMetadata, quirks: &mut Vec<Quirk>) {
-    for (k, v) in md {
-        if matches!(v, LegacyValue::Bool(_)) {
-            quirks.push(Quirk::BoolValue { key: k.clone() });
-        }
-    }
-}
-
 struct RecordIter {
     reader: ParquetRecordBatchReader,
     path: PathBuf,
     rg_rows: Vec<u64>,
     coll: String,
-    dimension: Option<usize>,
+    checks: RecordChecks,
     batch: usize,
     global: u64,
-    seen: HashMap<String, String>,
     pending: Vec<LegacyRecord>,
     done: bool,
 }
@@ -501,44 +474,12 @@ impl RecordIter {
                 None => origin_of(global, &self.rg_rows),
             };
             let mut quirks = Vec::new();
-            let id = match idc.get(i)? {
-                Some(s) => s,
-                None => {
-                    quirks.push(Quirk::NullId);
-                    String::new()
-                }
-            };
-            if id.contains('\0') {
-                quirks.push(Quirk::NulByte { field: "id".into() });
-            }
-            if let Some(first) = self.seen.get(&id) {
-                quirks.push(Quirk::DuplicateId { first_origin: first.clone() });
-            } else {
-                self.seen.insert(id.clone(), origin.clone());
-            }
+            let id = self.checks.id(idc.get(i)?, || origin.clone(), &mut quirks);
             let embedding = embedding_at(emb, i, &mut quirks)?;
-            match (&embedding, self.dimension) {
-                (None, _) => quirks.push(Quirk::MissingEmbedding { detail: "embedding is NULL".into() }),
-                (Some(e), Some(d)) if e.len() != d => {
-                    quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() })
-                }
-                (Some(e), None) => self.dimension = Some(e.len()),
-                _ => {}
-            }
+            self.checks.embedding(embedding.as_ref(), Some("embedding is NULL"), &mut quirks);
             let document = doc.get(i)?;
-            if document.as_deref().is_some_and(|d| d.contains('\0')) {
-                quirks.push(Quirk::NulByte { field: "document".into() });
-            }
-            let metadata = match md.get(i)? {
-                None => None,
-                Some(raw) => {
-                    let m = parse_metadata_text(&raw, false, &mut quirks);
-                    if let Some(m) = &m {
-                        bool_quirks(m, &mut quirks);
-                    }
-                    m
-                }
-            };
+            RecordChecks::document(document.as_deref(), &mut quirks);
+            let metadata = metadata_text_03(md.get(i)?.as_deref(), false, &mut quirks);
             self.pending.push(LegacyRecord { id, embedding, document, uri: None, metadata, origin, quirks });
         }
         self.global += b.num_rows() as u64;

@@ -137,6 +137,8 @@ pub struct JsonError {
     pub reason: String,
 }
 
+impl std::error::Error for JsonError {}
+
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} at byte {}", self.reason, self.offset)

@@ -30,7 +30,7 @@ fn main() {
     }
     let src = PathBuf::from(args.first().cloned().unwrap_or_else(|| "bench-data/legacy-03-100k".into()));
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dest = args.get(1).map(PathBuf::from).unwrap_or_else(|| tmp.path().join("dest"));
+    let dest = args.get(1).map_or_else(|| tmp.path().join("dest"), PathBuf::from);
     let before = vm_hwm_kib().unwrap_or(0);
     let a = chroma_migrate::MigrateArgs {
         from: Some(src.display().to_string()),

@@ -3,25 +3,27 @@
 //! Bodies are parsed with the Python-JSON parser so bare `NaN`/`Infinity` and big ints that
 //! Python servers emit are kept as they are (and then handled by the policy).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use chroma_legacy::checks::metadata_quirks;
 use chroma_legacy::{
-    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord, LegacySource, LegacyValue, Quirk,
-    RecordBatches, Result, SourceKind,
+    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord, LegacySource, LegacyValue,
+    NameRules, Quirk, RecordBatches, RecordChecks, Result, SourceKind,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiLine {
-    V1,
-    V2,
-}
+/// Which API the server speaks: the client's notion (v2 first, else v1).
+pub use chroma_client::ApiLine;
 
+/// A running Chroma server read through its HTTP API (a [`LegacySource`]).
 pub struct ServerSource {
     base: String,
     headers: Vec<(String, String)>,
     agent: ureq::Agent,
+    /// The API the server answered on.
     pub api: ApiLine,
+    /// The version the server reports (empty when it reports none).
     pub version: String,
     warnings: Vec<String>,
     /// 0.3.x addresses collections by name in record routes.
@@ -33,16 +35,16 @@ fn http_err(context: String, message: String) -> LegacyError {
     LegacyError::Http { context, message }
 }
 
+fn transport_err(context: String, source: ureq::Error) -> LegacyError {
+    LegacyError::Transport { context, source: Box::new(source) }
+}
+
+/// RFC 3986 unreserved characters (`A-Za-z0-9-_.~`) stay as they are; every other byte of a
+/// path segment or query value is `%XX`-encoded.
+const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    utf8_percent_encode(s, URL_COMPONENT).to_string()
 }
 
 impl ServerSource {
@@ -99,19 +101,23 @@ impl ServerSource {
             }
             r.send(body.map(|b| b.to_string()).unwrap_or_default().as_bytes())
         };
-        let mut resp = resp.map_err(|e| http_err(ctx(), e.to_string()))?;
+        let mut resp = resp.map_err(|e| transport_err(ctx(), e))?;
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()
             .with_config()
             .limit(4 * 1024 * 1024 * 1024)
             .read_to_string()
-            .map_err(|e| http_err(ctx(), format!("reading the response: {e}")))?;
+            .map_err(|e| transport_err(format!("{}: reading the response", ctx()), e))?;
         if !(200..300).contains(&status) {
             let shown: String = text.chars().take(300).collect();
             return Err(http_err(ctx(), format!("HTTP {status}: {shown}")));
         }
-        parse_python_json(&text).map_err(|e| http_err(ctx(), format!("response is not JSON: {e}")))
+        parse_python_json(&text).map_err(|source| LegacyError::Json {
+            context: format!("{}: response is not JSON", ctx()),
+            source,
+            after: String::new(),
+        })
     }
 
     fn coll_base(&self, c: &LegacyCollection) -> String {
@@ -202,15 +208,13 @@ fn collection_of(v: &LegacyValue, tenant: &str, database: &str) -> Result<Legacy
     let id = text(field(v, "id")).ok_or_else(|| LegacyError::Format("collection without an id".into()))?;
     let name = text(field(v, "name")).unwrap_or_default();
     let mut quirks = Vec::new();
-    if let Some(reason) = chroma_legacy::name_rejection(&name) {
+    // Accepted by the server that stored it: the rules of Chroma >= 0.4 (0.4-0.6 or 1.x).
+    if let Some(reason) = chroma_legacy::name_rejection(&name, NameRules::Stored) {
         quirks.push(Quirk::NameRejectedByNewRules { reason });
     }
     let metadata = match field(v, "metadata") {
         Some(LegacyValue::Map(m)) => {
-            if m.is_empty() {
-                quirks.push(Quirk::MetadataEmptyDict);
-            }
-            chroma_legacy::value_quirks(m, &mut quirks);
+            metadata_quirks(m, &mut quirks);
             Some(m.clone())
         }
         _ => None,
@@ -290,8 +294,7 @@ impl LegacySource for ServerSource {
             coll: collection.clone(),
             batch: batch.max(1),
             offset: 0,
-            seen: HashMap::new(),
-            dimension: collection.dimension,
+            checks: RecordChecks::new(collection.dimension),
             done: false,
         }))
     }
@@ -307,8 +310,7 @@ struct PageIter<'a> {
     batch: usize,
     offset: usize,
     /// Ids seen so far (for duplicate detection): the only per-record state held.
-    seen: HashMap<String, usize>,
-    dimension: Option<usize>,
+    checks: RecordChecks,
     done: bool,
 }
 
@@ -344,43 +346,19 @@ impl PageIter<'_> {
             let pos = self.offset + i;
             let origin = format!("{} page offset {} row {i}", self.coll.name, self.offset);
             let mut quirks = Vec::new();
-            let id = text(Some(idv)).unwrap_or_else(|| {
-                quirks.push(Quirk::NullId);
-                String::new()
-            });
-            if let Some(first) = self.seen.get(&id) {
-                quirks.push(Quirk::DuplicateId { first_origin: format!("record #{first}") });
-            } else {
-                self.seen.insert(id.clone(), pos);
-            }
+            let id = self.checks.id(text(Some(idv)), || format!("record #{pos}"), &mut quirks);
             let embedding = embedding_of(embs.get(i));
-            match (&embedding, self.dimension) {
-                (None, _) => quirks.push(Quirk::MissingEmbedding { detail: "the server returned none".into() }),
-                (Some(e), Some(d)) if e.len() != d => {
-                    quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() })
-                }
-                (Some(e), None) => self.dimension = Some(e.len()),
-                _ => {}
-            }
+            self.checks.embedding(embedding.as_ref(), Some("the server returned none"), &mut quirks);
+            let document = text(docs.get(i));
+            RecordChecks::document(document.as_deref(), &mut quirks);
             let metadata = match metas.get(i) {
                 Some(LegacyValue::Map(m)) => {
-                    if m.is_empty() {
-                        quirks.push(Quirk::MetadataEmptyDict);
-                    }
-                    chroma_legacy::value_quirks(m, &mut quirks);
+                    metadata_quirks(m, &mut quirks);
                     Some(m.clone())
                 }
                 _ => None,
             };
-            out.push(LegacyRecord {
-                id,
-                embedding,
-                document: text(docs.get(i)),
-                uri: text(uris.get(i)),
-                metadata,
-                origin,
-                quirks,
-            });
+            out.push(LegacyRecord { id, embedding, document, uri: text(uris.get(i)), metadata, origin, quirks });
         }
         self.offset += ids.len();
         Ok(out)

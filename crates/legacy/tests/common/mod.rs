@@ -1,20 +1,12 @@
 //! Shared helpers: compare a reader's output with a fixture's expected.json (written by the real
-//! Chroma of that version reading the folder back).
+//! Chroma of that version reading the folder back). Fixture access comes from
+//! `chroma_legacy::testing`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
-use chroma_legacy::{
-    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue,
-};
-
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/legacy")
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    fixtures_dir().join(name)
-}
+pub use chroma_legacy::testing::*;
+use chroma_legacy::{LegacyCollection, LegacyEmbedding, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue};
 
 pub fn fixtures_with_prefix(prefix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
@@ -25,34 +17,6 @@ pub fn fixtures_with_prefix(prefix: &str) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-pub fn load_expected(dir: &Path) -> LegacyValue {
-    let text = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
-    parse_python_json(&text).expect("expected.json parses")
-}
-
-pub fn get<'a>(v: &'a LegacyValue, k: &str) -> &'a LegacyValue {
-    match v {
-        LegacyValue::Map(m) => m.get(k).unwrap_or(&LegacyValue::Null),
-        _ => &LegacyValue::Null,
-    }
-}
-
-pub fn s(v: &LegacyValue) -> String {
-    match v {
-        LegacyValue::Str(s) => s.clone(),
-        LegacyValue::BrokenStr { lossy, .. } => lossy.clone(),
-        other => panic!("expected a string, got {other:?}"),
-    }
-}
-
-pub fn list(v: &LegacyValue) -> &[LegacyValue] {
-    match v {
-        LegacyValue::List(l) => l,
-        LegacyValue::Null => &[],
-        other => panic!("expected a list, got {other:?}"),
-    }
 }
 
 /// NaN-aware equality; ints and floats compare by value (expected.json may print 3.0 as 3.0

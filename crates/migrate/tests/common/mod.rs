@@ -5,19 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chroma_legacy::{parse_python_json, LegacyValue};
+pub use chroma_legacy::testing::*;
+use chroma_legacy::LegacyValue;
 use chroma_migrate::{MigrateArgs, MigrateError, Policy, Report};
 use chroma_store::Engine;
 use chroma_types::metadata::metadata_to_json;
 use chroma_types::{ChromaApi, GetRequest, Include, Metadata, Settings};
-
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/legacy")
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    fixtures_dir().join(name)
-}
 
 /// Every fixture folder that has an expected.json (0.3.x parquet, and >= 0.4 folders when present).
 pub fn all_fixtures() -> Vec<PathBuf> {
@@ -43,34 +36,6 @@ pub fn args(from: &Path, to: &Path, policy: Policy) -> MigrateArgs {
 
 pub fn migrate(from: &Path, to: &Path, policy: Policy) -> Result<Report, MigrateError> {
     chroma_migrate::run(args(from, to, policy))
-}
-
-pub fn load_expected(dir: &Path) -> LegacyValue {
-    let text = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
-    parse_python_json(&text).expect("expected.json parses")
-}
-
-pub fn get<'a>(v: &'a LegacyValue, k: &str) -> &'a LegacyValue {
-    match v {
-        LegacyValue::Map(m) => m.get(k).unwrap_or(&LegacyValue::Null),
-        _ => &LegacyValue::Null,
-    }
-}
-
-pub fn s(v: &LegacyValue) -> String {
-    match v {
-        LegacyValue::Str(s) => s.clone(),
-        LegacyValue::BrokenStr { lossy, .. } => lossy.clone(),
-        other => panic!("expected a string, got {other:?}"),
-    }
-}
-
-pub fn list(v: &LegacyValue) -> &[LegacyValue] {
-    match v {
-        LegacyValue::List(l) => l,
-        LegacyValue::Null => &[],
-        other => panic!("expected a list, got {other:?}"),
-    }
 }
 
 /// A record as read back from the destination.
