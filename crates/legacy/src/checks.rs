@@ -92,7 +92,7 @@ pub fn value_quirks(meta: &LegacyMetadata, out: &mut Vec<Quirk>) {
     }
 }
 
-/// Quirks of a metadata map as a reader got it (a server's JSON, SQLite rows): `{}` and
+/// Quirks of a metadata map as a reader got it (a server's JSON, `SQLite` rows): `{}` and
 /// [`value_quirks`].
 pub fn metadata_quirks(meta: &LegacyMetadata, quirks: &mut Vec<Quirk>) {
     if meta.is_empty() {

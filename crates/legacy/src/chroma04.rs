@@ -37,7 +37,7 @@ fn uri_for(path: &Path) -> Result<String> {
     Ok(format!("file:{}?mode=ro&immutable=1", utf8_percent_encode(s, URI_PATH)))
 }
 
-/// Opens a SQLite file strictly read-only and immutable (no locks, no journal, no -shm).
+/// Opens a `SQLite` file strictly read-only and immutable (no locks, no journal, no -shm).
 pub(crate) fn open_ro(db: &Path) -> Result<Connection> {
     let uri = uri_for(db)?;
     Connection::open_with_flags(
@@ -96,12 +96,12 @@ pub fn open_chroma04(path: &Path) -> Result<Chroma04Source> {
     }
     let mut warnings = Vec::new();
     let wal = path.join(format!("{SQLITE_FILE}-wal"));
-    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
     let (conn, tmp) = if wal_len > 0 {
         let dir = std::env::temp_dir().join(format!(
             "chroma-legacy-{}-{}",
             std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
         ));
         std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         let guard = TempCopy(dir.clone());
@@ -160,7 +160,9 @@ fn sql_value_to_i64(v: &SqlValue) -> Option<i64> {
             a.copy_from_slice(b);
             Some(i64::from_be_bytes(a))
         }
-        SqlValue::Blob(b) if b.len() < 8 && !b.is_empty() => Some(b.iter().fold(0i64, |acc, x| (acc << 8) | *x as i64)),
+        SqlValue::Blob(b) if b.len() < 8 && !b.is_empty() => {
+            Some(b.iter().fold(0i64, |acc, x| (acc << 8) | i64::from(*x)))
+        }
         _ => None,
     }
 }
@@ -286,7 +288,8 @@ impl Chroma04Source {
                     } else {
                         return Err(LegacyError::Format(format!("{}: no id_to_label", pk.display())));
                     }
-                    let pickle_seq = p.dict_get("max_seq_id").and_then(|v| v.as_i128()).map(|v| v as i64);
+                    let pickle_seq =
+                        p.dict_get("max_seq_id").and_then(super::pickle::PickleValue::as_i128).map(|v| v as i64);
                     let table_seq = self.seq_of_segment(seg)?;
                     start_seq = match (pickle_seq, table_seq) {
                         (Some(a), Some(b)) => Some(a.min(b)),
@@ -434,19 +437,16 @@ impl VectorState {
         }
         if let Some((idx, map, dir)) = &self.hnsw {
             if let Some(label) = map.get(id) {
-                return match idx.original_vector(*label, self.cosine)? {
-                    Some((v, deleted)) => {
-                        if deleted {
-                            quirks.push(Quirk::Other(format!("hnsw element for label {label} is marked deleted")));
-                        }
-                        Ok(Some(LegacyEmbedding::F32(v)))
+                return if let Some((v, deleted)) = idx.original_vector(*label, self.cosine)? {
+                    if deleted {
+                        quirks.push(Quirk::Other(format!("hnsw element for label {label} is marked deleted")));
                     }
-                    None => {
-                        quirks.push(Quirk::MissingEmbedding {
-                            detail: format!("label {label} not found in {}", dir.display()),
-                        });
-                        Ok(None)
-                    }
+                    Ok(Some(LegacyEmbedding::F32(v)))
+                } else {
+                    quirks.push(Quirk::MissingEmbedding {
+                        detail: format!("label {label} not found in {}", dir.display()),
+                    });
+                    Ok(None)
                 };
             }
         }
@@ -472,7 +472,7 @@ fn resolve_space(
         for p in path {
             cur = cur.get(p)?;
         }
-        cur.as_str().map(|s| s.to_string())
+        cur.as_str().map(std::string::ToString::to_string)
     };
     if let Some(c) = config {
         for path in [&["hnsw", "space"][..], &["hnsw_configuration", "space"], &["spann", "space"]] {

@@ -1,4 +1,4 @@
-//! Chroma 0.3.x ClickHouse backend, read over ClickHouse's HTTP interface (default port 8123)
+//! Chroma 0.3.x `ClickHouse` backend, read over `ClickHouse`'s HTTP interface (default port 8123)
 //! with `FORMAT JSONEachRow`; each collection's rows are streamed line by line from one
 //! response. Tables (database `default`): `collections(uuid, name, metadata)` and
 //! `embeddings(collection_uuid, uuid, embedding, document, id, metadata)`.
@@ -15,7 +15,7 @@ use crate::{
     RecordBatches, Result, SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
-/// Where the ClickHouse server is. 0.3.x connected without user/password to database `default`.
+/// Where the `ClickHouse` server is. 0.3.x connected without user/password to database `default`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClickHouseConfig {
     pub host: String,
@@ -60,7 +60,7 @@ fn pct(s: &str) -> String {
     utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
-/// Reader of a 0.3.x ClickHouse database.
+/// Reader of a 0.3.x `ClickHouse` database.
 pub struct ClickHouse03Source {
     cfg: ClickHouseConfig,
     agent: ureq::Agent,

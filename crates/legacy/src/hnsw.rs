@@ -1,7 +1,7 @@
 //! hnswlib index files, read-only, by random access (nothing is loaded whole):
 //! * chroma-hnswlib persistent segment folders (>= 0.4): `header.bin` (100 bytes: i32 persist
-//!   version, then the hnswlib header fields), `data_level0.bin` (max_elements x
-//!   size_data_per_element), `length.bin` (f32 norm per element, used for cosine),
+//!   version, then the hnswlib header fields), `data_level0.bin` (`max_elements` x
+//!   `size_data_per_element`), `length.bin` (f32 norm per element, used for cosine),
 //!   `link_lists.bin`, plus `index_metadata.pickle`;
 //! * plain hnswlib `saveIndex` files (0.3.x `index/index_<uuid>.bin`, 96-byte header, level-0
 //!   data right after it).

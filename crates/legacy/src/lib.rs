@@ -1,10 +1,13 @@
-//! Readers of Chroma data that predates chroma-rs: 0.3.x parquet and ClickHouse, Chroma >= 0.4 folders.
+//! Readers of Chroma data that predates chroma-rs: 0.3.x parquet and `ClickHouse`, Chroma >= 0.4 folders.
 //!
 //! Every reader yields the same neutral stream: tenants/databases, [`LegacyCollection`]s and,
 //! per collection, batches of [`LegacyRecord`]s with values exactly as stored. Nothing is
 //! converted or validated beyond what is needed to decode; everything odd is reported as a
 //! [`Quirk`] on the record/collection (or as a source-level warning), and the `migrate` crate
 //! decides what to do with it. Readers never modify their source.
+
+#![warn(missing_docs)]
+#![warn(clippy::too_many_lines)]
 
 use std::fmt;
 use std::path::Path;
@@ -30,7 +33,7 @@ pub use value::{parse_python_json, JsonError, LegacyMetadata, LegacyValue};
 pub enum SourceKind {
     /// 0.3.x `duckdb+parquet` persist directory.
     Parquet03,
-    /// 0.3.x ClickHouse backend (server mode).
+    /// 0.3.x `ClickHouse` backend (server mode).
     ClickHouse03,
     /// Chroma >= 0.4 persistent folder (`chroma.sqlite3` + hnsw segment folders).
     Chroma04Plus,
@@ -73,7 +76,7 @@ pub enum LegacyError {
         /// The cause.
         source: arrow_schema::ArrowError,
     },
-    /// A SQLite query failed.
+    /// A `SQLite` query failed.
     #[error("{context}: {source}")]
     Sqlite {
         /// What was being done.
@@ -156,7 +159,7 @@ impl LegacyEmbedding {
     /// As f64 (exact for F32).
     pub fn to_f64(&self) -> Vec<f64> {
         match self {
-            LegacyEmbedding::F32(v) => v.iter().map(|x| *x as f64).collect(),
+            LegacyEmbedding::F32(v) => v.iter().map(|x| f64::from(*x)).collect(),
             LegacyEmbedding::F64(v) => v.clone(),
         }
     }
@@ -190,7 +193,7 @@ pub enum Quirk {
     BrokenUnicode { key: String },
     /// A metadata key with an empty name or a NUL byte.
     OddKey { key: String },
-    /// A metadata value stored with every typed column NULL (e.g. NaN written to SQLite).
+    /// A metadata value stored with every typed column NULL (e.g. NaN written to `SQLite`).
     ValueWithoutType { key: String },
     /// A NUL byte in the id, document, or a metadata key/value.
     NulByte { field: String },

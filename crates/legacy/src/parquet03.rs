@@ -35,7 +35,7 @@ pub fn looks_like_parquet03(path: &Path) -> bool {
 
 fn index_files(path: &Path) -> Vec<PathBuf> {
     match std::fs::read_dir(path.join("index")) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+        Ok(rd) => rd.filter_map(std::result::Result::ok).map(|e| e.path()).collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -343,7 +343,7 @@ impl Parquet03Source {
         let p = self.root.join("index").join(format!("index_metadata_{uuid}.pkl"));
         let bytes = std::fs::read(&p).ok()?;
         match crate::pickle::parse(&bytes) {
-            Ok(v) => v.dict_get("dimensionality").and_then(|d| d.as_i128()).map(|d| d as usize),
+            Ok(v) => v.dict_get("dimensionality").and_then(super::pickle::PickleValue::as_i128).map(|d| d as usize),
             Err(e) => {
                 self.warnings.push(format!("{}: unreadable pickle: {e}", p.display()));
                 None

@@ -1,6 +1,6 @@
 //! Test helpers shared by this crate's tests and chroma-migrate's (feature `testing`): the
 //! fixtures under `tests/fixtures/legacy` (written by real Chroma releases) with their
-//! `expected.json` (what that release read back), and a 0.3.x ClickHouse store loaded from
+//! `expected.json` (what that release read back), and a 0.3.x `ClickHouse` store loaded from
 //! the rows real chromadb 0.3.29 wrote.
 
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ pub fn list(v: &LegacyValue) -> &[LegacyValue] {
     }
 }
 
-/// The port of a ClickHouse server for the tests: `CHROMA_RS_CLICKHOUSE_URL` (set by
+/// The port of a `ClickHouse` server for the tests: `CHROMA_RS_CLICKHOUSE_URL` (set by
 /// `scripts/test.sh`), else one started by `scripts/fixtures/start-clickhouse.sh`. `None`
 /// (with a message) when clickhouse-server is not installed: the test is skipped.
 pub fn clickhouse_port() -> Option<u16> {
@@ -76,7 +76,7 @@ pub fn clickhouse_port() -> Option<u16> {
     Some(port)
 }
 
-/// Runs one statement on the ClickHouse server at `port` (`body`: data for an INSERT).
+/// Runs one statement on the `ClickHouse` server at `port` (`body`: data for an INSERT).
 pub fn clickhouse_exec(port: u16, sql: &str, body: &[u8]) {
     let url = format!("http://127.0.0.1:{port}/?query={}", utf8_percent_encode(sql, NON_ALPHANUMERIC));
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();

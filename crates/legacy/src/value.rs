@@ -43,7 +43,7 @@ impl LegacyValue {
             LegacyValue::Float(f) => J::Number(serde_json::Number::from_f64(*f)?),
             LegacyValue::Str(s) => J::String(s.clone()),
             LegacyValue::BrokenStr { .. } => return None,
-            LegacyValue::List(l) => J::Array(l.iter().map(|v| v.to_json()).collect::<Option<_>>()?),
+            LegacyValue::List(l) => J::Array(l.iter().map(LegacyValue::to_json).collect::<Option<_>>()?),
             LegacyValue::Map(m) => J::Object(
                 m.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<serde_json::Map<_, _>>>()?,
             ),
@@ -289,7 +289,9 @@ impl Parser<'_> {
         let mut out = String::new();
         let mut units: Option<Vec<u16>> = None;
         let start_run = |p: &Parser, from: usize, to: usize| -> Result<String, JsonError> {
-            std::str::from_utf8(&p.s[from..to]).map(|s| s.to_string()).map_err(|_| p.err("invalid UTF-8 in string"))
+            std::str::from_utf8(&p.s[from..to])
+                .map(std::string::ToString::to_string)
+                .map_err(|_| p.err("invalid UTF-8 in string"))
         };
         let mut run = self.i;
         loop {
@@ -337,7 +339,7 @@ impl Parser<'_> {
                                 self.i += 2;
                                 let b = self.hex4()?;
                                 if (0xDC00..0xE000).contains(&b) {
-                                    let cp = 0x10000 + (((a as u32) - 0xD800) << 10) + ((b as u32) - 0xDC00);
+                                    let cp = 0x10000 + ((u32::from(a) - 0xD800) << 10) + (u32::from(b) - 0xDC00);
                                     char::from_u32(cp)
                                 } else {
                                     self.i = save;
@@ -350,7 +352,7 @@ impl Parser<'_> {
                                 u.push(a);
                                 None
                             } else {
-                                char::from_u32(a as u32)
+                                char::from_u32(u32::from(a))
                             }
                         }
                         _ => return Err(self.err("unknown escape")),
@@ -376,7 +378,7 @@ impl Parser<'_> {
             self.i += 1;
         }
         let digits_start = self.i;
-        while self.s.get(self.i).is_some_and(|c| c.is_ascii_digit()) {
+        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
         }
         if self.i == digits_start {
@@ -386,17 +388,17 @@ impl Parser<'_> {
         if self.s.get(self.i) == Some(&b'.') {
             is_float = true;
             self.i += 1;
-            while self.s.get(self.i).is_some_and(|c| c.is_ascii_digit()) {
+            while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
                 self.i += 1;
             }
         }
-        if matches!(self.s.get(self.i), Some(b'e') | Some(b'E')) {
+        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
             is_float = true;
             self.i += 1;
-            if matches!(self.s.get(self.i), Some(b'+') | Some(b'-')) {
+            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
                 self.i += 1;
             }
-            while self.s.get(self.i).is_some_and(|c| c.is_ascii_digit()) {
+            while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
                 self.i += 1;
             }
         }
@@ -429,7 +431,7 @@ mod tests {
         assert_eq!(m["d"], LegacyValue::BigInt("1180591620717411303424".into()));
         assert_eq!(m["e"], LegacyValue::Int(-5));
         assert_eq!(m["g"], LegacyValue::Str("🎉é".into()));
-        assert!(matches!(&m["h"], LegacyValue::BrokenStr { utf16, .. } if utf16 == &vec![0xD800, b'x' as u16]));
+        assert!(matches!(&m["h"], LegacyValue::BrokenStr { utf16, .. } if utf16 == &vec![0xD800, u16::from(b'x')]));
         assert!(parse_python_json("{\"a\": 1,").is_err());
         assert!(parse_python_json("[1] x").is_err());
         assert_eq!(parse_python_json("null").unwrap(), LegacyValue::Null);

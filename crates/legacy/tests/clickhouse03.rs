@@ -1,6 +1,6 @@
-//! ClickHouse 0.3.x reader against a real Debian clickhouse-server on 127.0.0.1.
+//! `ClickHouse` 0.3.x reader against a real Debian clickhouse-server on 127.0.0.1.
 //! Tables are created with the DDL chromadb 0.3.x uses and filled with exactly the rows the real
-//! chromadb 0.3.29 wrote to its parquet fixtures (chromadb 0.3.29 cannot write to ClickHouse
+//! chromadb 0.3.29 wrote to its parquet fixtures (chromadb 0.3.29 cannot write to `ClickHouse`
 //! 18.16 unpatched). Skips (with a message) only when clickhouse-server is not installed.
 
 mod common;
@@ -15,7 +15,7 @@ fn clickhouse_stores_match_real_chroma() {
     let Some(port) = clickhouse_port() else { return };
     let root = fixtures_dir().join("clickhouse-0.3.29");
     let mut dirs: Vec<PathBuf> =
-        std::fs::read_dir(&root).expect("dir").filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        std::fs::read_dir(&root).expect("dir").filter_map(std::result::Result::ok).map(|e| e.path()).collect();
     dirs.sort();
     assert!(dirs.len() >= 5);
     for dir in dirs {

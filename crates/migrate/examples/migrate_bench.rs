@@ -5,7 +5,7 @@
 //! CARGO_TARGET_DIR=/work/target-migrate cargo run --release -p chroma-migrate --example migrate_bench -- bench-data/legacy-03-100k
 //! ```
 //! Prints records/s (whole run and per phase: read-and-check, write, index build, verify) and
-//! the peak resident memory (VmHWM), beside chroma-migrate 0.0.7's 76 records/s (20k x 384,
+//! the peak resident memory (`VmHWM`), beside chroma-migrate 0.0.7's 76 records/s (20k x 384,
 //! measured on this machine, see the legacy spec). Args: SRC [DEST] [--batch-size N].
 
 use std::path::PathBuf;

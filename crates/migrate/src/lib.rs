@@ -8,7 +8,7 @@
 //!                   [--report-json FILE] [--batch-size N] [--build-index] [--quiet]
 //! ```
 //!
-//! **Sources** (`--from`): a Chroma 0.3.x `duckdb+parquet` folder; a 0.3.x ClickHouse server
+//! **Sources** (`--from`): a Chroma 0.3.x `duckdb+parquet` folder; a 0.3.x `ClickHouse` server
 //! (`clickhouse://host:8123[/database]`, `--ch-user/--ch-password`); a Chroma >= 0.4 folder
 //! (`chroma.sqlite3` + HNSW segment files of 0.4.x/0.5.x/1.x: records, documents, metadata,
 //! uris, collection metadata and configuration, tenants and databases); a running Chroma server

@@ -99,7 +99,7 @@ impl ServerSource {
             for (k, v) in &self.headers {
                 r = r.header(k.as_str(), v.as_str());
             }
-            r.send(body.map(|b| b.to_string()).unwrap_or_default().as_bytes())
+            r.send(body.map(std::string::ToString::to_string).unwrap_or_default().as_bytes())
         };
         let mut resp = resp.map_err(|e| transport_err(ctx(), e))?;
         let status = resp.status().as_u16();
@@ -219,8 +219,9 @@ fn collection_of(v: &LegacyValue, tenant: &str, database: &str) -> Result<Legacy
         }
         _ => None,
     };
-    let configuration_json =
-        field(v, "configuration_json").or_else(|| field(v, "configuration")).and_then(|c| c.to_json());
+    let configuration_json = field(v, "configuration_json")
+        .or_else(|| field(v, "configuration"))
+        .and_then(chroma_legacy::LegacyValue::to_json);
     let dimension = match field(v, "dimension") {
         Some(LegacyValue::Int(d)) if *d > 0 => Some(*d as usize),
         _ => None,

@@ -1,4 +1,4 @@
-//! 0.3.x ClickHouse source against a real Debian clickhouse-server on 127.0.0.1, started by
+//! 0.3.x `ClickHouse` source against a real Debian clickhouse-server on 127.0.0.1, started by
 //! `scripts/fixtures/start-clickhouse.sh` (or named by `CHROMA_RS_CLICKHOUSE_URL`). The tables are made with the DDL chromadb 0.3.x used
 //! and filled with the rows the real chromadb 0.3.29 wrote (tests/fixtures/legacy/clickhouse-0.3.29);
 //! the result must equal what real 0.3.29 returned for the same data (the parquet fixture's

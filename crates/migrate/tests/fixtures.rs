@@ -114,7 +114,12 @@ fn fail_policy_stops_before_writing_and_lists_every_problem() {
                 compare(&dir, &dest, &r);
             }
             Err(MigrateError::Problems(r)) => {
-                assert_eq!(kinds(&r), kinds_exp.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{}", name(&dir));
+                assert_eq!(
+                    kinds(&r),
+                    kinds_exp.iter().map(std::string::ToString::to_string).collect::<Vec<_>>(),
+                    "{}",
+                    name(&dir)
+                );
                 assert!(r.problems.iter().all(|p| p.action.starts_with("stop")));
                 assert!(!dest.exists(), "{}: destination created although nothing may be written", name(&dir));
                 let text = r.to_text();

@@ -1,6 +1,6 @@
 //! Migrations into and out of servers speaking the Chroma API: chroma-rs's own server started
-//! in-process (chroma_server::serve_on over an ephemeral engine), and — only when the env var
-//! CHROMA_159_URL is set (e.g. http://127.0.0.1:8000) — a real Chroma 1.5.9 server.
+//! in-process (`chroma_server::serve_on` over an ephemeral engine), and — only when the env var
+//! `CHROMA_159_URL` is set (e.g. <http://127.0.0.1:8000>) — a real Chroma 1.5.9 server.
 
 mod common;
 
@@ -22,7 +22,7 @@ fn start_server() -> (String, Arc<Engine>) {
         rt.block_on(async move {
             let config = chroma_server::ServerConfig::default();
             let _ = chroma_server::serve_on(listener, api, config, std::future::pending()).await;
-        })
+        });
     });
     (format!("http://{addr}"), engine)
 }
@@ -213,7 +213,10 @@ fn out_of_real_chroma_0_4_24_when_available() {
     assert!(r.source_kind.contains("v1"), "{}", r.source_kind);
     let got = read_folder(&dest);
     let (_, md, recs) = got.get("from04").expect("from04 migrated");
-    assert_eq!(md.as_ref().and_then(|m| m.get("owner")).map(|v| v.to_json()), Some(serde_json::json!("t")));
+    assert_eq!(
+        md.as_ref().and_then(|m| m.get("owner")).map(chroma_types::MetadataValue::to_json),
+        Some(serde_json::json!("t"))
+    );
     assert_eq!(recs.len(), n);
     for i in 0..n {
         let g = recs.iter().find(|g| g.id == format!("r{i:02}")).expect("record");

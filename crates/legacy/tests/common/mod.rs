@@ -11,7 +11,7 @@ use chroma_legacy::{LegacyCollection, LegacyEmbedding, LegacyMetadata, LegacyRec
 pub fn fixtures_with_prefix(prefix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .expect("fixtures dir")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.path())
         .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
         .collect();
@@ -55,7 +55,7 @@ pub fn read_all(src: &mut dyn LegacySource, c: &LegacyCollection, batch: usize) 
 pub fn check_record(ctx: &str, exp: &LegacyValue, ours: &LegacyRecord, tol: f64) {
     assert_eq!(s(get(exp, "id")), ours.id, "{ctx}: id");
     let ed = get(exp, "document");
-    let od = ours.document.clone().map(LegacyValue::Str).unwrap_or(LegacyValue::Null);
+    let od = ours.document.clone().map_or(LegacyValue::Null, LegacyValue::Str);
     assert!(same(ed, &od), "{ctx} {}: document {ed:?} vs ours {od:?}", ours.id);
     let em = get(exp, "metadata");
     let om = meta_value(&ours.metadata);

@@ -1,4 +1,4 @@
-//! `--from` and `--to`: what they name (a folder, ClickHouse, a server) and opening them.
+//! `--from` and `--to`: what they name (a folder, `ClickHouse`, a server) and opening them.
 
 use std::path::{Path, PathBuf};
 

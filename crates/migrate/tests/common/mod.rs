@@ -16,7 +16,7 @@ use chroma_types::{ChromaApi, GetRequest, Include, Metadata, Settings};
 pub fn all_fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .expect("fixtures dir")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("expected.json").is_file())
         .collect();
@@ -116,7 +116,7 @@ pub fn exp_embedding(v: &LegacyValue) -> Vec<f32> {
 /// Compares an expected record (real Chroma) with ours: ids, documents, uris and metadata
 /// exactly, embeddings after rounding the expected values to float32.
 pub fn check_record(ctx: &str, exp: &LegacyValue, got: &Got) {
-    check_record_tol(ctx, exp, got, 0.0)
+    check_record_tol(ctx, exp, got, 0.0);
 }
 
 /// As [`check_record`], with an absolute tolerance on vector elements (Chroma >= 0.4 sources:
