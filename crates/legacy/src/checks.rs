@@ -167,7 +167,11 @@ pub fn name_rejection(name: &str, rules: NameRules) -> Option<String> {
 
 /// The name checks of a 0.3.x collection: the 0.4 rules ([`NameRules::V04`]: 0.3.x had none,
 /// 0.4 was the first release to check) and a name used twice (`names`: those seen so far).
-pub fn name_quirks_03(name: &str, names: &mut std::collections::HashSet<String>, quirks: &mut Vec<Quirk>) {
+pub fn name_quirks_03<S: std::hash::BuildHasher>(
+    name: &str,
+    names: &mut std::collections::HashSet<String, S>,
+    quirks: &mut Vec<Quirk>,
+) {
     if let Some(reason) = name_rejection(name, NameRules::V04) {
         quirks.push(Quirk::NameRejectedByNewRules { reason });
     }

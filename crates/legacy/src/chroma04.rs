@@ -21,9 +21,13 @@ use crate::{
     SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
+/// The `SQLite` database of a Chroma >= 0.4 folder.
 pub const SQLITE_FILE: &str = "chroma.sqlite3";
 
 fn uri_for(path: &Path) -> Result<String> {
+    // `?`, `#` and `%` would end or escape the path part of the URI; SQLite decodes `%XX`
+    // (and percent-encoding also encodes non-ASCII bytes, which SQLite decodes back).
+    const URI_PATH: &AsciiSet = &AsciiSet::EMPTY.add(b'?').add(b'#').add(b'%');
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -31,9 +35,6 @@ fn uri_for(path: &Path) -> Result<String> {
     };
     let s =
         abs.to_str().ok_or_else(|| LegacyError::Unreadable(format!("{}: path is not valid UTF-8", abs.display())))?;
-    // `?`, `#` and `%` would end or escape the path part of the URI; SQLite decodes `%XX`
-    // (and percent-encoding also encodes non-ASCII bytes, which SQLite decodes back).
-    const URI_PATH: &AsciiSet = &AsciiSet::EMPTY.add(b'?').add(b'#').add(b'%');
     Ok(format!("file:{}?mode=ro&immutable=1", utf8_percent_encode(s, URI_PATH)))
 }
 
@@ -188,6 +189,7 @@ struct CollectionSegments {
 }
 
 impl Chroma04Source {
+    /// The folder read.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -459,13 +461,15 @@ impl VectorState {
     }
 }
 
+/// The distance function in effect: `hnsw:space` metadata, else the configuration, else the
+/// schema (1.x), else Chroma's default `l2`.
 fn resolve_space(
-    meta: &Option<LegacyMetadata>,
-    config: &Option<serde_json::Value>,
-    schema: &Option<serde_json::Value>,
-) -> Option<String> {
-    if let Some(LegacyValue::Str(s)) = meta.as_ref().and_then(|m| m.get("hnsw:space")) {
-        return Some(s.clone());
+    meta: Option<&LegacyMetadata>,
+    config: Option<&serde_json::Value>,
+    schema: Option<&serde_json::Value>,
+) -> String {
+    if let Some(LegacyValue::Str(s)) = meta.and_then(|m| m.get("hnsw:space")) {
+        return s.clone();
     }
     let pick = |v: &serde_json::Value, path: &[&str]| -> Option<String> {
         let mut cur = v;
@@ -477,7 +481,7 @@ fn resolve_space(
     if let Some(c) = config {
         for path in [&["hnsw", "space"][..], &["hnsw_configuration", "space"], &["spann", "space"]] {
             if let Some(s) = pick(c, path) {
-                return Some(s);
+                return s;
             }
         }
     }
@@ -487,11 +491,11 @@ fn resolve_space(
             &["defaults", "float_list", "vector_index", "config", "space"],
         ] {
             if let Some(x) = pick(s, path) {
-                return Some(x);
+                return x;
             }
         }
     }
-    Some("l2".to_string())
+    "l2".to_string()
 }
 
 impl LegacySource for Chroma04Source {
@@ -515,6 +519,7 @@ impl LegacySource for Chroma04Source {
     }
 
     fn collections(&mut self) -> Result<Vec<LegacyCollection>> {
+        type Row = (String, String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
         let s = &self.schema;
         let dim = if s.has_col("collections", "dimension") { "c.dimension" } else { "NULL" };
         let conf = if s.has_col("collections", "config_json_str") { "c.config_json_str" } else { "NULL" };
@@ -525,7 +530,6 @@ impl LegacySource for Chroma04Source {
             ("NULL, NULL", "")
         };
         let sql = format!("SELECT c.id, c.name, {dim}, {conf}, {sch}, {db} FROM collections c {join} ORDER BY c.rowid");
-        type Row = (String, String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
         let rows: Vec<Row> = {
             let mut st = self.conn.prepare(&sql).map_err(sql_err("reading collections"))?;
             let it = st
@@ -557,7 +561,7 @@ impl LegacySource for Chroma04Source {
             };
             let configuration_json = parse_json(&conf, "config_json_str", &mut quirks);
             let schema_json = parse_json(&schema_str, "schema_str", &mut quirks);
-            let space = resolve_space(&metadata, &configuration_json, &schema_json);
+            let space = Some(resolve_space(metadata.as_ref(), configuration_json.as_ref(), schema_json.as_ref()));
             let segs = self.segments_of(&id)?;
             let record_count_hint = match &segs.metadata {
                 Some(ms) => Some(

@@ -18,15 +18,22 @@ use crate::{
 /// Where the `ClickHouse` server is. 0.3.x connected without user/password to database `default`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClickHouseConfig {
+    /// Host name or address.
     pub host: String,
+    /// HTTP port (8123 by default).
     pub port: u16,
+    /// User (none: the server's `default` user).
     pub user: Option<String>,
+    /// Password.
     pub password: Option<String>,
+    /// Database holding the `collections` and `embeddings` tables (`default`).
     pub database: String,
+    /// Timeout of each request.
     pub timeout: Duration,
 }
 
 impl ClickHouseConfig {
+    /// `host:port`, no credentials, database `default`, 10 minutes timeout.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
         ClickHouseConfig {
             host: host.into(),
@@ -37,6 +44,8 @@ impl ClickHouseConfig {
             timeout: Duration::from_secs(600),
         }
     }
+    /// Sets (or clears) user and password.
+    #[must_use]
     pub fn with_credentials(mut self, user: Option<String>, password: Option<String>) -> Self {
         self.user = user;
         self.password = password;

@@ -6,7 +6,7 @@
 //! [`Quirk`] on the record/collection (or as a source-level warning), and the `migrate` crate
 //! decides what to do with it. Readers never modify their source.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![warn(clippy::too_many_lines)]
 
 use std::fmt;
@@ -142,17 +142,21 @@ pub(crate) fn sql_err(context: impl Into<String>) -> impl FnOnce(rusqlite::Error
 /// A vector as stored: float64 in 0.3.x, float32 in >= 0.4.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LegacyEmbedding {
+    /// Float32, as Chroma >= 0.4 stores them.
     F32(Vec<f32>),
+    /// Float64, as 0.3.x stored them.
     F64(Vec<f64>),
 }
 
 impl LegacyEmbedding {
+    /// Number of components.
     pub fn len(&self) -> usize {
         match self {
             LegacyEmbedding::F32(v) => v.len(),
             LegacyEmbedding::F64(v) => v.len(),
         }
     }
+    /// No components.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -176,38 +180,84 @@ impl LegacyEmbedding {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Quirk {
     /// Metadata text that is not valid JSON (metadata is `None`).
-    MetadataMalformedJson { raw: String, error: String },
+    MetadataMalformedJson {
+        /// The metadata text as stored.
+        raw: String,
+        /// The parser's error.
+        error: String,
+    },
     /// Metadata JSON that is not an object, e.g. `null` on a record, `[1, 2]` (metadata is `None`).
-    MetadataNotAnObject { raw: String },
+    MetadataNotAnObject {
+        /// The metadata text as stored.
+        raw: String,
+    },
     /// Metadata is the empty object `{}` (kept as an empty map).
     MetadataEmptyDict,
     /// A metadata value that is a list or dict.
-    NestedValue { key: String },
+    NestedValue {
+        /// The metadata key.
+        key: String,
+    },
     /// A metadata value that is a bool (0.3.27-0.3.29 refuse them; older 0.3.x stored them).
-    BoolValue { key: String },
+    BoolValue {
+        /// The metadata key.
+        key: String,
+    },
     /// NaN or ±Infinity.
-    NonFiniteFloat { key: String },
+    NonFiniteFloat {
+        /// The metadata key.
+        key: String,
+    },
     /// An int outside the i64 range.
-    IntBeyond64Bits { key: String },
+    IntBeyond64Bits {
+        /// The metadata key.
+        key: String,
+    },
     /// A string with lone UTF-16 surrogates (not valid Unicode).
-    BrokenUnicode { key: String },
+    BrokenUnicode {
+        /// The metadata key.
+        key: String,
+    },
     /// A metadata key with an empty name or a NUL byte.
-    OddKey { key: String },
+    OddKey {
+        /// The metadata key.
+        key: String,
+    },
     /// A metadata value stored with every typed column NULL (e.g. NaN written to `SQLite`).
-    ValueWithoutType { key: String },
+    ValueWithoutType {
+        /// The metadata key.
+        key: String,
+    },
     /// A NUL byte in the id, document, or a metadata key/value.
-    NulByte { field: String },
+    NulByte {
+        /// Which field, in words (`id`, `document`, ...).
+        field: String,
+    },
     /// The id was NULL in the store (id is then "").
     NullId,
     /// The id was already seen in this collection at `first_origin`.
-    DuplicateId { first_origin: String },
+    DuplicateId {
+        /// Where the first record with this id is.
+        first_origin: String,
+    },
     /// Embedding length differs from the collection's dimension.
-    DimensionMismatch { expected: usize, found: usize },
+    DimensionMismatch {
+        /// The collection's dimension.
+        expected: usize,
+        /// This embedding's length.
+        found: usize,
+    },
     /// No vector could be found for this record.
-    MissingEmbedding { detail: String },
+    MissingEmbedding {
+        /// Why, in words.
+        detail: String,
+    },
     /// Collection name that Chroma's rules reject (see [`NameRules`]: those of the release that
     /// wrote the data; for 0.3.x data those of 0.4, the first release that checked names).
-    NameRejectedByNewRules { reason: String },
+    NameRejectedByNewRules {
+        /// The rules' message.
+        reason: String,
+    },
     /// Anything else, in words.
     Other(String),
 }
@@ -265,6 +315,7 @@ fn preview(s: &str) -> String {
 pub struct LegacyCollection {
     /// Collection uuid, lowercase dashed text.
     pub id: String,
+    /// Collection name as stored.
     pub name: String,
     /// Raw collection metadata (incl. `hnsw:*` keys); `None` when absent / stored as `null`.
     pub metadata: Option<LegacyMetadata>,
@@ -281,6 +332,7 @@ pub struct LegacyCollection {
     pub configuration_json: Option<serde_json::Value>,
     /// Number of stored records (rows), if cheaply known.
     pub record_count_hint: Option<u64>,
+    /// What is odd about it.
     pub quirks: Vec<Quirk>,
 }
 
@@ -289,24 +341,31 @@ pub struct LegacyCollection {
 pub struct LegacyRecord {
     /// User id ("" with [`Quirk::NullId`] if the store had NULL).
     pub id: String,
+    /// The vector, if one was found.
     pub embedding: Option<LegacyEmbedding>,
+    /// The document.
     pub document: Option<String>,
+    /// The uri (Chroma >= 0.5).
     pub uri: Option<String>,
     /// Raw metadata without `chroma:document`/`chroma:uri`; `None` when absent or unparseable
     /// (see quirks).
     pub metadata: Option<LegacyMetadata>,
     /// Where it came from, for error reports (file+row, seq id, table row id).
     pub origin: String,
+    /// What is odd about it.
     pub quirks: Vec<Quirk>,
 }
 
+/// A reader's records of one collection, in batches.
 pub type RecordBatches<'a> = Box<dyn Iterator<Item = Result<Vec<LegacyRecord>>> + 'a>;
 
 /// One legacy store, read-only.
 pub trait LegacySource {
+    /// What generation of data this is.
     fn kind(&self) -> SourceKind;
     /// (tenant, database) pairs; 0.3.x has only `("default_tenant", "default_database")`.
     fn tenants_and_databases(&self) -> Result<Vec<(String, String)>>;
+    /// Every collection, in the source's order.
     fn collections(&mut self) -> Result<Vec<LegacyCollection>>;
     /// All records of `collection`, in batches of at most `batch` (>= 1) records, streamed.
     fn records(&mut self, collection: &LegacyCollection, batch: usize) -> Result<RecordBatches<'_>>;
@@ -314,7 +373,9 @@ pub trait LegacySource {
     fn warnings(&self) -> Vec<String>;
 }
 
+/// The tenant of data that predates tenants.
 pub const DEFAULT_TENANT: &str = "default_tenant";
+/// The database of data that predates databases.
 pub const DEFAULT_DATABASE: &str = "default_database";
 
 /// Says what a folder holds without modifying it: `Some(kind)` or `None` if it is not a

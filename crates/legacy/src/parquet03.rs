@@ -20,10 +20,14 @@ use crate::{
     SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
+/// The 0.3.x collections table.
 pub const COLLECTIONS_FILE: &str = "chroma-collections.parquet";
+/// The 0.3.x records table.
 pub const EMBEDDINGS_FILE: &str = "chroma-embeddings.parquet";
 
 /// True if the folder has 0.3.x files (parquet files or `index/index_*.bin`).
+// hnswlib and chromadb write these names in lower case.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 pub fn looks_like_parquet03(path: &Path) -> bool {
     if path.join(COLLECTIONS_FILE).is_file() || path.join(EMBEDDINGS_FILE).is_file() {
         return true;
@@ -312,6 +316,7 @@ fn origin_of(global: u64, rg_rows: &[u64]) -> String {
 }
 
 impl Parquet03Source {
+    /// The folder read.
     pub fn root(&self) -> &Path {
         &self.root
     }

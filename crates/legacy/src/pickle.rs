@@ -6,31 +6,47 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
+/// A value decoded from a pickle.
 pub enum PickleValue {
+    /// `None`.
     None,
+    /// A bool.
     Bool(bool),
+    /// An int that fits in 128 bits.
     Int(i128),
     /// Integer wider than 128 bits, little-endian two's complement bytes.
     BigInt(Vec<u8>),
+    /// A float.
     Float(f64),
+    /// A str.
     Str(String),
+    /// bytes.
     Bytes(Vec<u8>),
+    /// A list.
     List(Vec<PickleValue>),
+    /// A tuple.
     Tuple(Vec<PickleValue>),
+    /// A dict (in pickle order).
     Dict(Vec<(PickleValue, PickleValue)>),
+    /// A set or frozenset.
     Set(Vec<PickleValue>),
     /// `module.name` class reference.
     Global(String, String),
     /// An object built by NEWOBJ/REDUCE (+ BUILD state).
     Object {
+        /// The class's module.
         module: String,
+        /// The class's name.
         name: String,
+        /// Constructor arguments.
         args: Vec<PickleValue>,
+        /// State set by BUILD, if any.
         state: Option<Box<PickleValue>>,
     },
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Why a pickle could not be read.
 pub struct PickleError(pub String);
 
 impl fmt::Display for PickleError {
@@ -52,6 +68,7 @@ impl PickleValue {
             _ => None,
         }
     }
+    /// An int (or bool) value.
     pub fn as_i128(&self) -> Option<i128> {
         match self {
             PickleValue::Int(i) => Some(*i),
@@ -59,12 +76,14 @@ impl PickleValue {
             _ => None,
         }
     }
+    /// A str value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             PickleValue::Str(s) => Some(s),
             _ => None,
         }
     }
+    /// A dict's items.
     pub fn as_dict(&self) -> Option<&[(PickleValue, PickleValue)]> {
         match self {
             PickleValue::Dict(d) => Some(d),
@@ -87,7 +106,27 @@ impl PickleValue {
 
 const MAX_LEN: usize = 1 << 31;
 
+/// A little-endian two's complement int (LONG1/LONG4).
+fn le_int(b: &[u8]) -> PickleValue {
+    if b.is_empty() {
+        return PickleValue::Int(0);
+    }
+    if b.len() > 16 {
+        return PickleValue::BigInt(b.to_vec());
+    }
+    let neg = b[b.len() - 1] & 0x80 != 0;
+    let mut buf = if neg { [0xffu8; 16] } else { [0u8; 16] };
+    buf[..b.len()].copy_from_slice(b);
+    PickleValue::Int(i128::from_le_bytes(buf))
+}
+
+fn utf8(b: &[u8], at: usize) -> Result<String, PickleError> {
+    String::from_utf8(b.to_vec()).map_err(|_| PickleError(format!("invalid UTF-8 at byte {at}")))
+}
+
 /// Parses one pickle.
+// One dispatch over the opcodes: splitting it would scatter the stack machine's state.
+#[allow(clippy::too_many_lines)]
 pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
     let mut stack: Vec<PickleValue> = Vec::new();
     let mut marks: Vec<usize> = Vec::new();
@@ -116,21 +155,6 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
             }
             stack.split_off(m)
         }};
-    }
-    fn le_int(b: &[u8]) -> PickleValue {
-        if b.is_empty() {
-            return PickleValue::Int(0);
-        }
-        if b.len() > 16 {
-            return PickleValue::BigInt(b.to_vec());
-        }
-        let neg = b[b.len() - 1] & 0x80 != 0;
-        let mut buf = if neg { [0xffu8; 16] } else { [0u8; 16] };
-        buf[..b.len()].copy_from_slice(b);
-        PickleValue::Int(i128::from_le_bytes(buf))
-    }
-    fn utf8(b: &[u8], at: usize) -> Result<String, PickleError> {
-        String::from_utf8(b.to_vec()).map_err(|_| PickleError(format!("invalid UTF-8 at byte {at}")))
     }
     loop {
         let at = i;
@@ -349,9 +373,8 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
                 // NEWOBJ (cls, args) / REDUCE (callable, args)
                 let args = pop!();
                 let cls = pop!();
-                let args = match args {
-                    PickleValue::Tuple(t) => t,
-                    _ => return Err(err("NEWOBJ/REDUCE args not a tuple", at)),
+                let PickleValue::Tuple(args) = args else {
+                    return Err(err("NEWOBJ/REDUCE args not a tuple", at));
                 };
                 match cls {
                     PickleValue::Global(module, name) => {

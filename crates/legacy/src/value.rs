@@ -9,21 +9,29 @@ use std::fmt;
 /// integers beyond 64 bits and strings that contained lone UTF-16 surrogates.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LegacyValue {
+    /// JSON `null` (or a missing value).
     Null,
+    /// A bool.
     Bool(bool),
+    /// An int that fits in i64.
     Int(i64),
     /// An integer that does not fit in i64, as its decimal text (e.g. `"-1208925819614629174706176"`).
     BigInt(String),
     /// Any float, including NaN and ±Inf.
     Float(f64),
+    /// A string.
     Str(String),
     /// A string that held lone surrogates (not valid Unicode): lossy text with U+FFFD, plus the
     /// raw UTF-16 code units.
     BrokenStr {
+        /// The text with U+FFFD for each lone surrogate.
         lossy: String,
+        /// The raw UTF-16 code units.
         utf16: Vec<u16>,
     },
+    /// A list.
     List(Vec<LegacyValue>),
+    /// A dict.
     Map(LegacyMetadata),
 }
 
@@ -39,10 +47,9 @@ impl LegacyValue {
             LegacyValue::Null => J::Null,
             LegacyValue::Bool(b) => J::Bool(*b),
             LegacyValue::Int(i) => J::from(*i),
-            LegacyValue::BigInt(_) => return None,
             LegacyValue::Float(f) => J::Number(serde_json::Number::from_f64(*f)?),
             LegacyValue::Str(s) => J::String(s.clone()),
-            LegacyValue::BrokenStr { .. } => return None,
+            LegacyValue::BigInt(_) | LegacyValue::BrokenStr { .. } => return None,
             LegacyValue::List(l) => J::Array(l.iter().map(LegacyValue::to_json).collect::<Option<_>>()?),
             LegacyValue::Map(m) => J::Object(
                 m.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<serde_json::Map<_, _>>>()?,
@@ -133,7 +140,9 @@ impl fmt::Display for LegacyValue {
 /// Error from [`parse_python_json`]: byte offset and reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonError {
+    /// Byte offset of the error.
     pub offset: usize,
+    /// What is wrong.
     pub reason: String,
 }
 

@@ -74,7 +74,7 @@ fn into_our_server_and_back_out_of_it() {
     for ec in list(get(&exp, "collections")) {
         let name = s(get(ec, "name"));
         let (_, md, recs) = got.get(&name).unwrap_or_else(|| panic!("{name} missing"));
-        assert_eq!(exp_meta_json(get(ec, "metadata")).expect("json"), meta_json(md), "{name}");
+        assert_eq!(exp_meta_json(get(ec, "metadata")).expect("json"), meta_json(md.as_ref()), "{name}");
         for er in list(get(ec, "records")) {
             let id = s(get(er, "id"));
             let g = recs.iter().find(|g| g.id == id).unwrap_or_else(|| panic!("{name}/{id} missing"));
@@ -177,7 +177,7 @@ fn into_real_chroma_0_4_24_when_available() {
 }
 
 /// POSTs JSON to a server (API v1 as a 0.4 client sends it) and returns the parsed answer.
-fn v1_post(url: &str, body: serde_json::Value) -> serde_json::Value {
+fn v1_post(url: &str, body: &serde_json::Value) -> serde_json::Value {
     let mut resp = agent().post(url).header("Content-Type", "application/json").send(body.to_string()).expect("post");
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().expect("body");
@@ -192,7 +192,7 @@ fn out_of_real_chroma_0_4_24_when_available() {
     let _ = agent().delete(&format!("{url}/api/v1/collections/from04")).call();
     let c = v1_post(
         &format!("{url}/api/v1/collections"),
-        serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}),
+        &serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}),
     );
     let id = c["id"].as_str().expect("id").to_string();
     let n = 25;
@@ -203,7 +203,7 @@ fn out_of_real_chroma_0_4_24_when_available() {
     let docs: Vec<String> = (0..n).map(|i| format!("document number {i} ünïcode")).collect();
     v1_post(
         &format!("{url}/api/v1/collections/{id}/add"),
-        serde_json::json!({"ids": ids, "embeddings": embs, "metadatas": metas, "documents": docs}),
+        &serde_json::json!({"ids": ids, "embeddings": embs, "metadatas": metas, "documents": docs}),
     );
 
     let out = tmp();

@@ -21,6 +21,7 @@ pub fn fixtures_with_prefix(prefix: &str) -> Vec<PathBuf> {
 
 /// NaN-aware equality; ints and floats compare by value (expected.json may print 3.0 as 3.0
 /// while the store has an int only if the writer did so - we do not mix them).
+#[allow(clippy::float_cmp)] // exact: both sides were decoded from the same stored bits
 pub fn same(a: &LegacyValue, b: &LegacyValue) -> bool {
     match (a, b) {
         (LegacyValue::Float(x), LegacyValue::Float(y)) => (x.is_nan() && y.is_nan()) || x == y,
@@ -33,7 +34,7 @@ pub fn same(a: &LegacyValue, b: &LegacyValue) -> bool {
     }
 }
 
-pub fn meta_value(m: &Option<LegacyMetadata>) -> LegacyValue {
+pub fn meta_value(m: Option<&LegacyMetadata>) -> LegacyValue {
     match m {
         None => LegacyValue::Null,
         Some(m) => LegacyValue::Map(m.clone()),
@@ -58,7 +59,7 @@ pub fn check_record(ctx: &str, exp: &LegacyValue, ours: &LegacyRecord, tol: f64)
     let od = ours.document.clone().map_or(LegacyValue::Null, LegacyValue::Str);
     assert!(same(ed, &od), "{ctx} {}: document {ed:?} vs ours {od:?}", ours.id);
     let em = get(exp, "metadata");
-    let om = meta_value(&ours.metadata);
+    let om = meta_value(ours.metadata.as_ref());
     // chromadb 1.5.9's get() shows {} (not None) for a record whose only stored keys were
     // chroma:uri; the store has no user metadata, which is what we report
     let uri_only = matches!(em, LegacyValue::Map(m) if m.is_empty()) && om == LegacyValue::Null && ours.uri.is_some();
@@ -100,7 +101,12 @@ pub fn compare_with_expected(dir: &Path, src: &mut dyn LegacySource, tol: f64, b
         let c = find_collection(&ours, ec).clone();
         assert_eq!(s(get(ec, "name")), c.name, "{ctx}: name");
         let em = get(ec, "metadata");
-        assert!(same(em, &meta_value(&c.metadata)), "{ctx} {}: collection metadata {em:?} vs {:?}", c.name, c.metadata);
+        assert!(
+            same(em, &meta_value(c.metadata.as_ref())),
+            "{ctx} {}: collection metadata {em:?} vs {:?}",
+            c.name,
+            c.metadata
+        );
         if let LegacyValue::Str(t) = get(ec, "tenant") {
             assert_eq!(t, &c.tenant, "{ctx}: tenant");
         }

@@ -87,7 +87,7 @@ pub fn read_folder(dir: &Path) -> BTreeMap<String, (String, Option<Metadata>, Ve
     out
 }
 
-pub fn meta_json(m: &Option<Metadata>) -> serde_json::Value {
+pub fn meta_json(m: Option<&Metadata>) -> serde_json::Value {
     match m {
         Some(m) if !m.is_empty() => metadata_to_json(m),
         _ => serde_json::Value::Null,
@@ -133,7 +133,7 @@ pub fn check_record_tol(ctx: &str, exp: &LegacyValue, got: &Got, tol: f32) {
     }
     let em =
         exp_meta_json(get(exp, "metadata")).unwrap_or_else(|| panic!("{ctx} {}: metadata has no JSON form", got.id));
-    assert_eq!(em, meta_json(&got.metadata), "{ctx} {}: metadata", got.id);
+    assert_eq!(em, meta_json(got.metadata.as_ref()), "{ctx} {}: metadata", got.id);
     let ee = exp_embedding(get(exp, "embedding"));
     if tol == 0.0 {
         assert_eq!(ee, got.embedding, "{ctx} {}: embedding (float32)", got.id);
