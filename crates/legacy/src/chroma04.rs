@@ -268,105 +268,138 @@ impl Chroma04Source {
         }
     }
 
+    /// Records in a metadata segment.
+    fn record_count(&self, metadata_segment: &str, coll: &str) -> Result<u64> {
+        let n = self
+            .conn
+            .query_row("SELECT count(*) FROM embeddings WHERE segment_id = ?1", [metadata_segment], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(sql_err(format!("counting records of collection {coll}")))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// The dimension of a vector segment's (non-empty) hnsw index, if it can be opened.
+    fn index_dimension(&self, vector_segment: &str) -> Option<usize> {
+        let dir = self.root.join(vector_segment);
+        if !dir.join("header.bin").is_file() {
+            return None;
+        }
+        let idx = HnswIndex::open_segment_dir(&dir).ok()?;
+        (!idx.is_empty()).then(|| idx.dimension())
+    }
+
     /// Vector state for a collection: hnsw files + replayed log.
     fn vector_state(&mut self, coll: &LegacyCollection, vector_seg: Option<&str>) -> Result<VectorState> {
         let mut state = VectorState::default();
-        let mut start_seq: Option<i64> = None; // None = replay the whole log
-        if let Some(seg) = vector_seg {
-            let dir = self.root.join(seg);
-            if dir.join("header.bin").is_file() {
-                let pk = dir.join("index_metadata.pickle");
-                if pk.is_file() {
-                    let bytes = std::fs::read(&pk).map_err(io_err(format!("reading {}", pk.display())))?;
-                    let p = crate::pickle::parse(&bytes)
-                        .map_err(|source| LegacyError::Pickle { context: pk.display().to_string(), source })?;
-                    let mut id_to_label = HashMap::new();
-                    if let Some(d) = p.dict_get("id_to_label").and_then(|d| d.as_dict()) {
-                        for (k, v) in d {
-                            if let (Some(k), Some(v)) = (k.as_str(), v.as_i128()) {
-                                id_to_label.insert(k.to_string(), v as u64);
-                            }
-                        }
-                    } else {
-                        return Err(LegacyError::Format(format!("{}: no id_to_label", pk.display())));
-                    }
-                    let pickle_seq =
-                        p.dict_get("max_seq_id").and_then(super::pickle::PickleValue::as_i128).map(|v| v as i64);
-                    let table_seq = self.seq_of_segment(seg)?;
-                    start_seq = match (pickle_seq, table_seq) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                    if start_seq.is_none() {
-                        self.warnings.push(format!(
-                            "{}: no max_seq_id for vector segment {seg}; replaying the whole log",
-                            self.root.display()
-                        ));
-                    }
-                    let index = HnswIndex::open_segment_dir(&dir)?;
-                    state.hnsw = Some((index, id_to_label, dir));
-                }
-            } else if dir.exists() {
-                self.warnings.push(format!(
-                    "{}: vector segment folder {seg} has no header.bin; vectors only from the log",
-                    self.root.display()
-                ));
-            }
-        }
+        // None = replay the whole log
+        let start_seq = match vector_seg {
+            Some(seg) => self.hnsw_files(seg, &mut state)?,
+            None => None,
+        };
         state.cosine = coll.space.as_deref() == Some("cosine");
         if self.schema.has_table("embeddings_queue") {
-            let min_seq: Option<i64> = self
-                .conn
-                .query_row(
-                    "SELECT min(seq_id) FROM embeddings_queue WHERE topic LIKE ?1",
-                    [format!("%/{}", coll.id)],
-                    |r| r.get(0),
-                )
-                .map_err(sql_err("reading embeddings_queue"))?;
-            state.log_min_seq = min_seq;
-            let mut st = self
-                .conn
-                .prepare(
-                    "SELECT seq_id, operation, id, vector, encoding FROM embeddings_queue \
-                     WHERE topic LIKE ?1 AND seq_id > ?2 ORDER BY seq_id",
-                )
-                .map_err(sql_err("reading embeddings_queue"))?;
-            let mut rows = st
-                .query(rusqlite::params![format!("%/{}", coll.id), start_seq.unwrap_or(i64::MIN)])
-                .map_err(sql_err("reading embeddings_queue"))?;
-            while let Some(r) = rows.next().map_err(sql_err("reading embeddings_queue"))? {
-                let seq: i64 = r.get(0).map_err(sql_err("embeddings_queue.seq_id"))?;
-                let op: i64 = r.get(1).map_err(sql_err("embeddings_queue.operation"))?;
-                let id: String = r.get(2).map_err(sql_err("embeddings_queue.id"))?;
-                let blob: Option<Vec<u8>> = r.get(3).map_err(sql_err("embeddings_queue.vector"))?;
-                let enc: Option<String> = r.get(4).map_err(sql_err("embeddings_queue.encoding"))?;
-                let vector = match blob {
-                    None => None,
-                    Some(b) => {
-                        let e = enc.unwrap_or_default();
-                        if !e.eq_ignore_ascii_case("FLOAT32") || b.len() % 4 != 0 {
-                            state.bad.insert(
-                                id.clone(),
-                                format!(
-                                    "log seq_id {seq}: vector encoding {e:?} with {} bytes not understood",
-                                    b.len()
-                                ),
-                            );
-                            None
-                        } else {
-                            Some(
-                                b.chunks_exact(4)
-                                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                                    .collect::<Vec<f32>>(),
-                            )
-                        }
-                    }
-                };
-                state.apply(seq, op, id, vector);
-            }
+            self.replay_log(coll, start_seq, &mut state)?;
         }
         state.start_seq = start_seq;
         Ok(state)
+    }
+
+    /// Opens the vector segment's hnsw files (into `state`); returns the sequence id the log
+    /// is to be replayed from (`None`: all of it).
+    fn hnsw_files(&mut self, seg: &str, state: &mut VectorState) -> Result<Option<i64>> {
+        let dir = self.root.join(seg);
+        if dir.join("header.bin").is_file() {
+            let pk = dir.join("index_metadata.pickle");
+            if pk.is_file() {
+                let bytes = std::fs::read(&pk).map_err(io_err(format!("reading {}", pk.display())))?;
+                let p = crate::pickle::parse(&bytes)
+                    .map_err(|source| LegacyError::Pickle { context: pk.display().to_string(), source })?;
+                let mut id_to_label = HashMap::new();
+                if let Some(d) = p.dict_get("id_to_label").and_then(|d| d.as_dict()) {
+                    for (k, v) in d {
+                        if let (Some(k), Some(v)) = (k.as_str(), v.as_i128()) {
+                            id_to_label.insert(k.to_string(), v as u64);
+                        }
+                    }
+                } else {
+                    return Err(LegacyError::Format(format!("{}: no id_to_label", pk.display())));
+                }
+                let pickle_seq =
+                    p.dict_get("max_seq_id").and_then(super::pickle::PickleValue::as_i128).map(|v| v as i64);
+                let table_seq = self.seq_of_segment(seg)?;
+                let start_seq = match (pickle_seq, table_seq) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                if start_seq.is_none() {
+                    self.warnings.push(format!(
+                        "{}: no max_seq_id for vector segment {seg}; replaying the whole log",
+                        self.root.display()
+                    ));
+                }
+                let index = HnswIndex::open_segment_dir(&dir)?;
+                state.hnsw = Some((index, id_to_label, dir));
+                return Ok(start_seq);
+            }
+        } else if dir.exists() {
+            self.warnings.push(format!(
+                "{}: vector segment folder {seg} has no header.bin; vectors only from the log",
+                self.root.display()
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Replays the collection's `embeddings_queue` after `start_seq` into `state`.
+    fn replay_log(&self, coll: &LegacyCollection, start_seq: Option<i64>, state: &mut VectorState) -> Result<()> {
+        let min_seq: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT min(seq_id) FROM embeddings_queue WHERE topic LIKE ?1",
+                [format!("%/{}", coll.id)],
+                |r| r.get(0),
+            )
+            .map_err(sql_err("reading embeddings_queue"))?;
+        state.log_min_seq = min_seq;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT seq_id, operation, id, vector, encoding FROM embeddings_queue \
+                 WHERE topic LIKE ?1 AND seq_id > ?2 ORDER BY seq_id",
+            )
+            .map_err(sql_err("reading embeddings_queue"))?;
+        let mut rows = st
+            .query(rusqlite::params![format!("%/{}", coll.id), start_seq.unwrap_or(i64::MIN)])
+            .map_err(sql_err("reading embeddings_queue"))?;
+        while let Some(r) = rows.next().map_err(sql_err("reading embeddings_queue"))? {
+            let seq: i64 = r.get(0).map_err(sql_err("embeddings_queue.seq_id"))?;
+            let op: i64 = r.get(1).map_err(sql_err("embeddings_queue.operation"))?;
+            let id: String = r.get(2).map_err(sql_err("embeddings_queue.id"))?;
+            let blob: Option<Vec<u8>> = r.get(3).map_err(sql_err("embeddings_queue.vector"))?;
+            let enc: Option<String> = r.get(4).map_err(sql_err("embeddings_queue.encoding"))?;
+            let vector = match blob {
+                None => None,
+                Some(b) => {
+                    let e = enc.unwrap_or_default();
+                    if !e.eq_ignore_ascii_case("FLOAT32") || b.len() % 4 != 0 {
+                        state.bad.insert(
+                            id.clone(),
+                            format!("log seq_id {seq}: vector encoding {e:?} with {} bytes not understood", b.len()),
+                        );
+                        None
+                    } else {
+                        Some(
+                            b.chunks_exact(4)
+                                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                                .collect::<Vec<f32>>(),
+                        )
+                    }
+                }
+            };
+            state.apply(seq, op, id, vector);
+        }
+        Ok(())
     }
 }
 
@@ -461,6 +494,17 @@ impl VectorState {
     }
 }
 
+/// A JSON text column (`what` names it in the quirk when it does not parse).
+fn json_column(t: Option<&str>, what: &str, quirks: &mut Vec<Quirk>) -> Option<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(t?) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            quirks.push(Quirk::Other(format!("{what} is not valid JSON: {e}")));
+            None
+        }
+    }
+}
+
 /// The distance function in effect: `hnsw:space` metadata, else the configuration, else the
 /// schema (1.x), else Chroma's default `l2`.
 fn resolve_space(
@@ -549,44 +593,18 @@ impl LegacySource for Chroma04Source {
             if let Some(m) = &metadata {
                 value_quirks(m, &mut quirks);
             }
-            let parse_json = |t: &Option<String>, what: &str, quirks: &mut Vec<Quirk>| -> Option<serde_json::Value> {
-                let t = t.as_ref()?;
-                match serde_json::from_str::<serde_json::Value>(t) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        quirks.push(Quirk::Other(format!("{what} is not valid JSON: {e}")));
-                        None
-                    }
-                }
-            };
-            let configuration_json = parse_json(&conf, "config_json_str", &mut quirks);
-            let schema_json = parse_json(&schema_str, "schema_str", &mut quirks);
+            let configuration_json = json_column(conf.as_deref(), "config_json_str", &mut quirks);
+            let schema_json = json_column(schema_str.as_deref(), "schema_str", &mut quirks);
             let space = Some(resolve_space(metadata.as_ref(), configuration_json.as_ref(), schema_json.as_ref()));
             let segs = self.segments_of(&id)?;
             let record_count_hint = match &segs.metadata {
-                Some(ms) => Some(
-                    self.conn
-                        .query_row("SELECT count(*) FROM embeddings WHERE segment_id = ?1", [ms], |r| {
-                            r.get::<_, i64>(0)
-                        })
-                        .map_err(sql_err(format!("counting records of collection {id}")))?
-                        .max(0) as u64,
-                ),
+                Some(ms) => Some(self.record_count(ms, &id)?),
                 None => None,
             };
-            let mut dimension = dimension.and_then(|d| usize::try_from(d).ok());
-            if dimension.is_none() {
-                if let Some(vs) = &segs.vector {
-                    let dir = self.root.join(vs);
-                    if dir.join("header.bin").is_file() {
-                        if let Ok(idx) = HnswIndex::open_segment_dir(&dir) {
-                            if !idx.is_empty() {
-                                dimension = Some(idx.dimension());
-                            }
-                        }
-                    }
-                }
-            }
+            let dimension = match dimension.and_then(|d| usize::try_from(d).ok()) {
+                Some(d) => Some(d),
+                None => segs.vector.as_deref().and_then(|vs| self.index_dimension(vs)),
+            };
             if segs.metadata.is_none() {
                 quirks.push(Quirk::Other("collection has no metadata segment".into()));
             }
@@ -656,50 +674,12 @@ impl RecordIter<'_> {
             return Ok(Vec::new());
         };
         self.after = last;
-        let mut metas: HashMap<i64, Vec<(String, Option<LegacyValue>)>> = HashMap::new();
-        {
-            let mut ms = conn
-                .prepare_cached(
-                    "SELECT id, key, string_value, int_value, float_value, bool_value FROM embedding_metadata \
-                     WHERE id >= ?1 AND id <= ?2 ORDER BY id, key",
-                )
-                .map_err(sql_err("reading embedding_metadata"))?;
-            let it = ms
-                .query_map([first, last], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        typed_value(r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
-                    ))
-                })
-                .map_err(sql_err("reading embedding_metadata"))?;
-            for row in it {
-                let (id, k, v) = row.map_err(sql_err("reading embedding_metadata"))?;
-                metas.entry(id).or_default().push((k, v));
-            }
-        }
-        let mut arrays: HashMap<i64, Vec<(String, LegacyValue)>> = HashMap::new();
-        if self.src.schema.has_table("embedding_metadata_array") {
-            let mut ms = conn
-                .prepare_cached(
-                    "SELECT id, key, string_value, int_value, float_value, bool_value FROM embedding_metadata_array \
-                     WHERE id >= ?1 AND id <= ?2 ORDER BY id, key, rowid",
-                )
-                .map_err(sql_err("reading embedding_metadata_array"))?;
-            let it = ms
-                .query_map([first, last], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        typed_value(r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?).unwrap_or(LegacyValue::Null),
-                    ))
-                })
-                .map_err(sql_err("reading embedding_metadata_array"))?;
-            for row in it {
-                let (id, k, v) = row.map_err(sql_err("reading embedding_metadata_array"))?;
-                arrays.entry(id).or_default().push((k, v));
-            }
-        }
+        let mut metas = metadata_rows(conn, "embedding_metadata", "id, key", first, last)?;
+        let mut arrays = if self.src.schema.has_table("embedding_metadata_array") {
+            metadata_rows(conn, "embedding_metadata_array", "id, key, rowid", first, last)?
+        } else {
+            HashMap::new()
+        };
         let mut out = Vec::with_capacity(rows.len());
         for (rowid, eid, seq) in rows {
             let mut quirks = Vec::new();
@@ -708,30 +688,11 @@ impl RecordIter<'_> {
                 Some(s) => format!("{SQLITE_FILE} embeddings.id {rowid} (seq_id {s})"),
                 None => format!("{SQLITE_FILE} embeddings.id {rowid}"),
             };
-            let mut document = None;
-            let mut uri = None;
-            let mut md = LegacyMetadata::new();
-            for (k, v) in metas.remove(&rowid).unwrap_or_default() {
-                match (k.as_str(), v) {
-                    ("chroma:document", Some(LegacyValue::Str(s))) => document = Some(s),
-                    ("chroma:uri", Some(LegacyValue::Str(s))) => uri = Some(s),
-                    (_, Some(v)) => {
-                        md.insert(k, v);
-                    }
-                    (_, None) => {
-                        quirks.push(Quirk::ValueWithoutType { key: k.clone() });
-                        md.insert(k, LegacyValue::Null);
-                    }
-                }
-            }
-            for (k, v) in arrays.remove(&rowid).unwrap_or_default() {
-                match md.entry(k.clone()).or_insert_with(|| LegacyValue::List(Vec::new())) {
-                    LegacyValue::List(l) => l.push(v),
-                    _ => quirks.push(Quirk::Other(format!("key {k:?} is both a scalar and an array"))),
-                }
-            }
-            value_quirks(&md, &mut quirks);
-            quirks.retain(|q| !matches!(q, Quirk::NestedValue { key } if matches!(md.get(key), Some(LegacyValue::List(l)) if l.iter().all(|x| !matches!(x, LegacyValue::List(_) | LegacyValue::Map(_))))));
+            let (document, uri, md) = record_metadata(
+                metas.remove(&rowid).unwrap_or_default(),
+                arrays.remove(&rowid).unwrap_or_default(),
+                &mut quirks,
+            );
             RecordChecks::document(document.as_deref(), &mut quirks);
             let embedding = self.state.lookup(&id, &mut quirks)?;
             // A missing vector is reported by the lookup, which knows why.
@@ -748,6 +709,72 @@ impl RecordIter<'_> {
         }
         Ok(out)
     }
+}
+
+/// A metadata row: key and typed value (`None` when every value column is NULL).
+type MetadataRow = (String, Option<LegacyValue>);
+
+/// A record's metadata rows (`(key, typed value)`, `None` when every value column is NULL)
+/// of a range of records (row ids `first..=last`) from `table`, by row id.
+fn metadata_rows(
+    conn: &Connection,
+    table: &str,
+    order: &str,
+    first: i64,
+    last: i64,
+) -> Result<HashMap<i64, Vec<MetadataRow>>> {
+    let ctx = format!("reading {table}");
+    let sql = format!(
+        "SELECT id, key, string_value, int_value, float_value, bool_value FROM {table} \
+         WHERE id >= ?1 AND id <= ?2 ORDER BY {order}"
+    );
+    let mut ms = conn.prepare_cached(&sql).map_err(sql_err(ctx.clone()))?;
+    let it = ms
+        .query_map([first, last], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, typed_value(r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        })
+        .map_err(sql_err(ctx.clone()))?;
+    let mut out: HashMap<i64, Vec<MetadataRow>> = HashMap::new();
+    for row in it {
+        let (id, k, v) = row.map_err(sql_err(ctx.clone()))?;
+        out.entry(id).or_default().push((k, v));
+    }
+    Ok(out)
+}
+
+/// One record's document, uri and metadata from its metadata rows and (1.x) array rows.
+fn record_metadata(
+    rows: Vec<MetadataRow>,
+    arrays: Vec<MetadataRow>,
+    quirks: &mut Vec<Quirk>,
+) -> (Option<String>, Option<String>, LegacyMetadata) {
+    let mut document = None;
+    let mut uri = None;
+    let mut md = LegacyMetadata::new();
+    for (k, v) in rows {
+        match (k.as_str(), v) {
+            ("chroma:document", Some(LegacyValue::Str(s))) => document = Some(s),
+            ("chroma:uri", Some(LegacyValue::Str(s))) => uri = Some(s),
+            (_, Some(v)) => {
+                md.insert(k, v);
+            }
+            (_, None) => {
+                quirks.push(Quirk::ValueWithoutType { key: k.clone() });
+                md.insert(k, LegacyValue::Null);
+            }
+        }
+    }
+    for (k, v) in arrays {
+        let v = v.unwrap_or(LegacyValue::Null);
+        match md.entry(k.clone()).or_insert_with(|| LegacyValue::List(Vec::new())) {
+            LegacyValue::List(l) => l.push(v),
+            _ => quirks.push(Quirk::Other(format!("key {k:?} is both a scalar and an array"))),
+        }
+    }
+    value_quirks(&md, quirks);
+    // A 1.x array (a list of scalars) is not nested.
+    quirks.retain(|q| !matches!(q, Quirk::NestedValue { key } if matches!(md.get(key), Some(LegacyValue::List(l)) if l.iter().all(|x| !matches!(x, LegacyValue::List(_) | LegacyValue::Map(_))))));
+    (document, uri, md)
 }
 
 impl Iterator for RecordIter<'_> {

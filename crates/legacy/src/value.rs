@@ -292,6 +292,29 @@ impl Parser<'_> {
         self.i += 4;
         Ok(v)
     }
+    /// The rest of a `\\uXXXX` escape: a character, or `None` when it was a lone surrogate
+    /// (then pushed to `units`, which start as `out` in UTF-16).
+    fn unicode_escape(&mut self, out: &str, units: &mut Option<Vec<u16>>) -> Result<Option<char>, JsonError> {
+        let a = self.hex4()?;
+        if (0xD800..0xDC00).contains(&a) && self.s.get(self.i) == Some(&b'\\') && self.s.get(self.i + 1) == Some(&b'u')
+        {
+            let save = self.i;
+            self.i += 2;
+            let b = self.hex4()?;
+            if (0xDC00..0xE000).contains(&b) {
+                let cp = 0x10000 + ((u32::from(a) - 0xD800) << 10) + (u32::from(b) - 0xDC00);
+                return Ok(char::from_u32(cp));
+            }
+            self.i = save;
+            units.get_or_insert_with(|| out.encode_utf16().collect()).push(a);
+            Ok(None)
+        } else if (0xD800..0xE000).contains(&a) {
+            units.get_or_insert_with(|| out.encode_utf16().collect()).push(a);
+            Ok(None)
+        } else {
+            Ok(char::from_u32(u32::from(a)))
+        }
+    }
     fn string(&mut self) -> Result<LegacyValue, JsonError> {
         self.i += 1;
         // Collect as UTF-16 only if a lone surrogate shows up; normally as a String.
@@ -338,32 +361,7 @@ impl Parser<'_> {
                         b'n' => Some('\n'),
                         b'r' => Some('\r'),
                         b't' => Some('\t'),
-                        b'u' => {
-                            let a = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&a)
-                                && self.s.get(self.i) == Some(&b'\\')
-                                && self.s.get(self.i + 1) == Some(&b'u')
-                            {
-                                let save = self.i;
-                                self.i += 2;
-                                let b = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&b) {
-                                    let cp = 0x10000 + ((u32::from(a) - 0xD800) << 10) + (u32::from(b) - 0xDC00);
-                                    char::from_u32(cp)
-                                } else {
-                                    self.i = save;
-                                    let u = units.get_or_insert_with(|| out.encode_utf16().collect());
-                                    u.push(a);
-                                    None
-                                }
-                            } else if (0xD800..0xE000).contains(&a) {
-                                let u = units.get_or_insert_with(|| out.encode_utf16().collect());
-                                u.push(a);
-                                None
-                            } else {
-                                char::from_u32(u32::from(a))
-                            }
-                        }
+                        b'u' => self.unicode_escape(&out, &mut units)?,
                         _ => return Err(self.err("unknown escape")),
                     };
                     if let Some(ch) = ch {
