@@ -4,7 +4,7 @@
 //! * [`destination`]: the writes a run makes (tenants, databases, collections, records);
 //! * [`pass`]: one read pass over one collection (check, and write when asked);
 //! * [`check`]: pass 1 (check everything), or the single pass into a new folder;
-//! * [`write`]: pass 2 (conflicts, confirmation, writing), with [`resume`];
+//! * [`write`](mod@write): pass 2 (conflicts, confirmation, writing), with [`resume`];
 //! * [`verify`]: index, read back, compare;
 //! * [`finish`]: report rows, totals, outcome; [`progress`]: progress bars.
 
