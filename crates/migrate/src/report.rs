@@ -117,7 +117,6 @@ impl Report {
     }
 
     /// The report as text, as `chroma-rs migrate` prints it.
-    #[allow(clippy::too_many_lines)]
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "chroma-rs migrate: {}", self.outcome);
