@@ -179,3 +179,47 @@ pub fn name_quirks_03<S: std::hash::BuildHasher>(
         quirks.push(Quirk::Other(format!("collection name {name:?} used twice")));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_rules_are_chroma_types_rules() {
+        // Chroma 0.4-0.6 checked with Python's `re`, whose `$` matches before a final newline.
+        assert_eq!(name_rejection("abc\n", NameRules::V04), None);
+        assert_eq!(name_rejection("abc\n", NameRules::Stored), None);
+        assert!(name_rejection("ab", NameRules::V04).is_some());
+        assert!(name_rejection("10.0.0.1", NameRules::V04).is_some());
+        let long = "a".repeat(100);
+        assert!(name_rejection(&long, NameRules::V04).is_some());
+        assert_eq!(name_rejection(&long, NameRules::Stored), None);
+    }
+
+    #[test]
+    fn record_checks() {
+        let mut c = RecordChecks::new(None);
+        let mut q = Vec::new();
+        assert_eq!(c.id(None, || "row 0".into(), &mut q), "");
+        assert_eq!(q, [Quirk::NullId]);
+        q.clear();
+        c.id(Some("a\0".into()), || "row 1".into(), &mut q);
+        c.id(Some("a\0".into()), || "row 2".into(), &mut q);
+        let dup = Quirk::DuplicateId { first_origin: "row 1".into() };
+        assert_eq!(q, [Quirk::NulByte { field: "id".into() }, Quirk::NulByte { field: "id".into() }, dup]);
+        q.clear();
+        c.embedding(Some(&LegacyEmbedding::F32(vec![1.0, 2.0])), Some("none"), &mut q);
+        c.embedding(Some(&LegacyEmbedding::F32(vec![1.0])), Some("none"), &mut q);
+        c.embedding(None, Some("none"), &mut q);
+        let missing = Quirk::MissingEmbedding { detail: "none".into() };
+        assert_eq!(q, [Quirk::DimensionMismatch { expected: 2, found: 1 }, missing]);
+        let mut fixed = RecordChecks::unique_ids(None);
+        q.clear();
+        fixed.id(Some("x".into()), String::new, &mut q);
+        fixed.id(Some("x".into()), String::new, &mut q);
+        fixed.embedding(Some(&LegacyEmbedding::F32(vec![1.0])), None, &mut q);
+        fixed.embedding(Some(&LegacyEmbedding::F32(vec![1.0, 2.0])), None, &mut q);
+        fixed.embedding(None, None, &mut q);
+        assert!(q.is_empty(), "{q:?}");
+    }
+}

@@ -370,3 +370,12 @@ impl Iterator for ChRecordIter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(super::pct("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(super::pct("p w/&=?é"), "p%20w%2F%26%3D%3F%C3%A9");
+    }
+}

@@ -118,6 +118,14 @@ pub enum LegacyError {
         /// The cause.
         source: pickle::PickleError,
     },
+    /// A step failed because of an earlier error, kept as the cause.
+    #[error("{context}: {source}")]
+    Context {
+        /// What failed.
+        context: String,
+        /// The cause.
+        source: Box<LegacyError>,
+    },
     /// The data does not have the expected layout / encoding.
     #[error("{0}")]
     Format(String),

@@ -66,7 +66,7 @@ impl ServerSource {
             by_name: false,
             with_uris: true,
         };
-        let mut last = String::new();
+        let mut last = None;
         for (line, path) in [(ApiLine::V2, "/api/v2/heartbeat"), (ApiLine::V1, "/api/v1/heartbeat")] {
             match s.call("GET", path, None) {
                 Ok(_) => {
@@ -79,10 +79,14 @@ impl ServerSource {
                     s.by_name = line == ApiLine::V1 && s.version.starts_with("0.3.");
                     return Ok(s);
                 }
-                Err(e) => last = e.to_string(),
+                Err(e) => last = Some(e),
             }
         }
-        Err(http_err(format!("connecting to {url}"), format!("no Chroma API answers a heartbeat (v2 or v1): {last}")))
+        let context = format!("connecting to {url}: no Chroma API answers a heartbeat (v2 or v1)");
+        Err(match last {
+            Some(e) => LegacyError::Context { context, source: Box::new(e) },
+            None => LegacyError::Unreadable(context),
+        })
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<LegacyValue> {
