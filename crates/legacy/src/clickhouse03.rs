@@ -373,6 +373,47 @@ impl Iterator for ChRecordIter {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::Quirk;
+
+    #[test]
+    fn rows_are_checked_like_every_reader_does() {
+        let rows = concat!(
+            r#"{"uuid":"u1","embedding":[1,2.5],"document":"d","id":"a","metadata":"{\"k\": true}"}"#,
+            "\n",
+            r#"{"uuid":"u2","embedding":[1],"document":null,"id":"a","metadata":null}"#,
+            "\n",
+            r#"{"uuid":"u3","embedding":null,"document":"x\u0000y","id":null,"metadata":"[1]"}"#,
+            "\n",
+        );
+        let mut it = ChRecordIter {
+            reader: Box::new(std::io::Cursor::new(rows.as_bytes().to_vec())),
+            batch: 10,
+            row: 0,
+            checks: RecordChecks::new(None),
+            done: false,
+        };
+        let b = it.next().expect("a batch").expect("rows");
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0].quirks, [Quirk::BoolValue { key: "k".into() }]);
+        assert_eq!(b[0].embedding, Some(LegacyEmbedding::F64(vec![1.0, 2.5])));
+        let first = "ClickHouse embeddings row 0 uuid u1".to_string();
+        assert_eq!(
+            b[1].quirks,
+            [Quirk::DuplicateId { first_origin: first }, Quirk::DimensionMismatch { expected: 2, found: 1 }]
+        );
+        assert_eq!(
+            b[2].quirks,
+            [
+                Quirk::NullId,
+                Quirk::MissingEmbedding { detail: "embedding is missing".into() },
+                Quirk::NulByte { field: "document".into() },
+                Quirk::MetadataNotAnObject { raw: "[1]".into() },
+            ]
+        );
+        assert!(it.next().is_none());
+    }
+
     #[test]
     fn query_values_are_percent_encoded() {
         assert_eq!(super::pct("a-b_c.d~e"), "a-b_c.d~e");
