@@ -10,19 +10,24 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use percent_encoding::{utf8_percent_encode, AsciiSet};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::hnsw::HnswIndex;
 use crate::{
     io_err, name_rejection, parse_python_json, sql_err, value_quirks, LegacyCollection, LegacyEmbedding, LegacyError,
-    LegacyMetadata, LegacyRecord, LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind,
-    DEFAULT_DATABASE, DEFAULT_TENANT,
+    LegacyMetadata, LegacyRecord, LegacySource, LegacyValue, NameRules, Quirk, RecordBatches, RecordChecks, Result,
+    SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
+/// The `SQLite` database of a Chroma >= 0.4 folder.
 pub const SQLITE_FILE: &str = "chroma.sqlite3";
 
 fn uri_for(path: &Path) -> Result<String> {
+    // `?`, `#` and `%` would end or escape the path part of the URI; SQLite decodes `%XX`
+    // (and percent-encoding also encodes non-ASCII bytes, which SQLite decodes back).
+    const URI_PATH: &AsciiSet = &AsciiSet::EMPTY.add(b'?').add(b'#').add(b'%');
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -30,19 +35,10 @@ fn uri_for(path: &Path) -> Result<String> {
     };
     let s =
         abs.to_str().ok_or_else(|| LegacyError::Unreadable(format!("{}: path is not valid UTF-8", abs.display())))?;
-    let mut enc = String::new();
-    for c in s.chars() {
-        match c {
-            '?' => enc.push_str("%3f"),
-            '#' => enc.push_str("%23"),
-            '%' => enc.push_str("%25"),
-            c => enc.push(c),
-        }
-    }
-    Ok(format!("file:{enc}?mode=ro&immutable=1"))
+    Ok(format!("file:{}?mode=ro&immutable=1", utf8_percent_encode(s, URI_PATH)))
 }
 
-/// Opens a SQLite file strictly read-only and immutable (no locks, no journal, no -shm).
+/// Opens a `SQLite` file strictly read-only and immutable (no locks, no journal, no -shm).
 pub(crate) fn open_ro(db: &Path) -> Result<Connection> {
     let uri = uri_for(db)?;
     Connection::open_with_flags(
@@ -101,12 +97,12 @@ pub fn open_chroma04(path: &Path) -> Result<Chroma04Source> {
     }
     let mut warnings = Vec::new();
     let wal = path.join(format!("{SQLITE_FILE}-wal"));
-    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
     let (conn, tmp) = if wal_len > 0 {
         let dir = std::env::temp_dir().join(format!(
             "chroma-legacy-{}-{}",
             std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
         ));
         std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         let guard = TempCopy(dir.clone());
@@ -165,7 +161,9 @@ fn sql_value_to_i64(v: &SqlValue) -> Option<i64> {
             a.copy_from_slice(b);
             Some(i64::from_be_bytes(a))
         }
-        SqlValue::Blob(b) if b.len() < 8 && !b.is_empty() => Some(b.iter().fold(0i64, |acc, x| (acc << 8) | *x as i64)),
+        SqlValue::Blob(b) if b.len() < 8 && !b.is_empty() => {
+            Some(b.iter().fold(0i64, |acc, x| (acc << 8) | i64::from(*x)))
+        }
         _ => None,
     }
 }
@@ -191,6 +189,7 @@ struct CollectionSegments {
 }
 
 impl Chroma04Source {
+    /// The folder read.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -269,104 +268,138 @@ impl Chroma04Source {
         }
     }
 
+    /// Records in a metadata segment.
+    fn record_count(&self, metadata_segment: &str, coll: &str) -> Result<u64> {
+        let n = self
+            .conn
+            .query_row("SELECT count(*) FROM embeddings WHERE segment_id = ?1", [metadata_segment], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(sql_err(format!("counting records of collection {coll}")))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// The dimension of a vector segment's (non-empty) hnsw index, if it can be opened.
+    fn index_dimension(&self, vector_segment: &str) -> Option<usize> {
+        let dir = self.root.join(vector_segment);
+        if !dir.join("header.bin").is_file() {
+            return None;
+        }
+        let idx = HnswIndex::open_segment_dir(&dir).ok()?;
+        (!idx.is_empty()).then(|| idx.dimension())
+    }
+
     /// Vector state for a collection: hnsw files + replayed log.
     fn vector_state(&mut self, coll: &LegacyCollection, vector_seg: Option<&str>) -> Result<VectorState> {
         let mut state = VectorState::default();
-        let mut start_seq: Option<i64> = None; // None = replay the whole log
-        if let Some(seg) = vector_seg {
-            let dir = self.root.join(seg);
-            if dir.join("header.bin").is_file() {
-                let pk = dir.join("index_metadata.pickle");
-                if pk.is_file() {
-                    let bytes = std::fs::read(&pk).map_err(io_err(format!("reading {}", pk.display())))?;
-                    let p = crate::pickle::parse(&bytes)
-                        .map_err(|e| LegacyError::Format(format!("{}: {e}", pk.display())))?;
-                    let mut id_to_label = HashMap::new();
-                    if let Some(d) = p.dict_get("id_to_label").and_then(|d| d.as_dict()) {
-                        for (k, v) in d {
-                            if let (Some(k), Some(v)) = (k.as_str(), v.as_i128()) {
-                                id_to_label.insert(k.to_string(), v as u64);
-                            }
-                        }
-                    } else {
-                        return Err(LegacyError::Format(format!("{}: no id_to_label", pk.display())));
-                    }
-                    let pickle_seq = p.dict_get("max_seq_id").and_then(|v| v.as_i128()).map(|v| v as i64);
-                    let table_seq = self.seq_of_segment(seg)?;
-                    start_seq = match (pickle_seq, table_seq) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                    if start_seq.is_none() {
-                        self.warnings.push(format!(
-                            "{}: no max_seq_id for vector segment {seg}; replaying the whole log",
-                            self.root.display()
-                        ));
-                    }
-                    let index = HnswIndex::open_segment_dir(&dir)?;
-                    state.hnsw = Some((index, id_to_label, dir));
-                }
-            } else if dir.exists() {
-                self.warnings.push(format!(
-                    "{}: vector segment folder {seg} has no header.bin; vectors only from the log",
-                    self.root.display()
-                ));
-            }
-        }
+        // None = replay the whole log
+        let start_seq = match vector_seg {
+            Some(seg) => self.hnsw_files(seg, &mut state)?,
+            None => None,
+        };
         state.cosine = coll.space.as_deref() == Some("cosine");
         if self.schema.has_table("embeddings_queue") {
-            let min_seq: Option<i64> = self
-                .conn
-                .query_row(
-                    "SELECT min(seq_id) FROM embeddings_queue WHERE topic LIKE ?1",
-                    [format!("%/{}", coll.id)],
-                    |r| r.get(0),
-                )
-                .map_err(sql_err("reading embeddings_queue"))?;
-            state.log_min_seq = min_seq;
-            let mut st = self
-                .conn
-                .prepare(
-                    "SELECT seq_id, operation, id, vector, encoding FROM embeddings_queue \
-                     WHERE topic LIKE ?1 AND seq_id > ?2 ORDER BY seq_id",
-                )
-                .map_err(sql_err("reading embeddings_queue"))?;
-            let mut rows = st
-                .query(rusqlite::params![format!("%/{}", coll.id), start_seq.unwrap_or(i64::MIN)])
-                .map_err(sql_err("reading embeddings_queue"))?;
-            while let Some(r) = rows.next().map_err(sql_err("reading embeddings_queue"))? {
-                let seq: i64 = r.get(0).map_err(sql_err("embeddings_queue.seq_id"))?;
-                let op: i64 = r.get(1).map_err(sql_err("embeddings_queue.operation"))?;
-                let id: String = r.get(2).map_err(sql_err("embeddings_queue.id"))?;
-                let blob: Option<Vec<u8>> = r.get(3).map_err(sql_err("embeddings_queue.vector"))?;
-                let enc: Option<String> = r.get(4).map_err(sql_err("embeddings_queue.encoding"))?;
-                let vector = match blob {
-                    None => None,
-                    Some(b) => {
-                        let e = enc.unwrap_or_default();
-                        if !e.eq_ignore_ascii_case("FLOAT32") || b.len() % 4 != 0 {
-                            state.bad.insert(
-                                id.clone(),
-                                format!(
-                                    "log seq_id {seq}: vector encoding {e:?} with {} bytes not understood",
-                                    b.len()
-                                ),
-                            );
-                            None
-                        } else {
-                            Some(
-                                b.chunks_exact(4)
-                                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                                    .collect::<Vec<f32>>(),
-                            )
-                        }
-                    }
-                };
-                state.apply(seq, op, id, vector);
-            }
+            self.replay_log(coll, start_seq, &mut state)?;
         }
         state.start_seq = start_seq;
         Ok(state)
+    }
+
+    /// Opens the vector segment's hnsw files (into `state`); returns the sequence id the log
+    /// is to be replayed from (`None`: all of it).
+    fn hnsw_files(&mut self, seg: &str, state: &mut VectorState) -> Result<Option<i64>> {
+        let dir = self.root.join(seg);
+        if dir.join("header.bin").is_file() {
+            let pk = dir.join("index_metadata.pickle");
+            if pk.is_file() {
+                let bytes = std::fs::read(&pk).map_err(io_err(format!("reading {}", pk.display())))?;
+                let p = crate::pickle::parse(&bytes)
+                    .map_err(|source| LegacyError::Pickle { context: pk.display().to_string(), source })?;
+                let mut id_to_label = HashMap::new();
+                if let Some(d) = p.dict_get("id_to_label").and_then(|d| d.as_dict()) {
+                    for (k, v) in d {
+                        if let (Some(k), Some(v)) = (k.as_str(), v.as_i128()) {
+                            id_to_label.insert(k.to_string(), v as u64);
+                        }
+                    }
+                } else {
+                    return Err(LegacyError::Format(format!("{}: no id_to_label", pk.display())));
+                }
+                let pickle_seq =
+                    p.dict_get("max_seq_id").and_then(super::pickle::PickleValue::as_i128).map(|v| v as i64);
+                let table_seq = self.seq_of_segment(seg)?;
+                let start_seq = match (pickle_seq, table_seq) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                if start_seq.is_none() {
+                    self.warnings.push(format!(
+                        "{}: no max_seq_id for vector segment {seg}; replaying the whole log",
+                        self.root.display()
+                    ));
+                }
+                let index = HnswIndex::open_segment_dir(&dir)?;
+                state.hnsw = Some((index, id_to_label, dir));
+                return Ok(start_seq);
+            }
+        } else if dir.exists() {
+            self.warnings.push(format!(
+                "{}: vector segment folder {seg} has no header.bin; vectors only from the log",
+                self.root.display()
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Replays the collection's `embeddings_queue` after `start_seq` into `state`.
+    fn replay_log(&self, coll: &LegacyCollection, start_seq: Option<i64>, state: &mut VectorState) -> Result<()> {
+        let min_seq: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT min(seq_id) FROM embeddings_queue WHERE topic LIKE ?1",
+                [format!("%/{}", coll.id)],
+                |r| r.get(0),
+            )
+            .map_err(sql_err("reading embeddings_queue"))?;
+        state.log_min_seq = min_seq;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT seq_id, operation, id, vector, encoding FROM embeddings_queue \
+                 WHERE topic LIKE ?1 AND seq_id > ?2 ORDER BY seq_id",
+            )
+            .map_err(sql_err("reading embeddings_queue"))?;
+        let mut rows = st
+            .query(rusqlite::params![format!("%/{}", coll.id), start_seq.unwrap_or(i64::MIN)])
+            .map_err(sql_err("reading embeddings_queue"))?;
+        while let Some(r) = rows.next().map_err(sql_err("reading embeddings_queue"))? {
+            let seq: i64 = r.get(0).map_err(sql_err("embeddings_queue.seq_id"))?;
+            let op: i64 = r.get(1).map_err(sql_err("embeddings_queue.operation"))?;
+            let id: String = r.get(2).map_err(sql_err("embeddings_queue.id"))?;
+            let blob: Option<Vec<u8>> = r.get(3).map_err(sql_err("embeddings_queue.vector"))?;
+            let enc: Option<String> = r.get(4).map_err(sql_err("embeddings_queue.encoding"))?;
+            let vector = match blob {
+                None => None,
+                Some(b) => {
+                    let e = enc.unwrap_or_default();
+                    if !e.eq_ignore_ascii_case("FLOAT32") || b.len() % 4 != 0 {
+                        state.bad.insert(
+                            id.clone(),
+                            format!("log seq_id {seq}: vector encoding {e:?} with {} bytes not understood", b.len()),
+                        );
+                        None
+                    } else {
+                        Some(
+                            b.chunks_exact(4)
+                                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                                .collect::<Vec<f32>>(),
+                        )
+                    }
+                }
+            };
+            state.apply(seq, op, id, vector);
+        }
+        Ok(())
     }
 }
 
@@ -439,19 +472,16 @@ impl VectorState {
         }
         if let Some((idx, map, dir)) = &self.hnsw {
             if let Some(label) = map.get(id) {
-                return match idx.original_vector(*label, self.cosine)? {
-                    Some((v, deleted)) => {
-                        if deleted {
-                            quirks.push(Quirk::Other(format!("hnsw element for label {label} is marked deleted")));
-                        }
-                        Ok(Some(LegacyEmbedding::F32(v)))
+                return if let Some((v, deleted)) = idx.original_vector(*label, self.cosine)? {
+                    if deleted {
+                        quirks.push(Quirk::Other(format!("hnsw element for label {label} is marked deleted")));
                     }
-                    None => {
-                        quirks.push(Quirk::MissingEmbedding {
-                            detail: format!("label {label} not found in {}", dir.display()),
-                        });
-                        Ok(None)
-                    }
+                    Ok(Some(LegacyEmbedding::F32(v)))
+                } else {
+                    quirks.push(Quirk::MissingEmbedding {
+                        detail: format!("label {label} not found in {}", dir.display()),
+                    });
+                    Ok(None)
                 };
             }
         }
@@ -464,25 +494,38 @@ impl VectorState {
     }
 }
 
+/// A JSON text column (`what` names it in the quirk when it does not parse).
+fn json_column(t: Option<&str>, what: &str, quirks: &mut Vec<Quirk>) -> Option<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(t?) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            quirks.push(Quirk::Other(format!("{what} is not valid JSON: {e}")));
+            None
+        }
+    }
+}
+
+/// The distance function in effect: `hnsw:space` metadata, else the configuration, else the
+/// schema (1.x), else Chroma's default `l2`.
 fn resolve_space(
-    meta: &Option<LegacyMetadata>,
-    config: &Option<serde_json::Value>,
-    schema: &Option<serde_json::Value>,
-) -> Option<String> {
-    if let Some(LegacyValue::Str(s)) = meta.as_ref().and_then(|m| m.get("hnsw:space")) {
-        return Some(s.clone());
+    meta: Option<&LegacyMetadata>,
+    config: Option<&serde_json::Value>,
+    schema: Option<&serde_json::Value>,
+) -> String {
+    if let Some(LegacyValue::Str(s)) = meta.and_then(|m| m.get("hnsw:space")) {
+        return s.clone();
     }
     let pick = |v: &serde_json::Value, path: &[&str]| -> Option<String> {
         let mut cur = v;
         for p in path {
             cur = cur.get(p)?;
         }
-        cur.as_str().map(|s| s.to_string())
+        cur.as_str().map(std::string::ToString::to_string)
     };
     if let Some(c) = config {
         for path in [&["hnsw", "space"][..], &["hnsw_configuration", "space"], &["spann", "space"]] {
             if let Some(s) = pick(c, path) {
-                return Some(s);
+                return s;
             }
         }
     }
@@ -492,11 +535,11 @@ fn resolve_space(
             &["defaults", "float_list", "vector_index", "config", "space"],
         ] {
             if let Some(x) = pick(s, path) {
-                return Some(x);
+                return x;
             }
         }
     }
-    Some("l2".to_string())
+    "l2".to_string()
 }
 
 impl LegacySource for Chroma04Source {
@@ -520,6 +563,7 @@ impl LegacySource for Chroma04Source {
     }
 
     fn collections(&mut self) -> Result<Vec<LegacyCollection>> {
+        type Row = (String, String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
         let s = &self.schema;
         let dim = if s.has_col("collections", "dimension") { "c.dimension" } else { "NULL" };
         let conf = if s.has_col("collections", "config_json_str") { "c.config_json_str" } else { "NULL" };
@@ -530,7 +574,6 @@ impl LegacySource for Chroma04Source {
             ("NULL, NULL", "")
         };
         let sql = format!("SELECT c.id, c.name, {dim}, {conf}, {sch}, {db} FROM collections c {join} ORDER BY c.rowid");
-        type Row = (String, String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
         let rows: Vec<Row> = {
             let mut st = self.conn.prepare(&sql).map_err(sql_err("reading collections"))?;
             let it = st
@@ -542,51 +585,26 @@ impl LegacySource for Chroma04Source {
         let mut out = Vec::new();
         for (id, name, dimension, conf, schema_str, tenant, database) in rows {
             let mut quirks = Vec::new();
-            if let Some(reason) = name_rejection(&name) {
+            // Written by Chroma >= 0.4: the rules of the release that wrote it (0.4-0.6 or 1.x).
+            if let Some(reason) = name_rejection(&name, NameRules::Stored) {
                 quirks.push(Quirk::NameRejectedByNewRules { reason });
             }
             let metadata = self.collection_metadata(&id)?;
             if let Some(m) = &metadata {
                 value_quirks(m, &mut quirks);
             }
-            let parse_json = |t: &Option<String>, what: &str, quirks: &mut Vec<Quirk>| -> Option<serde_json::Value> {
-                let t = t.as_ref()?;
-                match serde_json::from_str::<serde_json::Value>(t) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        quirks.push(Quirk::Other(format!("{what} is not valid JSON: {e}")));
-                        None
-                    }
-                }
-            };
-            let configuration_json = parse_json(&conf, "config_json_str", &mut quirks);
-            let schema_json = parse_json(&schema_str, "schema_str", &mut quirks);
-            let space = resolve_space(&metadata, &configuration_json, &schema_json);
+            let configuration_json = json_column(conf.as_deref(), "config_json_str", &mut quirks);
+            let schema_json = json_column(schema_str.as_deref(), "schema_str", &mut quirks);
+            let space = Some(resolve_space(metadata.as_ref(), configuration_json.as_ref(), schema_json.as_ref()));
             let segs = self.segments_of(&id)?;
             let record_count_hint = match &segs.metadata {
-                Some(ms) => Some(
-                    self.conn
-                        .query_row("SELECT count(*) FROM embeddings WHERE segment_id = ?1", [ms], |r| {
-                            r.get::<_, i64>(0)
-                        })
-                        .map_err(sql_err(format!("counting records of collection {id}")))?
-                        .max(0) as u64,
-                ),
+                Some(ms) => Some(self.record_count(ms, &id)?),
                 None => None,
             };
-            let mut dimension = dimension.and_then(|d| usize::try_from(d).ok());
-            if dimension.is_none() {
-                if let Some(vs) = &segs.vector {
-                    let dir = self.root.join(vs);
-                    if dir.join("header.bin").is_file() {
-                        if let Ok(idx) = HnswIndex::open_segment_dir(&dir) {
-                            if !idx.is_empty() {
-                                dimension = Some(idx.dimension());
-                            }
-                        }
-                    }
-                }
-            }
+            let dimension = match dimension.and_then(|d| usize::try_from(d).ok()) {
+                Some(d) => Some(d),
+                None => segs.vector.as_deref().and_then(|vs| self.index_dimension(vs)),
+            };
             if segs.metadata.is_none() {
                 quirks.push(Quirk::Other("collection has no metadata segment".into()));
             }
@@ -618,7 +636,7 @@ impl LegacySource for Chroma04Source {
             state,
             after: i64::MIN,
             batch: batch.max(1),
-            dimension: collection.dimension,
+            checks: RecordChecks::unique_ids(collection.dimension),
             done: false,
         }))
     }
@@ -634,7 +652,7 @@ struct RecordIter<'a> {
     state: VectorState,
     after: i64,
     batch: usize,
-    dimension: Option<usize>,
+    checks: RecordChecks,
     done: bool,
 }
 
@@ -656,97 +674,29 @@ impl RecordIter<'_> {
             return Ok(Vec::new());
         };
         self.after = last;
-        let mut metas: HashMap<i64, Vec<(String, Option<LegacyValue>)>> = HashMap::new();
-        {
-            let mut ms = conn
-                .prepare_cached(
-                    "SELECT id, key, string_value, int_value, float_value, bool_value FROM embedding_metadata \
-                     WHERE id >= ?1 AND id <= ?2 ORDER BY id, key",
-                )
-                .map_err(sql_err("reading embedding_metadata"))?;
-            let it = ms
-                .query_map([first, last], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        typed_value(r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
-                    ))
-                })
-                .map_err(sql_err("reading embedding_metadata"))?;
-            for row in it {
-                let (id, k, v) = row.map_err(sql_err("reading embedding_metadata"))?;
-                metas.entry(id).or_default().push((k, v));
-            }
-        }
-        let mut arrays: HashMap<i64, Vec<(String, LegacyValue)>> = HashMap::new();
-        if self.src.schema.has_table("embedding_metadata_array") {
-            let mut ms = conn
-                .prepare_cached(
-                    "SELECT id, key, string_value, int_value, float_value, bool_value FROM embedding_metadata_array \
-                     WHERE id >= ?1 AND id <= ?2 ORDER BY id, key, rowid",
-                )
-                .map_err(sql_err("reading embedding_metadata_array"))?;
-            let it = ms
-                .query_map([first, last], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        typed_value(r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?).unwrap_or(LegacyValue::Null),
-                    ))
-                })
-                .map_err(sql_err("reading embedding_metadata_array"))?;
-            for row in it {
-                let (id, k, v) = row.map_err(sql_err("reading embedding_metadata_array"))?;
-                arrays.entry(id).or_default().push((k, v));
-            }
-        }
+        let mut metas = metadata_rows(conn, "embedding_metadata", "id, key", first, last)?;
+        let mut arrays = if self.src.schema.has_table("embedding_metadata_array") {
+            metadata_rows(conn, "embedding_metadata_array", "id, key, rowid", first, last)?
+        } else {
+            HashMap::new()
+        };
         let mut out = Vec::with_capacity(rows.len());
         for (rowid, eid, seq) in rows {
             let mut quirks = Vec::new();
-            let id = match eid {
-                Some(s) => s,
-                None => {
-                    quirks.push(Quirk::NullId);
-                    String::new()
-                }
-            };
+            let id = self.checks.id(eid, String::new, &mut quirks);
             let origin = match sql_value_to_i64(&seq) {
                 Some(s) => format!("{SQLITE_FILE} embeddings.id {rowid} (seq_id {s})"),
                 None => format!("{SQLITE_FILE} embeddings.id {rowid}"),
             };
-            let mut document = None;
-            let mut uri = None;
-            let mut md = LegacyMetadata::new();
-            for (k, v) in metas.remove(&rowid).unwrap_or_default() {
-                match (k.as_str(), v) {
-                    ("chroma:document", Some(LegacyValue::Str(s))) => document = Some(s),
-                    ("chroma:uri", Some(LegacyValue::Str(s))) => uri = Some(s),
-                    (_, Some(v)) => {
-                        md.insert(k, v);
-                    }
-                    (_, None) => {
-                        quirks.push(Quirk::ValueWithoutType { key: k.clone() });
-                        md.insert(k, LegacyValue::Null);
-                    }
-                }
-            }
-            for (k, v) in arrays.remove(&rowid).unwrap_or_default() {
-                match md.entry(k.clone()).or_insert_with(|| LegacyValue::List(Vec::new())) {
-                    LegacyValue::List(l) => l.push(v),
-                    _ => quirks.push(Quirk::Other(format!("key {k:?} is both a scalar and an array"))),
-                }
-            }
-            value_quirks(&md, &mut quirks);
-            quirks.retain(|q| !matches!(q, Quirk::NestedValue { key } if matches!(md.get(key), Some(LegacyValue::List(l)) if l.iter().all(|x| !matches!(x, LegacyValue::List(_) | LegacyValue::Map(_))))));
-            if document.as_deref().is_some_and(|d| d.contains('\0')) {
-                quirks.push(Quirk::NulByte { field: "document".into() });
-            }
+            let (document, uri, md) = record_metadata(
+                metas.remove(&rowid).unwrap_or_default(),
+                arrays.remove(&rowid).unwrap_or_default(),
+                &mut quirks,
+            );
+            RecordChecks::document(document.as_deref(), &mut quirks);
             let embedding = self.state.lookup(&id, &mut quirks)?;
-            if let (Some(e), Some(d)) = (&embedding, self.dimension) {
-                if e.len() != d {
-                    quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() });
-                }
-            }
+            // A missing vector is reported by the lookup, which knows why.
+            self.checks.embedding(embedding.as_ref(), None, &mut quirks);
             out.push(LegacyRecord {
                 id,
                 embedding,
@@ -759,6 +709,72 @@ impl RecordIter<'_> {
         }
         Ok(out)
     }
+}
+
+/// A metadata row: key and typed value (`None` when every value column is NULL).
+type MetadataRow = (String, Option<LegacyValue>);
+
+/// A record's metadata rows (`(key, typed value)`, `None` when every value column is NULL)
+/// of a range of records (row ids `first..=last`) from `table`, by row id.
+fn metadata_rows(
+    conn: &Connection,
+    table: &str,
+    order: &str,
+    first: i64,
+    last: i64,
+) -> Result<HashMap<i64, Vec<MetadataRow>>> {
+    let ctx = format!("reading {table}");
+    let sql = format!(
+        "SELECT id, key, string_value, int_value, float_value, bool_value FROM {table} \
+         WHERE id >= ?1 AND id <= ?2 ORDER BY {order}"
+    );
+    let mut ms = conn.prepare_cached(&sql).map_err(sql_err(ctx.clone()))?;
+    let it = ms
+        .query_map([first, last], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, typed_value(r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        })
+        .map_err(sql_err(ctx.clone()))?;
+    let mut out: HashMap<i64, Vec<MetadataRow>> = HashMap::new();
+    for row in it {
+        let (id, k, v) = row.map_err(sql_err(ctx.clone()))?;
+        out.entry(id).or_default().push((k, v));
+    }
+    Ok(out)
+}
+
+/// One record's document, uri and metadata from its metadata rows and (1.x) array rows.
+fn record_metadata(
+    rows: Vec<MetadataRow>,
+    arrays: Vec<MetadataRow>,
+    quirks: &mut Vec<Quirk>,
+) -> (Option<String>, Option<String>, LegacyMetadata) {
+    let mut document = None;
+    let mut uri = None;
+    let mut md = LegacyMetadata::new();
+    for (k, v) in rows {
+        match (k.as_str(), v) {
+            ("chroma:document", Some(LegacyValue::Str(s))) => document = Some(s),
+            ("chroma:uri", Some(LegacyValue::Str(s))) => uri = Some(s),
+            (_, Some(v)) => {
+                md.insert(k, v);
+            }
+            (_, None) => {
+                quirks.push(Quirk::ValueWithoutType { key: k.clone() });
+                md.insert(k, LegacyValue::Null);
+            }
+        }
+    }
+    for (k, v) in arrays {
+        let v = v.unwrap_or(LegacyValue::Null);
+        match md.entry(k.clone()).or_insert_with(|| LegacyValue::List(Vec::new())) {
+            LegacyValue::List(l) => l.push(v),
+            _ => quirks.push(Quirk::Other(format!("key {k:?} is both a scalar and an array"))),
+        }
+    }
+    value_quirks(&md, quirks);
+    // A 1.x array (a list of scalars) is not nested.
+    quirks.retain(|q| !matches!(q, Quirk::NestedValue { key } if matches!(md.get(key), Some(LegacyValue::List(l)) if l.iter().all(|x| !matches!(x, LegacyValue::List(_) | LegacyValue::Map(_))))));
+    (document, uri, md)
 }
 
 impl Iterator for RecordIter<'_> {

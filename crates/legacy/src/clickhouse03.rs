@@ -1,4 +1,4 @@
-//! Chroma 0.3.x ClickHouse backend, read over ClickHouse's HTTP interface (default port 8123)
+//! Chroma 0.3.x `ClickHouse` backend, read over `ClickHouse`'s HTTP interface (default port 8123)
 //! with `FORMAT JSONEachRow`; each collection's rows are streamed line by line from one
 //! response. Tables (database `default`): `collections(uuid, name, metadata)` and
 //! `embeddings(collection_uuid, uuid, embedding, document, id, metadata)`.
@@ -7,24 +7,33 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::checks::{metadata_text_03, name_quirks_03, space_03, RecordChecks};
 use crate::{
-    name_rejection, parse_metadata_text, parse_python_json, LegacyCollection, LegacyEmbedding, LegacyError,
-    LegacyRecord, LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind, DEFAULT_DATABASE,
-    DEFAULT_TENANT,
+    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord, LegacySource, LegacyValue,
+    RecordBatches, Result, SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
-/// Where the ClickHouse server is. 0.3.x connected without user/password to database `default`.
+/// Where the `ClickHouse` server is. 0.3.x connected without user/password to database `default`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClickHouseConfig {
+    /// Host name or address.
     pub host: String,
+    /// HTTP port (8123 by default).
     pub port: u16,
+    /// User (none: the server's `default` user).
     pub user: Option<String>,
+    /// Password.
     pub password: Option<String>,
+    /// Database holding the `collections` and `embeddings` tables (`default`).
     pub database: String,
+    /// Timeout of each request.
     pub timeout: Duration,
 }
 
 impl ClickHouseConfig {
+    /// `host:port`, no credentials, database `default`, 10 minutes timeout.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
         ClickHouseConfig {
             host: host.into(),
@@ -35,6 +44,8 @@ impl ClickHouseConfig {
             timeout: Duration::from_secs(600),
         }
     }
+    /// Sets (or clears) user and password.
+    #[must_use]
     pub fn with_credentials(mut self, user: Option<String>, password: Option<String>) -> Self {
         self.user = user;
         self.password = password;
@@ -50,19 +61,15 @@ impl ClickHouseConfig {
     }
 }
 
+/// RFC 3986 unreserved characters (`A-Za-z0-9-_.~`) stay as they are; every other byte of a
+/// URL query value is `%XX`-encoded.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 fn pct(s: &str) -> String {
-    let mut o = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
-/// Reader of a 0.3.x ClickHouse database.
+/// Reader of a 0.3.x `ClickHouse` database.
 pub struct ClickHouse03Source {
     cfg: ClickHouseConfig,
     agent: ureq::Agent,
@@ -115,17 +122,17 @@ impl ClickHouse03Source {
     fn post(&self, sql: &str) -> Result<ureq::http::Response<ureq::Body>> {
         let mut url = format!("{}?database={}", self.cfg.base_url(), pct(&self.cfg.database));
         if let Some(u) = &self.cfg.user {
-            url.push_str(&format!("&user={}", pct(u)));
+            url = format!("{url}&user={}", pct(u));
         }
         if let Some(p) = &self.cfg.password {
-            url.push_str(&format!("&password={}", pct(p)));
+            url = format!("{url}&password={}", pct(p));
         }
         let ctx = || format!("ClickHouse {} query {:?}", self.cfg.base_url(), short(sql));
         let mut resp = self
             .agent
             .post(&url)
             .send(sql.as_bytes())
-            .map_err(|e| LegacyError::Http { context: ctx(), message: e.to_string() })?;
+            .map_err(|e| LegacyError::Transport { context: ctx(), source: Box::new(e) })?;
         if resp.status().as_u16() != 200 {
             let body =
                 resp.body_mut().with_config().limit(1 << 20).lossy_utf8(true).read_to_string().unwrap_or_default();
@@ -140,10 +147,11 @@ impl ClickHouse03Source {
     fn query_text(&self, sql: &str) -> Result<String> {
         let resp = self.post(sql)?;
         let mut s = String::new();
-        resp.into_body().into_reader().take(64 << 20).read_to_string(&mut s).map_err(|e| LegacyError::Http {
-            context: format!("reading answer to {:?}", short(sql)),
-            message: e.to_string(),
-        })?;
+        resp.into_body()
+            .into_reader()
+            .take(64 << 20)
+            .read_to_string(&mut s)
+            .map_err(|source| LegacyError::Io { context: format!("reading answer to {:?}", short(sql)), source })?;
         Ok(s)
     }
 
@@ -152,8 +160,11 @@ impl ClickHouse03Source {
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
-                parse_python_json(l)
-                    .map_err(|e| LegacyError::Format(format!("ClickHouse answer line {:?}: {e}", short(l))))
+                parse_python_json(l).map_err(|source| LegacyError::Json {
+                    context: format!("ClickHouse answer line {:?}", short(l)),
+                    source,
+                    after: String::new(),
+                })
             })
             .collect()
     }
@@ -220,28 +231,9 @@ impl LegacySource for ClickHouse03Source {
             let id =
                 text(&r, "uuid").ok_or_else(|| LegacyError::Format(format!("collection row without uuid: {r}")))?;
             let name = text(&r, "name").unwrap_or_default();
-            if let Some(reason) = name_rejection(&name) {
-                quirks.push(Quirk::NameRejectedByNewRules { reason });
-            }
-            if !names.insert(name.clone()) {
-                quirks.push(Quirk::Other(format!("collection name {name:?} used twice")));
-            }
-            let metadata = match text(&r, "metadata") {
-                Some(raw) => parse_metadata_text(&raw, true, &mut quirks),
-                None => None,
-            };
-            if let Some(m) = &metadata {
-                for (k, v) in m {
-                    if matches!(v, LegacyValue::Bool(_)) {
-                        quirks.push(Quirk::BoolValue { key: k.clone() });
-                    }
-                }
-            }
-            let space = match metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
-                Some(LegacyValue::Str(s)) => Some(s.clone()),
-                Some(other) => Some(other.to_string()),
-                None => Some("l2".to_string()),
-            };
+            name_quirks_03(&name, &mut names, &mut quirks);
+            let metadata = metadata_text_03(text(&r, "metadata").as_deref(), true, &mut quirks);
+            let space = space_03(metadata.as_ref());
             out.push(LegacyCollection {
                 record_count_hint: Some(count.get(&id).copied().unwrap_or(0)),
                 id,
@@ -271,8 +263,7 @@ impl LegacySource for ClickHouse03Source {
             reader: Box::new(reader),
             batch: batch.max(1),
             row: 0,
-            seen: HashMap::new(),
-            dimension: collection.dimension,
+            checks: RecordChecks::new(collection.dimension),
             done: false,
         }))
     }
@@ -286,33 +277,21 @@ struct ChRecordIter {
     reader: Box<dyn BufRead>,
     batch: usize,
     row: u64,
-    seen: HashMap<String, String>,
-    dimension: Option<usize>,
+    checks: RecordChecks,
     done: bool,
 }
 
 impl ChRecordIter {
     fn record(&mut self, line: &str) -> Result<LegacyRecord> {
-        let row = parse_python_json(line)
-            .map_err(|e| LegacyError::Format(format!("ClickHouse row {}: {e}: {}", self.row, short(line))))?;
+        let row = parse_python_json(line).map_err(|source| LegacyError::Json {
+            context: format!("ClickHouse row {}", self.row),
+            source,
+            after: format!(": {}", short(line)),
+        })?;
         let mut quirks = Vec::new();
         let uuid = text(&row, "uuid").unwrap_or_default();
         let origin = format!("ClickHouse embeddings row {} uuid {uuid}", self.row);
-        let id = match text(&row, "id") {
-            Some(s) => s,
-            None => {
-                quirks.push(Quirk::NullId);
-                String::new()
-            }
-        };
-        if id.contains('\0') {
-            quirks.push(Quirk::NulByte { field: "id".into() });
-        }
-        if let Some(first) = self.seen.get(&id) {
-            quirks.push(Quirk::DuplicateId { first_origin: first.clone() });
-        } else {
-            self.seen.insert(id.clone(), origin.clone());
-        }
+        let id = self.checks.id(text(&row, "id"), || origin.clone(), &mut quirks);
         let embedding = match field(&row, "embedding") {
             Some(LegacyValue::List(l)) => {
                 let mut v = Vec::with_capacity(l.len());
@@ -333,30 +312,10 @@ impl ChRecordIter {
             }
             _ => None,
         };
-        match (&embedding, self.dimension) {
-            (None, _) => quirks.push(Quirk::MissingEmbedding { detail: "embedding is missing".into() }),
-            (Some(e), Some(d)) if e.len() != d => quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() }),
-            (Some(e), None) => self.dimension = Some(e.len()),
-            _ => {}
-        }
+        self.checks.embedding(embedding.as_ref(), Some("embedding is missing"), &mut quirks);
         let document = text(&row, "document");
-        if document.as_deref().is_some_and(|d| d.contains('\0')) {
-            quirks.push(Quirk::NulByte { field: "document".into() });
-        }
-        let metadata = match text(&row, "metadata") {
-            Some(raw) => {
-                let m = parse_metadata_text(&raw, false, &mut quirks);
-                if let Some(m) = &m {
-                    for (k, v) in m {
-                        if matches!(v, LegacyValue::Bool(_)) {
-                            quirks.push(Quirk::BoolValue { key: k.clone() });
-                        }
-                    }
-                }
-                m
-            }
-            None => None,
-        };
+        RecordChecks::document(document.as_deref(), &mut quirks);
+        let metadata = metadata_text_03(text(&row, "metadata").as_deref(), false, &mut quirks);
         Ok(LegacyRecord { id, embedding, document, uri: None, metadata, origin, quirks })
     }
 }
@@ -379,10 +338,7 @@ impl Iterator for ChRecordIter {
                 Ok(_) => {}
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(LegacyError::Http {
-                        context: "reading ClickHouse rows".into(),
-                        message: e.to_string(),
-                    }));
+                    return Some(Err(LegacyError::Io { context: "reading ClickHouse rows".into(), source: e }));
                 }
             }
             let line = match std::str::from_utf8(&buf) {
@@ -412,5 +368,55 @@ impl Iterator for ChRecordIter {
         } else {
             Some(Ok(out))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Quirk;
+
+    #[test]
+    fn rows_are_checked_like_every_reader_does() {
+        let rows = concat!(
+            r#"{"uuid":"u1","embedding":[1,2.5],"document":"d","id":"a","metadata":"{\"k\": true}"}"#,
+            "\n",
+            r#"{"uuid":"u2","embedding":[1],"document":null,"id":"a","metadata":null}"#,
+            "\n",
+            r#"{"uuid":"u3","embedding":null,"document":"x\u0000y","id":null,"metadata":"[1]"}"#,
+            "\n",
+        );
+        let mut it = ChRecordIter {
+            reader: Box::new(std::io::Cursor::new(rows.as_bytes().to_vec())),
+            batch: 10,
+            row: 0,
+            checks: RecordChecks::new(None),
+            done: false,
+        };
+        let b = it.next().expect("a batch").expect("rows");
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0].quirks, [Quirk::BoolValue { key: "k".into() }]);
+        assert_eq!(b[0].embedding, Some(LegacyEmbedding::F64(vec![1.0, 2.5])));
+        let first = "ClickHouse embeddings row 0 uuid u1".to_string();
+        assert_eq!(
+            b[1].quirks,
+            [Quirk::DuplicateId { first_origin: first }, Quirk::DimensionMismatch { expected: 2, found: 1 }]
+        );
+        assert_eq!(
+            b[2].quirks,
+            [
+                Quirk::NullId,
+                Quirk::MissingEmbedding { detail: "embedding is missing".into() },
+                Quirk::NulByte { field: "document".into() },
+                Quirk::MetadataNotAnObject { raw: "[1]".into() },
+            ]
+        );
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(super::pct("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(super::pct("p w/&=?é"), "p%20w%2F%26%3D%3F%C3%A9");
     }
 }

@@ -1,7 +1,7 @@
 //! hnswlib index files, read-only, by random access (nothing is loaded whole):
 //! * chroma-hnswlib persistent segment folders (>= 0.4): `header.bin` (100 bytes: i32 persist
-//!   version, then the hnswlib header fields), `data_level0.bin` (max_elements x
-//!   size_data_per_element), `length.bin` (f32 norm per element, used for cosine),
+//!   version, then the hnswlib header fields), `data_level0.bin` (`max_elements` x
+//!   `size_data_per_element`), `length.bin` (f32 norm per element, used for cosine),
 //!   `link_lists.bin`, plus `index_metadata.pickle`;
 //! * plain hnswlib `saveIndex` files (0.3.x `index/index_<uuid>.bin`, 96-byte header, level-0
 //!   data right after it).
@@ -17,24 +17,40 @@ use std::path::{Path, PathBuf};
 use crate::{io_err, LegacyError, Result};
 
 #[derive(Debug, Clone, PartialEq)]
+/// The header of an hnswlib `header.bin` (field names as in hnswlib).
 pub struct HnswHeader {
+    /// Chroma's persist format version, when present.
     pub persist_version: Option<i32>,
+    /// Offset of level 0 in the data.
     pub offset_level0: u64,
+    /// Capacity.
     pub max_elements: u64,
+    /// Elements stored.
     pub cur_element_count: u64,
+    /// Bytes per element in level 0.
     pub size_data_per_element: u64,
+    /// Offset of the label in an element.
     pub label_offset: u64,
+    /// Offset of the vector in an element.
     pub offset_data: u64,
+    /// Highest level of the graph.
     pub max_level: i32,
+    /// Entry point element.
     pub enterpoint: u32,
+    /// Max links per element above level 0.
     pub max_m: u64,
+    /// Max links per element at level 0.
     pub max_m0: u64,
+    /// `M` of the index.
     pub m: u64,
+    /// Level multiplier.
     pub mult: f64,
+    /// `ef_construction` of the index.
     pub ef_construction: u64,
 }
 
 impl HnswHeader {
+    /// Vector dimension, from the element layout.
     pub fn dimension(&self) -> Option<usize> {
         let bytes = self.label_offset.checked_sub(self.offset_data)?;
         if bytes % 4 != 0 {
@@ -109,6 +125,7 @@ impl HnswHeader {
 
 /// One hnsw index opened for random access.
 pub struct HnswIndex {
+    /// The index's header.
     pub header: HnswHeader,
     data: File,
     data_path: PathBuf,
@@ -121,7 +138,9 @@ pub struct HnswIndex {
 /// One stored element.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HnswElement {
+    /// The user-facing label (Chroma maps ids to labels).
     pub label: u64,
+    /// Marked deleted in the index.
     pub deleted: bool,
     /// As stored (normalized for cosine).
     pub vector: Vec<f32>,
@@ -183,18 +202,22 @@ impl HnswIndex {
         self.base + e * self.header.size_data_per_element
     }
 
+    /// Vector dimension (0 when the header does not tell).
     pub fn dimension(&self) -> usize {
         self.header.dimension().unwrap_or(0)
     }
 
+    /// Elements stored.
     pub fn len(&self) -> u64 {
         self.header.cur_element_count
     }
 
+    /// No elements stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Every label in the index.
     pub fn labels(&self) -> impl Iterator<Item = &u64> {
         self.label_to_element.keys()
     }

@@ -1,4 +1,4 @@
-//! Readers of Chroma data that predates chroma-rs: 0.3.x parquet and ClickHouse, Chroma >= 0.4 folders.
+//! Readers of Chroma data that predates chroma-rs: 0.3.x parquet and `ClickHouse`, Chroma >= 0.4 folders.
 //!
 //! Every reader yields the same neutral stream: tenants/databases, [`LegacyCollection`]s and,
 //! per collection, batches of [`LegacyRecord`]s with values exactly as stored. Nothing is
@@ -6,16 +6,23 @@
 //! [`Quirk`] on the record/collection (or as a source-level warning), and the `migrate` crate
 //! decides what to do with it. Readers never modify their source.
 
+#![deny(missing_docs)]
+#![warn(clippy::too_many_lines)]
+
 use std::fmt;
 use std::path::Path;
 
+pub mod checks;
 pub mod chroma04;
 pub mod clickhouse03;
 pub mod hnsw;
 pub mod parquet03;
 pub mod pickle;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod value;
 
+pub use checks::{name_rejection, parse_metadata_text, value_quirks, NameRules, RecordChecks};
 pub use chroma04::{open_chroma04, Chroma04Source};
 pub use clickhouse03::{open_clickhouse03, ClickHouse03Source, ClickHouseConfig};
 pub use parquet03::{open_parquet03, Parquet03Source};
@@ -26,7 +33,7 @@ pub use value::{parse_python_json, JsonError, LegacyMetadata, LegacyValue};
 pub enum SourceKind {
     /// 0.3.x `duckdb+parquet` persist directory.
     Parquet03,
-    /// 0.3.x ClickHouse backend (server mode).
+    /// 0.3.x `ClickHouse` backend (server mode).
     ClickHouse03,
     /// Chroma >= 0.4 persistent folder (`chroma.sqlite3` + hnsw segment folders).
     Chroma04Plus,
@@ -45,16 +52,80 @@ impl fmt::Display for SourceKind {
 /// Errors of the legacy readers; every variant says where it happened.
 #[derive(Debug, thiserror::Error)]
 pub enum LegacyError {
+    /// A file (or an HTTP body being streamed) could not be read.
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        /// What was being done, naming the file.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A parquet file could not be read.
     #[error("{context}: {source}")]
-    Parquet { context: String, source: parquet::errors::ParquetError },
+    Parquet {
+        /// What was being done, naming the file.
+        context: String,
+        /// The cause.
+        source: parquet::errors::ParquetError,
+    },
+    /// Decoding parquet data into arrow arrays failed.
     #[error("{context}: {source}")]
-    Arrow { context: String, source: arrow_schema::ArrowError },
+    Arrow {
+        /// What was being done, naming the file.
+        context: String,
+        /// The cause.
+        source: arrow_schema::ArrowError,
+    },
+    /// A `SQLite` query failed.
     #[error("{context}: {source}")]
-    Sqlite { context: String, source: rusqlite::Error },
+    Sqlite {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// An HTTP request failed (connection, TLS, timeout, reading the body).
+    #[error("{context}: {source}")]
+    Transport {
+        /// The request, e.g. `GET http://host/api/v2/heartbeat`.
+        context: String,
+        /// The cause.
+        source: Box<ureq::Error>,
+    },
+    /// A server answered, but not as expected (an HTTP error status, an odd answer).
     #[error("{context}: {message}")]
-    Http { context: String, message: String },
+    Http {
+        /// The request.
+        context: String,
+        /// What was wrong, with the server's words where it gave some.
+        message: String,
+    },
+    /// Text that should be (Python-flavoured) JSON is not.
+    #[error("{context}: {source}{after}")]
+    Json {
+        /// Where the text came from.
+        context: String,
+        /// The cause.
+        source: JsonError,
+        /// What the message shows after the cause (e.g. `: <the text>`); often empty.
+        after: String,
+    },
+    /// A pickle file (0.3.x and hnswlib index metadata) could not be decoded.
+    #[error("{context}: {source}")]
+    Pickle {
+        /// The file.
+        context: String,
+        /// The cause.
+        source: pickle::PickleError,
+    },
+    /// A step failed because of an earlier error, kept as the cause.
+    #[error("{context}: {source}")]
+    Context {
+        /// What failed.
+        context: String,
+        /// The cause.
+        source: Box<LegacyError>,
+    },
     /// The data does not have the expected layout / encoding.
     #[error("{0}")]
     Format(String),
@@ -63,6 +134,7 @@ pub enum LegacyError {
     Unreadable(String),
 }
 
+/// `Result` with [`LegacyError`].
 pub type Result<T> = std::result::Result<T, LegacyError>;
 
 pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LegacyError {
@@ -78,24 +150,28 @@ pub(crate) fn sql_err(context: impl Into<String>) -> impl FnOnce(rusqlite::Error
 /// A vector as stored: float64 in 0.3.x, float32 in >= 0.4.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LegacyEmbedding {
+    /// Float32, as Chroma >= 0.4 stores them.
     F32(Vec<f32>),
+    /// Float64, as 0.3.x stored them.
     F64(Vec<f64>),
 }
 
 impl LegacyEmbedding {
+    /// Number of components.
     pub fn len(&self) -> usize {
         match self {
             LegacyEmbedding::F32(v) => v.len(),
             LegacyEmbedding::F64(v) => v.len(),
         }
     }
+    /// No components.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// As f64 (exact for F32).
     pub fn to_f64(&self) -> Vec<f64> {
         match self {
-            LegacyEmbedding::F32(v) => v.iter().map(|x| *x as f64).collect(),
+            LegacyEmbedding::F32(v) => v.iter().map(|x| f64::from(*x)).collect(),
             LegacyEmbedding::F64(v) => v.clone(),
         }
     }
@@ -112,38 +188,84 @@ impl LegacyEmbedding {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Quirk {
     /// Metadata text that is not valid JSON (metadata is `None`).
-    MetadataMalformedJson { raw: String, error: String },
+    MetadataMalformedJson {
+        /// The metadata text as stored.
+        raw: String,
+        /// The parser's error.
+        error: String,
+    },
     /// Metadata JSON that is not an object, e.g. `null` on a record, `[1, 2]` (metadata is `None`).
-    MetadataNotAnObject { raw: String },
+    MetadataNotAnObject {
+        /// The metadata text as stored.
+        raw: String,
+    },
     /// Metadata is the empty object `{}` (kept as an empty map).
     MetadataEmptyDict,
     /// A metadata value that is a list or dict.
-    NestedValue { key: String },
+    NestedValue {
+        /// The metadata key.
+        key: String,
+    },
     /// A metadata value that is a bool (0.3.27-0.3.29 refuse them; older 0.3.x stored them).
-    BoolValue { key: String },
+    BoolValue {
+        /// The metadata key.
+        key: String,
+    },
     /// NaN or ±Infinity.
-    NonFiniteFloat { key: String },
+    NonFiniteFloat {
+        /// The metadata key.
+        key: String,
+    },
     /// An int outside the i64 range.
-    IntBeyond64Bits { key: String },
+    IntBeyond64Bits {
+        /// The metadata key.
+        key: String,
+    },
     /// A string with lone UTF-16 surrogates (not valid Unicode).
-    BrokenUnicode { key: String },
+    BrokenUnicode {
+        /// The metadata key.
+        key: String,
+    },
     /// A metadata key with an empty name or a NUL byte.
-    OddKey { key: String },
-    /// A metadata value stored with every typed column NULL (e.g. NaN written to SQLite).
-    ValueWithoutType { key: String },
+    OddKey {
+        /// The metadata key.
+        key: String,
+    },
+    /// A metadata value stored with every typed column NULL (e.g. NaN written to `SQLite`).
+    ValueWithoutType {
+        /// The metadata key.
+        key: String,
+    },
     /// A NUL byte in the id, document, or a metadata key/value.
-    NulByte { field: String },
+    NulByte {
+        /// Which field, in words (`id`, `document`, ...).
+        field: String,
+    },
     /// The id was NULL in the store (id is then "").
     NullId,
     /// The id was already seen in this collection at `first_origin`.
-    DuplicateId { first_origin: String },
+    DuplicateId {
+        /// Where the first record with this id is.
+        first_origin: String,
+    },
     /// Embedding length differs from the collection's dimension.
-    DimensionMismatch { expected: usize, found: usize },
+    DimensionMismatch {
+        /// The collection's dimension.
+        expected: usize,
+        /// This embedding's length.
+        found: usize,
+    },
     /// No vector could be found for this record.
-    MissingEmbedding { detail: String },
-    /// Collection name that >= 0.4 rules reject (3-63 chars, [A-Za-z0-9._-], alnum at both ends,
-    /// no `..`, not an IPv4 address).
-    NameRejectedByNewRules { reason: String },
+    MissingEmbedding {
+        /// Why, in words.
+        detail: String,
+    },
+    /// Collection name that Chroma's rules reject (see [`NameRules`]: those of the release that
+    /// wrote the data; for 0.3.x data those of 0.4, the first release that checked names).
+    NameRejectedByNewRules {
+        /// The rules' message.
+        reason: String,
+    },
     /// Anything else, in words.
     Other(String),
 }
@@ -201,6 +323,7 @@ fn preview(s: &str) -> String {
 pub struct LegacyCollection {
     /// Collection uuid, lowercase dashed text.
     pub id: String,
+    /// Collection name as stored.
     pub name: String,
     /// Raw collection metadata (incl. `hnsw:*` keys); `None` when absent / stored as `null`.
     pub metadata: Option<LegacyMetadata>,
@@ -217,6 +340,7 @@ pub struct LegacyCollection {
     pub configuration_json: Option<serde_json::Value>,
     /// Number of stored records (rows), if cheaply known.
     pub record_count_hint: Option<u64>,
+    /// What is odd about it.
     pub quirks: Vec<Quirk>,
 }
 
@@ -225,24 +349,31 @@ pub struct LegacyCollection {
 pub struct LegacyRecord {
     /// User id ("" with [`Quirk::NullId`] if the store had NULL).
     pub id: String,
+    /// The vector, if one was found.
     pub embedding: Option<LegacyEmbedding>,
+    /// The document.
     pub document: Option<String>,
+    /// The uri (Chroma >= 0.5).
     pub uri: Option<String>,
     /// Raw metadata without `chroma:document`/`chroma:uri`; `None` when absent or unparseable
     /// (see quirks).
     pub metadata: Option<LegacyMetadata>,
     /// Where it came from, for error reports (file+row, seq id, table row id).
     pub origin: String,
+    /// What is odd about it.
     pub quirks: Vec<Quirk>,
 }
 
+/// A reader's records of one collection, in batches.
 pub type RecordBatches<'a> = Box<dyn Iterator<Item = Result<Vec<LegacyRecord>>> + 'a>;
 
 /// One legacy store, read-only.
 pub trait LegacySource {
+    /// What generation of data this is.
     fn kind(&self) -> SourceKind;
     /// (tenant, database) pairs; 0.3.x has only `("default_tenant", "default_database")`.
     fn tenants_and_databases(&self) -> Result<Vec<(String, String)>>;
+    /// Every collection, in the source's order.
     fn collections(&mut self) -> Result<Vec<LegacyCollection>>;
     /// All records of `collection`, in batches of at most `batch` (>= 1) records, streamed.
     fn records(&mut self, collection: &LegacyCollection, batch: usize) -> Result<RecordBatches<'_>>;
@@ -250,7 +381,9 @@ pub trait LegacySource {
     fn warnings(&self) -> Vec<String>;
 }
 
+/// The tenant of data that predates tenants.
 pub const DEFAULT_TENANT: &str = "default_tenant";
+/// The database of data that predates databases.
 pub const DEFAULT_DATABASE: &str = "default_database";
 
 /// Says what a folder holds without modifying it: `Some(kind)` or `None` if it is not a
@@ -283,71 +416,5 @@ pub fn open_folder(path: &Path) -> Result<Box<dyn LegacySource>> {
             "{} holds no Chroma data (no chroma.sqlite3, no chroma-*.parquet, no index/)",
             path.display()
         ))),
-    }
-}
-
-/// Quirks of a metadata map's values (shared by all readers).
-pub fn value_quirks(meta: &LegacyMetadata, out: &mut Vec<Quirk>) {
-    for (k, v) in meta {
-        if k.is_empty() || k.contains('\0') {
-            out.push(Quirk::OddKey { key: k.clone() });
-        }
-        match v {
-            LegacyValue::List(_) | LegacyValue::Map(_) => out.push(Quirk::NestedValue { key: k.clone() }),
-            LegacyValue::Bool(_) => {}
-            LegacyValue::Float(f) if !f.is_finite() => out.push(Quirk::NonFiniteFloat { key: k.clone() }),
-            LegacyValue::BigInt(_) => out.push(Quirk::IntBeyond64Bits { key: k.clone() }),
-            LegacyValue::BrokenStr { .. } => out.push(Quirk::BrokenUnicode { key: k.clone() }),
-            LegacyValue::Str(s) if s.contains('\0') => {
-                out.push(Quirk::NulByte { field: format!("metadata value of {k:?}") })
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Why chroma >= 0.4 would reject a collection name, if it would.
-pub fn name_rejection(name: &str) -> Option<String> {
-    let n = name.chars().count();
-    if !(3..=63).contains(&n) {
-        return Some(format!("length {n} is not within 3-63"));
-    }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-        return Some("only [a-zA-Z0-9._-] allowed".into());
-    }
-    let first = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let last = name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
-    if !first || !last {
-        return Some("must start and end with a letter or digit".into());
-    }
-    if name.contains("..") {
-        return Some("contains '..'".into());
-    }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Some("is an IPv4 address".into());
-    }
-    None
-}
-
-/// Parses a JSON metadata text as 0.3.x stored it, returning the map (or None) and quirks.
-/// `is_collection`: the 4-char text `null` is the normal "no metadata" there.
-pub fn parse_metadata_text(raw: &str, is_collection: bool, quirks: &mut Vec<Quirk>) -> Option<LegacyMetadata> {
-    match parse_python_json(raw) {
-        Ok(LegacyValue::Map(m)) => {
-            if m.is_empty() {
-                quirks.push(Quirk::MetadataEmptyDict);
-            }
-            value_quirks(&m, quirks);
-            Some(m)
-        }
-        Ok(LegacyValue::Null) if is_collection => None,
-        Ok(_) => {
-            quirks.push(Quirk::MetadataNotAnObject { raw: raw.to_string() });
-            None
-        }
-        Err(e) => {
-            quirks.push(Quirk::MetadataMalformedJson { raw: raw.to_string(), error: e.to_string() });
-            None
-        }
     }
 }

@@ -14,15 +14,20 @@ use arrow_array::{
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
+use crate::checks::{metadata_text_03, name_quirks_03, space_03, RecordChecks};
 use crate::{
-    io_err, name_rejection, parse_metadata_text, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord,
-    LegacySource, LegacyValue, Quirk, RecordBatches, Result, SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
+    io_err, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord, LegacySource, Quirk, RecordBatches, Result,
+    SourceKind, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 
+/// The 0.3.x collections table.
 pub const COLLECTIONS_FILE: &str = "chroma-collections.parquet";
+/// The 0.3.x records table.
 pub const EMBEDDINGS_FILE: &str = "chroma-embeddings.parquet";
 
 /// True if the folder has 0.3.x files (parquet files or `index/index_*.bin`).
+// hnswlib and chromadb write these names in lower case.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 pub fn looks_like_parquet03(path: &Path) -> bool {
     if path.join(COLLECTIONS_FILE).is_file() || path.join(EMBEDDINGS_FILE).is_file() {
         return true;
@@ -34,7 +39,7 @@ pub fn looks_like_parquet03(path: &Path) -> bool {
 
 fn index_files(path: &Path) -> Vec<PathBuf> {
     match std::fs::read_dir(path.join("index")) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+        Ok(rd) => rd.filter_map(std::result::Result::ok).map(|e| e.path()).collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -311,6 +316,7 @@ fn origin_of(global: u64, rg_rows: &[u64]) -> String {
 }
 
 impl Parquet03Source {
+    /// The folder read.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -342,7 +348,7 @@ impl Parquet03Source {
         let p = self.root.join("index").join(format!("index_metadata_{uuid}.pkl"));
         let bytes = std::fs::read(&p).ok()?;
         match crate::pickle::parse(&bytes) {
-            Ok(v) => v.dict_get("dimensionality").and_then(|d| d.as_i128()).map(|d| d as usize),
+            Ok(v) => v.dict_get("dimensionality").and_then(super::pickle::PickleValue::as_i128).map(|d| d as usize),
             Err(e) => {
                 self.warnings.push(format!("{}: unreadable pickle: {e}", p.display()));
                 None
@@ -378,27 +384,9 @@ impl LegacySource for Parquet03Source {
                     quirks.push(Quirk::Other("collection name is NULL".into()));
                     String::new()
                 });
-                if let Some(reason) = name_rejection(&name) {
-                    quirks.push(Quirk::NameRejectedByNewRules { reason });
-                }
-                if !names.insert(name.clone()) {
-                    quirks.push(Quirk::Other(format!("collection name {name:?} used twice")));
-                }
-                let metadata = match m.get(i)? {
-                    None => None,
-                    Some(raw) => {
-                        let md = parse_metadata_text(&raw, true, &mut quirks);
-                        if let Some(md) = &md {
-                            bool_quirks(md, &mut quirks);
-                        }
-                        md
-                    }
-                };
-                let space = match metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
-                    Some(LegacyValue::Str(s)) => Some(s.clone()),
-                    Some(other) => Some(other.to_string()),
-                    None => Some("l2".to_string()),
-                };
+                name_quirks_03(&name, &mut names, &mut quirks);
+                let metadata = metadata_text_03(m.get(i)?.as_deref(), true, &mut quirks);
+                let space = space_03(metadata.as_ref());
                 out.push(LegacyCollection {
                     id,
                     name,
@@ -445,10 +433,9 @@ impl LegacySource for Parquet03Source {
             path,
             rg_rows,
             coll: collection.id.clone(),
-            dimension: collection.dimension,
+            checks: RecordChecks::new(collection.dimension),
             batch: batch.max(1),
             global: 0,
-            seen: HashMap::new(),
             pending: Vec::new(),
             done: false,
         }))
@@ -459,23 +446,14 @@ impl LegacySource for Parquet03Source {
     }
 }
 
-fn bool_quirks(md: &crate::LegacyMetadata, quirks: &mut Vec<Quirk>) {
-    for (k, v) in md {
-        if matches!(v, LegacyValue::Bool(_)) {
-            quirks.push(Quirk::BoolValue { key: k.clone() });
-        }
-    }
-}
-
 struct RecordIter {
     reader: ParquetRecordBatchReader,
     path: PathBuf,
     rg_rows: Vec<u64>,
     coll: String,
-    dimension: Option<usize>,
+    checks: RecordChecks,
     batch: usize,
     global: u64,
-    seen: HashMap<String, String>,
     pending: Vec<LegacyRecord>,
     done: bool,
 }
@@ -501,44 +479,12 @@ impl RecordIter {
                 None => origin_of(global, &self.rg_rows),
             };
             let mut quirks = Vec::new();
-            let id = match idc.get(i)? {
-                Some(s) => s,
-                None => {
-                    quirks.push(Quirk::NullId);
-                    String::new()
-                }
-            };
-            if id.contains('\0') {
-                quirks.push(Quirk::NulByte { field: "id".into() });
-            }
-            if let Some(first) = self.seen.get(&id) {
-                quirks.push(Quirk::DuplicateId { first_origin: first.clone() });
-            } else {
-                self.seen.insert(id.clone(), origin.clone());
-            }
+            let id = self.checks.id(idc.get(i)?, || origin.clone(), &mut quirks);
             let embedding = embedding_at(emb, i, &mut quirks)?;
-            match (&embedding, self.dimension) {
-                (None, _) => quirks.push(Quirk::MissingEmbedding { detail: "embedding is NULL".into() }),
-                (Some(e), Some(d)) if e.len() != d => {
-                    quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() })
-                }
-                (Some(e), None) => self.dimension = Some(e.len()),
-                _ => {}
-            }
+            self.checks.embedding(embedding.as_ref(), Some("embedding is NULL"), &mut quirks);
             let document = doc.get(i)?;
-            if document.as_deref().is_some_and(|d| d.contains('\0')) {
-                quirks.push(Quirk::NulByte { field: "document".into() });
-            }
-            let metadata = match md.get(i)? {
-                None => None,
-                Some(raw) => {
-                    let m = parse_metadata_text(&raw, false, &mut quirks);
-                    if let Some(m) = &m {
-                        bool_quirks(m, &mut quirks);
-                    }
-                    m
-                }
-            };
+            RecordChecks::document(document.as_deref(), &mut quirks);
+            let metadata = metadata_text_03(md.get(i)?.as_deref(), false, &mut quirks);
             self.pending.push(LegacyRecord { id, embedding, document, uri: None, metadata, origin, quirks });
         }
         self.global += b.num_rows() as u64;

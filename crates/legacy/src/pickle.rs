@@ -6,31 +6,47 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
+/// A value decoded from a pickle.
 pub enum PickleValue {
+    /// `None`.
     None,
+    /// A bool.
     Bool(bool),
+    /// An int that fits in 128 bits.
     Int(i128),
     /// Integer wider than 128 bits, little-endian two's complement bytes.
     BigInt(Vec<u8>),
+    /// A float.
     Float(f64),
+    /// A str.
     Str(String),
+    /// bytes.
     Bytes(Vec<u8>),
+    /// A list.
     List(Vec<PickleValue>),
+    /// A tuple.
     Tuple(Vec<PickleValue>),
+    /// A dict (in pickle order).
     Dict(Vec<(PickleValue, PickleValue)>),
+    /// A set or frozenset.
     Set(Vec<PickleValue>),
     /// `module.name` class reference.
     Global(String, String),
     /// An object built by NEWOBJ/REDUCE (+ BUILD state).
     Object {
+        /// The class's module.
         module: String,
+        /// The class's name.
         name: String,
+        /// Constructor arguments.
         args: Vec<PickleValue>,
+        /// State set by BUILD, if any.
         state: Option<Box<PickleValue>>,
     },
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Why a pickle could not be read.
 pub struct PickleError(pub String);
 
 impl fmt::Display for PickleError {
@@ -52,19 +68,22 @@ impl PickleValue {
             _ => None,
         }
     }
+    /// An int (or bool) value.
     pub fn as_i128(&self) -> Option<i128> {
         match self {
             PickleValue::Int(i) => Some(*i),
-            PickleValue::Bool(b) => Some(*b as i128),
+            PickleValue::Bool(b) => Some(i128::from(*b)),
             _ => None,
         }
     }
+    /// A str value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             PickleValue::Str(s) => Some(s),
             _ => None,
         }
     }
+    /// A dict's items.
     pub fn as_dict(&self) -> Option<&[(PickleValue, PickleValue)]> {
         match self {
             PickleValue::Dict(d) => Some(d),
@@ -87,7 +106,27 @@ impl PickleValue {
 
 const MAX_LEN: usize = 1 << 31;
 
+/// A little-endian two's complement int (LONG1/LONG4).
+fn le_int(b: &[u8]) -> PickleValue {
+    if b.is_empty() {
+        return PickleValue::Int(0);
+    }
+    if b.len() > 16 {
+        return PickleValue::BigInt(b.to_vec());
+    }
+    let neg = b[b.len() - 1] & 0x80 != 0;
+    let mut buf = if neg { [0xffu8; 16] } else { [0u8; 16] };
+    buf[..b.len()].copy_from_slice(b);
+    PickleValue::Int(i128::from_le_bytes(buf))
+}
+
+fn utf8(b: &[u8], at: usize) -> Result<String, PickleError> {
+    String::from_utf8(b.to_vec()).map_err(|_| PickleError(format!("invalid UTF-8 at byte {at}")))
+}
+
 /// Parses one pickle.
+// One dispatch over the opcodes: splitting it would scatter the stack machine's state.
+#[allow(clippy::too_many_lines)]
 pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
     let mut stack: Vec<PickleValue> = Vec::new();
     let mut marks: Vec<usize> = Vec::new();
@@ -117,21 +156,6 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
             stack.split_off(m)
         }};
     }
-    fn le_int(b: &[u8]) -> PickleValue {
-        if b.is_empty() {
-            return PickleValue::Int(0);
-        }
-        if b.len() > 16 {
-            return PickleValue::BigInt(b.to_vec());
-        }
-        let neg = b[b.len() - 1] & 0x80 != 0;
-        let mut buf = if neg { [0xffu8; 16] } else { [0u8; 16] };
-        buf[..b.len()].copy_from_slice(b);
-        PickleValue::Int(i128::from_le_bytes(buf))
-    }
-    fn utf8(b: &[u8], at: usize) -> Result<String, PickleError> {
-        String::from_utf8(b.to_vec()).map_err(|_| PickleError(format!("invalid UTF-8 at byte {at}")))
-    }
     loop {
         let at = i;
         let op = *take!(1).first().ok_or_else(|| err("truncated", at))?;
@@ -153,43 +177,43 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
             0x89 => stack.push(PickleValue::Bool(false)),
             b'J' => {
                 let b = take!(4);
-                stack.push(PickleValue::Int(i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i128))
+                stack.push(PickleValue::Int(i128::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))));
             }
             b'K' => {
                 let b = take!(1);
-                stack.push(PickleValue::Int(b[0] as i128))
+                stack.push(PickleValue::Int(i128::from(b[0])));
             }
             b'M' => {
                 let b = take!(2);
-                stack.push(PickleValue::Int(u16::from_le_bytes([b[0], b[1]]) as i128))
+                stack.push(PickleValue::Int(i128::from(u16::from_le_bytes([b[0], b[1]]))));
             }
             0x8a => {
                 let n = take!(1)[0] as usize;
                 let b = take!(n);
-                stack.push(le_int(b))
+                stack.push(le_int(b));
             }
             0x8b => {
                 let b = take!(4);
                 let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
                 let b = take!(n);
-                stack.push(le_int(b))
+                stack.push(le_int(b));
             }
             b'G' => {
                 let b = take!(8);
                 let mut a = [0u8; 8];
                 a.copy_from_slice(b);
-                stack.push(PickleValue::Float(f64::from_be_bytes(a)))
+                stack.push(PickleValue::Float(f64::from_be_bytes(a)));
             }
             0x8c => {
                 let n = take!(1)[0] as usize;
                 let b = take!(n);
-                stack.push(PickleValue::Str(utf8(b, at)?))
+                stack.push(PickleValue::Str(utf8(b, at)?));
             }
             b'X' => {
                 let b = take!(4);
                 let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
                 let b = take!(n);
-                stack.push(PickleValue::Str(utf8(b, at)?))
+                stack.push(PickleValue::Str(utf8(b, at)?));
             }
             0x8d => {
                 let b = take!(8);
@@ -200,18 +224,18 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
                     return Err(err("string too long", at));
                 }
                 let b = take!(n);
-                stack.push(PickleValue::Str(utf8(b, at)?))
+                stack.push(PickleValue::Str(utf8(b, at)?));
             }
             b'C' => {
                 let n = take!(1)[0] as usize;
                 let b = take!(n);
-                stack.push(PickleValue::Bytes(b.to_vec()))
+                stack.push(PickleValue::Bytes(b.to_vec()));
             }
             b'B' => {
                 let b = take!(4);
                 let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
                 let b = take!(n);
-                stack.push(PickleValue::Bytes(b.to_vec()))
+                stack.push(PickleValue::Bytes(b.to_vec()));
             }
             0x8e => {
                 let b = take!(8);
@@ -222,7 +246,7 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
                     return Err(err("bytes too long", at));
                 }
                 let b = take!(n);
-                stack.push(PickleValue::Bytes(b.to_vec()))
+                stack.push(PickleValue::Bytes(b.to_vec()));
             }
             b'I' | b'L' => {
                 // protocol 0 INT / LONG: decimal text line
@@ -235,58 +259,58 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
                     "01" => PickleValue::Bool(true),
                     _ => PickleValue::Int(t.parse::<i128>().map_err(|_| err("bad INT", at))?),
                 };
-                stack.push(v)
+                stack.push(v);
             }
             0x85 => {
                 let a = pop!();
-                stack.push(PickleValue::Tuple(vec![a]))
+                stack.push(PickleValue::Tuple(vec![a]));
             }
             0x86 => {
                 let b = pop!();
                 let a = pop!();
-                stack.push(PickleValue::Tuple(vec![a, b]))
+                stack.push(PickleValue::Tuple(vec![a, b]));
             }
             0x87 => {
                 let c = pop!();
                 let b = pop!();
                 let a = pop!();
-                stack.push(PickleValue::Tuple(vec![a, b, c]))
+                stack.push(PickleValue::Tuple(vec![a, b, c]));
             }
             b't' => {
                 let items = pop_mark!();
-                stack.push(PickleValue::Tuple(items))
+                stack.push(PickleValue::Tuple(items));
             }
             b'l' => {
                 let items = pop_mark!();
-                stack.push(PickleValue::List(items))
+                stack.push(PickleValue::List(items));
             }
             b'd' => {
                 let items = pop_mark!();
-                stack.push(PickleValue::Dict(pairs(items, at)?))
+                stack.push(PickleValue::Dict(pairs(items, at)?));
             }
             0x94 => {
                 let top = stack.last().ok_or_else(|| err("MEMOIZE on empty stack", at))?.clone();
                 memo.insert(memo.len() as u64, top);
             }
             b'q' => {
-                let k = take!(1)[0] as u64;
+                let k = u64::from(take!(1)[0]);
                 let top = stack.last().ok_or_else(|| err("PUT on empty stack", at))?.clone();
                 memo.insert(k, top);
             }
             b'r' => {
                 let b = take!(4);
-                let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
+                let k = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 let top = stack.last().ok_or_else(|| err("PUT on empty stack", at))?.clone();
                 memo.insert(k, top);
             }
             b'h' => {
-                let k = take!(1)[0] as u64;
-                stack.push(memo.get(&k).cloned().ok_or_else(|| err("unknown memo key", at))?)
+                let k = u64::from(take!(1)[0]);
+                stack.push(memo.get(&k).cloned().ok_or_else(|| err("unknown memo key", at))?);
             }
             b'j' => {
                 let b = take!(4);
-                let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
-                stack.push(memo.get(&k).cloned().ok_or_else(|| err("unknown memo key", at))?)
+                let k = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                stack.push(memo.get(&k).cloned().ok_or_else(|| err("unknown memo key", at))?);
             }
             b's' => {
                 let v = pop!();
@@ -335,7 +359,7 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
                 };
                 let m = line(&mut i)?;
                 let n = line(&mut i)?;
-                stack.push(PickleValue::Global(m, n))
+                stack.push(PickleValue::Global(m, n));
             }
             0x93 => {
                 let n = pop!();
@@ -349,13 +373,12 @@ pub fn parse(data: &[u8]) -> Result<PickleValue, PickleError> {
                 // NEWOBJ (cls, args) / REDUCE (callable, args)
                 let args = pop!();
                 let cls = pop!();
-                let args = match args {
-                    PickleValue::Tuple(t) => t,
-                    _ => return Err(err("NEWOBJ/REDUCE args not a tuple", at)),
+                let PickleValue::Tuple(args) = args else {
+                    return Err(err("NEWOBJ/REDUCE args not a tuple", at));
                 };
                 match cls {
                     PickleValue::Global(module, name) => {
-                        stack.push(PickleValue::Object { module, name, args, state: None })
+                        stack.push(PickleValue::Object { module, name, args, state: None });
                     }
                     _ => return Err(err("NEWOBJ/REDUCE on a non-class", at)),
                 }

@@ -9,21 +9,29 @@ use std::fmt;
 /// integers beyond 64 bits and strings that contained lone UTF-16 surrogates.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LegacyValue {
+    /// JSON `null` (or a missing value).
     Null,
+    /// A bool.
     Bool(bool),
+    /// An int that fits in i64.
     Int(i64),
     /// An integer that does not fit in i64, as its decimal text (e.g. `"-1208925819614629174706176"`).
     BigInt(String),
     /// Any float, including NaN and ±Inf.
     Float(f64),
+    /// A string.
     Str(String),
     /// A string that held lone surrogates (not valid Unicode): lossy text with U+FFFD, plus the
     /// raw UTF-16 code units.
     BrokenStr {
+        /// The text with U+FFFD for each lone surrogate.
         lossy: String,
+        /// The raw UTF-16 code units.
         utf16: Vec<u16>,
     },
+    /// A list.
     List(Vec<LegacyValue>),
+    /// A dict.
     Map(LegacyMetadata),
 }
 
@@ -39,11 +47,10 @@ impl LegacyValue {
             LegacyValue::Null => J::Null,
             LegacyValue::Bool(b) => J::Bool(*b),
             LegacyValue::Int(i) => J::from(*i),
-            LegacyValue::BigInt(_) => return None,
             LegacyValue::Float(f) => J::Number(serde_json::Number::from_f64(*f)?),
             LegacyValue::Str(s) => J::String(s.clone()),
-            LegacyValue::BrokenStr { .. } => return None,
-            LegacyValue::List(l) => J::Array(l.iter().map(|v| v.to_json()).collect::<Option<_>>()?),
+            LegacyValue::BigInt(_) | LegacyValue::BrokenStr { .. } => return None,
+            LegacyValue::List(l) => J::Array(l.iter().map(LegacyValue::to_json).collect::<Option<_>>()?),
             LegacyValue::Map(m) => J::Object(
                 m.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<serde_json::Map<_, _>>>()?,
             ),
@@ -133,9 +140,13 @@ impl fmt::Display for LegacyValue {
 /// Error from [`parse_python_json`]: byte offset and reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonError {
+    /// Byte offset of the error.
     pub offset: usize,
+    /// What is wrong.
     pub reason: String,
 }
+
+impl std::error::Error for JsonError {}
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -281,13 +292,38 @@ impl Parser<'_> {
         self.i += 4;
         Ok(v)
     }
+    /// The rest of a `\\uXXXX` escape: a character, or `None` when it was a lone surrogate
+    /// (then pushed to `units`, which start as `out` in UTF-16).
+    fn unicode_escape(&mut self, out: &str, units: &mut Option<Vec<u16>>) -> Result<Option<char>, JsonError> {
+        let a = self.hex4()?;
+        if (0xD800..0xDC00).contains(&a) && self.s.get(self.i) == Some(&b'\\') && self.s.get(self.i + 1) == Some(&b'u')
+        {
+            let save = self.i;
+            self.i += 2;
+            let b = self.hex4()?;
+            if (0xDC00..0xE000).contains(&b) {
+                let cp = 0x10000 + ((u32::from(a) - 0xD800) << 10) + (u32::from(b) - 0xDC00);
+                return Ok(char::from_u32(cp));
+            }
+            self.i = save;
+            units.get_or_insert_with(|| out.encode_utf16().collect()).push(a);
+            Ok(None)
+        } else if (0xD800..0xE000).contains(&a) {
+            units.get_or_insert_with(|| out.encode_utf16().collect()).push(a);
+            Ok(None)
+        } else {
+            Ok(char::from_u32(u32::from(a)))
+        }
+    }
     fn string(&mut self) -> Result<LegacyValue, JsonError> {
         self.i += 1;
         // Collect as UTF-16 only if a lone surrogate shows up; normally as a String.
         let mut out = String::new();
         let mut units: Option<Vec<u16>> = None;
         let start_run = |p: &Parser, from: usize, to: usize| -> Result<String, JsonError> {
-            std::str::from_utf8(&p.s[from..to]).map(|s| s.to_string()).map_err(|_| p.err("invalid UTF-8 in string"))
+            std::str::from_utf8(&p.s[from..to])
+                .map(std::string::ToString::to_string)
+                .map_err(|_| p.err("invalid UTF-8 in string"))
         };
         let mut run = self.i;
         loop {
@@ -325,32 +361,7 @@ impl Parser<'_> {
                         b'n' => Some('\n'),
                         b'r' => Some('\r'),
                         b't' => Some('\t'),
-                        b'u' => {
-                            let a = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&a)
-                                && self.s.get(self.i) == Some(&b'\\')
-                                && self.s.get(self.i + 1) == Some(&b'u')
-                            {
-                                let save = self.i;
-                                self.i += 2;
-                                let b = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&b) {
-                                    let cp = 0x10000 + (((a as u32) - 0xD800) << 10) + ((b as u32) - 0xDC00);
-                                    char::from_u32(cp)
-                                } else {
-                                    self.i = save;
-                                    let u = units.get_or_insert_with(|| out.encode_utf16().collect());
-                                    u.push(a);
-                                    None
-                                }
-                            } else if (0xD800..0xE000).contains(&a) {
-                                let u = units.get_or_insert_with(|| out.encode_utf16().collect());
-                                u.push(a);
-                                None
-                            } else {
-                                char::from_u32(a as u32)
-                            }
-                        }
+                        b'u' => self.unicode_escape(&out, &mut units)?,
                         _ => return Err(self.err("unknown escape")),
                     };
                     if let Some(ch) = ch {
@@ -374,7 +385,7 @@ impl Parser<'_> {
             self.i += 1;
         }
         let digits_start = self.i;
-        while self.s.get(self.i).is_some_and(|c| c.is_ascii_digit()) {
+        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
         }
         if self.i == digits_start {
@@ -384,17 +395,17 @@ impl Parser<'_> {
         if self.s.get(self.i) == Some(&b'.') {
             is_float = true;
             self.i += 1;
-            while self.s.get(self.i).is_some_and(|c| c.is_ascii_digit()) {
+            while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
                 self.i += 1;
             }
         }
-        if matches!(self.s.get(self.i), Some(b'e') | Some(b'E')) {
+        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
             is_float = true;
             self.i += 1;
-            if matches!(self.s.get(self.i), Some(b'+') | Some(b'-')) {
+            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
                 self.i += 1;
             }
-            while self.s.get(self.i).is_some_and(|c| c.is_ascii_digit()) {
+            while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
                 self.i += 1;
             }
         }
@@ -427,7 +438,7 @@ mod tests {
         assert_eq!(m["d"], LegacyValue::BigInt("1180591620717411303424".into()));
         assert_eq!(m["e"], LegacyValue::Int(-5));
         assert_eq!(m["g"], LegacyValue::Str("🎉é".into()));
-        assert!(matches!(&m["h"], LegacyValue::BrokenStr { utf16, .. } if utf16 == &vec![0xD800, b'x' as u16]));
+        assert!(matches!(&m["h"], LegacyValue::BrokenStr { utf16, .. } if utf16 == &vec![0xD800, u16::from(b'x')]));
         assert!(parse_python_json("{\"a\": 1,").is_err());
         assert!(parse_python_json("[1] x").is_err());
         assert_eq!(parse_python_json("null").unwrap(), LegacyValue::Null);

@@ -95,7 +95,7 @@ fn purged_log_vectors_come_from_hnsw_files() {
     assert_eq!(recs.len(), 257);
     assert!(recs.iter().all(|r| r.embedding.is_some() && r.quirks.is_empty()));
     let upd = recs.iter().find(|r| r.id == "p-001").expect("p-001");
-    assert_eq!(upd.embedding.as_ref().map(|e| e.to_f32()), Some(vec![0.5f32; 6]));
+    assert_eq!(upd.embedding.as_ref().map(chroma_legacy::LegacyEmbedding::to_f32), Some(vec![0.5f32; 6]));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! CARGO_TARGET_DIR=/work/target-migrate cargo run --release -p chroma-migrate --example migrate_bench -- bench-data/legacy-03-100k
 //! ```
 //! Prints records/s (whole run and per phase: read-and-check, write, index build, verify) and
-//! the peak resident memory (VmHWM), beside chroma-migrate 0.0.7's 76 records/s (20k x 384,
+//! the peak resident memory (`VmHWM`), beside chroma-migrate 0.0.7's 76 records/s (20k x 384,
 //! measured on this machine, see the legacy spec). Args: SRC [DEST] [--batch-size N].
 
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ fn main() {
     }
     let src = PathBuf::from(args.first().cloned().unwrap_or_else(|| "bench-data/legacy-03-100k".into()));
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dest = args.get(1).map(PathBuf::from).unwrap_or_else(|| tmp.path().join("dest"));
+    let dest = args.get(1).map_or_else(|| tmp.path().join("dest"), PathBuf::from);
     let before = vm_hwm_kib().unwrap_or(0);
     let a = chroma_migrate::MigrateArgs {
         from: Some(src.display().to_string()),

@@ -20,20 +20,28 @@ use chroma_types::{Metadata, MetadataValue};
 /// A record as the destination is expected to hold it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// The id.
     pub id: String,
+    /// The vector (float32).
     pub embedding: Vec<f32>,
+    /// The document.
     pub document: Option<String>,
+    /// The uri.
     pub uri: Option<String>,
+    /// The metadata (`{}` counts as none).
     pub metadata: Option<Metadata>,
 }
 
+/// The checksum of a collection (see the module docs).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Checksum {
+    /// Records added.
     pub count: u64,
     /// Wrapping sum of the records' hashes (everything but the embedding values).
     pub sum: u128,
     /// Sum of the embeddings' projections, and of the magnitudes of their terms.
     pub projection: f64,
+    /// Sum of the magnitudes of the projection's terms (sets the tolerance).
     pub magnitude: f64,
 }
 
@@ -53,6 +61,7 @@ fn splitmix64(mut x: u64) -> u64 {
 }
 
 impl Checksum {
+    /// Adds one record (`buf` is scratch space, reused between calls).
     pub fn add(&mut self, r: &Record, buf: &mut Vec<u8>) {
         buf.clear();
         encode(r, buf);
@@ -65,7 +74,7 @@ impl Checksum {
             for (l, &x) in chunk.iter().enumerate() {
                 let j = (c * 8 + l) as u64;
                 let w = (splitmix64(seed.wrapping_add(j)) >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
-                let t = x as f64 * w;
+                let t = f64::from(x) * w;
                 p[l] += t;
                 m[l] += t.abs();
             }
@@ -73,6 +82,7 @@ impl Checksum {
         self.projection += p.iter().sum::<f64>();
         self.magnitude += m.iter().sum::<f64>();
     }
+    /// `count:sum:projection`, for the report.
     pub fn hex(&self) -> String {
         format!("{}:{:032x}:{:+.9e}", self.count, self.sum, self.projection)
     }
@@ -83,7 +93,7 @@ fn put_str(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(s.as_bytes());
 }
 
-fn put_opt(buf: &mut Vec<u8>, s: &Option<String>) {
+fn put_opt(buf: &mut Vec<u8>, s: Option<&String>) {
     match s {
         None => buf.push(0),
         Some(s) => {
@@ -109,35 +119,44 @@ fn put_value(buf: &mut Vec<u8>, v: &MetadataValue) {
         }
         MetadataValue::Bool(b) => {
             buf.push(b'b');
-            buf.push(*b as u8);
+            buf.push(u8::from(*b));
         }
         MetadataValue::StrArray(a) => {
             buf.push(b'S');
             buf.extend_from_slice(&(a.len() as u64).to_le_bytes());
-            a.iter().for_each(|s| put_str(buf, s));
+            for s in a {
+                put_str(buf, s);
+            }
         }
         MetadataValue::IntArray(a) => {
             buf.push(b'I');
             buf.extend_from_slice(&(a.len() as u64).to_le_bytes());
-            a.iter().for_each(|i| buf.extend_from_slice(&i.to_le_bytes()));
+            for i in a {
+                buf.extend_from_slice(&i.to_le_bytes());
+            }
         }
         MetadataValue::FloatArray(a) => {
             buf.push(b'F');
             buf.extend_from_slice(&(a.len() as u64).to_le_bytes());
-            a.iter().for_each(|f| buf.extend_from_slice(&f.to_bits().to_le_bytes()));
+            for f in a {
+                buf.extend_from_slice(&f.to_bits().to_le_bytes());
+            }
         }
         MetadataValue::BoolArray(a) => {
             buf.push(b'B');
             buf.extend_from_slice(&(a.len() as u64).to_le_bytes());
-            a.iter().for_each(|b| buf.push(*b as u8));
+            for b in a {
+                buf.push(u8::from(*b));
+            }
         }
     }
 }
 
+/// The canonical encoding of a record (see the module docs), appended to `buf`.
 pub fn encode(r: &Record, buf: &mut Vec<u8>) {
     put_str(buf, &r.id);
-    put_opt(buf, &r.document);
-    put_opt(buf, &r.uri);
+    put_opt(buf, r.document.as_ref());
+    put_opt(buf, r.uri.as_ref());
     match &r.metadata {
         Some(m) if !m.is_empty() => {
             buf.push(1);
@@ -191,7 +210,9 @@ mod tests {
         let sum = |recs: &[Record]| {
             let mut c = Checksum::default();
             let mut b = Vec::new();
-            recs.iter().for_each(|r| c.add(r, &mut b));
+            for r in recs {
+                c.add(r, &mut b);
+            }
             c
         };
         let mk =

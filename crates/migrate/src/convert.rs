@@ -12,10 +12,11 @@ use crate::checksum::Record;
 use crate::report::Problem;
 
 /// What to do with a value the destination cannot hold exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Read and check everything first; stop before writing anything if there is any problem.
+    #[default]
     Fail,
     /// Drop the offending record (or collection) and list it.
     Skip,
@@ -24,6 +25,7 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// The name of the policy, as `--on-invalid` takes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Policy::Fail => "fail",
@@ -225,12 +227,17 @@ fn decide(
 /// A source collection and what becomes of it.
 #[derive(Debug, Clone)]
 pub struct CollectionPlan {
+    /// The collection as the source has it.
     pub src: LegacyCollection,
+    /// Its name in the destination (a bad or duplicate name coerced).
     pub dest_name: String,
+    /// Its metadata as the destination gets it.
     pub metadata: Option<Metadata>,
+    /// The configuration the destination gets (the HNSW settings only).
     pub configuration: Option<Value>,
     /// Dropped by the policy (skip, or coerce of something that cannot be coerced).
     pub skip: bool,
+    /// Kept by policy coerce, with changes.
     pub coerced: bool,
 }
 
@@ -302,7 +309,7 @@ pub fn plan_collections(
                 origin: None,
                 detail,
                 action,
-            })
+            });
         });
         out.push(CollectionPlan { src: c, dest_name, metadata: md, configuration, skip: !keep, coerced });
     }
@@ -393,18 +400,20 @@ pub struct RecordCtx {
     dup_n: HashMap<String, u32>,
 }
 
-/// Converts one record. Returns `Some((record, coerced))` when it is to be written.
-pub fn convert_record(
-    rec: LegacyRecord,
+/// The issues the reader's quirks mean for one record, and what coerce makes of the id and
+/// (for malformed metadata) the metadata (`Some` replaces the record's). Source-level oddities go to `warnings`.
+fn quirk_issues(
+    rec: &LegacyRecord,
     plan: &CollectionPlan,
-    policy: Policy,
     ctx: &mut RecordCtx,
-    problems: &mut Vec<Problem>,
+    issues: &mut Vec<Issue>,
     warnings: &mut Vec<String>,
-) -> Option<(Record, bool)> {
-    let mut issues = Vec::new();
+) -> (String, Option<Metadata>) {
     let mut id = rec.id.clone();
-    let mut md_override: Option<Option<Metadata>> = None;
+    // Malformed metadata is kept as {"legacy_metadata": <the raw text>}.
+    let mut md_override: Option<Metadata> = None;
+    let legacy_metadata =
+        |raw: &String| -> Metadata { [("legacy_metadata".to_string(), MetadataValue::Str(raw.clone()))].into() };
     for q in &rec.quirks {
         match q {
             Quirk::NullId => issues.push(issue("null_id", "the id is NULL in the source".into(), None)),
@@ -425,7 +434,7 @@ pub fn convert_record(
                 None,
             )),
             Quirk::MissingEmbedding { detail } => {
-                issues.push(issue("missing_embedding", format!("no embedding: {detail}"), None))
+                issues.push(issue("missing_embedding", format!("no embedding: {detail}"), None));
             }
             Quirk::MetadataMalformedJson { raw, error } => {
                 issues.push(issue(
@@ -433,7 +442,7 @@ pub fn convert_record(
                     format!("metadata is not valid JSON ({error}): {}", preview(raw)),
                     Some("metadata stored as {\"legacy_metadata\": <the raw text>}".into()),
                 ));
-                md_override = Some(Some([("legacy_metadata".to_string(), MetadataValue::Str(raw.clone()))].into()));
+                md_override = Some(legacy_metadata(raw));
             }
             Quirk::MetadataNotAnObject { raw } if raw.trim() == "null" => {
                 // json.dumps(None): "no metadata", held exactly as None.
@@ -444,44 +453,59 @@ pub fn convert_record(
                     format!("metadata JSON is not an object: {}", preview(raw)),
                     Some("metadata stored as {\"legacy_metadata\": <the raw text>}".into()),
                 ));
-                md_override = Some(Some([("legacy_metadata".to_string(), MetadataValue::Str(raw.clone()))].into()));
+                md_override = Some(legacy_metadata(raw));
             }
             Quirk::Other(s) if !s.contains("NULL element") => {
-                warnings.push(format!("collection {:?} record {:?} ({}): {s}", plan.src.name, rec.id, rec.origin))
+                warnings.push(format!("collection {:?} record {:?} ({}): {s}", plan.src.name, rec.id, rec.origin));
             }
             _ => {}
         }
     }
+    (id, md_override)
+}
+
+/// The record's vector as float32, with the issues of a missing, empty or non-finite one.
+fn embedding_issues(rec: &LegacyRecord, issues: &mut Vec<Issue>) -> Vec<f32> {
+    let Some(e) = &rec.embedding else {
+        if !rec.quirks.iter().any(|q| matches!(q, Quirk::MissingEmbedding { .. })) {
+            issues.push(issue("missing_embedding", "no embedding".into(), None));
+        }
+        return Vec::new();
+    };
+    let v = e.to_f32();
+    if v.is_empty() {
+        issues.push(issue("bad_embedding", "embedding is empty".into(), None));
+    } else if let Some(pos) = v.iter().position(|x| !x.is_finite()) {
+        let orig = match e {
+            LegacyEmbedding::F64(o) => o.get(pos).map(ToString::to_string).unwrap_or_default(),
+            LegacyEmbedding::F32(o) => o.get(pos).map(ToString::to_string).unwrap_or_default(),
+        };
+        issues.push(issue(
+            "bad_embedding",
+            format!("embedding element {pos} is {orig} (not a finite float32; NULL elements read as NaN)"),
+            None,
+        ));
+    }
+    v
+}
+
+/// Converts one record. Returns `Some((record, coerced))` when it is to be written.
+pub fn convert_record(
+    rec: LegacyRecord,
+    plan: &CollectionPlan,
+    policy: Policy,
+    ctx: &mut RecordCtx,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<String>,
+) -> Option<(Record, bool)> {
+    let mut issues = Vec::new();
+    let (id, md_override) = quirk_issues(&rec, plan, ctx, &mut issues, warnings);
     if id.is_empty() && !rec.quirks.contains(&Quirk::NullId) {
         issues.push(issue("empty_id", "the id is the empty string (chroma-rs requires a non-empty id)".into(), None));
     }
-    let embedding = match &rec.embedding {
-        None => {
-            if !rec.quirks.iter().any(|q| matches!(q, Quirk::MissingEmbedding { .. })) {
-                issues.push(issue("missing_embedding", "no embedding".into(), None));
-            }
-            Vec::new()
-        }
-        Some(e) => {
-            let v = e.to_f32();
-            if v.is_empty() {
-                issues.push(issue("bad_embedding", "embedding is empty".into(), None));
-            } else if let Some(pos) = v.iter().position(|x| !x.is_finite()) {
-                let orig = match e {
-                    LegacyEmbedding::F64(o) => o.get(pos).map(|x| x.to_string()).unwrap_or_default(),
-                    LegacyEmbedding::F32(o) => o.get(pos).map(|x| x.to_string()).unwrap_or_default(),
-                };
-                issues.push(issue(
-                    "bad_embedding",
-                    format!("embedding element {pos} is {orig} (not a finite float32; NULL elements read as NaN)"),
-                    None,
-                ));
-            }
-            v
-        }
-    };
+    let embedding = embedding_issues(&rec, &mut issues);
     let metadata = match md_override {
-        Some(m) => m,
+        Some(m) => Some(m),
         None => rec.metadata.as_ref().and_then(|m| metadata(m, false, &mut issues)),
     };
     let (name, cid, rid, origin) = (plan.src.name.clone(), plan.src.id.clone(), rec.id.clone(), rec.origin.clone());
@@ -494,7 +518,7 @@ pub fn convert_record(
             origin: Some(origin.clone()),
             detail,
             action,
-        })
+        });
     });
     if !keep {
         return None;

@@ -10,8 +10,10 @@ fn read_line(prompt: &str, default: &str) -> Result<String, MigrateError> {
     let _ = write!(err, "{prompt} [{default}]: ");
     let _ = err.flush();
     let mut line = String::new();
-    let n =
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| MigrateError::Io(format!("reading stdin: {e}")))?;
+    let n = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|source| MigrateError::Io { context: "reading stdin".into(), source })?;
     if n == 0 {
         return Err(MigrateError::Usage("no answer (end of input)".into()));
     }
@@ -65,23 +67,22 @@ pub fn ask(args: &mut MigrateArgs) -> Result<(), MigrateError> {
             "Where should it go?",
             &["Files I can use on my local machine (a chroma-rs folder)", "A Chroma server that I can access via HTTP"],
         )?;
-        args.to = Some(match dst {
-            0 => read_line("Path of the new chroma-rs folder", "./chroma_migrated")?,
-            _ => {
-                let host = read_line("Server host", "localhost")?;
-                let port = read_line("Server port", "8000")?;
-                let headers = read_line("Headers as JSON", "{}")?;
-                let v: serde_json::Value = serde_json::from_str(&headers)
-                    .map_err(|_| MigrateError::Usage("Invalid JSON format for headers".into()))?;
-                let Some(map) = v.as_object() else {
-                    return Err(MigrateError::Usage("Invalid JSON format for headers".into()));
-                };
-                for (k, v) in map {
-                    let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-                    args.headers.push(format!("{k}:{v}"));
-                }
-                format!("http://{host}:{port}")
+        args.to = Some(if dst == 0 {
+            read_line("Path of the new chroma-rs folder", "./chroma_migrated")?
+        } else {
+            let host = read_line("Server host", "localhost")?;
+            let port = read_line("Server port", "8000")?;
+            let headers = read_line("Headers as JSON", "{}")?;
+            let v: serde_json::Value = serde_json::from_str(&headers)
+                .map_err(|_| MigrateError::Usage("Invalid JSON format for headers".into()))?;
+            let Some(map) = v.as_object() else {
+                return Err(MigrateError::Usage("Invalid JSON format for headers".into()));
+            };
+            for (k, v) in map {
+                let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                args.headers.push(format!("{k}:{v}"));
             }
+            format!("http://{host}:{port}")
         });
     }
     Ok(())

@@ -8,7 +8,7 @@
 //!                   [--report-json FILE] [--batch-size N] [--build-index] [--quiet]
 //! ```
 //!
-//! **Sources** (`--from`): a Chroma 0.3.x duckdb+parquet folder; a 0.3.x ClickHouse server
+//! **Sources** (`--from`): a Chroma 0.3.x `duckdb+parquet` folder; a 0.3.x `ClickHouse` server
 //! (`clickhouse://host:8123[/database]`, `--ch-user/--ch-password`); a Chroma >= 0.4 folder
 //! (`chroma.sqlite3` + HNSW segment files of 0.4.x/0.5.x/1.x: records, documents, metadata,
 //! uris, collection metadata and configuration, tenants and databases); a running Chroma server
@@ -89,151 +89,25 @@
 //! graph: the folder's next user links it in the background (queries are exact meanwhile), or
 //! `--build-index` links it before the run ends. See `docs/migrate.md` for figures.
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+#![deny(missing_docs)]
+#![warn(clippy::too_many_lines)]
 
+use std::io::IsTerminal;
+
+mod args;
 pub mod checksum;
 pub mod convert;
+mod error;
 mod interactive;
 mod migrate;
 pub mod report;
 pub mod server_source;
 
+pub use args::MigrateArgs;
 pub use convert::Policy;
+pub use error::MigrateError;
 pub use migrate::{run_with_destination, Destination};
 pub use report::{CollectionReport, Problem, Report};
-
-/// Command-line arguments of `chroma-rs migrate`.
-#[derive(clap::Args, Debug, Clone, PartialEq)]
-pub struct MigrateArgs {
-    /// Source: a folder (0.3.x parquet or Chroma >= 0.4, detected), `clickhouse://host:8123[/db]`,
-    /// or a Chroma server `http://host:8000`. Asked interactively when omitted on a terminal.
-    #[arg(long, value_name = "SRC")]
-    pub from: Option<String>,
-    /// Destination: a chroma-rs folder (new or empty folders are created) or a server URL.
-    #[arg(long, value_name = "DST")]
-    pub to: Option<String>,
-    /// Read and check everything, write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// What to do with values the destination cannot hold exactly.
-    #[arg(long, value_enum, default_value_t = Policy::Fail, value_name = "POLICY")]
-    pub on_invalid: Policy,
-    /// Extra HTTP header for server endpoints, `Name:Value` (repeatable).
-    #[arg(long = "header", value_name = "K:V")]
-    pub headers: Vec<String>,
-    /// Token for server endpoints, sent as `Authorization: Bearer <T>`.
-    #[arg(long, value_name = "T")]
-    pub token: Option<String>,
-    /// ClickHouse user.
-    #[arg(long, value_name = "U")]
-    pub ch_user: Option<String>,
-    /// ClickHouse password.
-    #[arg(long, value_name = "P")]
-    pub ch_password: Option<String>,
-    /// Do not ask for confirmation before writing.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Also write the report as JSON to this file.
-    #[arg(long, value_name = "FILE")]
-    pub report_json: Option<PathBuf>,
-    /// Records per write (default and maximum: the destination's max_batch_size).
-    #[arg(long, value_name = "N")]
-    pub batch_size: Option<usize>,
-    /// No progress bars, no report on stdout (the report is still returned / written as JSON).
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Folder destinations: link each collection's HNSW graph before finishing (all cores;
-    /// about 5,000 records/s for 384-d vectors). Without it the migration stores the vectors
-    /// and the graph is linked in the background by whoever opens the folder next; queries
-    /// are exact (a scan) until then.
-    #[arg(long)]
-    pub build_index: bool,
-    /// Test hook: stop (as if interrupted) once this many records have been written.
-    #[arg(long, hide = true)]
-    pub max_records: Option<u64>,
-}
-
-impl Default for MigrateArgs {
-    fn default() -> Self {
-        MigrateArgs {
-            from: None,
-            to: None,
-            dry_run: false,
-            on_invalid: Policy::Fail,
-            headers: Vec::new(),
-            token: None,
-            ch_user: None,
-            ch_password: None,
-            yes: false,
-            report_json: None,
-            batch_size: None,
-            quiet: false,
-            build_index: false,
-            max_records: None,
-        }
-    }
-}
-
-#[derive(clap::Parser)]
-#[command(name = "migrate")]
-struct Wrapper {
-    #[command(flatten)]
-    args: MigrateArgs,
-}
-
-impl MigrateArgs {
-    /// Parses arguments as the `migrate` subcommand would (handy for tests and embedding).
-    pub fn parse_from<I, T>(args: I) -> Result<MigrateArgs, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        use clap::Parser;
-        let it = std::iter::once(std::ffi::OsString::from("migrate")).chain(args.into_iter().map(Into::into));
-        Wrapper::try_parse_from(it).map(|w| w.args)
-    }
-}
-
-/// Why a run did not complete. Variants that carry a report have it filled in as far as the
-/// run got (and it has been printed / written to `--report-json` already).
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    /// Bad arguments or endpoints.
-    #[error("{0}")]
-    Usage(String),
-    /// The source could not be read.
-    #[error("reading the source: {0}")]
-    Source(#[from] chroma_legacy::LegacyError),
-    /// The destination refused or failed.
-    #[error("writing the destination: {0}")]
-    Destination(chroma_types::Error),
-    /// Policy `fail` found problems: nothing was written.
-    #[error("{} problem(s) found; nothing was written (policy fail). Re-run with --on-invalid=skip or --on-invalid=coerce, or fix the source", .0.problems.len())]
-    Problems(Box<Report>),
-    /// A collection in the destination does not match what was copied.
-    #[error("verification failed: {}", .0.outcome)]
-    Verification(Box<Report>),
-    /// The destination already has a collection that did not come from this source.
-    #[error("{0}")]
-    Conflict(String),
-    /// Stopped by the `--max-records` test hook or by the user.
-    #[error("interrupted after {written} record(s); run the same command again to resume")]
-    Interrupted { written: u64, report: Box<Report> },
-    #[error("{0}")]
-    Io(String),
-}
-
-impl MigrateError {
-    /// The report, when the run got far enough to have one.
-    pub fn report(&self) -> Option<&Report> {
-        match self {
-            MigrateError::Problems(r) | MigrateError::Verification(r) => Some(r),
-            MigrateError::Interrupted { report, .. } => Some(report),
-            _ => None,
-        }
-    }
-}
 
 /// Runs a migration as `chroma-rs migrate` does.
 pub fn run(mut args: MigrateArgs) -> Result<Report, MigrateError> {

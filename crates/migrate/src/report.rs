@@ -28,9 +28,13 @@ pub struct Problem {
 /// What happened to one collection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CollectionReport {
+    /// Tenant (in source and destination).
     pub tenant: String,
+    /// Database (in source and destination).
     pub database: String,
+    /// Name in the source.
     pub source_name: String,
+    /// Id in the source.
     pub source_id: String,
     /// Name in the destination (differs when a bad name was coerced).
     pub dest_name: Option<String>,
@@ -42,7 +46,9 @@ pub struct CollectionReport {
     pub records_expected: u64,
     /// Records sent to the destination by this run (0 when already migrated).
     pub records_written: u64,
+    /// Records dropped by the policy.
     pub records_skipped: u64,
+    /// Records changed by policy coerce.
     pub records_coerced: u64,
     /// Bytes of ids, documents, uris, metadata (as JSON) and float32 embeddings.
     pub bytes: u64,
@@ -53,31 +59,48 @@ pub struct CollectionReport {
     pub checksum: String,
     /// Wall time of this collection in the write pass (write + index + verify).
     pub seconds: f64,
-    /// Phases: read-and-check pass, writing records, building the index, reading back.
+    /// Seconds of the read-and-check pass.
     pub check_seconds: f64,
+    /// Seconds writing records.
     pub write_seconds: f64,
+    /// Seconds building the index (`--build-index`).
     pub index_seconds: f64,
+    /// Seconds reading back and comparing.
     pub verify_seconds: f64,
 }
 
 /// Everything a run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Report {
+    /// `--from`.
     pub source: String,
+    /// What the source is, in words.
     pub source_kind: String,
+    /// `--to` (or the destination's label).
     pub destination: String,
+    /// What the destination is, in words.
     pub destination_kind: String,
+    /// `--on-invalid`.
     pub policy: String,
+    /// `--dry-run`.
     pub dry_run: bool,
+    /// One row per source collection.
     pub collections: Vec<CollectionReport>,
+    /// Records read.
     pub records: u64,
+    /// Records written by this run.
     pub records_written: u64,
+    /// Records dropped by the policy.
     pub records_skipped: u64,
+    /// Records changed by policy coerce.
     pub records_coerced: u64,
+    /// Payload bytes (see [`CollectionReport::bytes`]).
     pub bytes: u64,
+    /// Wall time of the run.
     pub seconds: f64,
     /// Records per second over the whole run.
     pub records_per_second: f64,
+    /// Every problem found, and what the policy did.
     pub problems: Vec<Problem>,
     /// Source-level warnings (stale 0.3.x index, lost configuration keys, new ids, ...).
     pub warnings: Vec<String>,
@@ -87,11 +110,13 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self)
             .unwrap_or_else(|e| format!("{{\"error\": \"report not serialisable: {e}\"}}"))
     }
 
+    /// The report as text, as `chroma-rs migrate` prints it.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "chroma-rs migrate: {}", self.outcome);
@@ -164,6 +189,7 @@ impl Report {
     }
 }
 
+/// `1.5 MiB`-style sizes (`512 B` below 1 KiB).
 pub fn human_bytes(b: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b as f64;

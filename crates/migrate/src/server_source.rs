@@ -3,25 +3,27 @@
 //! Bodies are parsed with the Python-JSON parser so bare `NaN`/`Infinity` and big ints that
 //! Python servers emit are kept as they are (and then handled by the policy).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use chroma_legacy::checks::metadata_quirks;
 use chroma_legacy::{
-    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord, LegacySource, LegacyValue, Quirk,
-    RecordBatches, Result, SourceKind,
+    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyError, LegacyRecord, LegacySource, LegacyValue,
+    NameRules, Quirk, RecordBatches, RecordChecks, Result, SourceKind,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiLine {
-    V1,
-    V2,
-}
+/// Which API the server speaks: the client's notion (v2 first, else v1).
+pub use chroma_client::ApiLine;
 
+/// A running Chroma server read through its HTTP API (a [`LegacySource`]).
 pub struct ServerSource {
     base: String,
     headers: Vec<(String, String)>,
     agent: ureq::Agent,
+    /// The API the server answered on.
     pub api: ApiLine,
+    /// The version the server reports (empty when it reports none).
     pub version: String,
     warnings: Vec<String>,
     /// 0.3.x addresses collections by name in record routes.
@@ -33,16 +35,16 @@ fn http_err(context: String, message: String) -> LegacyError {
     LegacyError::Http { context, message }
 }
 
+fn transport_err(context: String, source: ureq::Error) -> LegacyError {
+    LegacyError::Transport { context, source: Box::new(source) }
+}
+
+/// RFC 3986 unreserved characters (`A-Za-z0-9-_.~`) stay as they are; every other byte of a
+/// path segment or query value is `%XX`-encoded.
+const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    utf8_percent_encode(s, URL_COMPONENT).to_string()
 }
 
 impl ServerSource {
@@ -64,7 +66,7 @@ impl ServerSource {
             by_name: false,
             with_uris: true,
         };
-        let mut last = String::new();
+        let mut last = None;
         for (line, path) in [(ApiLine::V2, "/api/v2/heartbeat"), (ApiLine::V1, "/api/v1/heartbeat")] {
             match s.call("GET", path, None) {
                 Ok(_) => {
@@ -77,10 +79,14 @@ impl ServerSource {
                     s.by_name = line == ApiLine::V1 && s.version.starts_with("0.3.");
                     return Ok(s);
                 }
-                Err(e) => last = e.to_string(),
+                Err(e) => last = Some(e),
             }
         }
-        Err(http_err(format!("connecting to {url}"), format!("no Chroma API answers a heartbeat (v2 or v1): {last}")))
+        let context = format!("connecting to {url}: no Chroma API answers a heartbeat (v2 or v1)");
+        Err(match last {
+            Some(e) => LegacyError::Context { context, source: Box::new(e) },
+            None => LegacyError::Unreadable(context),
+        })
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<LegacyValue> {
@@ -97,21 +103,25 @@ impl ServerSource {
             for (k, v) in &self.headers {
                 r = r.header(k.as_str(), v.as_str());
             }
-            r.send(body.map(|b| b.to_string()).unwrap_or_default().as_bytes())
+            r.send(body.map(std::string::ToString::to_string).unwrap_or_default().as_bytes())
         };
-        let mut resp = resp.map_err(|e| http_err(ctx(), e.to_string()))?;
+        let mut resp = resp.map_err(|e| transport_err(ctx(), e))?;
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()
             .with_config()
             .limit(4 * 1024 * 1024 * 1024)
             .read_to_string()
-            .map_err(|e| http_err(ctx(), format!("reading the response: {e}")))?;
+            .map_err(|e| transport_err(format!("{}: reading the response", ctx()), e))?;
         if !(200..300).contains(&status) {
             let shown: String = text.chars().take(300).collect();
             return Err(http_err(ctx(), format!("HTTP {status}: {shown}")));
         }
-        parse_python_json(&text).map_err(|e| http_err(ctx(), format!("response is not JSON: {e}")))
+        parse_python_json(&text).map_err(|source| LegacyError::Json {
+            context: format!("{}: response is not JSON", ctx()),
+            source,
+            after: String::new(),
+        })
     }
 
     fn coll_base(&self, c: &LegacyCollection) -> String {
@@ -202,21 +212,20 @@ fn collection_of(v: &LegacyValue, tenant: &str, database: &str) -> Result<Legacy
     let id = text(field(v, "id")).ok_or_else(|| LegacyError::Format("collection without an id".into()))?;
     let name = text(field(v, "name")).unwrap_or_default();
     let mut quirks = Vec::new();
-    if let Some(reason) = chroma_legacy::name_rejection(&name) {
+    // Accepted by the server that stored it: the rules of Chroma >= 0.4 (0.4-0.6 or 1.x).
+    if let Some(reason) = chroma_legacy::name_rejection(&name, NameRules::Stored) {
         quirks.push(Quirk::NameRejectedByNewRules { reason });
     }
     let metadata = match field(v, "metadata") {
         Some(LegacyValue::Map(m)) => {
-            if m.is_empty() {
-                quirks.push(Quirk::MetadataEmptyDict);
-            }
-            chroma_legacy::value_quirks(m, &mut quirks);
+            metadata_quirks(m, &mut quirks);
             Some(m.clone())
         }
         _ => None,
     };
-    let configuration_json =
-        field(v, "configuration_json").or_else(|| field(v, "configuration")).and_then(|c| c.to_json());
+    let configuration_json = field(v, "configuration_json")
+        .or_else(|| field(v, "configuration"))
+        .and_then(chroma_legacy::LegacyValue::to_json);
     let dimension = match field(v, "dimension") {
         Some(LegacyValue::Int(d)) if *d > 0 => Some(*d as usize),
         _ => None,
@@ -290,8 +299,7 @@ impl LegacySource for ServerSource {
             coll: collection.clone(),
             batch: batch.max(1),
             offset: 0,
-            seen: HashMap::new(),
-            dimension: collection.dimension,
+            checks: RecordChecks::new(collection.dimension),
             done: false,
         }))
     }
@@ -307,8 +315,7 @@ struct PageIter<'a> {
     batch: usize,
     offset: usize,
     /// Ids seen so far (for duplicate detection): the only per-record state held.
-    seen: HashMap<String, usize>,
-    dimension: Option<usize>,
+    checks: RecordChecks,
     done: bool,
 }
 
@@ -344,43 +351,19 @@ impl PageIter<'_> {
             let pos = self.offset + i;
             let origin = format!("{} page offset {} row {i}", self.coll.name, self.offset);
             let mut quirks = Vec::new();
-            let id = text(Some(idv)).unwrap_or_else(|| {
-                quirks.push(Quirk::NullId);
-                String::new()
-            });
-            if let Some(first) = self.seen.get(&id) {
-                quirks.push(Quirk::DuplicateId { first_origin: format!("record #{first}") });
-            } else {
-                self.seen.insert(id.clone(), pos);
-            }
+            let id = self.checks.id(text(Some(idv)), || format!("record #{pos}"), &mut quirks);
             let embedding = embedding_of(embs.get(i));
-            match (&embedding, self.dimension) {
-                (None, _) => quirks.push(Quirk::MissingEmbedding { detail: "the server returned none".into() }),
-                (Some(e), Some(d)) if e.len() != d => {
-                    quirks.push(Quirk::DimensionMismatch { expected: d, found: e.len() })
-                }
-                (Some(e), None) => self.dimension = Some(e.len()),
-                _ => {}
-            }
+            self.checks.embedding(embedding.as_ref(), Some("the server returned none"), &mut quirks);
+            let document = text(docs.get(i));
+            RecordChecks::document(document.as_deref(), &mut quirks);
             let metadata = match metas.get(i) {
                 Some(LegacyValue::Map(m)) => {
-                    if m.is_empty() {
-                        quirks.push(Quirk::MetadataEmptyDict);
-                    }
-                    chroma_legacy::value_quirks(m, &mut quirks);
+                    metadata_quirks(m, &mut quirks);
                     Some(m.clone())
                 }
                 _ => None,
             };
-            out.push(LegacyRecord {
-                id,
-                embedding,
-                document: text(docs.get(i)),
-                uri: text(uris.get(i)),
-                metadata,
-                origin,
-                quirks,
-            });
+            out.push(LegacyRecord { id, embedding, document, uri: text(uris.get(i)), metadata, origin, quirks });
         }
         self.offset += ids.len();
         Ok(out)

@@ -40,9 +40,9 @@ fn name(p: &Path) -> String {
 /// Compares the destination with expected.json: every record without a problem must be
 /// there exactly; record counts must match the report; skipped collections must be absent.
 fn compare(dir: &Path, dest: &Path, report: &Report) -> (usize, usize) {
+    type Folder = (String, Option<chroma_types::Metadata>, Vec<Got>);
     let exp = load_expected(dir);
     let got = read_folder(dest);
-    type Folder = (String, Option<chroma_types::Metadata>, Vec<Got>);
     let by_id: HashMap<&str, (&String, &Folder)> = got.iter().map(|(k, v)| (v.0.as_str(), (k, v))).collect();
     let (mut colls, mut recs) = (0, 0);
     for ec in list(get(&exp, "collections")) {
@@ -62,7 +62,7 @@ fn compare(dir: &Path, dest: &Path, report: &Report) -> (usize, usize) {
         let coll_problem = report.problems.iter().any(|p| p.collection_id == id && p.record_id.is_none());
         if !coll_problem {
             let em = exp_meta_json(get(ec, "metadata")).expect("collection metadata JSON");
-            assert_eq!(em, meta_json(md), "{cname}: collection metadata");
+            assert_eq!(em, meta_json(md.as_ref()), "{cname}: collection metadata");
         }
         if !matches!(get(ec, "get_error"), LegacyValue::Null) {
             continue;
@@ -114,7 +114,12 @@ fn fail_policy_stops_before_writing_and_lists_every_problem() {
                 compare(&dir, &dest, &r);
             }
             Err(MigrateError::Problems(r)) => {
-                assert_eq!(kinds(&r), kinds_exp.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{}", name(&dir));
+                assert_eq!(
+                    kinds(&r),
+                    kinds_exp.iter().map(std::string::ToString::to_string).collect::<Vec<_>>(),
+                    "{}",
+                    name(&dir)
+                );
                 assert!(r.problems.iter().all(|p| p.action.starts_with("stop")));
                 assert!(!dest.exists(), "{}: destination created although nothing may be written", name(&dir));
                 let text = r.to_text();

@@ -1,6 +1,6 @@
 //! Migrations into and out of servers speaking the Chroma API: chroma-rs's own server started
-//! in-process (chroma_server::serve_on over an ephemeral engine), and — only when the env var
-//! CHROMA_159_URL is set (e.g. http://127.0.0.1:8000) — a real Chroma 1.5.9 server.
+//! in-process (`chroma_server::serve_on` over an ephemeral engine), and — only when the env var
+//! `CHROMA_159_URL` is set (e.g. <http://127.0.0.1:8000>) — a real Chroma 1.5.9 server.
 
 mod common;
 
@@ -22,7 +22,7 @@ fn start_server() -> (String, Arc<Engine>) {
         rt.block_on(async move {
             let config = chroma_server::ServerConfig::default();
             let _ = chroma_server::serve_on(listener, api, config, std::future::pending()).await;
-        })
+        });
     });
     (format!("http://{addr}"), engine)
 }
@@ -74,7 +74,7 @@ fn into_our_server_and_back_out_of_it() {
     for ec in list(get(&exp, "collections")) {
         let name = s(get(ec, "name"));
         let (_, md, recs) = got.get(&name).unwrap_or_else(|| panic!("{name} missing"));
-        assert_eq!(exp_meta_json(get(ec, "metadata")).expect("json"), meta_json(md), "{name}");
+        assert_eq!(exp_meta_json(get(ec, "metadata")).expect("json"), meta_json(md.as_ref()), "{name}");
         for er in list(get(ec, "records")) {
             let id = s(get(er, "id"));
             let g = recs.iter().find(|g| g.id == id).unwrap_or_else(|| panic!("{name}/{id} missing"));
@@ -177,7 +177,7 @@ fn into_real_chroma_0_4_24_when_available() {
 }
 
 /// POSTs JSON to a server (API v1 as a 0.4 client sends it) and returns the parsed answer.
-fn v1_post(url: &str, body: serde_json::Value) -> serde_json::Value {
+fn v1_post(url: &str, body: &serde_json::Value) -> serde_json::Value {
     let mut resp = agent().post(url).header("Content-Type", "application/json").send(body.to_string()).expect("post");
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().expect("body");
@@ -192,7 +192,7 @@ fn out_of_real_chroma_0_4_24_when_available() {
     let _ = agent().delete(&format!("{url}/api/v1/collections/from04")).call();
     let c = v1_post(
         &format!("{url}/api/v1/collections"),
-        serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}),
+        &serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}),
     );
     let id = c["id"].as_str().expect("id").to_string();
     let n = 25;
@@ -203,7 +203,7 @@ fn out_of_real_chroma_0_4_24_when_available() {
     let docs: Vec<String> = (0..n).map(|i| format!("document number {i} ünïcode")).collect();
     v1_post(
         &format!("{url}/api/v1/collections/{id}/add"),
-        serde_json::json!({"ids": ids, "embeddings": embs, "metadatas": metas, "documents": docs}),
+        &serde_json::json!({"ids": ids, "embeddings": embs, "metadatas": metas, "documents": docs}),
     );
 
     let out = tmp();
@@ -213,7 +213,10 @@ fn out_of_real_chroma_0_4_24_when_available() {
     assert!(r.source_kind.contains("v1"), "{}", r.source_kind);
     let got = read_folder(&dest);
     let (_, md, recs) = got.get("from04").expect("from04 migrated");
-    assert_eq!(md.as_ref().and_then(|m| m.get("owner")).map(|v| v.to_json()), Some(serde_json::json!("t")));
+    assert_eq!(
+        md.as_ref().and_then(|m| m.get("owner")).map(chroma_types::MetadataValue::to_json),
+        Some(serde_json::json!("t"))
+    );
     assert_eq!(recs.len(), n);
     for i in 0..n {
         let g = recs.iter().find(|g| g.id == format!("r{i:02}")).expect("record");

@@ -1,25 +1,17 @@
 //! Shared helpers: compare a reader's output with a fixture's expected.json (written by the real
-//! Chroma of that version reading the folder back).
+//! Chroma of that version reading the folder back). Fixture access comes from
+//! `chroma_legacy::testing`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
-use chroma_legacy::{
-    parse_python_json, LegacyCollection, LegacyEmbedding, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue,
-};
-
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/legacy")
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    fixtures_dir().join(name)
-}
+pub use chroma_legacy::testing::*;
+use chroma_legacy::{LegacyCollection, LegacyEmbedding, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue};
 
 pub fn fixtures_with_prefix(prefix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .expect("fixtures dir")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.path())
         .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
         .collect();
@@ -27,36 +19,9 @@ pub fn fixtures_with_prefix(prefix: &str) -> Vec<PathBuf> {
     v
 }
 
-pub fn load_expected(dir: &Path) -> LegacyValue {
-    let text = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
-    parse_python_json(&text).expect("expected.json parses")
-}
-
-pub fn get<'a>(v: &'a LegacyValue, k: &str) -> &'a LegacyValue {
-    match v {
-        LegacyValue::Map(m) => m.get(k).unwrap_or(&LegacyValue::Null),
-        _ => &LegacyValue::Null,
-    }
-}
-
-pub fn s(v: &LegacyValue) -> String {
-    match v {
-        LegacyValue::Str(s) => s.clone(),
-        LegacyValue::BrokenStr { lossy, .. } => lossy.clone(),
-        other => panic!("expected a string, got {other:?}"),
-    }
-}
-
-pub fn list(v: &LegacyValue) -> &[LegacyValue] {
-    match v {
-        LegacyValue::List(l) => l,
-        LegacyValue::Null => &[],
-        other => panic!("expected a list, got {other:?}"),
-    }
-}
-
 /// NaN-aware equality; ints and floats compare by value (expected.json may print 3.0 as 3.0
 /// while the store has an int only if the writer did so - we do not mix them).
+#[allow(clippy::float_cmp)] // exact: both sides were decoded from the same stored bits
 pub fn same(a: &LegacyValue, b: &LegacyValue) -> bool {
     match (a, b) {
         (LegacyValue::Float(x), LegacyValue::Float(y)) => (x.is_nan() && y.is_nan()) || x == y,
@@ -69,7 +34,7 @@ pub fn same(a: &LegacyValue, b: &LegacyValue) -> bool {
     }
 }
 
-pub fn meta_value(m: &Option<LegacyMetadata>) -> LegacyValue {
+pub fn meta_value(m: Option<&LegacyMetadata>) -> LegacyValue {
     match m {
         None => LegacyValue::Null,
         Some(m) => LegacyValue::Map(m.clone()),
@@ -91,10 +56,10 @@ pub fn read_all(src: &mut dyn LegacySource, c: &LegacyCollection, batch: usize) 
 pub fn check_record(ctx: &str, exp: &LegacyValue, ours: &LegacyRecord, tol: f64) {
     assert_eq!(s(get(exp, "id")), ours.id, "{ctx}: id");
     let ed = get(exp, "document");
-    let od = ours.document.clone().map(LegacyValue::Str).unwrap_or(LegacyValue::Null);
+    let od = ours.document.clone().map_or(LegacyValue::Null, LegacyValue::Str);
     assert!(same(ed, &od), "{ctx} {}: document {ed:?} vs ours {od:?}", ours.id);
     let em = get(exp, "metadata");
-    let om = meta_value(&ours.metadata);
+    let om = meta_value(ours.metadata.as_ref());
     // chromadb 1.5.9's get() shows {} (not None) for a record whose only stored keys were
     // chroma:uri; the store has no user metadata, which is what we report
     let uri_only = matches!(em, LegacyValue::Map(m) if m.is_empty()) && om == LegacyValue::Null && ours.uri.is_some();
@@ -136,7 +101,12 @@ pub fn compare_with_expected(dir: &Path, src: &mut dyn LegacySource, tol: f64, b
         let c = find_collection(&ours, ec).clone();
         assert_eq!(s(get(ec, "name")), c.name, "{ctx}: name");
         let em = get(ec, "metadata");
-        assert!(same(em, &meta_value(&c.metadata)), "{ctx} {}: collection metadata {em:?} vs {:?}", c.name, c.metadata);
+        assert!(
+            same(em, &meta_value(c.metadata.as_ref())),
+            "{ctx} {}: collection metadata {em:?} vs {:?}",
+            c.name,
+            c.metadata
+        );
         if let LegacyValue::Str(t) = get(ec, "tenant") {
             assert_eq!(t, &c.tenant, "{ctx}: tenant");
         }

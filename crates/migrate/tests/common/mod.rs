@@ -5,25 +5,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chroma_legacy::{parse_python_json, LegacyValue};
+pub use chroma_legacy::testing::*;
+use chroma_legacy::LegacyValue;
 use chroma_migrate::{MigrateArgs, MigrateError, Policy, Report};
 use chroma_store::Engine;
 use chroma_types::metadata::metadata_to_json;
 use chroma_types::{ChromaApi, GetRequest, Include, Metadata, Settings};
 
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/legacy")
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    fixtures_dir().join(name)
-}
-
 /// Every fixture folder that has an expected.json (0.3.x parquet, and >= 0.4 folders when present).
 pub fn all_fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .expect("fixtures dir")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("expected.json").is_file())
         .collect();
@@ -43,34 +36,6 @@ pub fn args(from: &Path, to: &Path, policy: Policy) -> MigrateArgs {
 
 pub fn migrate(from: &Path, to: &Path, policy: Policy) -> Result<Report, MigrateError> {
     chroma_migrate::run(args(from, to, policy))
-}
-
-pub fn load_expected(dir: &Path) -> LegacyValue {
-    let text = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
-    parse_python_json(&text).expect("expected.json parses")
-}
-
-pub fn get<'a>(v: &'a LegacyValue, k: &str) -> &'a LegacyValue {
-    match v {
-        LegacyValue::Map(m) => m.get(k).unwrap_or(&LegacyValue::Null),
-        _ => &LegacyValue::Null,
-    }
-}
-
-pub fn s(v: &LegacyValue) -> String {
-    match v {
-        LegacyValue::Str(s) => s.clone(),
-        LegacyValue::BrokenStr { lossy, .. } => lossy.clone(),
-        other => panic!("expected a string, got {other:?}"),
-    }
-}
-
-pub fn list(v: &LegacyValue) -> &[LegacyValue] {
-    match v {
-        LegacyValue::List(l) => l,
-        LegacyValue::Null => &[],
-        other => panic!("expected a list, got {other:?}"),
-    }
 }
 
 /// A record as read back from the destination.
@@ -122,7 +87,7 @@ pub fn read_folder(dir: &Path) -> BTreeMap<String, (String, Option<Metadata>, Ve
     out
 }
 
-pub fn meta_json(m: &Option<Metadata>) -> serde_json::Value {
+pub fn meta_json(m: Option<&Metadata>) -> serde_json::Value {
     match m {
         Some(m) if !m.is_empty() => metadata_to_json(m),
         _ => serde_json::Value::Null,
@@ -151,7 +116,7 @@ pub fn exp_embedding(v: &LegacyValue) -> Vec<f32> {
 /// Compares an expected record (real Chroma) with ours: ids, documents, uris and metadata
 /// exactly, embeddings after rounding the expected values to float32.
 pub fn check_record(ctx: &str, exp: &LegacyValue, got: &Got) {
-    check_record_tol(ctx, exp, got, 0.0)
+    check_record_tol(ctx, exp, got, 0.0);
 }
 
 /// As [`check_record`], with an absolute tolerance on vector elements (Chroma >= 0.4 sources:
@@ -168,7 +133,7 @@ pub fn check_record_tol(ctx: &str, exp: &LegacyValue, got: &Got, tol: f32) {
     }
     let em =
         exp_meta_json(get(exp, "metadata")).unwrap_or_else(|| panic!("{ctx} {}: metadata has no JSON form", got.id));
-    assert_eq!(em, meta_json(&got.metadata), "{ctx} {}: metadata", got.id);
+    assert_eq!(em, meta_json(got.metadata.as_ref()), "{ctx} {}: metadata", got.id);
     let ee = exp_embedding(get(exp, "embedding"));
     if tol == 0.0 {
         assert_eq!(ee, got.embedding, "{ctx} {}: embedding (float32)", got.id);
