@@ -4,13 +4,15 @@
 use crate::args::CollectionOptions;
 use crate::collection::Collection;
 use chroma_types::metadata::metadata_from_json;
-use chroma_types::{ChromaApi, CreateCollection, Database, Error, Result, Tenant};
+use chroma_types::{ChromaApi, CreateCollection, Database, Result, Tenant};
 use serde_json::Value;
 use std::sync::Arc;
 use uuid::Uuid;
 
 #[cfg(feature = "http")]
 use crate::http::{HttpApi, HttpOptions};
+#[cfg(feature = "http")]
+use chroma_types::Error;
 #[cfg(feature = "embedded")]
 use chroma_types::Settings;
 

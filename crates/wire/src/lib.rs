@@ -12,7 +12,7 @@
 //! * the collection object, result objects and error bodies differ per client line
 //!   ([`ClientLine`]).
 //!
-//! Modules: [`line`] (which client line / API version), [`embeddings`], [`requests`] (request
+//! Modules: [`line`](mod@line) (which client line / API version), [`embeddings`], [`requests`] (request
 //! bodies), [`objects`] (tenants, databases, collections), [`results`] (get and query
 //! results), [`errors`] (error bodies read back into [`chroma_types::Error`]).
 
