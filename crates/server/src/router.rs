@@ -9,21 +9,20 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::MethodRouter;
 use axum::{Extension, Router};
 use chroma_types::ChromaApi;
 use chroma_wire::ClientLine;
 use std::sync::Arc;
 
-/// Adds `path` and `path/` (clients send both).
-pub(crate) fn both(r: Router<AppState>, path: &str, mr: MethodRouter<AppState>) -> Router<AppState> {
-    r.route(path, mr.clone()).route(&format!("{path}/"), mr)
-}
-
 /// The whole application over `api`.
 pub(crate) fn router(api: Arc<dyn ChromaApi>, config: &ServerConfig) -> Router {
     let st = AppState { api, allow_reset: config.allow_reset, auth: Arc::new(config.auth.clone()) };
-    let mut app = crate::v2::routes(crate::v1::routes(Router::new()))
+    let mut routes = Router::new();
+    for (path, mr) in crate::v1::routes().into_iter().chain(crate::v2::routes()) {
+        // Clients send both `path` and `path/`.
+        routes = routes.route(&path, mr.clone()).route(&format!("{path}/"), mr);
+    }
+    let mut app = routes
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(st.clone(), authenticate))
         .layer(middleware::from_fn(detect_client_line))

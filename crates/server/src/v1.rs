@@ -2,33 +2,32 @@
 //! routes under `collections/{id}` alone.
 
 use crate::request::AppState;
-use crate::router::both;
 use crate::{collections, records, system, tenants};
-use axum::routing::{get, post};
-use axum::Router;
+use axum::routing::{get, post, MethodRouter};
 
-/// Adds the v1 routes to `r`.
-pub(crate) fn routes(mut r: Router<AppState>) -> Router<AppState> {
+/// The v1 routes, in the order they are added (each also answers with a trailing slash).
+pub(crate) fn routes() -> Vec<(String, MethodRouter<AppState>)> {
     const C: &str = "/api/v1/collections/{coll}";
-    r = both(r, "/api/v1", get(system::heartbeat));
-    r = both(r, "/api/v1/heartbeat", get(system::heartbeat));
-    r = both(r, "/api/v1/version", get(system::version));
-    r = both(r, "/api/v1/pre-flight-checks", get(system::preflight));
-    r = both(r, "/api/v1/healthcheck", get(system::healthcheck));
-    r = both(r, "/api/v1/reset", post(system::reset));
-    r = both(r, "/api/v1/tenants", post(tenants::create_tenant).get(tenants::list_tenants));
-    r = both(r, "/api/v1/tenants/{tenant}", get(tenants::get_tenant));
-    r = both(r, "/api/v1/databases", post(tenants::create_database).get(tenants::list_databases));
-    r = both(r, "/api/v1/databases/{db}", get(tenants::get_database).delete(tenants::delete_database));
-    r = both(r, "/api/v1/collections", get(collections::list).post(collections::create));
-    r = both(r, "/api/v1/count_collections", get(collections::count));
-    r = both(r, C, get(collections::get).put(collections::update).delete(collections::delete));
-    r = both(r, &format!("{C}/add"), post(records::add));
-    r = both(r, &format!("{C}/upsert"), post(records::upsert));
-    r = both(r, &format!("{C}/update"), post(records::update));
-    r = both(r, &format!("{C}/delete"), post(records::delete));
-    r = both(r, &format!("{C}/get"), post(records::get));
-    r = both(r, &format!("{C}/query"), post(records::query));
-    r = both(r, &format!("{C}/count"), get(records::count));
-    r
+    vec![
+        ("/api/v1".into(), get(system::heartbeat)),
+        ("/api/v1/heartbeat".into(), get(system::heartbeat)),
+        ("/api/v1/version".into(), get(system::version)),
+        ("/api/v1/pre-flight-checks".into(), get(system::preflight)),
+        ("/api/v1/healthcheck".into(), get(system::healthcheck)),
+        ("/api/v1/reset".into(), post(system::reset)),
+        ("/api/v1/tenants".into(), post(tenants::create_tenant).get(tenants::list_tenants)),
+        ("/api/v1/tenants/{tenant}".into(), get(tenants::get_tenant)),
+        ("/api/v1/databases".into(), post(tenants::create_database).get(tenants::list_databases)),
+        ("/api/v1/databases/{db}".into(), get(tenants::get_database).delete(tenants::delete_database)),
+        ("/api/v1/collections".into(), get(collections::list).post(collections::create)),
+        ("/api/v1/count_collections".into(), get(collections::count)),
+        (C.to_string(), get(collections::get).put(collections::update).delete(collections::delete)),
+        (format!("{C}/add"), post(records::add)),
+        (format!("{C}/upsert"), post(records::upsert)),
+        (format!("{C}/update"), post(records::update)),
+        (format!("{C}/delete"), post(records::delete)),
+        (format!("{C}/get"), post(records::get)),
+        (format!("{C}/query"), post(records::query)),
+        (format!("{C}/count"), get(records::count)),
+    ]
 }
