@@ -90,3 +90,27 @@ pub(crate) fn cors(origins: &[String]) -> Option<CorsLayer> {
     };
     Some(CorsLayer::new().allow_origin(allow).allow_methods(Any).allow_headers(Any))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_lines_from_path_and_user_agent() {
+        let ua = |s: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::USER_AGENT, HeaderValue::from_str(s).unwrap());
+            h
+        };
+        let none = HeaderMap::new();
+        assert_eq!(client_line("/api/v1/collections", &none), ClientLine::V04);
+        assert_eq!(client_line("/api/v1/collections", &ua("python-requests/2.31.0")), ClientLine::V04);
+        assert_eq!(client_line("/api/v1", &ua("Python-HTTPX/0.27.0")), ClientLine::V05);
+        assert_eq!(client_line("/api/v2/heartbeat", &ua("python-httpx/0.27.0")), ClientLine::V06);
+        // on v2 only httpx's own User-Agent marks a pre-1.x client
+        assert_eq!(client_line("/api/v2/heartbeat", &ua("Mozilla python-httpx")), ClientLine::V1x);
+        assert_eq!(client_line("/api/v2/heartbeat", &ua("Chroma Python Client v1.0.0")), ClientLine::V1x);
+        assert_eq!(client_line("/api/v2/heartbeat", &none), ClientLine::V1x);
+        assert_eq!(client_line("/elsewhere", &ua("python-httpx/0.27.0")), ClientLine::V1x);
+    }
+}
