@@ -360,3 +360,29 @@ impl Delete {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_and_updates_share_their_columns() {
+        let add = Records::new(["a", "b"], vec![vec![1.0], vec![2.0]])
+            .documents(["x", "y"])
+            .metadatas(vec![json!({"k": 1}), Value::Null])
+            .into_request()
+            .unwrap();
+        assert_eq!(add.documents, Some(vec![Some("x".to_string()), Some("y".to_string())]));
+        assert_eq!(add.metadatas.as_ref().map(|m| m[1].is_none()), Some(true));
+        let up = Update::new(["a"])
+            .embeddings(vec![vec![3.0]])
+            .optional_documents(vec![None])
+            .metadatas(vec![json!({"k": null})])
+            .into_request()
+            .unwrap();
+        assert_eq!(up.embeddings, Some(vec![Some(vec![3.0])]));
+        assert_eq!(up.documents, Some(vec![None]));
+        assert!(Update::new(["a"]).metadatas(vec![json!(3)]).into_request().is_err());
+    }
+}

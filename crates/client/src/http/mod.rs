@@ -279,3 +279,23 @@ impl HttpApi {
         Err(Error::collection_not_found(&id.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_roots() {
+        assert_eq!(server_root(" localhost:8000/ ").unwrap(), "http://localhost:8000");
+        assert_eq!(server_root("http://h:1/api/v2/").unwrap(), "http://h:1");
+        assert_eq!(server_root("http://h:1/api/v1").unwrap(), "http://h:1");
+        assert!(server_root("").is_err());
+        assert!(server_root("ftp://h").is_err());
+        let opts = HttpOptions::new("h").token("t").header("X-A", "b");
+        assert_eq!(
+            request_headers(opts).unwrap(),
+            vec![("X-A".to_string(), "b".to_string()), ("Authorization".to_string(), "Bearer t".to_string())]
+        );
+        assert!(request_headers(HttpOptions::new("h").header("bad:name", "v")).is_err());
+    }
+}
