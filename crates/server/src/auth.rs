@@ -32,7 +32,9 @@ impl TokenHeader {
 /// One basic-auth user: the password is stored plain or as a bcrypt hash (`$2a$`/`$2b$`/`$2y$`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct BasicUser {
+    /// The user name.
     pub user: String,
+    /// The password, plain or bcrypt-hashed.
     pub secret: String,
 }
 
@@ -49,9 +51,17 @@ pub enum Auth {
     #[default]
     None,
     /// Any of these tokens, in `header`.
-    Token { tokens: Vec<String>, header: TokenHeader },
+    Token {
+        /// The accepted tokens.
+        tokens: Vec<String>,
+        /// The header that carries them.
+        header: TokenHeader,
+    },
     /// HTTP basic auth against these users.
-    Basic { users: Vec<BasicUser> },
+    Basic {
+        /// The accepted users.
+        users: Vec<BasicUser>,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -84,6 +94,7 @@ fn password_ok(secret: &str, given: &str) -> bool {
 }
 
 impl Auth {
+    /// Whether any check is made.
     pub fn is_enabled(&self) -> bool {
         !matches!(self, Auth::None)
     }
@@ -138,10 +149,9 @@ impl Auth {
         };
         let p = provider.to_ascii_lowercase();
         let file_text = match credentials_file.map(str::trim).filter(|f| !f.is_empty()) {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| Error::invalid(format!("Cannot read auth credentials file {path}: {e}")))?,
-            ),
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                Error::invalid(format!("Cannot read auth credentials file {path}: {e}")).with_source(e)
+            })?),
             None => None,
         };
         if p.contains("token") {

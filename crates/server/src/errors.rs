@@ -1,36 +1,15 @@
 //! Error responses, per client line.
 //!
 //! Chroma's three server generations answer the same failure differently, and each client line
-//! only turns the names it knows into typed exceptions. [`Line`] says which generation a
+//! only turns the names it knows into typed exceptions. [`ClientLine`] says which generation a
 //! request is talking to; [`Fail`] is everything a handler can fail with; [`Fail::respond`]
 //! writes the body and status that line's clients (and test suites) expect.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chroma_client::wire::Shape;
 use chroma_types::{Error, ErrorKind};
+use chroma_wire::ClientLine;
 use serde_json::{json, Value};
-
-/// Which server generation a request talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Line {
-    /// API v1 with a 0.4.x-era client (`python-requests`, JS 1.x, curl, ...).
-    V04,
-    /// API v1 with a 0.5.4-0.5.15 client (`python-httpx`).
-    V05,
-    /// API v2.
-    V2,
-}
-
-impl Line {
-    pub fn shape(self) -> Shape {
-        match self {
-            Line::V04 => Shape::V04,
-            Line::V05 => Shape::V05,
-            Line::V2 => Shape::V2,
-        }
-    }
-}
 
 /// What a failing call was doing; a few 0.4.x/0.5.x answers depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,18 +46,22 @@ pub enum Fail {
 }
 
 impl Fail {
+    /// Wraps an engine error of a call doing `op` (for `map_err`).
     pub fn api(op: Op) -> impl FnOnce(Error) -> Fail {
         move |e| Fail::Api(op, e)
     }
 
-    pub fn respond(self, line: Line) -> Response {
-        let (status, body) = match crate::handlers::semantics(line) {
-            Line::V04 => self.v1(Line::V04),
-            Line::V05 => self.v1(Line::V05),
-            Line::V2 => self.v2(),
+    /// The response `line`'s clients expect for this failure. API v2 responses carry a
+    /// `chroma-trace-id` header.
+    pub fn respond(self, line: ClientLine) -> Response {
+        let (status, body) = match line {
+            ClientLine::V04 => self.v1(ClientLine::V04),
+            // 0.5.16-0.6.x clients on v2 expect the errors of the 0.5 server they came with.
+            ClientLine::V05 | ClientLine::V06 => self.v1(ClientLine::V05),
+            ClientLine::V1x => self.v2(),
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if line == Line::V2 {
+        if line.is_v2() {
             let trace = uuid::Uuid::new_v4().simple().to_string();
             if let Ok(v) = HeaderValue::from_str(&trace) {
                 resp.headers_mut().insert("chroma-trace-id", v);
@@ -87,7 +70,8 @@ impl Fail {
         resp
     }
 
-    fn v1(self, line: Line) -> (StatusCode, Value) {
+    /// API v1's answer, as the 0.4.x (`line` V04) or 0.5.x (V05) server gave it.
+    fn v1(self, line: ClientLine) -> (StatusCode, Value) {
         let named =
             |status: u16, name: &str, message: &str| (status_code(status), json!({"error": name, "message": message}));
         let repr = |class: &str, message: &str| {
@@ -99,7 +83,7 @@ impl Fail {
                 match e.kind {
                     ErrorKind::InvalidDimension => {
                         let m = dimension_message_v04(msg);
-                        if line == Line::V04 && op == Op::Add {
+                        if line == ClientLine::V04 && op == Op::Add {
                             // 0.4.24 wraps this one into an HTTPException.
                             (StatusCode::INTERNAL_SERVER_ERROR, json!({"detail": m}))
                         } else {
@@ -109,19 +93,21 @@ impl Fail {
                     ErrorKind::DuplicateId => named(400, "DuplicateID", msg),
                     ErrorKind::NotFound => match (line, op) {
                         (_, Op::Record | Op::Add) => named(400, "InvalidCollection", msg),
-                        (Line::V04, Op::CollectionByName) => repr("ValueError", msg),
-                        (Line::V04, _) => repr("NotFoundError", msg),
+                        (ClientLine::V04, Op::CollectionByName) => repr("ValueError", msg),
+                        (ClientLine::V04, _) => repr("NotFoundError", msg),
                         (_, Op::CollectionByName | Op::CollectionById) => named(400, "InvalidCollection", msg),
                         _ => named(404, "NotFoundError", msg),
                     },
                     ErrorKind::AlreadyExists => {
-                        if line == Line::V04 {
+                        if line == ClientLine::V04 {
                             repr("UniqueConstraintError", msg)
                         } else {
                             named(409, "UniqueConstraintError", msg)
                         }
                     }
-                    ErrorKind::BatchSizeExceeded if line == Line::V05 => named(413, "BatchSizeExceededError", msg),
+                    ErrorKind::BatchSizeExceeded if line == ClientLine::V05 => {
+                        named(413, "BatchSizeExceededError", msg)
+                    }
                     ErrorKind::InvalidArgument | ErrorKind::BatchSizeExceeded | ErrorKind::Forbidden => {
                         repr("ValueError", msg)
                     }
@@ -147,6 +133,7 @@ impl Fail {
         }
     }
 
+    /// API v2's answer (Chroma 1.x).
     fn v2(self) -> (StatusCode, Value) {
         let named =
             |status: u16, name: &str, message: &str| (status_code(status), json!({"error": name, "message": message}));
@@ -223,12 +210,6 @@ pub fn dimension_message_v04(msg: &str) -> String {
         }
     }
     msg.to_string()
-}
-
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        self.respond(Line::V2)
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn create(s: &TestServer, ua: (&str, &str), name: &str, md: Value) -> Value {
+fn create(s: &TestServer, ua: (&str, &str), name: &str, md: &Value) -> Value {
     let r = raw(
         s,
         "POST",
@@ -35,7 +35,7 @@ fn heartbeat_version_preflight_and_trailing_slashes() {
 #[test]
 fn collection_shapes_depend_on_user_agent() {
     let s = start(reset_config());
-    let c = create(&s, UA04, "shape04", json!({"hnsw:space": "cosine", "a": 1, "b": 2.5, "c": "s", "d": true}));
+    let c = create(&s, UA04, "shape04", &json!({"hnsw:space": "cosine", "a": 1, "b": 2.5, "c": "s", "d": true}));
     let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 5, "{c}");
     assert_eq!(c["metadata"], json!({"hnsw:space": "cosine", "a": 1, "b": 2.5, "c": "s", "d": true}));
@@ -78,7 +78,7 @@ fn collection_shapes_depend_on_user_agent() {
 #[test]
 fn records_roundtrip_without_content_type() {
     let s = start(reset_config());
-    let c = create(&s, UA04, "recs", Value::Null);
+    let c = create(&s, UA04, "recs", &Value::Null);
     let id = c["id"].as_str().unwrap().to_string();
     let p = |op: &str| format!("/api/v1/collections/{id}/{op}");
     let add = json!({"ids": ["c", "a", "b", "d"], "embeddings": [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]],
@@ -159,7 +159,7 @@ fn records_roundtrip_without_content_type() {
 #[test]
 fn error_shapes_per_line() {
     let s = start(reset_config());
-    let c = create(&s, UA04, "errs", Value::Null);
+    let c = create(&s, UA04, "errs", &Value::Null);
     let id = c["id"].as_str().unwrap().to_string();
     raw(&s, "POST", &format!("/api/v1/collections/{id}/add"), &[UA04], Some(r#"{"ids":["a"],"embeddings":[[1,2,3]]}"#));
 
@@ -284,7 +284,7 @@ fn reset_refused_unless_allowed() {
     let r = raw(&s, "POST", "/api/v2/reset", &[], None);
     assert_eq!((r.status, r.json()), (403, json!({"error": "ChromaError", "message": "Reset is disabled by config"})));
     let s = start(reset_config());
-    create(&s, UA04, "gone", Value::Null);
+    create(&s, UA04, "gone", &Value::Null);
     let r = raw(&s, "POST", "/api/v1/reset/", &[UA04], None);
     assert_eq!((r.status, r.json()), (200, json!(true)));
     assert_eq!(raw(&s, "GET", "/api/v1/count_collections", &[], None).json(), json!(0));

@@ -340,3 +340,25 @@ fn schema_and_embedding_function() {
     assert_eq!(r["configuration_json"]["_type"], "CollectionConfigurationInternal");
     assert!(r["configuration_json"].get("embedding_function").is_none() && r.get("schema").is_none(), "{r}");
 }
+
+/// Python clients 0.5.16-0.6.x (httpx's User-Agent) on v2: v2 paths and shapes, but the
+/// errors and collection name rules of the 0.5 server they were released with.
+#[test]
+fn pre_1x_python_clients_get_05_errors() {
+    let s = start(reset_config());
+    let r = raw(&s, "POST", "/api/v2/tenants", &[UA05], Some(r#"{"name":"ab"}"#));
+    assert_eq!(
+        (r.status, r.json()),
+        (500, json!({"error": "ValueError('Tenant name must be at least 3 characters long')"}))
+    );
+    assert!(r.header("chroma-trace-id").is_some());
+    let r = raw(&s, "GET", "/api/v2/nosuch", &[UA05], None);
+    assert_eq!((r.status, r.json()), (404, json!({"detail": "Not Found"})));
+    let r =
+        raw(&s, "POST", &format!("{T}/collections"), &[UA05], Some(&format!("{{\"name\":\"{}\"}}", "y".repeat(100))));
+    assert_eq!(r.status, 500, "0.5 name rules: at most 63 characters");
+    let r = raw(&s, "POST", &format!("{T}/collections"), &[], Some(&format!("{{\"name\":\"{}\"}}", "y".repeat(100))));
+    assert_eq!(r.status, 200, "1.x name rules: up to 512 characters");
+    let r = raw(&s, "GET", &format!("{T}/collections_count"), &[UA05], None);
+    assert_eq!((r.status, r.json()), (200, json!(1)));
+}

@@ -6,6 +6,7 @@
 use chroma_server::ServerConfig;
 use chroma_types::{ChromaApi, Settings};
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -79,11 +80,11 @@ pub fn raw(server: &TestServer, method: &str, path: &str, headers: &[(&str, &str
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.addr);
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        let _ = write!(req, "{k}: {v}\r\n");
     }
     let body = body.unwrap_or("");
     if !body.is_empty() || method == "POST" || method == "PUT" {
-        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        let _ = write!(req, "Content-Length: {}\r\n", body.len());
     }
     req.push_str("\r\n");
     req.push_str(body);

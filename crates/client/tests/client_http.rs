@@ -1,11 +1,54 @@
-//! The Rust `Client` over HTTP against a real server, and the same calls embedded: both
-//! modes must give the same answers.
+//! The Rust `Client` over HTTP against a real chroma-rs server (in process, on 127.0.0.1),
+//! and the same calls embedded: both modes must give the same answers.
 
-mod common;
 use chroma_client::{Client, CollectionOptions, Delete, ErrorKind, Get, HttpOptions, Include, Query, Records, Update};
 use chroma_server::{Auth, ServerConfig, TokenHeader};
-use common::*;
+use chroma_types::{ChromaApi, Settings};
 use serde_json::json;
+use std::sync::Arc;
+
+/// A chroma-rs server over an ephemeral engine, stopped when dropped.
+struct TestServer {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start(config: ServerConfig) -> TestServer {
+    let settings = Settings { allow_reset: config.allow_reset, ..Settings::default() };
+    let api: Arc<dyn ChromaApi> = Arc::new(chroma_store::Engine::ephemeral(settings).expect("engine"));
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    std_listener.set_nonblocking(true).expect("nonblocking");
+    let addr = std_listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+            chroma_server::serve_on(listener, api, config, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+    });
+    TestServer { url: format!("http://{addr}"), stop: Some(tx), thread: Some(thread) }
+}
+
+fn reset_config() -> ServerConfig {
+    ServerConfig { allow_reset: true, ..ServerConfig::default() }
+}
 
 fn exercise(client: &Client) {
     client.reset().expect("reset");
@@ -121,7 +164,10 @@ fn large_batch_over_http() {
     }
     assert_eq!(col.count().unwrap(), n);
     let q = col.query(Query::new(vec![embs[1234].clone()]).n_results(3).include(&[Include::Distances])).unwrap();
-    assert_eq!(q.distances.unwrap()[0][0], 0.0);
+    #[allow(clippy::float_cmp)] // the record itself: exactly 0
+    {
+        assert_eq!(q.distances.unwrap()[0][0], 0.0);
+    }
     let g = col.get(Get::new().limit(5000).offset(5000).include(&[])).unwrap();
     assert_eq!(g.ids.len(), 5000);
 }
@@ -129,6 +175,7 @@ fn large_batch_over_http() {
 /// The engine's own behaviour suite (crates/store/tests/common/api_suite.rs), run through
 /// `HttpApi` against a real server: the HTTP client must answer exactly as the engine does.
 #[path = "../../store/tests/common/api_suite.rs"]
+#[allow(clippy::pedantic)] // chroma-store's file, linted there
 mod api_suite;
 
 #[test]

@@ -1,0 +1,175 @@
+//! [`Collection`]: a handle on one collection, with the record calls.
+
+use crate::args::{Delete, Get, Query, Records, Update};
+use chroma_types::filter::{parse_where, parse_where_document};
+use chroma_types::metadata::metadata_from_json;
+use chroma_types::{
+    ChromaApi, DeleteRequest, Dialect, Error, GetRequest, GetResult, Include, Metadata, QueryRequest, QueryResult,
+    Result, UpdateCollection,
+};
+use serde_json::Value;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A handle on one collection.
+#[derive(Clone)]
+pub struct Collection {
+    api: Arc<dyn ChromaApi>,
+    model: chroma_types::Collection,
+    dialect: Dialect,
+}
+
+// The backend is left out (`dyn ChromaApi` has no `Debug`), and the rest is in `model()`.
+#[allow(clippy::missing_fields_in_debug)]
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection").field("name", &self.model.name).field("id", &self.model.id).finish()
+    }
+}
+
+impl Collection {
+    /// A handle on `model`, served by `api`, with 1.x filter semantics.
+    pub(crate) fn new(api: Arc<dyn ChromaApi>, model: chroma_types::Collection) -> Collection {
+        Collection { api, model, dialect: Dialect::V1 }
+    }
+
+    /// The collection's id.
+    pub fn id(&self) -> Uuid {
+        self.model.id
+    }
+
+    /// The collection's name (as of when this handle was fetched or last modified).
+    pub fn name(&self) -> &str {
+        &self.model.name
+    }
+
+    /// The tenant the collection belongs to.
+    pub fn tenant(&self) -> &str {
+        &self.model.tenant
+    }
+
+    /// The database the collection belongs to.
+    pub fn database(&self) -> &str {
+        &self.model.database
+    }
+
+    /// Metadata as of when this handle was fetched (or last modified through it).
+    pub fn metadata(&self) -> Option<&Metadata> {
+        self.model.metadata.as_ref()
+    }
+
+    /// Dimension as of when this handle was fetched.
+    pub fn dimension(&self) -> Option<usize> {
+        self.model.dimension
+    }
+
+    /// Index configuration (space, HNSW parameters).
+    pub fn config(&self) -> &chroma_types::IndexConfig {
+        &self.model.config
+    }
+
+    /// The stored collection record.
+    pub fn model(&self) -> &chroma_types::Collection {
+        &self.model
+    }
+
+    /// Use Chroma 0.4.x filter semantics (`$ne` skips records without the key, ...).
+    #[must_use]
+    pub fn with_dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// Adds records; an existing id is an error.
+    pub fn add(&self, records: Records) -> Result<()> {
+        self.api.add(self.model.id, records.into_request()?)
+    }
+
+    /// Adds records, replacing those whose ids exist.
+    pub fn upsert(&self, records: Records) -> Result<()> {
+        self.api.upsert(self.model.id, records.into_request()?)
+    }
+
+    /// Changes existing records (ids that do not exist are skipped).
+    pub fn update(&self, update: Update) -> Result<()> {
+        self.api.update(self.model.id, update.into_request()?)
+    }
+
+    /// Deletes matching records and returns the ids deleted (over HTTP: the ids that existed
+    /// for an ids-only delete; otherwise one empty string per deleted record).
+    pub fn delete(&self, delete: Delete) -> Result<Vec<String>> {
+        let req = DeleteRequest {
+            ids: delete.ids,
+            r#where: parse_where(delete.r#where.as_ref())?,
+            where_document: parse_where_document(delete.where_document.as_ref())?,
+            limit: delete.limit,
+            dialect: self.dialect,
+        };
+        self.api.delete(self.model.id, req)
+    }
+
+    /// Records by ids and/or filters.
+    pub fn get(&self, get: Get) -> Result<GetResult> {
+        let req = GetRequest {
+            ids: get.ids,
+            r#where: parse_where(get.r#where.as_ref())?,
+            where_document: parse_where_document(get.where_document.as_ref())?,
+            limit: get.limit,
+            offset: get.offset,
+            include: get.include.unwrap_or_else(Include::get_default),
+            dialect: self.dialect,
+        };
+        self.api.get(self.model.id, req)
+    }
+
+    /// Nearest neighbours of each query embedding.
+    pub fn query(&self, query: Query) -> Result<QueryResult> {
+        if query.n_results == 0 {
+            return Err(Error::invalid("Expected requested number of results to be a positive integer, got 0"));
+        }
+        let req = QueryRequest {
+            query_embeddings: query.query_embeddings,
+            n_results: query.n_results,
+            ids: query.ids,
+            r#where: parse_where(query.r#where.as_ref())?,
+            where_document: parse_where_document(query.where_document.as_ref())?,
+            include: query.include.unwrap_or_else(Include::query_default),
+            dialect: self.dialect,
+        };
+        self.api.query(self.model.id, req)
+    }
+
+    /// How many records the collection holds.
+    pub fn count(&self) -> Result<usize> {
+        self.api.count(self.model.id)
+    }
+
+    /// The first `limit` records with embeddings, metadatas and documents.
+    pub fn peek(&self, limit: usize) -> Result<GetResult> {
+        self.get(Get::new().limit(limit).include(&[Include::Embeddings, Include::Metadatas, Include::Documents]))
+    }
+
+    /// Renames and/or replaces the metadata (Chroma replaces the whole metadata).
+    pub fn modify(&mut self, new_name: Option<&str>, new_metadata: Option<Value>) -> Result<()> {
+        let new_metadata = match new_metadata {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(metadata_from_json(&v)?),
+        };
+        let req = UpdateCollection { new_name: new_name.map(str::to_string), new_metadata, new_configuration: None };
+        self.api.update_collection(self.model.id, req)?;
+        self.refresh()
+    }
+
+    /// Changes mutable configuration (e.g. `{"hnsw": {"ef_search": 200}}`).
+    pub fn modify_configuration(&mut self, configuration: Value) -> Result<()> {
+        let req = UpdateCollection { new_configuration: Some(configuration), ..Default::default() };
+        self.api.update_collection(self.model.id, req)?;
+        self.refresh()
+    }
+
+    /// Re-reads the collection record from the backend.
+    pub fn refresh(&mut self) -> Result<()> {
+        self.model = self.api.get_collection_by_id(self.model.id)?;
+        Ok(())
+    }
+}
