@@ -173,6 +173,19 @@ pub(crate) fn exhausted() -> bool {
     !SHIELDED.with(std::cell::Cell::get) && check().is_err()
 }
 
+/// What a function called from SQL (`$regex`, `$contains`) fails with once the budget has
+/// run out: a statement spends most of its time in them on a large scan, and the progress
+/// handler only runs between them.
+pub(crate) const FUNCTION_STOP: &str = "chroma-rs: request budget exhausted";
+
+/// `Err` for a SQL function once the current request must stop.
+pub(crate) fn check_in_function() -> rusqlite::Result<()> {
+    if exhausted() {
+        return Err(rusqlite::Error::UserFunctionError(FUNCTION_STOP.into()));
+    }
+    Ok(())
+}
+
 /// Runs `f` (a commit) with interruption off: a commit completes or fails on its own.
 pub(crate) fn shielded<T>(f: impl FnOnce() -> T) -> T {
     struct Unshield(bool);

@@ -31,7 +31,9 @@ where
 /// because the request's [budget](crate::budget) ran out.
 fn interrupted<E: std::error::Error + 'static>(e: &E) -> Option<Error> {
     let sqlite = (e as &dyn std::error::Error).downcast_ref::<rusqlite::Error>()?;
-    if sqlite.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) {
+    let from_function = matches!(sqlite, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains(crate::budget::FUNCTION_STOP))
+        || matches!(sqlite, rusqlite::Error::UserFunctionError(e) if e.to_string().contains(crate::budget::FUNCTION_STOP));
+    if from_function || sqlite.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) {
         crate::budget::interrupted_error()
     } else {
         None

@@ -27,6 +27,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         3,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
+            crate::budget::check_in_function()?;
             let text = ctx.get_raw(0);
             if text == rusqlite::types::ValueRef::Null {
                 return Ok(false);
@@ -48,6 +49,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         thread_local! {
             static CACHE: std::cell::RefCell<HashMap<String, regex::Regex>> = std::cell::RefCell::new(HashMap::new());
         }
+        crate::budget::check_in_function()?;
         let pattern: String = ctx.get(0)?;
         let text: Option<String> = ctx.get(1)?;
         let Some(text) = text else { return Ok(false) };
@@ -67,7 +69,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
 }
 
 /// `SQLite` runs the progress handler every this many virtual-machine steps.
-const PROGRESS_STEPS: std::ffi::c_int = 4096;
+const PROGRESS_STEPS: std::ffi::c_int = 1000;
 
 /// Interrupts any statement of `conn` once the request's [budget](crate::budget) runs out.
 fn install_budget_check(conn: &mut Connection) -> Result<()> {
