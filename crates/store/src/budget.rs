@@ -247,7 +247,7 @@ impl ResultMeter {
                 self.limits.max_bytes >> 20
             )));
         }
-        if self.rows % 1024 == 0 {
+        if self.rows.is_multiple_of(1024) {
             check()?;
         }
         Ok(())

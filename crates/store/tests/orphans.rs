@@ -59,12 +59,21 @@ fn a_collection_whose_files_cannot_be_removed_is_deleted_and_its_folder_swept_la
         assert!(dir.is_dir());
     }
 
-    // Writable again: the next open removes it, and nothing else.
+    // Writable again: the next open removes it, and nothing else. (Also a folder left by a
+    // crash between the delete's commit and its file removal, made by hand here: this part
+    // runs even as root.)
     if dir.exists() {
         chmod(&dir, 0o755);
     }
+    let crashed = folder::collection_dir(root, &uuid::Uuid::new_v4());
+    std::fs::create_dir_all(&crashed).unwrap();
+    std::fs::write(crashed.join("vectors-0.f32"), [0u8; 16]).unwrap();
+    let not_ours = root.join("collections").join("notes");
+    std::fs::create_dir_all(&not_ours).unwrap();
     let e = Engine::open(root, Settings::default()).unwrap();
     assert!(!dir.exists(), "the orphan folder is swept on open");
+    assert!(!crashed.exists(), "the orphan folder is swept on open");
+    assert!(not_ours.is_dir(), "a folder that is not a collection's is left alone");
     assert!(folder::collection_dir(root, &keep.id).is_dir());
     assert!(folder::collection_dir(root, &again.id).is_dir());
     assert_eq!(e.count(keep.id).unwrap(), 1);
