@@ -186,6 +186,15 @@ pub(crate) fn check_in_function() -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The last check before a commit: `Err` once the request must stop, unless inside
+/// [`shielded`] (work that must finish once started).
+pub(crate) fn check_before_commit() -> Result<()> {
+    if SHIELDED.with(std::cell::Cell::get) {
+        return Ok(());
+    }
+    check()
+}
+
 /// Runs `f` (a commit) with interruption off: a commit completes or fails on its own.
 pub(crate) fn shielded<T>(f: impl FnOnce() -> T) -> T {
     struct Unshield(bool);

@@ -25,25 +25,27 @@ impl Engine {
             let rows = stmt.query_map([], |r| r.get::<_, String>(0)).context("listing collections")?;
             rows.filter_map(std::result::Result::ok).filter_map(|s| Uuid::parse_str(&s).ok()).collect()
         };
-        for id in ids {
-            self.drop_collection(id)?;
-        }
-        let mut conn = self.inner.conn.lock();
-        let tx = conn.transaction().context("resetting")?;
-        tx.execute(
-            "DELETE FROM databases WHERE NOT (tenant = ?1 AND name = ?2)",
-            params![DEFAULT_TENANT, DEFAULT_DATABASE],
-        )
-        .context("resetting")?;
-        tx.execute("DELETE FROM tenants WHERE name != ?1", [DEFAULT_TENANT]).context("resetting")?;
-        tx.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [DEFAULT_TENANT]).context("resetting")?;
-        tx.execute(
-            "INSERT OR IGNORE INTO databases (id, name, tenant) VALUES (?1, ?2, ?3)",
-            params![DEFAULT_DATABASE_ID, DEFAULT_DATABASE, DEFAULT_TENANT],
-        )
-        .context("resetting")?;
-        tx.commit().context("resetting")?;
-        Ok(())
+        // Several transactions: once the first has committed, the rest are not stopped by the
+        // request's budget (a timeout must not leave half of it done).
+        crate::budget::check()?;
+        crate::budget::shielded(|| {
+            ids.into_iter().try_for_each(|id| self.drop_collection(id))?;
+            let mut conn = self.inner.conn.lock();
+            let tx = conn.transaction().context("resetting")?;
+            tx.execute(
+                "DELETE FROM databases WHERE NOT (tenant = ?1 AND name = ?2)",
+                params![DEFAULT_TENANT, DEFAULT_DATABASE],
+            )
+            .context("resetting")?;
+            tx.execute("DELETE FROM tenants WHERE name != ?1", [DEFAULT_TENANT]).context("resetting")?;
+            tx.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [DEFAULT_TENANT]).context("resetting")?;
+            tx.execute(
+                "INSERT OR IGNORE INTO databases (id, name, tenant) VALUES (?1, ?2, ?3)",
+                params![DEFAULT_DATABASE_ID, DEFAULT_DATABASE, DEFAULT_TENANT],
+            )
+            .context("resetting")?;
+            tx.commit().context("resetting")
+        })
     }
 
     pub(super) fn insert_tenant(&self, name: &str) -> Result<()> {
@@ -136,12 +138,15 @@ impl Engine {
             let rows = stmt.query_map([&db_id], |r| r.get::<_, String>(0)).context("listing collections")?;
             rows.filter_map(std::result::Result::ok).filter_map(|s| Uuid::parse_str(&s).ok()).collect()
         };
-        for id in ids {
-            self.drop_collection(id)?;
-        }
-        let conn = self.inner.conn.lock();
-        conn.execute("DELETE FROM databases WHERE id = ?1", [&db_id]).context("deleting database")?;
-        Ok(())
+        // Several transactions: once the first has committed, the rest are not stopped by the
+        // request's budget (a timeout must not leave half of it done).
+        crate::budget::check()?;
+        crate::budget::shielded(|| {
+            ids.into_iter().try_for_each(|id| self.drop_collection(id))?;
+            let conn = self.inner.conn.lock();
+            conn.execute("DELETE FROM databases WHERE id = ?1", [&db_id]).context("deleting database")?;
+            Ok(())
+        })
     }
 
     pub(super) fn insert_collection(&self, tenant: &str, database: &str, req: CreateCollection) -> Result<Collection> {
@@ -319,7 +324,7 @@ impl Engine {
                 tx.execute("DELETE FROM records WHERE cid = ?1", [cid]).context("deleting records")?;
                 tx.execute("DELETE FROM collections WHERE cid = ?1", [cid]).context("deleting collection")?;
             }
-            crate::budget::check()?;
+            crate::budget::check_before_commit()?;
             crate::budget::shielded(|| tx.commit()).context("deleting collection")?;
         }
         *st.index.write() = IndexState::default();

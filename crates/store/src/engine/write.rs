@@ -229,7 +229,7 @@ impl Engine {
                 h.join().map_err(|_| Error::internal("the vector writer thread panicked"))??;
             }
             // Past this check the write completes: a commit is never interrupted.
-            budget::check()?;
+            budget::check_before_commit()?;
             budget::shielded(|| tx.commit()).context("committing write")
         })?;
         Ok(Some(plan))
@@ -311,7 +311,7 @@ impl Engine {
         delete_rows(&tx, &rids)?;
         tx.execute("UPDATE collections SET log_position = log_position + 1 WHERE cid = ?1", [row.cid])
             .context("updating collection")?;
-        budget::check()?;
+        budget::check_before_commit()?;
         budget::shielded(|| tx.commit()).context("committing delete")?;
         drop(conn);
         if let Some(index) = g.index.as_mut() {
