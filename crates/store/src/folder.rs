@@ -4,6 +4,7 @@
 //! ```text
 //! DIR/chroma-rs.sqlite3            `SQLite`, WAL mode: the source of truth
 //! DIR/chroma-rs.lock               advisory lock held while open; holds the owner's pid
+//!                                  (DIR itself is locked too: deleting this file frees nothing)
 //! DIR/collections/<uuid>/vectors-<gen>.f32   float32 vectors, slot-major, append-only
 //! DIR/collections/<uuid>/hnsw-<gen>.graph    HNSW graph: a derived, rebuildable cache
 //! ```

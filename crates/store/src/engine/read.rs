@@ -4,6 +4,10 @@
 //! Rows come from `SQLite`, vectors from the in-memory index (or, for a `get` of a collection
 //! whose index is not loaded, straight from the vector file). Both are read under the
 //! collection's index lock, so slots and vectors belong to one state.
+//!
+//! Persistent stores read on connections of their own (see `pool.rs`), so reads never wait
+//! for each other nor for a writer; every read checks the request's [budget](crate::budget)
+//! (its deadline and cancel flag, and the size of its answer).
 
 use super::indexer::index_err;
 use super::{parse_metadata_text, CollRow, Engine, IndexState};
