@@ -69,6 +69,10 @@ struct RunArgs {
     /// CORS origins, comma separated or a JSON list [env: CHROMA_SERVER_CORS_ALLOW_ORIGINS].
     #[arg(long)]
     cors_allow_origins: Option<String>,
+    /// Seconds one request may run before it is stopped with a timeout error; 0 = no limit
+    /// [env: CHROMA_RS_REQUEST_TIMEOUT; default 30].
+    #[arg(long, value_name = "SECONDS")]
+    request_timeout: Option<String>,
 }
 
 fn init_logging() {
@@ -95,6 +99,12 @@ fn run(args: RunArgs) -> ExitCode {
     }
     if args.allow_reset {
         config.allow_reset = true;
+    }
+    if let Some(t) = args.request_timeout {
+        match chroma_server::config::parse_timeout("--request-timeout", &t) {
+            Ok(t) => config.request_timeout = t,
+            Err(e) => return fail(e),
+        }
     }
     if let Some(o) = args.cors_allow_origins {
         config.cors_allow_origins = o.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();

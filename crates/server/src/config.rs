@@ -22,7 +22,13 @@ pub struct ServerConfig {
     pub auth: Auth,
     /// Whether `POST .../reset` may wipe the data (the engine's settings must allow it too).
     pub allow_reset: bool,
+    /// How long one request may run before the engine stops it and answers a timeout error
+    /// (`None`: no limit). Default [`DEFAULT_REQUEST_TIMEOUT`].
+    pub request_timeout: Option<std::time::Duration>,
 }
+
+/// Default of [`ServerConfig::request_timeout`]: 30 s.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -33,8 +39,20 @@ impl Default for ServerConfig {
             cors_allow_origins: Vec::new(),
             auth: Auth::None,
             allow_reset: false,
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
         }
     }
+}
+
+/// A request time limit in seconds (fractions allowed); `0` means no limit.
+pub fn parse_timeout(key: &str, v: &str) -> Result<Option<std::time::Duration>> {
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .ok_or_else(|| Error::invalid(format!("{key} expects a number of seconds (0 = no limit), got {v:?}")))?;
+    Ok((secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs)))
 }
 
 fn parse_bool(key: &str, v: &str) -> Result<bool> {
@@ -90,6 +108,9 @@ impl ServerConfig {
         }
         if let Some(v) = get(&["allow_reset"]) {
             c.allow_reset = parse_bool("ALLOW_RESET", v)?;
+        }
+        if let Some(v) = get(&["chroma_rs_request_timeout"]).filter(|v| !v.trim().is_empty()) {
+            c.request_timeout = parse_timeout("CHROMA_RS_REQUEST_TIMEOUT", v)?;
         }
         if let Some(v) = get(&["chroma_server_cors_allow_origins"]) {
             c.cors_allow_origins = parse_list(v);

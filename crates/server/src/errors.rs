@@ -112,6 +112,8 @@ impl Fail {
                         repr("ValueError", msg)
                     }
                     ErrorKind::Unauthorized => named(401, "AuthorizationError", msg),
+                    ErrorKind::Timeout => named(504, "TimeoutError", msg),
+                    ErrorKind::Cancelled => named(499, "CancelledError", msg),
                     _ => repr("Exception", msg),
                 }
             }
@@ -150,6 +152,10 @@ impl Fail {
                     ErrorKind::Forbidden => named(403, "ChromaError", msg),
                     ErrorKind::Unauthorized => named(401, "AuthorizationError", msg),
                     ErrorKind::Unavailable => named(503, "InternalError", msg),
+                    // Chroma has no time limit per request: a name its clients show as is.
+                    ErrorKind::Timeout => named(504, "TimeoutError", msg),
+                    // Only a client that has gone away sees this (nginx's "client closed request").
+                    ErrorKind::Cancelled => named(499, "CancelledError", msg),
                     _ => named(500, "InternalError", msg),
                 }
             }

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use chroma_types::budget::{self, Budget};
 use chroma_types::{ChromaApi, Error, Result};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -23,6 +24,8 @@ pub(crate) struct AppState {
     pub(crate) allow_reset: bool,
     /// Who may call.
     pub(crate) auth: Arc<Auth>,
+    /// The time limit of one engine call.
+    pub(crate) request_timeout: Option<std::time::Duration>,
 }
 
 /// Query string parameters.
@@ -91,14 +94,34 @@ impl<S: Send + Sync> FromRequestParts<S> for Coll {
     }
 }
 
-/// Runs an engine call on the blocking pool. A panic in the engine becomes an internal error.
+/// Runs an engine call on the blocking pool, within the request's time limit. A panic in the
+/// engine becomes an internal error. If the client goes away (axum drops this future), the
+/// call's cancel flag is set, so the engine stops the work instead of finishing it for no one.
 pub(crate) async fn run<T, F>(st: &AppState, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&dyn ChromaApi) -> Result<T> + Send + 'static,
 {
+    /// Sets the cancel flag when dropped before [`CancelOnDrop::disarm`].
+    struct CancelOnDrop(Option<Arc<std::sync::atomic::AtomicBool>>);
+    impl CancelOnDrop {
+        fn disarm(mut self) {
+            self.0 = None;
+        }
+    }
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            if let Some(flag) = self.0.take() {
+                flag.store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
+    }
+    let budget = st.request_timeout.map_or_else(Budget::unlimited, Budget::with_timeout);
+    let guard = CancelOnDrop(Some(budget.cancel_flag()));
     let api = st.api.clone();
-    match tokio::task::spawn_blocking(move || f(api.as_ref())).await {
+    let outcome = tokio::task::spawn_blocking(move || budget::run_with(budget, || f(api.as_ref()))).await;
+    guard.disarm();
+    match outcome {
         Ok(r) => r,
         Err(e) => Err(Error::internal_from("The storage engine failed while handling the request", e)),
     }

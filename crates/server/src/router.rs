@@ -16,7 +16,12 @@ use std::sync::Arc;
 
 /// The whole application over `api`.
 pub(crate) fn router(api: Arc<dyn ChromaApi>, config: &ServerConfig) -> Router {
-    let st = AppState { api, allow_reset: config.allow_reset, auth: Arc::new(config.auth.clone()) };
+    let st = AppState {
+        api,
+        allow_reset: config.allow_reset,
+        auth: Arc::new(config.auth.clone()),
+        request_timeout: config.request_timeout,
+    };
     let mut routes = Router::new();
     for (path, mr) in crate::v1::routes().into_iter().chain(crate::v2::routes()) {
         // Clients send both `path` and `path/`.

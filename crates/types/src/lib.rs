@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod filter;
