@@ -121,6 +121,14 @@ pub fn database_name_1x(name: &str) -> Result<()> {
     name_1x(name)
 }
 
+/// A `limit` or `offset` as the signed 64-bit number that SQL takes. A `usize` from a query
+/// string or the Rust API can exceed `i64::MAX`; `as i64` would wrap it to a negative number
+/// (which `SQLite` reads as "no limit" for `LIMIT` and 0 for `OFFSET`). Beyond `i64::MAX` is
+/// `i64::MAX`, which no table reaches: the same answer as the exact number.
+pub fn page_bound(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Ids: non-empty strings, unique within one call.
 pub fn ids(ids: &[String]) -> Result<()> {
     if ids.is_empty() {
@@ -335,6 +343,15 @@ mod tests {
         for bad in ["-abc", "a b", "a/b", "a..b", "192.168.0.1", "ab"] {
             assert!(database_name_1x(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn page_bounds_do_not_wrap() {
+        assert_eq!(page_bound(0), 0);
+        assert_eq!(page_bound(10), 10);
+        assert_eq!(page_bound(i64::MAX as usize), i64::MAX);
+        assert_eq!(page_bound(1 << 63), i64::MAX);
+        assert_eq!(page_bound(usize::MAX), i64::MAX);
     }
 
     #[test]
