@@ -3,9 +3,166 @@
 //! Filters arrive as JSON and are parsed once into a checked AST; the storage engine turns the
 //! AST into SQL. Missing, `null` and `{}` filters all mean "no filter" (the 0.4.x client sends
 //! `{}`), so the parse functions return `Option`.
+//!
+//! Numeric operands follow the one number rule of [`crate::metadata`]: an `i64` is an integer,
+//! any other number (2^63, 2^64, `1e20`, `-0`) the nearest float, negative zero `0.0`.
+//!
+//! # Size limits
+//!
+//! One filter (a `where`, or a `where_document`, each counted on its own) is refused, before
+//! anything is allocated for the part that is too large, when it exceeds one of these limits;
+//! the error names the limit ("... exceeds the limit of N ..."). Each is far above what a
+//! filter written by hand or generated for a real query needs, and low enough that the storage
+//! engine can run the filter in bounded memory and time:
+//!
+//! | limit | value | why |
+//! | --- | --- | --- |
+//! | [`MAX_IN_VALUES`] values in one `$in` / `$nin` | 100,000 | the engine passes a list as one JSON parameter, whatever its length; 100,000 ids or tags covers bulk look-ups (Chroma 1.5.9 takes 10,000 and fails at 20,000: a 500 "too many SQL variables") |
+//! | [`MAX_CLAUSES`] clauses in one filter (comparisons, `$in`, `$contains`, `$regex`, `$and`, `$or`) | 5,000 | the engine's SQL has up to 4 parameters per clause and `SQLite` allows 32,766; Chroma 1.5.9 takes 900 clauses in one `$or`, fails at 999 (a 500 "Expression tree is too large") and its server process dies at 10,000 |
+//! | [`MAX_DEPTH`] levels of nested `$and` / `$or` | 64 | checked before each level is parsed, so no input can exhaust the stack; the JSON parser's own limit (128 levels of JSON, about 62 of `$and`) is what Chroma 1.5.9 allows too |
+//! | [`MAX_NEEDLE_BYTES`] bytes in one `$contains` / `$not_contains` operand or `$regex` / `$not_regex` pattern | 65,536 | a phrase or a paragraph; Chroma 1.5.9 takes 49,998 bytes and fails from 49,999 (a 500 "LIKE or GLOB pattern too complex") |
+//! | [`MAX_REGEXES`] regular expressions in one filter | 16 | each is compiled (up to the next limit: tens of milliseconds for the largest) and run over every candidate document |
+//! | [`MAX_REGEX_PROGRAM_BYTES`] bytes of one compiled regular expression | 10 MiB | the `regex` crate's `size_limit` at its default, which is what Chroma 1.5.9 accepts too: `\w{100}` (4.8 MiB: Unicode classes are large) and `\w{200}` fit, `\w{1000}` (48 MiB) does not (1.5.9: a 500 "constraint failed"); see [`compile_regex`] |
+//! | [`MAX_REGEX_CACHE_BYTES`] bytes of one regular expression's lazy DFA cache | 2 MiB | the `regex` crate's `dfa_size_limit` (its default): past it the search slows down instead of growing |
+//! | [`MAX_FILTER_BYTES`] bytes of keys and operands in one filter | 16 MiB | strings count their UTF-8 length, every other operand 8 bytes: the memory the parsed filter and its SQL parameters hold |
 
 use crate::error::{Error, Result};
 use serde_json::Value;
+
+/// Most values in one `$in` / `$nin` list.
+pub const MAX_IN_VALUES: usize = 100_000;
+/// Most clauses in one filter: comparisons, `$in`/`$nin`, `$contains`, document operators,
+/// `$and` and `$or` all count one.
+pub const MAX_CLAUSES: usize = 5_000;
+/// Most levels of `$and` / `$or` nested in one another.
+pub const MAX_DEPTH: usize = 64;
+/// Longest `$contains` / `$not_contains` operand or `$regex` / `$not_regex` pattern, in bytes.
+pub const MAX_NEEDLE_BYTES: usize = 64 * 1024;
+/// Most `$regex` / `$not_regex` clauses in one filter.
+pub const MAX_REGEXES: usize = 16;
+/// Largest compiled regular expression (`regex::RegexBuilder::size_limit`), in bytes.
+pub const MAX_REGEX_PROGRAM_BYTES: usize = 10 * 1024 * 1024;
+/// Largest lazy DFA cache of one regular expression (`regex::RegexBuilder::dfa_size_limit`).
+pub const MAX_REGEX_CACHE_BYTES: usize = 2 * 1024 * 1024;
+/// Most bytes of keys and operands in one filter (strings by their UTF-8 length, any other
+/// operand 8 bytes).
+pub const MAX_FILTER_BYTES: usize = 16 * 1024 * 1024;
+
+/// What one filter has used of the limits so far.
+struct Budget {
+    /// `"where"` or `"where document"`, for messages.
+    what: &'static str,
+    clauses: usize,
+    bytes: usize,
+    regexes: usize,
+}
+
+impl Budget {
+    fn new(what: &'static str) -> Self {
+        Budget { what, clauses: 0, bytes: 0, regexes: 0 }
+    }
+
+    /// Counts `n` more clauses.
+    fn clauses(&mut self, n: usize) -> Result<()> {
+        self.clauses = self.clauses.saturating_add(n);
+        if self.clauses > MAX_CLAUSES {
+            return Err(Error::invalid(format!(
+                "The {} filter exceeds the limit of {MAX_CLAUSES} clauses in one filter",
+                self.what
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts `n` more bytes of keys and operands.
+    fn bytes(&mut self, n: usize) -> Result<()> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > MAX_FILTER_BYTES {
+            return Err(Error::invalid(format!(
+                "The {} filter exceeds the limit of {MAX_FILTER_BYTES} bytes of keys and operands in one filter",
+                self.what
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts one more regular expression.
+    fn regex(&mut self) -> Result<()> {
+        self.regexes += 1;
+        if self.regexes > MAX_REGEXES {
+            return Err(Error::invalid(format!(
+                "The {} filter exceeds the limit of {MAX_REGEXES} regular expressions in one filter",
+                self.what
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the nesting before a `$and` / `$or` at `depth` (the number of enclosing ones) is
+    /// parsed, and the number of its items before any is.
+    fn logical(&mut self, op: &str, depth: usize, items: usize) -> Result<()> {
+        if depth >= MAX_DEPTH {
+            return Err(Error::invalid(format!(
+                "The {} filter exceeds the limit of {MAX_DEPTH} levels of nested $and / $or",
+                self.what
+            )));
+        }
+        if items > MAX_CLAUSES {
+            return Err(Error::invalid(format!(
+                "{op} with {items} clauses exceeds the limit of {MAX_CLAUSES} clauses in one filter"
+            )));
+        }
+        self.clauses(1)
+    }
+
+    /// Counts an operand's bytes.
+    fn scalar(&mut self, s: &Scalar) -> Result<()> {
+        self.bytes(match s {
+            Scalar::Str(s) => s.len(),
+            _ => 8,
+        })
+    }
+}
+
+/// Checks the length of a `$contains` / `$not_contains` operand or a regular expression.
+fn needle(op: &str, s: &str) -> Result<()> {
+    if s.len() > MAX_NEEDLE_BYTES {
+        return Err(Error::invalid(format!(
+            "The {op} operand of {} bytes exceeds the limit of {MAX_NEEDLE_BYTES} bytes",
+            s.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Compiles a `$regex` / `$not_regex` pattern within the filter limits: at most
+/// [`MAX_NEEDLE_BYTES`] long, at most [`MAX_REGEX_PROGRAM_BYTES`] compiled, a lazy DFA cache of
+/// at most [`MAX_REGEX_CACHE_BYTES`]. The parser checks every pattern with it, and the storage
+/// engine should compile the patterns it runs with it too, so that what was accepted compiles the
+/// same way. A syntax error is worded as Chroma 1.5.9 words it.
+pub fn compile_regex(pattern: &str) -> Result<regex::Regex> {
+    needle("$regex", pattern)?;
+    regex::RegexBuilder::new(pattern)
+        .size_limit(MAX_REGEX_PROGRAM_BYTES)
+        .dfa_size_limit(MAX_REGEX_CACHE_BYTES)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => Error::invalid(format!(
+                "The regular expression exceeds the limit of {MAX_REGEX_PROGRAM_BYTES} bytes once compiled: {}",
+                shorten(pattern)
+            )),
+            // Chroma 1.5.9's wording, its spelling included.
+            e => Error::invalid(format!("Regex syntax errror: {e}")),
+        })
+}
+
+/// A pattern for a message: its first 100 characters.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(100) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
 
 /// A scalar filter operand.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,9 +182,7 @@ impl Scalar {
         match v {
             Value::String(s) => Some(Scalar::Str(s.clone())),
             Value::Bool(b) => Some(Scalar::Bool(*b)),
-            Value::Number(n) => {
-                n.as_i64().map(Scalar::Int).or_else(|| n.as_f64().filter(|f| f.is_finite()).map(Scalar::Float))
-            }
+            Value::Number(n) => crate::metadata::number(n).map(|x| x.map_or_else(Scalar::Float, Scalar::Int)),
             _ => None,
         }
     }
@@ -213,10 +368,12 @@ pub fn parse_where(v: Option<&Value>) -> Result<Option<Where>> {
     if is_empty_filter(v) {
         return Ok(None);
     }
-    v.map(parse_where_expr).transpose()
+    let mut budget = Budget::new("where");
+    v.map(|v| parse_where_expr(v, &mut budget, 0)).transpose()
 }
 
-fn parse_where_expr(v: &Value) -> Result<Where> {
+/// One `where` expression, inside `depth` levels of `$and` / `$or`.
+fn parse_where_expr(v: &Value, budget: &mut Budget, depth: usize) -> Result<Where> {
     let Value::Object(map) = v else {
         return Err(Error::invalid(format!("Expected where to be a dict, got {v}")));
     };
@@ -238,13 +395,17 @@ fn parse_where_expr(v: &Value) -> Result<Where> {
                     "Expected where value for $and or $or to be a list with at least one where expression, got {value}"
                 )));
             }
-            let parts = items.iter().map(parse_where_expr).collect::<Result<Vec<_>>>()?;
+            budget.logical(key, depth, items.len())?;
+            let parts = items.iter().map(|v| parse_where_expr(v, budget, depth + 1)).collect::<Result<Vec<_>>>()?;
             Ok(if key == "$and" { Where::And(parts) } else { Where::Or(parts) })
         }
         k if k.starts_with('$') => Err(Error::invalid(format!(
             "Expected where operator to be one of $and, $or at the top level, or a metadata key, got {k}"
         ))),
-        _ => parse_field(key, value),
+        _ => {
+            budget.bytes(key.len())?;
+            parse_field(key, value, budget)
+        }
     }
 }
 
@@ -255,7 +416,7 @@ pub const DOCUMENT_KEY: &str = "#document";
 /// `$not_regex` with a string are document filters; equality and set operators with a string
 /// are refused with 1.5.9's error (documents have no inverted index); anything else is an
 /// ordinary metadata clause on the key `#document` (which 1.5.9 answers the same way).
-fn parse_document_field(value: &Value) -> Option<Result<Where>> {
+fn parse_document_field(value: &Value, budget: &mut Budget) -> Option<Result<Where>> {
     let refused = || {
         Error::invalid(format!(
             "Cannot filter using metadata key '{DOCUMENT_KEY}' with type 'Str' because indexing is disabled"
@@ -267,9 +428,8 @@ fn parse_document_field(value: &Value) -> Option<Result<Where>> {
         _ => return None,
     };
     match (op.as_str(), operand) {
-        ("$contains" | "$not_contains" | "$regex" | "$not_regex", Value::String(_)) => {
-            let single = Value::Object([(op.clone(), operand.clone())].into_iter().collect());
-            Some(parse_doc_expr(&single).map(Where::Document))
+        ("$contains" | "$not_contains" | "$regex" | "$not_regex", Value::String(s)) => {
+            Some(doc_operator(op, s, budget).map(Where::Document))
         }
         ("$contains" | "$not_contains", _) => Some(Err(Error::invalid(format!(
             "Expected operand value to be a str for operator {op} on {DOCUMENT_KEY}, got {operand}"
@@ -280,13 +440,15 @@ fn parse_document_field(value: &Value) -> Option<Result<Where>> {
     }
 }
 
-fn parse_field(key: &str, value: &Value) -> Result<Where> {
+fn parse_field(key: &str, value: &Value, budget: &mut Budget) -> Result<Where> {
     if key == DOCUMENT_KEY {
-        if let Some(parsed) = parse_document_field(value) {
+        if let Some(parsed) = parse_document_field(value, budget) {
             return parsed;
         }
     }
+    budget.clauses(1)?;
     if let Some(s) = Scalar::from_json(value) {
+        budget.scalar(&s)?;
         return Ok(Where::Compare { key: key.to_string(), op: Cmp::Eq, value: s });
     }
     let Value::Object(ops) = value else {
@@ -320,6 +482,7 @@ fn parse_field(key: &str, value: &Value) -> Result<Where> {
                 "Expected operand value to be an int or a float for operator {op}, got {operand}"
             )));
         }
+        budget.scalar(&s)?;
         return Ok(Where::Compare { key: key.to_string(), op: cmp, value: s });
     }
     match op.as_str() {
@@ -327,6 +490,12 @@ fn parse_field(key: &str, value: &Value) -> Result<Where> {
             let Value::Array(items) = operand else {
                 return Err(Error::invalid(format!("Expected operand value to be an list for operator {op}, got {operand}")));
             };
+            if items.len() > MAX_IN_VALUES {
+                return Err(Error::invalid(format!(
+                    "The {op} list of {} values exceeds the limit of {MAX_IN_VALUES} values",
+                    items.len()
+                )));
+            }
             let values: Option<Vec<Scalar>> = items.iter().map(Scalar::from_json).collect();
             let bad = || {
                 Error::invalid(format!(
@@ -338,6 +507,7 @@ fn parse_field(key: &str, value: &Value) -> Result<Where> {
             if !values.iter().all(|v| v.same_type(first)) {
                 return Err(bad());
             }
+            values.iter().try_for_each(|v| budget.scalar(v))?;
             Ok(Where::In { key: key.to_string(), values, negate: op == "$nin" })
         }
         "$contains" | "$not_contains" => {
@@ -346,6 +516,10 @@ fn parse_field(key: &str, value: &Value) -> Result<Where> {
                     "Expected where operand value for operator {op} to be a str, int, float or bool, got {operand}"
                 )));
             };
+            if let Scalar::Str(text) = &s {
+                needle(op, text)?;
+            }
+            budget.scalar(&s)?;
             Ok(Where::Contains { key: key.to_string(), value: s, negate: op == "$not_contains" })
         }
         _ => Err(Error::invalid(format!(
@@ -359,10 +533,12 @@ pub fn parse_where_document(v: Option<&Value>) -> Result<Option<WhereDocument>> 
     if is_empty_filter(v) {
         return Ok(None);
     }
-    v.map(parse_doc_expr).transpose()
+    let mut budget = Budget::new("where document");
+    v.map(|v| parse_doc_expr(v, &mut budget, 0)).transpose()
 }
 
-fn parse_doc_expr(v: &Value) -> Result<WhereDocument> {
+/// One `where_document` expression, inside `depth` levels of `$and` / `$or`.
+fn parse_doc_expr(v: &Value, budget: &mut Budget, depth: usize) -> Result<WhereDocument> {
     let Value::Object(map) = v else {
         return Err(Error::invalid(format!("Expected where document to be a dict, got {v}")));
     };
@@ -384,7 +560,8 @@ fn parse_doc_expr(v: &Value) -> Result<WhereDocument> {
                     "Expected document value for $and or $or to be a list with at least one where document expression, got {operand}"
                 )));
             }
-            let parts = items.iter().map(parse_doc_expr).collect::<Result<Vec<_>>>()?;
+            budget.logical(op, depth, items.len())?;
+            let parts = items.iter().map(|v| parse_doc_expr(v, budget, depth + 1)).collect::<Result<Vec<_>>>()?;
             Ok(if op == "$and" { WhereDocument::And(parts) } else { WhereDocument::Or(parts) })
         }
         "$contains" | "$not_contains" | "$regex" | "$not_regex" => {
@@ -393,21 +570,29 @@ fn parse_doc_expr(v: &Value) -> Result<WhereDocument> {
                     "Expected where document operand value for operator {op} to be a str, got {operand}"
                 )));
             };
-            if op.ends_with("regex") {
-                regex::Regex::new(s)
-                    .map_err(|e| Error::invalid(format!("Invalid regular expression in where document {op}: {e}")))?;
-            }
-            Ok(match op.as_str() {
-                "$contains" => WhereDocument::Contains(s.clone()),
-                "$not_contains" => WhereDocument::NotContains(s.clone()),
-                "$regex" => WhereDocument::Regex(s.clone()),
-                _ => WhereDocument::NotRegex(s.clone()),
-            })
+            doc_operator(op, s, budget)
         }
         _ => Err(Error::invalid(format!(
             "Expected where document operator to be one of $contains, $not_contains, $regex, $not_regex, $and, $or, got {op}"
         ))),
     }
+}
+
+/// One document operator (`$contains`, `$not_contains`, `$regex`, `$not_regex`) with its string.
+fn doc_operator(op: &str, s: &str, budget: &mut Budget) -> Result<WhereDocument> {
+    budget.clauses(1)?;
+    needle(op, s)?;
+    budget.bytes(s.len())?;
+    if op.ends_with("regex") {
+        budget.regex()?;
+        compile_regex(s)?;
+    }
+    Ok(match op {
+        "$contains" => WhereDocument::Contains(s.to_string()),
+        "$not_contains" => WhereDocument::NotContains(s.to_string()),
+        "$regex" => WhereDocument::Regex(s.to_string()),
+        _ => WhereDocument::NotRegex(s.to_string()),
+    })
 }
 
 impl Where {
@@ -517,5 +702,177 @@ mod tests {
         assert!(parse_where_document(Some(&json!({"$contains": 3}))).is_err());
         assert!(parse_where_document(Some(&json!({"$regex": "("}))).is_err());
         assert!(parse_where_document(Some(&json!({"$foo": "x"}))).is_err());
+    }
+
+    fn parse_text(text: &str) -> Result<Option<Where>> {
+        parse_where(Some(&serde_json::from_str(text).unwrap()))
+    }
+
+    #[test]
+    fn operands_beyond_i64_are_the_nearest_float() {
+        let operand = |text: &str| match parse_text(&format!(r#"{{"k": {{"$eq": {text}}}}}"#)).unwrap().unwrap() {
+            Where::Compare { value, .. } => value,
+            w => panic!("{w:?}"),
+        };
+        assert_eq!(operand("9223372036854775807"), Scalar::Int(i64::MAX));
+        assert_eq!(operand("9223372036854775808"), Scalar::Float(9.223_372_036_854_776e18));
+        assert_eq!(operand("18446744073709551616"), Scalar::Float(1.844_674_407_370_955_2e19));
+        assert_eq!(operand("100000000000000000000"), Scalar::Float(1e20));
+        let Scalar::Float(z) = operand("-0") else { panic!() };
+        assert!(z == 0.0 && z.is_sign_positive());
+        // The same rule in every operand position, and as metadata would store the value.
+        let w = parse_text(
+            r#"{"$and": [{"k": 9223372036854775808}, {"k": {"$in": [1, 18446744073709551615]}},
+            {"k": {"$contains": 18446744073709551616}}, {"k": {"$gt": -9223372036854775809}}]}"#,
+        )
+        .unwrap()
+        .unwrap();
+        let big = Scalar::Float(9.223_372_036_854_776e18);
+        let Where::And(p) = &w else { panic!() };
+        assert_eq!(p[0], Where::Compare { key: "k".into(), op: Cmp::Eq, value: big });
+        assert_eq!(
+            p[1],
+            Where::In {
+                key: "k".into(),
+                values: vec![Scalar::Int(1), Scalar::Float(1.844_674_407_370_955_2e19)],
+                negate: false
+            }
+        );
+        assert_eq!(
+            p[2],
+            Where::Contains { key: "k".into(), value: Scalar::Float(1.844_674_407_370_955_2e19), negate: false }
+        );
+        assert_eq!(
+            p[3],
+            Where::Compare { key: "k".into(), op: Cmp::Gt, value: Scalar::Float(-9.223_372_036_854_776e18) }
+        );
+        let stored =
+            crate::metadata::metadata_from_json(&serde_json::from_str(r#"{"k": 9223372036854775808}"#).unwrap())
+                .unwrap();
+        assert_eq!(stored["k"], crate::MetadataValue::Float(9.223_372_036_854_776e18));
+    }
+
+    /// `depth` levels of `op`, each `[inner, sibling]`, built without recursion.
+    fn nested(depth: usize, op: &str, leaf: Value, sibling: &Value) -> Value {
+        let mut w = leaf;
+        for _ in 0..depth {
+            // Not `json!`, which would serialize (a recursive copy of) `w` each time.
+            w = Value::Object([(op.to_string(), Value::Array(vec![w, sibling.clone()]))].into_iter().collect());
+        }
+        w
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_recursing() {
+        let at = |d: usize| nested(d, "$and", json!({"k": 1}), &json!({"k": 2}));
+        parse_where(Some(&at(MAX_DEPTH))).unwrap().unwrap();
+        let e = parse_where(Some(&at(MAX_DEPTH + 1))).unwrap_err();
+        assert_eq!(e.message, "The where filter exceeds the limit of 64 levels of nested $and / $or");
+        let doc = |d: usize| nested(d, "$or", json!({"$contains": "a"}), &json!({"$contains": "b"}));
+        parse_where_document(Some(&doc(MAX_DEPTH))).unwrap().unwrap();
+        let e = parse_where_document(Some(&doc(MAX_DEPTH + 1))).unwrap_err();
+        assert_eq!(e.message, "The where document filter exceeds the limit of 64 levels of nested $and / $or");
+        // Far deeper than any stack would take: refused at level 65, without recursing further.
+        // (The value is leaked: dropping it would recurse 100,000 levels in serde_json.)
+        let deep = Box::leak(Box::new(at(100_000)));
+        assert!(parse_where(Some(deep)).unwrap_err().message.contains("limit of 64 levels"));
+    }
+
+    #[test]
+    fn widths_and_clause_counts_are_bounded() {
+        let or = |n: usize| json!({"$or": (0..n).map(|i| json!({"k": i})).collect::<Vec<_>>()});
+        // `$or` itself is one clause.
+        parse_where(Some(&or(MAX_CLAUSES - 1))).unwrap().unwrap();
+        let e = parse_where(Some(&or(MAX_CLAUSES))).unwrap_err();
+        assert_eq!(e.message, "The where filter exceeds the limit of 5000 clauses in one filter");
+        let e = parse_where(Some(&or(MAX_CLAUSES + 1))).unwrap_err();
+        assert_eq!(e.message, "$or with 5001 clauses exceeds the limit of 5000 clauses in one filter");
+        // Spread over several levels, the total counts.
+        let half = json!({"$and": [or(3000), or(3000)]});
+        assert!(parse_where(Some(&half)).unwrap_err().message.contains("limit of 5000 clauses"));
+        let docs = json!({"$and": (0..=MAX_CLAUSES).map(|_| json!({"$contains": "x"})).collect::<Vec<_>>()});
+        assert_eq!(
+            parse_where_document(Some(&docs)).unwrap_err().message,
+            "$and with 5001 clauses exceeds the limit of 5000 clauses in one filter"
+        );
+    }
+
+    #[test]
+    fn in_lists_are_bounded() {
+        let list = |n: usize| json!({"k": {"$nin": (0..n).collect::<Vec<_>>()}});
+        let Where::In { values, .. } = parse_where(Some(&list(MAX_IN_VALUES))).unwrap().unwrap() else { panic!() };
+        assert_eq!(values.len(), 100_000);
+        let e = parse_where(Some(&list(MAX_IN_VALUES + 1))).unwrap_err();
+        assert_eq!(e.message, "The $nin list of 100001 values exceeds the limit of 100000 values");
+        // Many lists: the total size counts.
+        let strs = |n: usize| json!({"k": {"$in": vec!["v".repeat(1000); n]}});
+        let many = json!({"$or": (0..20).map(|_| strs(1000)).collect::<Vec<_>>()});
+        assert_eq!(
+            parse_where(Some(&many)).unwrap_err().message,
+            "The where filter exceeds the limit of 16777216 bytes of keys and operands in one filter"
+        );
+    }
+
+    #[test]
+    fn needles_are_bounded() {
+        let ok = "a".repeat(MAX_NEEDLE_BYTES);
+        let long = "a".repeat(MAX_NEEDLE_BYTES + 1);
+        for op in ["$contains", "$not_contains"] {
+            parse_where_document(Some(&json!({ op: ok }))).unwrap().unwrap();
+            assert_eq!(
+                parse_where_document(Some(&json!({ op: long }))).unwrap_err().message,
+                format!("The {op} operand of 65537 bytes exceeds the limit of 65536 bytes")
+            );
+            assert_eq!(
+                parse_where(Some(&json!({"#document": { op: long }}))).unwrap_err().message,
+                format!("The {op} operand of 65537 bytes exceeds the limit of 65536 bytes")
+            );
+            // On a metadata array too.
+            assert!(parse_where(Some(&json!({"tags": { op: long }}))).unwrap_err().message.contains("limit of 65536"));
+        }
+        parse_where_document(Some(&json!({"$regex": ok}))).unwrap().unwrap();
+        assert_eq!(
+            parse_where_document(Some(&json!({"$not_regex": long}))).unwrap_err().message,
+            "The $not_regex operand of 65537 bytes exceeds the limit of 65536 bytes"
+        );
+    }
+
+    #[test]
+    fn regexes_are_bounded() {
+        // Syntax errors in Chroma 1.5.9's words.
+        assert_eq!(
+            parse_where_document(Some(&json!({"$regex": "("}))).unwrap_err().message,
+            "Regex syntax errror: regex parse error:\n    (\n    ^\nerror: unclosed group"
+        );
+        // Real patterns compile; ones whose program would be huge are refused, not built.
+        for ok in [
+            r"\w{100}",
+            r"\w{200}",
+            r"\p{L}{100}",
+            r"(?s).{10000}",
+            r"(?i)hello\s+world",
+            r"^\d{3}-\d{4}$",
+            r"a{1000}",
+            r".{1000}",
+            r"\b\w+@\w+\.com\b",
+        ] {
+            compile_regex(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for huge in [r"\w{1000}", r"(\w{100}){100}", r"(a{1000}){1000}", r"((((a{100}){100}){100}){100})"] {
+            let e = parse_where_document(Some(&json!({"$regex": huge}))).unwrap_err();
+            assert!(
+                e.message.starts_with("The regular expression exceeds the limit of 10485760 bytes once compiled: "),
+                "{huge}: {e}"
+            );
+        }
+        // At most MAX_REGEXES per filter.
+        let n = |n: usize| json!({"$or": (0..n).map(|i| json!({"$regex": format!("a{i}")})).collect::<Vec<_>>()});
+        parse_where_document(Some(&n(MAX_REGEXES))).unwrap().unwrap();
+        assert_eq!(
+            parse_where_document(Some(&n(MAX_REGEXES + 1))).unwrap_err().message,
+            "The where document filter exceeds the limit of 16 regular expressions in one filter"
+        );
+        let w = json!({"$or": (0..=MAX_REGEXES).map(|_| json!({"#document": {"$regex": "x"}})).collect::<Vec<_>>()});
+        assert!(parse_where(Some(&w)).unwrap_err().message.contains("limit of 16 regular expressions"));
     }
 }

@@ -2,6 +2,28 @@
 //!
 //! JSON integers stay integers and JSON floats stay floats (`1` and `1.0` differ), as Chroma's
 //! clients expect on read-back. Booleans are never numbers.
+//!
+//! # Numbers beyond `i64`: one rule
+//!
+//! An integer is an `i64`. A JSON number that is not an `i64` is read as the `f64` nearest to
+//! it, a float: `9223372036854775808` (2^63), `18446744073709551616` (2^64) and
+//! `100000000000000000000` become the floats `9.223372036854776e18`, `1.8446744073709552e19`
+//! and `1e20`, exactly as if written with a decimal point. Negative zero is the float `0.0`:
+//! `-0` and `-0.0` both read as `0.0` (`serde_json` hands both over as the float `-0.0`, so they
+//! cannot be told apart once parsed). The rule is the same for a metadata value, every element of
+//! a metadata list (a list with any non-`i64` number is a list of floats), and every filter
+//! operand ([`crate::filter`]: `$eq`...`$lte`, `$in`/`$nin`, `$contains`), so a value written
+//! can always be found with the same literal; it is applied by [`number`], which both modules
+//! call.
+//!
+//! Why: Chroma 1.5.9 stores every such metadata value as that float (`{"k": 18446744073709551616}`
+//! reads back as `1.8446744073709552e+19`, `{"k": -0}` as `0.0`, `[1, 9223372036854775808]` as
+//! `[1.0, 9.223372036854776e+18]`), and the JSON parser has already turned every integer from 2^64
+//! on into a float before any check could refuse it, so refusing only 2^63..2^64 would be a
+//! second rule. (Chroma 0.4.24 dropped such metadata silently, and answered a filter on one with
+//! a 500 `OverflowError`; 1.5.9 refuses a filter operand from 2^63 to 2^64-1 with
+//! `Invalid where clause` but takes 2^64 as a float.) A JSON number too large for an `f64`
+//! (`1e400`) is refused by the JSON parser itself.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -96,18 +118,31 @@ fn float_json(f: f64) -> Value {
     serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
-fn number_value(key: &str, n: &serde_json::Number) -> Result<MetadataValue> {
+/// A JSON number read by the module's rule: an `i64` stays an integer (`Ok(Ok(i))`), any other
+/// number is the nearest float with negative zero as `0.0` (`Ok(Err(f))`); `None` for a number
+/// with no finite `f64` (which `serde_json` never produces).
+pub fn number(n: &serde_json::Number) -> Option<std::result::Result<i64, f64>> {
     if let Some(i) = n.as_i64() {
-        return Ok(MetadataValue::Int(i));
+        return Some(Ok(i));
     }
-    if n.is_u64() {
-        return Err(Error::invalid(format!(
-            "Metadata value for key '{key}' is an integer beyond the signed 64-bit range: {n}"
-        )));
+    // `as_f64` is `Some` for every number `serde_json` makes: u64 beyond i64 rounds to nearest.
+    n.as_f64().filter(|f| f.is_finite()).map(|f| Err(normalize_float(f)))
+}
+
+/// Negative zero as `0.0` (the one float rule for values and operands); any other float as is.
+pub fn normalize_float(f: f64) -> f64 {
+    if f == 0.0 {
+        0.0
+    } else {
+        f
     }
-    match n.as_f64() {
-        Some(f) if f.is_finite() => Ok(MetadataValue::Float(f)),
-        _ => Err(Error::invalid(format!("Metadata value for key '{key}' is not a finite number: {n}"))),
+}
+
+fn number_value(key: &str, n: &serde_json::Number) -> Result<MetadataValue> {
+    match number(n) {
+        Some(Ok(i)) => Ok(MetadataValue::Int(i)),
+        Some(Err(f)) => Ok(MetadataValue::Float(f)),
+        None => Err(Error::invalid(format!("Metadata value for key '{key}' is not a finite number: {n}"))),
     }
 }
 
@@ -137,7 +172,12 @@ fn array_value(key: &str, items: &[Value]) -> Result<MetadataValue> {
         Value::Number(_) => items
             .iter()
             .map(|v| match v {
-                Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).ok_or_else(mixed),
+                Value::Number(n) => match number(n) {
+                    // An integer in a list with a non-i64 number: a float, as in `[1, 1.5]`.
+                    Some(Ok(i)) => Ok(i as f64),
+                    Some(Err(f)) => Ok(f),
+                    None => Err(mixed()),
+                },
                 _ => Err(mixed()),
             })
             .collect::<Result<Vec<_>>>()
@@ -234,8 +274,47 @@ mod tests {
         assert!(metadata_from_json(&json!({"a": {"b": 1}})).is_err());
         assert!(metadata_from_json(&json!({"a": []})).is_err());
         assert!(metadata_from_json(&json!({"a": [1, "x"]})).is_err());
-        assert!(metadata_from_json(&json!({"a": 18_446_744_073_709_551_615_u64})).is_err());
         assert!(metadata_from_json(&json!([1])).is_err());
+    }
+
+    /// The one rule for numbers beyond i64, on literal JSON text as the server receives it:
+    /// the floats Chroma 1.5.9 reads back for the same requests.
+    #[test]
+    fn integers_beyond_i64_are_the_nearest_float() {
+        let read = |text: &str| {
+            let v: Value = serde_json::from_str(&format!("{{\"k\": {text}}}")).unwrap();
+            metadata_from_json(&v).unwrap().remove("k").unwrap()
+        };
+        assert_eq!(read("9223372036854775807"), MetadataValue::Int(i64::MAX));
+        assert_eq!(read("-9223372036854775808"), MetadataValue::Int(i64::MIN));
+        assert_eq!(read("9223372036854775808"), MetadataValue::Float(9.223_372_036_854_776e18));
+        assert_eq!(read("-9223372036854775809"), MetadataValue::Float(-9.223_372_036_854_776e18));
+        assert_eq!(read("18446744073709551615"), MetadataValue::Float(1.844_674_407_370_955_2e19));
+        assert_eq!(read("18446744073709551616"), MetadataValue::Float(1.844_674_407_370_955_2e19));
+        assert_eq!(read("100000000000000000000"), MetadataValue::Float(1e20));
+        assert_eq!(read("1e20"), MetadataValue::Float(1e20));
+        // -0 and -0.0: the float 0.0, with a positive sign (1.5.9 reads back `0.0` for both).
+        for zero in ["-0", "-0.0", "0.0"] {
+            let MetadataValue::Float(f) = read(zero) else { panic!("{zero}") };
+            assert!(f == 0.0 && f.is_sign_positive(), "{zero}");
+        }
+        assert_eq!(read("0"), MetadataValue::Int(0));
+        assert_eq!(read("[1, 9223372036854775808]"), MetadataValue::FloatArray(vec![1.0, 9.223_372_036_854_776e18]));
+        assert_eq!(read("[18446744073709551616, 1]"), MetadataValue::FloatArray(vec![1.844_674_407_370_955_2e19, 1.0]));
+        let MetadataValue::FloatArray(zeros) = read("[-0, 2]") else { panic!() };
+        assert!(zeros[0].is_sign_positive());
+        assert_eq!(read("[1, -9223372036854775808]"), MetadataValue::IntArray(vec![1, i64::MIN]));
+        // The same on update metadata and through serde.
+        let v: Value = serde_json::from_str(r#"{"k": 18446744073709551615}"#).unwrap();
+        assert_eq!(update_metadata_from_json(&v).unwrap()["k"], Some(MetadataValue::Float(1.844_674_407_370_955_2e19)));
+        let m: MetadataValue = serde_json::from_str("9223372036854775808").unwrap();
+        assert_eq!(m, MetadataValue::Float(9.223_372_036_854_776e18));
+        assert_eq!(
+            metadata_to_json(&metadata_from_json(&json!({"k": u64::MAX})).unwrap()),
+            json!({"k": 1.844_674_407_370_955_2e19})
+        );
+        // Too large for any float: the JSON parser refuses it first.
+        assert!(serde_json::from_str::<Value>(r#"{"k": 1e400}"#).is_err());
     }
 
     #[test]

@@ -16,23 +16,47 @@ pub fn stored_collection_name(name: &str) -> Result<()> {
 }
 
 /// Collection name rules of Chroma 1.x: 3-512 characters from `[a-zA-Z0-9._-]`, starting and
-/// ending with an alphanumeric character, no `..`, not an IP address.
+/// ending with an alphanumeric character, no `..`, not an IP address; each refusal in Chroma
+/// 1.5.9's words.
 pub fn collection_name(name: &str) -> Result<()> {
+    name_1x(name)
+}
+
+/// The 1.x rules shared by collection and database names, with Chroma 1.5.9's three messages
+/// (checked in its order: characters and length, then `..`, then IP address).
+fn name_1x(name: &str) -> Result<()> {
     let bytes = name.as_bytes();
-    let ok = (3..=512).contains(&bytes.len())
+    let shape = (3..=512).contains(&bytes.len())
         && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-        && !name.contains("..")
-        && name.parse::<std::net::IpAddr>().is_err();
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: {name}"
-        )))
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric);
+    if !shape {
+        return Err(Error::invalid(format!(
+            "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: {}",
+            shown_name(name)
+        )));
+    }
+    if name.contains("..") {
+        return Err(Error::invalid(format!(
+            "Expected a name that does not contains two consecutive periods (..). Got {name}"
+        )));
+    }
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return Err(Error::invalid(format!("Expected a name that is not a valid ip address. Got {name}")));
+    }
+    Ok(())
+}
+
+/// A refused name as an error message shows it: whole up to 1,024 characters (Chroma shows it
+/// whole; a message of the size of a huge name is a burden of its own), else its start and length.
+fn shown_name(name: &str) -> String {
+    match name.char_indices().nth(MAX_SHOWN_NAME_CHARS) {
+        Some((i, _)) => format!("{}... ({} characters)", &name[..i], name.chars().count()),
+        None => name.to_string(),
     }
 }
+
+const MAX_SHOWN_NAME_CHARS: usize = 1024;
 
 /// Collection name rules of Chroma 0.4.x-0.6.x (3-63 characters), with that release's message.
 /// Those releases checked with Python's `re`, whose `$` also matches before a final newline, so
@@ -50,20 +74,59 @@ pub fn collection_name_v04(name: &str) -> Result<()> {
     collection_name(checked).map_err(|_| msg())
 }
 
-/// Tenant names: at least 3 characters.
+/// Longest tenant or database name, in characters. Chroma has no upper bound on tenant names,
+/// nor 0.4-0.6 on database names; but a name must fit in the URL of every call that names it
+/// (`/api/v2/tenants/{tenant}/databases/{database}/collections/{id}/...`, percent-encoded:
+/// up to 12 bytes per character), and HTTP servers refuse long URLs (Chroma 1.5.9 answers
+/// 414 for a 100,000-character tenant that it created). 512 is Chroma 1.x's own bound on
+/// database and collection names; two such names take at most 12 KiB of URL.
+pub const MAX_NAME_CHARS: usize = 512;
+
+/// Tenant names, on create: at least 3 characters (every Chroma release) and at most
+/// [`MAX_NAME_CHARS`]; any characters otherwise, as in every Chroma release.
 pub fn tenant_name(name: &str) -> Result<()> {
-    if name.chars().count() < 3 {
+    let n = name.chars().count();
+    if n < 3 {
         return Err(Error::invalid("Tenant name must be at least 3 characters long"));
+    }
+    if n > MAX_NAME_CHARS {
+        return Err(Error::invalid(format!(
+            "Tenant name of {n} characters exceeds the limit of {MAX_NAME_CHARS} characters: {}",
+            shown_name(name)
+        )));
     }
     Ok(())
 }
 
-/// Database names: at least 3 characters.
+/// Database names, on create, as every client line allows them: at least 3 characters (the rule
+/// and message of Chroma 0.4-0.6, whose clients and test suites create names such as `-a_`) and at
+/// most [`MAX_NAME_CHARS`]. A 1.x client's create must also pass [`database_name_1x`].
 pub fn database_name(name: &str) -> Result<()> {
-    if name.chars().count() < 3 {
+    let n = name.chars().count();
+    if n < 3 {
         return Err(Error::invalid("Database name must be at least 3 characters long"));
     }
+    if n > MAX_NAME_CHARS {
+        return Err(Error::invalid(format!(
+            "Database name of {n} characters exceeds the limit of {MAX_NAME_CHARS} characters: {}",
+            shown_name(name)
+        )));
+    }
     Ok(())
+}
+
+/// Database names of Chroma 1.x: the collection name rules ([`collection_name`]), with Chroma
+/// 1.5.9's messages. For a create from a 1.x client (API v2), on top of [`database_name`].
+pub fn database_name_1x(name: &str) -> Result<()> {
+    name_1x(name)
+}
+
+/// A `limit` or `offset` as the signed 64-bit number that SQL takes. A `usize` from a query
+/// string or the Rust API can exceed `i64::MAX`; `as i64` would wrap it to a negative number
+/// (which `SQLite` reads as "no limit" for `LIMIT` and 0 for `OFFSET`). Beyond `i64::MAX` is
+/// `i64::MAX`, which no table reaches: the same answer as the exact number.
+pub fn page_bound(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Ids: non-empty strings, unique within one call.
@@ -222,6 +285,73 @@ mod tests {
         assert!(collection_name_v04("10.0.0.1").unwrap_err().message.contains("IPv4"));
         assert!(tenant_name("ab").is_err());
         database_name("abc").unwrap();
+    }
+
+    #[test]
+    fn name_messages_are_chroma_1_5_9s() {
+        let msg = |r: Result<()>| r.unwrap_err().message;
+        for f in [collection_name, database_name_1x] {
+            assert_eq!(
+                msg(f("a b")),
+                "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: a b"
+            );
+            assert_eq!(msg(f("abc..")), msg(f("abc..")));
+            assert!(msg(f("abc..")).starts_with("Expected a name containing 3-512"));
+            assert_eq!(msg(f("a..b")), "Expected a name that does not contains two consecutive periods (..). Got a..b");
+            assert_eq!(
+                msg(f("a...b")),
+                "Expected a name that does not contains two consecutive periods (..). Got a...b"
+            );
+            assert_eq!(msg(f("192.168.0.1")), "Expected a name that is not a valid ip address. Got 192.168.0.1");
+            assert!(msg(f("::1")).starts_with("Expected a name containing 3-512"));
+            f("1.2.3").unwrap();
+            f(&"d".repeat(512)).unwrap();
+            assert!(msg(f(&"d".repeat(513))).starts_with("Expected a name containing 3-512"));
+        }
+        // A huge name is not copied whole into the message.
+        let huge = msg(collection_name(&"x".repeat(100_000)));
+        assert!(huge.len() < 1200 && huge.ends_with("... (100000 characters)"), "{}", huge.len());
+    }
+
+    #[test]
+    fn tenant_and_database_names() {
+        // Every Chroma release: at least 3 characters, anything else goes (1.5.9 creates
+        // tenants "a b", "a/b", "-abc", "a..b", "192.168.0.1"; 0.4-0.6 databases too).
+        for ok in
+            ["abc", "a b", "a/b", "-abc", "a..b", "192.168.0.1", "äbc", "x\0y", &"t".repeat(512), &"é".repeat(512)]
+        {
+            tenant_name(ok).unwrap();
+            database_name(ok).unwrap();
+        }
+        assert_eq!(tenant_name("ab").unwrap_err().message, "Tenant name must be at least 3 characters long");
+        assert_eq!(tenant_name("äb").unwrap_err().message, "Tenant name must be at least 3 characters long");
+        assert_eq!(database_name("").unwrap_err().message, "Database name must be at least 3 characters long");
+        assert_eq!(
+            tenant_name(&"t".repeat(513)).unwrap_err().message,
+            format!("Tenant name of 513 characters exceeds the limit of 512 characters: {}", "t".repeat(513))
+        );
+        let e = tenant_name(&"t".repeat(100_000)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.message.starts_with("Tenant name of 100000 characters exceeds the limit of 512 characters: ttt"));
+        assert!(e.message.len() < 1200);
+        assert!(database_name(&"é".repeat(513))
+            .unwrap_err()
+            .message
+            .starts_with("Database name of 513 characters exceeds the limit of 512 characters"));
+        // 1.x clients: the collection name rules.
+        database_name_1x("my-db.v2").unwrap();
+        for bad in ["-abc", "a b", "a/b", "a..b", "192.168.0.1", "ab"] {
+            assert!(database_name_1x(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_bounds_do_not_wrap() {
+        assert_eq!(page_bound(0), 0);
+        assert_eq!(page_bound(10), 10);
+        assert_eq!(page_bound(i64::MAX as usize), i64::MAX);
+        assert_eq!(page_bound(1 << 63), i64::MAX);
+        assert_eq!(page_bound(usize::MAX), i64::MAX);
     }
 
     #[test]
