@@ -79,6 +79,10 @@ pub(crate) async fn create_database(
 ) -> Response {
     let r = async {
         let b: wire::NameBody = body(&bytes)?;
+        if line == ClientLine::V1x {
+            // 1.x servers apply the collection-name rules to databases; older lines only a length.
+            chroma_types::validate::database_name_1x(&b.name).map_err(Fail::api(Op::Other))?;
+        }
         run(&st, move |api| api.create_database(&scope.tenant, &b.name)).await.map_err(Fail::api(Op::Other))?;
         Ok(empty(line))
     };

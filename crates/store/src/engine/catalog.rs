@@ -4,6 +4,7 @@
 
 use super::{metadata_text, parse_uuid, Engine, IndexState};
 use crate::error::{json_error, ResultExt};
+use chroma_types::validate::page_bound;
 use chroma_types::{
     validate, Collection, CreateCollection, Database, Error, ErrorKind, IndexConfig, Metadata, Result, Tenant,
     UpdateCollection, DEFAULT_DATABASE, DEFAULT_DATABASE_ID, DEFAULT_TENANT,
@@ -72,7 +73,7 @@ impl Engine {
         let mut stmt =
             conn.prepare("SELECT name FROM tenants ORDER BY rowid LIMIT ?1 OFFSET ?2").context("listing tenants")?;
         let rows = stmt
-            .query_map(params![limit.map_or(-1, |l| l as i64), offset as i64], |r| r.get(0))
+            .query_map(params![limit.map_or(-1, page_bound), page_bound(offset)], |r| r.get(0))
             .context("listing tenants")?;
         rows.map(|r| r.map(|name| Tenant { name })).collect::<std::result::Result<_, _>>().context("listing tenants")
     }
@@ -117,7 +118,7 @@ impl Engine {
             .prepare("SELECT id, name FROM databases WHERE tenant = ?1 ORDER BY rowid LIMIT ?2 OFFSET ?3")
             .context("listing databases")?;
         let rows = stmt
-            .query_map(params![tenant, limit.map_or(-1, |l| l as i64), offset as i64], |r| {
+            .query_map(params![tenant, limit.map_or(-1, page_bound), page_bound(offset)], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .context("listing databases")?;
@@ -232,7 +233,7 @@ impl Engine {
                 .prepare("SELECT id FROM collections WHERE database_id = ?1 ORDER BY cid LIMIT ?2 OFFSET ?3")
                 .context("listing collections")?;
             let rows = stmt
-                .query_map(params![db_id, limit.map_or(-1, |l| l as i64), offset as i64], |r| r.get(0))
+                .query_map(params![db_id, limit.map_or(-1, page_bound), page_bound(offset)], |r| r.get(0))
                 .context("listing collections")?;
             rows.collect::<std::result::Result<_, _>>().context("listing collections")?
         };

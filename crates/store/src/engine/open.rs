@@ -56,8 +56,11 @@ fn register_functions(conn: &Connection) -> Result<()> {
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
             if !c.contains_key(&pattern) {
-                let re = regex::Regex::new(&pattern).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-                if c.len() > 256 {
+                // Compiled with the same size limits as at parse time.
+                let re = chroma_types::filter::compile_regex(&pattern)
+                    .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+                // A filter holds at most MAX_REGEXES patterns of up to 10 MiB compiled each.
+                if c.len() >= chroma_types::filter::MAX_REGEXES {
                     c.clear();
                 }
                 c.insert(pattern.clone(), re);

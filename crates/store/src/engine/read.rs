@@ -14,6 +14,7 @@ use super::{parse_metadata_text, CollRow, Engine, IndexState};
 use crate::error::{json_error, ResultExt};
 use crate::{budget, folder, sqlfilter};
 use chroma_index::{Filter, Neighbor, VectorIndex};
+use chroma_types::validate::page_bound;
 use chroma_types::{
     validate, Dialect, Error, GetRequest, GetResult, Include, Metadata, QueryRequest, QueryResult, Result, Where,
     WhereDocument,
@@ -283,8 +284,8 @@ fn get_sql(row: &CollRow, req: &GetRequest) -> Result<(String, Vec<rusqlite::typ
     params.extend(f.params);
     q.push_str(if req.dialect.get_ordered_by_id { " ORDER BY r.id" } else { " ORDER BY r.rid" });
     q.push_str(" LIMIT ? OFFSET ?");
-    params.push(req.limit.map_or(-1, |l| l as i64).into());
-    params.push((req.offset.unwrap_or(0) as i64).into());
+    params.push(req.limit.map_or(-1, page_bound).into());
+    params.push(page_bound(req.offset.unwrap_or(0)).into());
     Ok((q, params))
 }
 
