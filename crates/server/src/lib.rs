@@ -42,7 +42,7 @@ mod v2;
 
 pub use auth::{Auth, BasicUser, TokenHeader};
 pub use chroma_wire::ClientLine;
-pub use config::{ServerConfig, DEFAULT_MAX_BODY_BYTES};
+pub use config::{ConfigFile, ServerConfig, CHROMA_API_VERSION, DEFAULT_MAX_BODY_BYTES};
 
 use axum::Router;
 use chroma_types::ChromaApi;
