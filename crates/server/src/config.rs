@@ -165,7 +165,7 @@ impl ConfigFile {
     }
 
     /// Parses a config file's text. A value of the wrong type is an error naming the key and
-    /// what it expects; unknown and ignored keys are listed in the result (see [`ConfigFile::log`]).
+    /// what it expects; unknown and ignored keys are listed in the result.
     pub fn parse(text: &str) -> Result<ConfigFile> {
         let doc: Yaml = serde_norway::from_str(text).map_err(|e| Error::invalid(format!("not valid YAML: {e}")))?;
         let map = match doc {
@@ -223,21 +223,6 @@ impl ConfigFile {
         }
         Ok(c)
     }
-
-    /// Logs the unknown keys (a warning) and the ignored ones (one line each, with why).
-    pub fn log(&self, path: &Path) {
-        if !self.unknown_keys.is_empty() {
-            tracing::warn!(
-                "config file {}: unknown keys, not used: {} (chroma-rs reads {}; see the README's Configuration section)",
-                path.display(),
-                self.unknown_keys.join(", "),
-                USED_KEYS.join(", ")
-            );
-        }
-        for (key, why) in &self.ignored_keys {
-            tracing::info!("config file {}: `{key}` is ignored: {why}", path.display());
-        }
-    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -253,9 +238,9 @@ impl Env {
 
     /// The first of `names` that is set and not blank, as (name as set, value).
     fn get(&self, names: &[&str]) -> Option<(&str, &str)> {
-        names.iter().find_map(|n| {
-            self.0.get(*n).filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| (k.as_str(), v.as_str()))
-        })
+        names
+            .iter()
+            .find_map(|n| self.0.get(*n).filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
     /// Like [`Env::get`], blank values included (an empty `CHROMA_SERVER_CORS_ALLOW_ORIGINS`
@@ -475,7 +460,10 @@ sqlitedb:
         assert!(e.message.contains("chroma_port"), "{}", e.message);
         assert_eq!(persist_path(Some(&f), []), Some(PathBuf::from("./data")));
         assert_eq!(persist_path(Some(&f), [p("PERSIST_DIRECTORY", "/d")]), Some(PathBuf::from("/d")));
-        assert_eq!(persist_path(None, [p("CHROMA_PERSIST_PATH", "/e"), p("PERSIST_DIRECTORY", "/d")]), Some("/e".into()));
+        assert_eq!(
+            persist_path(None, [p("CHROMA_PERSIST_PATH", "/e"), p("PERSIST_DIRECTORY", "/d")]),
+            Some("/e".into())
+        );
         let ig = ignored_env([p("CHROMA_SQLITEDB__URL", "x"), p("CHROMA_PORT", "1"), p("CHROMA_SERVER_HOST", "h")]);
         assert_eq!(ig.len(), 1);
         assert_eq!(ig[0].0, "CHROMA_SQLITEDB__URL");
