@@ -1,4 +1,4 @@
-//! `GET /openapi.json` (an OpenAPI 3.1 document of the routes served) and `GET /docs` (a page
+//! `GET /openapi.json` (an `OpenAPI` 3.1 document of the routes served) and `GET /docs` (a page
 //! that renders it).
 //!
 //! The document is generated from the code, not written by hand:
@@ -6,7 +6,7 @@
 //!   each are what axum itself answers in the `Allow` header of a 405 for that route, so a route
 //!   cannot be served without being listed, nor listed without being served;
 //! * path parameters come from the path templates;
-//! * request bodies are the JSON Schemas (draft 2020-12, OpenAPI 3.1's dialect) that `schemars`
+//! * request bodies are the JSON Schemas (draft 2020-12, `OpenAPI` 3.1's dialect) that `schemars`
 //!   derives from the chroma-wire structs the handlers parse bodies into, and the get and query
 //!   results from the structs they serialize.
 //!
@@ -368,7 +368,7 @@ fn operation(method: &str, path: &str, req_gen: &mut SchemaGenerator, resp_gen: 
     o
 }
 
-/// The OpenAPI 3.1 document of `routes` (each path as listed, methods as axum serves them).
+/// The `OpenAPI` 3.1 document of `routes` (each path as listed, methods as axum serves them).
 pub(crate) async fn document(routes: &[(String, MethodRouter<AppState>)], st: &AppState) -> Value {
     let mut req_gen = generator(Contract::Deserialize);
     let mut resp_gen = generator(Contract::Serialize);
