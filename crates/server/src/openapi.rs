@@ -72,7 +72,8 @@ enum Reply {
 struct Op {
     method: &'static str,
     /// Path after `/api/vN`, collection routes of v2 without their
-    /// `/tenants/{}/databases/{}` prefix; parameters written `{}`.
+    /// `/tenants/{}/databases/{}` prefix (and v2's by-resource-name routes under `/crn`);
+    /// parameters written `{}`.
     path: &'static str,
     summary: &'static str,
     tag: &'static str,
@@ -87,6 +88,12 @@ const PAGE: &[(&str, &str)] = &[("limit", "Largest number of items returned."), 
 const SCOPE: &[(&str, &str)] = &[
     ("tenant", "Tenant (API v1; default `default_tenant`)."),
     ("database", "Database (API v1; default `default_database`)."),
+];
+const TENANT: &[(&str, &str)] = &[("tenant", "Tenant (API v1; default `default_tenant`).")];
+const TENANT_PAGE: &[(&str, &str)] = &[
+    ("tenant", "Tenant (API v1; default `default_tenant`)."),
+    ("limit", "Largest number of items returned."),
+    ("offset", "Items skipped first."),
 ];
 const SCOPE_PAGE: &[(&str, &str)] = &[
     ("tenant", "Tenant (API v1; default `default_tenant`)."),
@@ -135,10 +142,10 @@ const OPS: &[Op] = &[
     with_body("PATCH", "/tenants/{}", "Update a tenant", "Tenants", BodyKind::Object, Reply::Empty),
     op("DELETE", "/tenants/{}", "Delete a tenant and all its data (a chroma-rs extension)", "Tenants", Reply::Empty),
     // v1 databases (tenant in the query string)
-    q(with_body("POST", "/databases", "Create a database", "Databases", BodyKind::Name, Reply::Empty), SCOPE),
-    q(op("GET", "/databases", "List databases", "Databases", Reply::Databases), SCOPE_PAGE),
-    q(op("GET", "/databases/{}", "Get a database", "Databases", Reply::Database), SCOPE),
-    q(op("DELETE", "/databases/{}", "Delete a database", "Databases", Reply::Empty), SCOPE),
+    q(with_body("POST", "/databases", "Create a database", "Databases", BodyKind::Name, Reply::Empty), TENANT),
+    q(op("GET", "/databases", "List databases", "Databases", Reply::Databases), TENANT_PAGE),
+    q(op("GET", "/databases/{}", "Get a database", "Databases", Reply::Database), TENANT),
+    q(op("DELETE", "/databases/{}", "Delete a database", "Databases", Reply::Empty), TENANT),
     // v2 databases
     with_body("POST", "/tenants/{}/databases", "Create a database", "Databases", BodyKind::Name, Reply::Empty),
     q(op("GET", "/tenants/{}/databases", "List databases", "Databases", Reply::Databases), PAGE),
@@ -149,7 +156,8 @@ const OPS: &[Op] = &[
     q(op("GET", "/collections", "List collections", "Collections", Reply::Collections), SCOPE_PAGE),
     q(op("GET", "/count_collections", "Count collections", "Collections", Reply::Integer), SCOPE),
     op("GET", "/collections_count", "Count collections", "Collections", Reply::Integer),
-    q(op("GET", "/collections/{}", "Get a collection by name (v2's /api/v2/collections/{crn}: by Chroma Cloud resource name)", "Collections", Reply::Collection), SCOPE),
+    q(op("GET", "/collections/{}", "Get a collection by name", "Collections", Reply::Collection), SCOPE),
+    op("GET", "/crn/collections/{}", "Get a collection by its Chroma Cloud resource name", "Collections", Reply::Collection),
     q(with_body("PUT", "/collections/{}", "Rename a collection or change its metadata or configuration", "Collections", BodyKind::UpdateCollection, Reply::Empty), SCOPE),
     q(op("DELETE", "/collections/{}", "Delete a collection by name", "Collections", Reply::Empty), SCOPE),
     op("GET", "/collections/by-id/{}", "Get a collection by id", "Collections", Reply::Collection),
@@ -190,6 +198,8 @@ fn key_of(path: &str) -> (&'static str, String) {
     };
     let rest = match rest.strip_prefix("/tenants/{}/databases/{}") {
         Some(r) if r.starts_with("/collections") => r.to_string(),
+        // v2's collection paths outside a database name collections by resource name.
+        _ if version == "v2" && rest.starts_with("/collections") => format!("/crn{rest}"),
         _ => rest,
     };
     (version, rest)
@@ -502,6 +512,8 @@ mod tests {
         assert_eq!(key_of("/api/v2/tenants/{tenant}/databases/{db}/collections/{coll}/add").1, "/collections/{}/add");
         assert_eq!(key_of("/api/v2/tenants/{tenant}/databases/{db}").1, "/tenants/{}/databases/{}");
         assert_eq!(key_of("/api/v1/collections/{coll}/add").1, "/collections/{}/add");
+        assert_eq!(key_of("/api/v2/collections/{crn}").1, "/crn/collections/{}");
+        assert!(describe("GET", "/api/v2/collections/{crn}").unwrap().summary.contains("resource name"));
         assert_eq!(operation_id("GET", "/api/v2/tenants/{tenant}"), "get_v2_tenants_tenant");
     }
 }
