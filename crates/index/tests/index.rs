@@ -1,5 +1,8 @@
 //! Integration tests of chroma-index: recall, spaces, filters, tombstones, save/load,
 //! corrupt files, pending slots and concurrency.
+//!
+//! Why this file is long (~700 lines): one test binary for the whole index keeps its build
+//! cheap on CI; each test is short and named for what it checks.
 
 use std::collections::HashSet;
 

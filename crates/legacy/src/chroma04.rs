@@ -6,6 +6,10 @@
 //! segment's hnsw files (state as of their last sync, mapped by `index_metadata.pickle`)
 //! with the `embeddings_queue` log replayed on top from the vector segment's `max_seq_id`
 //! (where the log was purged, only the hnsw files have the older vectors).
+//!
+//! Why this file is long (~800 lines): one reader of one format (the `SQLite` layout, the
+//! pickled segment metadata and the log replay depend on each other); its record checks are in
+//! `checks.rs` and its HNSW file reader in `hnsw.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -19,11 +19,24 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     fn context(self, context: &str) -> Result<T> {
-        self.map_err(|e| Error::internal_from(context, e))
+        self.map_err(|e| interrupted(&e).unwrap_or_else(|| Error::internal_from(context, e)))
     }
 
     fn with_context(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| Error::internal_from(context(), e))
+        self.map_err(|e| interrupted(&e).unwrap_or_else(|| Error::internal_from(context(), e)))
+    }
+}
+
+/// The request's timeout or cancellation error when `e` is a `SQLite` statement interrupted
+/// because the request's [budget](crate::budget) ran out.
+fn interrupted<E: std::error::Error + 'static>(e: &E) -> Option<Error> {
+    let sqlite = (e as &dyn std::error::Error).downcast_ref::<rusqlite::Error>()?;
+    let from_function = matches!(sqlite, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains(crate::budget::FUNCTION_STOP))
+        || matches!(sqlite, rusqlite::Error::UserFunctionError(e) if e.to_string().contains(crate::budget::FUNCTION_STOP));
+    if from_function || sqlite.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) {
+        crate::budget::interrupted_error()
+    } else {
+        None
     }
 }
 

@@ -4,6 +4,7 @@
 //! ```text
 //! DIR/chroma-rs.sqlite3            `SQLite`, WAL mode: the source of truth
 //! DIR/chroma-rs.lock               advisory lock held while open; holds the owner's pid
+//!                                  (DIR itself is locked too: deleting this file frees nothing)
 //! DIR/collections/<uuid>/vectors-<gen>.f32   float32 vectors, slot-major, append-only
 //! DIR/collections/<uuid>/hnsw-<gen>.graph    HNSW graph: a derived, rebuildable cache
 //! ```
@@ -77,8 +78,13 @@ pub fn legacy_error(dir: &Path, kind: &FolderKind) -> Error {
 }
 
 /// Exclusive lock on a data folder, released on drop (the OS releases it if the process dies).
+///
+/// Two locks are held: one on the lock file (which names the owner) and, on Unix, one on the
+/// folder itself, which deleting or replacing the lock file does not release.
 pub(crate) struct FolderLock {
     file: File,
+    #[cfg(unix)]
+    _dir: File,
 }
 
 impl FolderLock {
@@ -95,29 +101,45 @@ impl FolderLock {
 
 /// Takes the single-process lock of a folder, or says which process holds it.
 pub(crate) fn lock(dir: &Path) -> Result<FolderLock> {
+    // The folder's own lock first: it is the one a deleted lock file cannot bypass.
+    #[cfg(unix)]
+    let dir_file = {
+        let f = File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+        try_lock(&f, dir, dir)?;
+        f
+    };
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
         .with_context(|| format!("opening {}", path.display()))?;
+    try_lock(&file, &path, dir)?;
+    Ok(FolderLock {
+        file,
+        #[cfg(unix)]
+        _dir: dir_file,
+    })
+}
+
+/// Locks `file` (at `path`) exclusively, or says which process holds the folder `dir`.
+fn try_lock(file: &File, path: &Path, dir: &Path) -> Result<()> {
     match file.try_lock() {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
+            if let Ok(mut f) = File::open(dir.join(LOCK_FILE)) {
+                let _ = f.read_to_string(&mut holder);
+            }
             let holder = holder.trim();
             let who = if holder.is_empty() { "another process".to_string() } else { format!("process {holder}") };
-            return Err(Error::unavailable(format!(
+            Err(Error::unavailable(format!(
                 "data folder {} is in use by {who}; chroma-rs allows one process per folder. Stop that process, or talk to it through its server (chroma-rs run) instead.",
                 dir.display()
-            )));
+            )))
         }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(Error::internal_from(format!("locking {}", path.display()), e));
-        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::internal_from(format!("locking {}", path.display()), e)),
     }
-    Ok(FolderLock { file })
 }

@@ -12,6 +12,8 @@
 //!
 //! # Modules
 //!
+//! * [`budget`]: a request's deadline, cancel flag and result limits, installed for the
+//!   current thread by [`budget::run_with`];
 //! * `engine`: the [`Engine`] type, its `impl` split by concern: opening, the catalog
 //!   (tenants, databases, collections), the write path (with its pure planning step), the
 //!   read path, the in-memory index and its background indexer, compaction, and the
@@ -30,6 +32,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::too_many_lines)]
 
+pub mod budget;
 mod engine;
 mod error;
 pub mod folder;

@@ -184,3 +184,28 @@ fn open_while_the_last_handle_closes() {
         assert_eq!(again.count(cid).unwrap(), 200 * (round + 1));
     }
 }
+
+/// Deleting (or replacing) `chroma-rs.lock` while the folder is held does not let a second
+/// process in: the folder itself is locked too.
+#[test]
+fn deleting_the_lock_file_does_not_release_the_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let lock_file = dir.join(chroma_store::folder::LOCK_FILE);
+    let mut c = spawn_holder(dir);
+    let pid = c.child.id();
+    std::fs::remove_file(&lock_file).unwrap();
+    for _ in 0..2 {
+        let err = Engine::open(dir, Settings::default()).err().expect("the folder is still held");
+        assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+        assert!(err.message.contains("is in use by"), "{err}");
+    }
+    // A lock file put back by hand (any content) changes nothing either.
+    std::fs::write(&lock_file, b"12345").unwrap();
+    assert_eq!(Engine::open(dir, Settings::default()).err().map(|e| e.kind), Some(ErrorKind::Unavailable));
+    drop(c.child.stdin.take());
+    assert_eq!(c.wait_for("BYE", Duration::from_secs(60)).as_deref(), Some("BYE"));
+    assert!(c.child.wait().unwrap().success());
+    let e = Engine::open(dir, Settings::default()).expect("free once the holder exited");
+    assert_eq!(child_ids(&e), vec![format!("child-{pid}")]);
+}

@@ -32,6 +32,11 @@ pub enum ErrorKind {
     Unavailable,
     /// Anything else: I/O, `SQLite`, a broken invariant.
     Internal,
+    /// The request ran past its time limit and was stopped (nothing it wrote is kept).
+    Timeout,
+    /// The request was cancelled (its client went away) and was stopped (nothing it wrote is
+    /// kept).
+    Cancelled,
 }
 
 /// The cause of an [`Error`]: shared so that the error stays cheap to clone.

@@ -20,30 +20,32 @@ impl Engine {
             ));
         }
         let ids: Vec<Uuid> = {
-            let conn = self.inner.conn.lock();
+            let conn = self.reader()?;
             let mut stmt = conn.prepare("SELECT id FROM collections").context("listing collections")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0)).context("listing collections")?;
             rows.filter_map(std::result::Result::ok).filter_map(|s| Uuid::parse_str(&s).ok()).collect()
         };
-        for id in ids {
-            self.drop_collection(id)?;
-        }
-        let mut conn = self.inner.conn.lock();
-        let tx = conn.transaction().context("resetting")?;
-        tx.execute(
-            "DELETE FROM databases WHERE NOT (tenant = ?1 AND name = ?2)",
-            params![DEFAULT_TENANT, DEFAULT_DATABASE],
-        )
-        .context("resetting")?;
-        tx.execute("DELETE FROM tenants WHERE name != ?1", [DEFAULT_TENANT]).context("resetting")?;
-        tx.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [DEFAULT_TENANT]).context("resetting")?;
-        tx.execute(
-            "INSERT OR IGNORE INTO databases (id, name, tenant) VALUES (?1, ?2, ?3)",
-            params![DEFAULT_DATABASE_ID, DEFAULT_DATABASE, DEFAULT_TENANT],
-        )
-        .context("resetting")?;
-        tx.commit().context("resetting")?;
-        Ok(())
+        // Several transactions: once the first has committed, the rest are not stopped by the
+        // request's budget (a timeout must not leave half of it done).
+        crate::budget::check()?;
+        crate::budget::shielded(|| {
+            ids.into_iter().try_for_each(|id| self.drop_collection(id))?;
+            let mut conn = self.inner.conn.lock();
+            let tx = conn.transaction().context("resetting")?;
+            tx.execute(
+                "DELETE FROM databases WHERE NOT (tenant = ?1 AND name = ?2)",
+                params![DEFAULT_TENANT, DEFAULT_DATABASE],
+            )
+            .context("resetting")?;
+            tx.execute("DELETE FROM tenants WHERE name != ?1", [DEFAULT_TENANT]).context("resetting")?;
+            tx.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [DEFAULT_TENANT]).context("resetting")?;
+            tx.execute(
+                "INSERT OR IGNORE INTO databases (id, name, tenant) VALUES (?1, ?2, ?3)",
+                params![DEFAULT_DATABASE_ID, DEFAULT_DATABASE, DEFAULT_TENANT],
+            )
+            .context("resetting")?;
+            tx.commit().context("resetting")
+        })
     }
 
     pub(super) fn insert_tenant(&self, name: &str) -> Result<()> {
@@ -57,7 +59,7 @@ impl Engine {
     }
 
     pub(super) fn tenant(&self, name: &str) -> Result<Tenant> {
-        let conn = self.inner.conn.lock();
+        let conn = self.reader()?;
         conn.query_row("SELECT name FROM tenants WHERE name = ?1", [name], |r| r.get(0))
             .optional()
             .context("reading tenant")?
@@ -66,7 +68,7 @@ impl Engine {
     }
 
     pub(super) fn tenants(&self, limit: Option<usize>, offset: usize) -> Result<Vec<Tenant>> {
-        let conn = self.inner.conn.lock();
+        let conn = self.reader()?;
         let mut stmt =
             conn.prepare("SELECT name FROM tenants ORDER BY rowid LIMIT ?1 OFFSET ?2").context("listing tenants")?;
         let rows = stmt
@@ -104,13 +106,13 @@ impl Engine {
     }
 
     pub(super) fn database(&self, tenant: &str, name: &str) -> Result<Database> {
-        let conn = self.inner.conn.lock();
+        let conn = self.reader()?;
         let id = Self::database_id(&conn, tenant, name)?;
         Ok(Database { id: parse_uuid(&id, "database")?, name: name.to_string(), tenant: tenant.to_string() })
     }
 
     pub(super) fn databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Database>> {
-        let conn = self.inner.conn.lock();
+        let conn = self.reader()?;
         let mut stmt = conn
             .prepare("SELECT id, name FROM databases WHERE tenant = ?1 ORDER BY rowid LIMIT ?2 OFFSET ?3")
             .context("listing databases")?;
@@ -128,20 +130,23 @@ impl Engine {
     }
 
     pub(super) fn remove_database(&self, tenant: &str, name: &str) -> Result<()> {
-        let db_id = Self::database_id(&self.inner.conn.lock(), tenant, name)?;
+        let db_id = Self::database_id(&*self.reader()?, tenant, name)?;
         let ids: Vec<Uuid> = {
-            let conn = self.inner.conn.lock();
+            let conn = self.reader()?;
             let mut stmt =
                 conn.prepare("SELECT id FROM collections WHERE database_id = ?1").context("listing collections")?;
             let rows = stmt.query_map([&db_id], |r| r.get::<_, String>(0)).context("listing collections")?;
             rows.filter_map(std::result::Result::ok).filter_map(|s| Uuid::parse_str(&s).ok()).collect()
         };
-        for id in ids {
-            self.drop_collection(id)?;
-        }
-        let conn = self.inner.conn.lock();
-        conn.execute("DELETE FROM databases WHERE id = ?1", [&db_id]).context("deleting database")?;
-        Ok(())
+        // Several transactions: once the first has committed, the rest are not stopped by the
+        // request's budget (a timeout must not leave half of it done).
+        crate::budget::check()?;
+        crate::budget::shielded(|| {
+            ids.into_iter().try_for_each(|id| self.drop_collection(id))?;
+            let conn = self.inner.conn.lock();
+            conn.execute("DELETE FROM databases WHERE id = ?1", [&db_id]).context("deleting database")?;
+            Ok(())
+        })
     }
 
     pub(super) fn insert_collection(&self, tenant: &str, database: &str, req: CreateCollection) -> Result<Collection> {
@@ -199,7 +204,7 @@ impl Engine {
 
     pub(super) fn collection_named(&self, tenant: &str, database: &str, name: &str) -> Result<Collection> {
         let id: String = {
-            let conn = self.inner.conn.lock();
+            let conn = self.reader()?;
             let db_id = Self::database_id(&conn, tenant, database)?;
             conn.query_row(
                 "SELECT id FROM collections WHERE database_id = ?1 AND name = ?2",
@@ -221,7 +226,7 @@ impl Engine {
         offset: usize,
     ) -> Result<Vec<Collection>> {
         let ids: Vec<String> = {
-            let conn = self.inner.conn.lock();
+            let conn = self.reader()?;
             let db_id = Self::database_id(&conn, tenant, database)?;
             let mut stmt = conn
                 .prepare("SELECT id FROM collections WHERE database_id = ?1 ORDER BY cid LIMIT ?2 OFFSET ?3")
@@ -235,7 +240,7 @@ impl Engine {
     }
 
     pub(super) fn collection_count(&self, tenant: &str, database: &str) -> Result<usize> {
-        let conn = self.inner.conn.lock();
+        let conn = self.reader()?;
         let db_id = Self::database_id(&conn, tenant, database)?;
         conn.query_row("SELECT count(*) FROM collections WHERE database_id = ?1", [db_id], |r| r.get::<_, i64>(0))
             .map(|n| n as usize)
@@ -319,13 +324,18 @@ impl Engine {
                 tx.execute("DELETE FROM records WHERE cid = ?1", [cid]).context("deleting records")?;
                 tx.execute("DELETE FROM collections WHERE cid = ?1", [cid]).context("deleting collection")?;
             }
-            tx.commit().context("deleting collection")?;
+            crate::budget::check_before_commit()?;
+            crate::budget::shielded(|| tx.commit()).context("deleting collection")?;
         }
         *st.index.write() = IndexState::default();
         self.inner.colls.lock().remove(&id);
+        // The collection is gone once the transaction commits; its files are only a cache of
+        // it now. One left behind (a read-only folder, say) is swept on the next open.
         if let Some(dir) = self.coll_dir(&id) {
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(folder = %dir.display(), error = %e, "could not remove the files of a deleted collection; they are removed on the next open");
+                }
             }
         }
         Ok(())

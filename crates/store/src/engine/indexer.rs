@@ -212,7 +212,7 @@ impl Engine {
 
     /// `live[slot]`: whether a record holds the slot.
     fn live_bitmap(&self, row: &CollRow) -> Result<Vec<bool>> {
-        let conn = self.inner.conn.lock();
+        let conn = self.reader()?;
         let mut live = vec![false; row.slot_count as usize];
         let mut stmt = conn.prepare_cached("SELECT slot FROM records WHERE cid = ?1").context("reading slots")?;
         let rows = stmt.query_map([row.cid], |r| r.get::<_, i64>(0)).context("reading slots")?;

@@ -16,6 +16,7 @@ mod compact;
 mod indexer;
 mod open;
 mod plan;
+mod pool;
 mod read;
 mod write;
 
@@ -43,8 +44,10 @@ pub struct Engine {
 
 /// What the clones of one [`Engine`] share.
 struct Inner {
-    /// The one `SQLite` connection; every statement runs under this lock.
+    /// The write connection: every write runs under this lock (and, ephemeral, every read).
     conn: Mutex<Connection>,
+    /// The read connections (persistent only; see [`pool`]).
+    readers: Option<pool::ReadPool>,
     /// The data folder (`None`: ephemeral).
     root: Option<PathBuf>,
     settings: Settings,
@@ -191,7 +194,17 @@ impl Engine {
     }
 
     fn collection_row(&self, id: Uuid) -> Result<CollRow> {
-        Self::collection_row_in(&self.inner.conn.lock(), id)
+        Self::collection_row_in(&*self.reader()?, id)
+    }
+
+    /// A connection for reads: one of the pool's (persistent), else the write connection.
+    /// It sees every write committed before the call. Never call it while holding
+    /// `self.inner.conn` (ephemeral: that is the same lock).
+    fn reader(&self) -> Result<pool::ReadConn<'_>> {
+        match &self.inner.readers {
+            Some(p) => pool::ReadConn::pooled(p),
+            None => Ok(pool::ReadConn::Shared(self.inner.conn.lock())),
+        }
     }
 
     /// The folder of a collection's vector and graph files, if persistent.

@@ -27,6 +27,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         3,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
+            crate::budget::check_in_function()?;
             let text = ctx.get_raw(0);
             if text == rusqlite::types::ValueRef::Null {
                 return Ok(false);
@@ -48,6 +49,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         thread_local! {
             static CACHE: std::cell::RefCell<HashMap<String, regex::Regex>> = std::cell::RefCell::new(HashMap::new());
         }
+        crate::budget::check_in_function()?;
         let pattern: String = ctx.get(0)?;
         let text: Option<String> = ctx.get(1)?;
         let Some(text) = text else { return Ok(false) };
@@ -66,8 +68,25 @@ fn register_functions(conn: &Connection) -> Result<()> {
     .context("registering functions")
 }
 
+/// `SQLite` runs the progress handler every this many virtual-machine steps.
+const PROGRESS_STEPS: std::ffi::c_int = 1000;
+
+/// Interrupts any statement of `conn` once the request's [budget](crate::budget) runs out.
+fn install_budget_check(conn: &mut Connection) -> Result<()> {
+    conn.progress_handler(PROGRESS_STEPS, Some(crate::budget::exhausted)).context("installing the progress handler")
+}
+
+/// A read connection of the pool: `query_only`, same cache, busy timeout and functions.
+pub(super) fn configure_reader(conn: &mut Connection) -> Result<()> {
+    conn.pragma_update(None, "query_only", "ON").context("setting query_only")?;
+    conn.pragma_update(None, "cache_size", -65536).context("setting cache size")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).context("setting busy timeout")?;
+    install_budget_check(conn)?;
+    register_functions(conn)
+}
+
 /// Connection settings: durability (persistent only), foreign keys, busy timeout, functions.
-fn configure(conn: &Connection, persistent: bool) -> Result<()> {
+fn configure(conn: &mut Connection, persistent: bool) -> Result<()> {
     if persistent {
         // WAL + synchronous=FULL: a committed transaction survives a crash or power loss.
         conn.pragma_update(None, "journal_mode", "WAL").context("setting WAL mode")?;
@@ -77,18 +96,44 @@ fn configure(conn: &Connection, persistent: bool) -> Result<()> {
     }
     conn.pragma_update(None, "foreign_keys", "ON").context("enabling foreign keys")?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).context("setting busy timeout")?;
+    install_budget_check(conn)?;
     register_functions(conn)
+}
+
+/// Removes the folders under `collections/` of collections that no longer exist (a delete
+/// whose files could not be removed then, or a crash between the two). Best effort.
+fn sweep_orphan_folders(root: &Path, conn: &Connection) {
+    let Ok(entries) = std::fs::read_dir(root.join("collections")) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(id) = name.to_str().and_then(|n| uuid::Uuid::parse_str(n).ok()) else { continue };
+        let exists = conn
+            .query_row("SELECT 1 FROM collections WHERE id = ?1", [id.to_string()], |_| Ok(()))
+            .map(|()| true)
+            .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(false) } else { Err(e) });
+        if exists.unwrap_or(true) {
+            continue;
+        }
+        let path = entry.path();
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => tracing::info!(folder = %path.display(), "removed the files of a deleted collection"),
+            Err(e) => {
+                tracing::warn!(folder = %path.display(), error = %e, "could not remove the files of a deleted collection");
+            }
+        }
+    }
 }
 
 impl Engine {
     /// An in-memory store; everything is gone when the last clone is dropped.
     pub fn ephemeral(settings: Settings) -> Result<Engine> {
         let mut conn = Connection::open_in_memory().context("opening in-memory SQLite")?;
-        configure(&conn, false)?;
+        configure(&mut conn, false)?;
         schema::migrate(&mut conn, schema::current_version())?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
+                readers: None,
                 root: None,
                 settings,
                 colls: Mutex::new(HashMap::new()),
@@ -131,11 +176,13 @@ impl Engine {
         let mut lock = Self::lock_folder(&canonical)?;
         let db_path = canonical.join(folder::DB_FILE);
         let mut conn = Connection::open(&db_path).with_context(|| format!("opening {}", db_path.display()))?;
-        configure(&conn, true)?;
+        configure(&mut conn, true)?;
         schema::migrate(&mut conn, version)?;
         lock.record_owner();
+        sweep_orphan_folders(&canonical, &conn);
         let inner = Arc::new(Inner {
             conn: Mutex::new(conn),
+            readers: Some(super::pool::ReadPool::new(db_path)),
             root: Some(canonical.clone()),
             settings,
             colls: Mutex::new(HashMap::new()),

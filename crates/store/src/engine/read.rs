@@ -4,11 +4,15 @@
 //! Rows come from `SQLite`, vectors from the in-memory index (or, for a `get` of a collection
 //! whose index is not loaded, straight from the vector file). Both are read under the
 //! collection's index lock, so slots and vectors belong to one state.
+//!
+//! Persistent stores read on connections of their own (see `pool.rs`), so reads never wait
+//! for each other nor for a writer; every read checks the request's [budget](crate::budget)
+//! (its deadline and cancel flag, and the size of its answer).
 
 use super::indexer::index_err;
 use super::{parse_metadata_text, CollRow, Engine, IndexState};
 use crate::error::{json_error, ResultExt};
-use crate::{folder, sqlfilter};
+use crate::{budget, folder, sqlfilter};
 use chroma_index::{Filter, Neighbor, VectorIndex};
 use chroma_types::{
     validate, Dialect, Error, GetRequest, GetResult, Include, Metadata, QueryRequest, QueryResult, Result, Where,
@@ -44,7 +48,7 @@ impl Engine {
         // vectors belong to one generation.
         let g = req.include.contains(&Include::Embeddings).then(|| st.index.read());
         let loaded = g.as_ref().is_some_and(|g| g.loaded);
-        let mut recs = self.fetch_rows(g.as_ref().and_then(|g| g.index.as_ref()), &q, params, &req.include)?;
+        let mut recs = self.fetch_rows(&row, g.as_ref().and_then(|g| g.index.as_ref()), &q, params, &req.include)?;
         if g.is_some() && !loaded {
             self.embeddings_from_file(collection, &mut recs)?;
         }
@@ -78,8 +82,9 @@ impl Engine {
             // As Chroma's clients and server: an empty answer to n_results 0 hides a caller bug.
             return Err(Error::invalid("Expected requested number of results to be a positive integer, got 0"));
         }
+        budget::ResultMeter::new().check_query(req.query_embeddings.len(), req.n_results)?;
         if let Some(ids) = &req.ids {
-            Self::require_ids(&self.inner.conn.lock(), row.cid, ids)?;
+            Self::require_ids(&*self.reader()?, row.cid, ids)?;
         }
         validate::embeddings(req.query_embeddings.iter().map(Vec::as_slice), row.coll.dimension)?;
         let searching = row.coll.dimension.is_some() && req.n_results > 0;
@@ -92,6 +97,7 @@ impl Engine {
         let hits = if searching { self.search(&row, &g, req)? } else { vec![Vec::new(); req.query_embeddings.len()] };
         let by_slot = self.fetch_hits(&row, g.index.as_ref(), &hits, &req.include)?;
         drop(g);
+        check_answer_size(&row, &hits, &by_slot, &req.include)?;
         Ok(query_result(&hits, &by_slot, &req.include))
     }
 
@@ -100,7 +106,7 @@ impl Engine {
         let mut hits: Vec<Vec<Neighbor>> = vec![Vec::new(); req.query_embeddings.len()];
         let filtered = req.ids.is_some() || req.r#where.is_some() || req.where_document.is_some();
         let allowed: Option<Vec<u32>> = if filtered {
-            let conn = self.inner.conn.lock();
+            let conn = self.reader()?;
             let m = Self::matching(
                 &conn,
                 row.cid,
@@ -122,6 +128,7 @@ impl Engine {
                     None => Filter::All,
                 };
                 for (q, h) in req.query_embeddings.iter().zip(hits.iter_mut()) {
+                    budget::check()?;
                     *h = index.search(q, req.n_results, None, filter).map_err(index_err)?;
                 }
             }
@@ -146,7 +153,7 @@ impl Engine {
                      WHERE r.cid = ? AND r.slot IN (SELECT value FROM json_each(?))";
             let params: Vec<rusqlite::types::Value> =
                 vec![row.cid.into(), serde_json::to_string(&slots).map_err(json_error)?.into()];
-            for r in self.fetch_rows(index, q, params, include)? {
+            for r in self.fetch_rows(row, index, q, params, include)? {
                 by_slot.insert(r.slot, r);
             }
         }
@@ -156,7 +163,7 @@ impl Engine {
     /// `count`: records in a collection.
     pub(super) fn count_records(&self, collection: Uuid) -> Result<usize> {
         let row = self.collection_row(collection)?;
-        let conn = self.inner.conn.lock();
+        let conn = self.reader()?;
         conn.query_row("SELECT count(*) FROM records WHERE cid = ?1", [row.cid], |r| r.get::<_, i64>(0))
             .map(|n| n as usize)
             .context("counting records")
@@ -219,6 +226,7 @@ impl Engine {
     /// this call so that slots and vectors belong to one state.
     fn fetch_rows(
         &self,
+        row: &CollRow,
         index: Option<&VectorIndex>,
         sql_text: &str,
         params: Vec<rusqlite::types::Value>,
@@ -227,7 +235,10 @@ impl Engine {
         let want_docs = include.contains(&Include::Documents);
         let want_uris = include.contains(&Include::Uris);
         let want_md = include.contains(&Include::Metadatas);
-        let conn = self.inner.conn.lock();
+        let embedding_bytes =
+            if include.contains(&Include::Embeddings) { row.coll.dimension.unwrap_or(0) * 4 } else { 0 };
+        let mut meter = budget::ResultMeter::new();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(sql_text).context("reading records")?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params), |r| {
@@ -243,6 +254,8 @@ impl Engine {
         let mut out = Vec::new();
         for r in rows {
             let (id, slot, document, uri, md) = r.context("reading records")?;
+            let text_len = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+            meter.add(id.len() + text_len(&document) + text_len(&uri) + text_len(&md) + embedding_bytes)?;
             out.push(FetchedRecord { id, slot, document, uri, metadata: parse_metadata_text(md)?, embedding: None });
         }
         drop(stmt);
@@ -304,6 +317,25 @@ fn get_result(recs: Vec<FetchedRecord>, include: &[Include]) -> GetResult {
         }
     }
     out
+}
+
+/// Refuses a query answer (records repeat across query embeddings) past the size limit.
+fn check_answer_size(
+    row: &CollRow,
+    hits: &[Vec<Neighbor>],
+    by_slot: &HashMap<i64, FetchedRecord>,
+    include: &[Include],
+) -> Result<()> {
+    let embedding_bytes = if include.contains(&Include::Embeddings) { row.coll.dimension.unwrap_or(0) * 4 } else { 0 };
+    let mut meter = budget::ResultMeter::new();
+    for n in hits.iter().flatten() {
+        if let Some(r) = by_slot.get(&i64::from(n.slot)) {
+            let text_len = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+            let md = r.metadata.as_ref().map_or(0, |m| m.len() * 32);
+            meter.add(r.id.len() + text_len(&r.document) + text_len(&r.uri) + md + embedding_bytes + 4)?;
+        }
+    }
+    Ok(())
 }
 
 /// One result list per query, with the columns asked for.

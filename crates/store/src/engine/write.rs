@@ -12,7 +12,7 @@ use super::plan::{
 };
 use super::{metadata_text, parse_metadata_text, CollRow, CollState, Engine, IndexState, StoredRecord};
 use crate::error::{json_error, ResultExt};
-use crate::folder;
+use crate::{budget, folder};
 use chroma_index::VectorIndex;
 use chroma_types::metadata::merge_metadata;
 use chroma_types::{validate, AddRequest, DeleteRequest, Error, Metadata, MetadataValue, Result, UpdateRequest};
@@ -228,7 +228,9 @@ impl Engine {
             if let Some(h) = vectors_written {
                 h.join().map_err(|_| Error::internal("the vector writer thread panicked"))??;
             }
-            tx.commit().context("committing write")
+            // Past this check the write completes: a commit is never interrupted.
+            budget::check_before_commit()?;
+            budget::shielded(|| tx.commit()).context("committing write")
         })?;
         Ok(Some(plan))
     }
@@ -286,9 +288,11 @@ impl Engine {
         let row = self.collection_row(collection)?;
         Self::check_filterable(&row, req.r#where.as_ref())?;
         let mut g = st.index.write(); // held from before the commit (see write_rows)
-        let mut conn = self.inner.conn.lock();
+                                      // The filter runs on a read connection: a slow one does not hold up other collections'
+                                      // writers. This collection's rows cannot change before the commit below (its writer
+                                      // lock is held).
         let mut matched = Self::matching(
-            &conn,
+            &*self.reader()?,
             row.cid,
             req.ids.as_deref(),
             req.r#where.as_ref(),
@@ -301,12 +305,14 @@ impl Engine {
         if matched.is_empty() {
             return Ok(Vec::new());
         }
+        let mut conn = self.inner.conn.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).context("starting delete")?;
         let rids: Vec<i64> = matched.iter().map(|m| m.0).collect();
         delete_rows(&tx, &rids)?;
         tx.execute("UPDATE collections SET log_position = log_position + 1 WHERE cid = ?1", [row.cid])
             .context("updating collection")?;
-        tx.commit().context("committing delete")?;
+        budget::check_before_commit()?;
+        budget::shielded(|| tx.commit()).context("committing delete")?;
         drop(conn);
         if let Some(index) = g.index.as_mut() {
             for (_, _, slot) in &matched {
