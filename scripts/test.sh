@@ -11,7 +11,8 @@
 #            tests; starts a scratch ClickHouse first for the migrate tests), then the index
 #            crate's tests in the debug profile (its debug_assert!s run only there)
 #   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
-#            0.5.23 and 1.5.9 against one running `chroma-rs run`
+#            0.5.23 and 1.5.9 against one running `chroma-rs run`; its /openapi.json through
+#            openapi-spec-validator (scripts/check-openapi.py)
 #   chroma   Chroma's own API test suites (0.4.24, 0.5.23 and 1.5.9 wheels) against `chroma-rs run`
 #   js       the official JS clients (chromadb 1.8.1 on v1, 3.5.0 on v2)
 #   load     32 concurrent clients for 60 s, no error, no lost record
@@ -140,7 +141,7 @@ step_rust() {
 }
 
 step_api() {
-  bash scripts/setup-venvs.sh chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 || return 1
+  bash scripts/setup-venvs.sh chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 tools || return 1
   local rc=0 v
   for v in 0.4.24 0.5.15 0.5.23 1.5.9; do
     start_server 18790 "api-$v" || return 1
@@ -148,6 +149,10 @@ step_api() {
     CHROMA_RS_URL="http://127.0.0.1:18790" "$CHROMA_RS_VENVS/chroma-$v/bin/python" -m pytest -q -p no:cacheprovider tests || rc=1
     stop_server
   done
+  start_server 18790 api-openapi || return 1
+  say "api: /openapi.json through openapi-spec-validator, /docs"
+  "$CHROMA_RS_VENVS/tools/bin/python" scripts/check-openapi.py "http://127.0.0.1:18790" || rc=1
+  stop_server
   return $rc
 }
 

@@ -20,10 +20,16 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `chroma-rs --version`: ours, and the Chroma API we follow (`chroma_server::CHROMA_API_VERSION`).
+const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (Chroma API 1.5.9: /api/v2 as Chroma 1.5.9; /api/v1 as Chroma 0.4.24 and 0.5.x)"
+);
+
 #[derive(Parser)]
 #[command(
     name = "chroma-rs",
-    version,
+    version = VERSION_LINE,
     about = "The Chroma embedding database, in Rust: one fast binary that speaks Chroma's API."
 )]
 struct Cli {
@@ -46,33 +52,143 @@ enum Command {
     Migrate(chroma_migrate::MigrateArgs),
 }
 
+const RUN_AFTER_HELP: &str = "\
+Settings come from, highest first: these flags, environment variables, the config file, the
+defaults. Environment variables (Chroma 1.x name first, then the 0.x names):
+  CHROMA_LISTEN_ADDRESS, CHROMA_SERVER_HOST                 --host
+  CHROMA_PORT, CHROMA_SERVER_HTTP_PORT                      --port
+  CHROMA_PERSIST_PATH, PERSIST_DIRECTORY                    --path
+  CHROMA_ALLOW_RESET, ALLOW_RESET                           --allow-reset
+  CHROMA_CORS_ALLOW_ORIGINS, CHROMA_SERVER_CORS_ALLOW_ORIGINS   --cors-allow-origins
+  CHROMA_MAX_PAYLOAD_SIZE_BYTES, CHROMA_SERVER_MAX_PAYLOAD_SIZE_BYTES   --max-body-bytes
+  CHROMA_SERVER_AUTHN_PROVIDER, CHROMA_SERVER_AUTHN_CREDENTIALS[_FILE],
+  CHROMA_AUTH_TOKEN_TRANSPORT_HEADER (and their 0.4.x CHROMA_SERVER_AUTH_* names)
+The config file is Chroma 1.x's (`chroma run CONFIG.yaml`): port, listen_address, persist_path,
+allow_reset, cors_allow_origins, max_payload_size_bytes are used; its other keys are logged as
+ignored, with why; keys Chroma does not know either get a warning.
+The API is described at /openapi.json and browsable at /docs.";
+
 #[derive(clap::Args)]
+#[command(after_help = RUN_AFTER_HELP)]
 struct RunArgs {
-    /// Data folder (created if missing).
-    #[arg(long, default_value = "./chroma_data")]
-    path: PathBuf,
+    /// Chroma 1.x server config file (YAML), as for `chroma run CONFIG.yaml`.
+    #[arg(value_name = "CONFIG")]
+    config_file: Option<PathBuf>,
+    /// The same, as a flag.
+    #[arg(long = "config", value_name = "PATH", conflicts_with = "config_file")]
+    config: Option<PathBuf>,
+    /// Data folder, created if missing [default: ./chroma_data].
+    #[arg(long)]
+    path: Option<PathBuf>,
     /// Keep everything in memory instead (nothing is written to disk).
     #[arg(long, conflicts_with = "path")]
     ephemeral: bool,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Port to listen on.
-    #[arg(long, default_value_t = 8000)]
-    port: u16,
-    /// Largest request body in bytes [env: CHROMA_SERVER_MAX_PAYLOAD_SIZE_BYTES; default 40 MiB].
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long)]
+    host: Option<String>,
+    /// Port to listen on [default: 8000].
+    #[arg(long)]
+    port: Option<u16>,
+    /// Largest request body in bytes [default: 40 MiB].
     #[arg(long)]
     max_body_bytes: Option<usize>,
-    /// Allow POST /reset to wipe everything [env: ALLOW_RESET].
+    /// Allow POST /reset to wipe everything.
     #[arg(long)]
     allow_reset: bool,
-    /// CORS origins, comma separated or a JSON list [env: CHROMA_SERVER_CORS_ALLOW_ORIGINS].
+    /// CORS origins, comma separated or a JSON list ("*": any).
     #[arg(long)]
     cors_allow_origins: Option<String>,
     /// Seconds one request may run before it is stopped with a timeout error; 0 = no limit
     /// [env: CHROMA_RS_REQUEST_TIMEOUT; default 30].
     #[arg(long, value_name = "SECONDS")]
     request_timeout: Option<String>,
+}
+
+/// Where the data lives.
+#[derive(Debug, PartialEq)]
+enum Place {
+    Memory,
+    Folder(PathBuf),
+}
+
+/// What `run` serves, with the settings resolved: flags > environment > config file > defaults.
+struct Resolved {
+    config: chroma_server::ServerConfig,
+    place: Place,
+    /// Log lines about the configuration: (is a warning, text).
+    notes: Vec<(bool, String)>,
+}
+
+fn resolve(args: &RunArgs, env: &[(String, String)]) -> Result<Resolved, String> {
+    let mut notes = Vec::new();
+    let file = match args.config.as_ref().or(args.config_file.as_ref()) {
+        None => None,
+        Some(p) => {
+            if !p.exists() {
+                return Err(format!("config file {} does not exist", p.display()));
+            }
+            let f = chroma_server::ConfigFile::load(p).map_err(|e| e.message)?;
+            if !f.unknown_keys.is_empty() {
+                notes.push((
+                    true,
+                    format!(
+                        "config file {}: unknown keys, not used: {} (chroma-rs reads {})",
+                        p.display(),
+                        f.unknown_keys.join(", "),
+                        chroma_server::config::USED_KEYS.join(", ")
+                    ),
+                ));
+            }
+            for (k, why) in &f.ignored_keys {
+                notes.push((false, format!("config file {}: `{k}` is ignored: {why}", p.display())));
+            }
+            Some(f)
+        }
+    };
+    for (k, why) in chroma_server::config::ignored_env(env.iter().cloned()) {
+        notes.push((false, format!("environment variable {k} is ignored: {why}")));
+    }
+    let mut config = chroma_server::ServerConfig::resolve(file.as_ref(), env.iter().cloned()).map_err(|e| e.message)?;
+    let host_set = args.host.is_some()
+        || file.as_ref().is_some_and(|f| f.listen_address.is_some())
+        || env.iter().any(|(k, v)| {
+            matches!(k.to_ascii_lowercase().as_str(), "chroma_listen_address" | "chroma_server_host")
+                && !v.trim().is_empty()
+        });
+    if file.is_some() && !host_set {
+        notes.push((
+            false,
+            format!(
+                "listen_address not set: listening on {} (Chroma 1.x would listen on 0.0.0.0; set listen_address: \"0.0.0.0\" to listen on every interface)",
+                config.host
+            ),
+        ));
+    }
+    if let Some(h) = &args.host {
+        config.host.clone_from(h);
+    }
+    if let Some(p) = args.port {
+        config.port = p;
+    }
+    if let Some(n) = args.max_body_bytes {
+        config.max_body_bytes = n;
+    }
+    if args.allow_reset {
+        config.allow_reset = true;
+    }
+    if let Some(o) = &args.cors_allow_origins {
+        config.cors_allow_origins = chroma_server::config::parse_list(o);
+    }
+    if let Some(t) = &args.request_timeout {
+        config.request_timeout = chroma_server::config::parse_timeout("--request-timeout", t).map_err(|e| e.message)?;
+    }
+    let place = if args.ephemeral {
+        Place::Memory
+    } else {
+        let from_env_or_file = chroma_server::config::persist_path(file.as_ref(), env.iter().cloned());
+        Place::Folder(args.path.clone().or(from_env_or_file).unwrap_or_else(|| PathBuf::from("./chroma_data")))
+    };
+    Ok(Resolved { config, place, notes })
 }
 
 fn init_logging() {
@@ -87,38 +203,30 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn run(args: RunArgs) -> ExitCode {
-    let mut config = match chroma_server::ServerConfig::from_env() {
-        Ok(c) => c,
+fn run(args: &RunArgs) -> ExitCode {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let Resolved { config, place, notes } = match resolve(args, &env) {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    config.host = args.host;
-    config.port = args.port;
-    if let Some(n) = args.max_body_bytes {
-        config.max_body_bytes = n;
-    }
-    if args.allow_reset {
-        config.allow_reset = true;
-    }
-    if let Some(t) = args.request_timeout {
-        match chroma_server::config::parse_timeout("--request-timeout", &t) {
-            Ok(t) => config.request_timeout = t,
-            Err(e) => return fail(e),
+    for (warn, note) in notes {
+        if warn {
+            tracing::warn!("{note}");
+        } else {
+            tracing::info!("{note}");
         }
     }
-    if let Some(o) = args.cors_allow_origins {
-        config.cors_allow_origins = o.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-    }
-    let mut settings = match Settings::from_env() {
+    let mut settings = match Settings::from_pairs(env) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
     settings.allow_reset = config.allow_reset;
-    let (engine, what) = if args.ephemeral {
-        (Engine::ephemeral(settings), "memory (ephemeral: nothing is saved)".to_string())
-    } else {
-        let shown = args.path.canonicalize().unwrap_or(args.path.clone()).display().to_string();
-        (Engine::open(&args.path, settings), format!("data folder {shown}"))
+    let (engine, what) = match &place {
+        Place::Memory => (Engine::ephemeral(settings), "memory (ephemeral: nothing is saved)".to_string()),
+        Place::Folder(path) => {
+            let shown = path.canonicalize().unwrap_or(path.clone()).display().to_string();
+            (Engine::open(path, settings), format!("data folder {shown}"))
+        }
     };
     let engine = match engine {
         Ok(e) => e,
@@ -136,7 +244,7 @@ fn run(args: RunArgs) -> ExitCode {
         })?;
         let addr = listener.local_addr().map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
         eprintln!("chroma-rs {} serving {what}", env!("CARGO_PKG_VERSION"));
-        eprintln!("listening on http://{addr} (API /api/v1 and /api/v2); Ctrl-C to stop");
+        eprintln!("listening on http://{addr} (API /api/v1 and /api/v2, described at /docs); Ctrl-C to stop");
         chroma_server::serve_on(listener, api, config, shutdown_signal())
             .await
             .map_err(|e| format!("server error: {e}"))
@@ -227,8 +335,89 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(&args),
         Command::Vacuum { path } => vacuum(&path),
         Command::Migrate(args) => migrate(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(argv: &[&str]) -> RunArgs {
+        let mut full = vec!["chroma-rs", "run"];
+        full.extend_from_slice(argv);
+        match Cli::try_parse_from(full).unwrap().command {
+            Command::Run(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
+    }
+
+    fn config_file(text: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.yaml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p.display().to_string())
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() {
+        let (_d, cfg) = config_file(
+            "port: 7001\nlisten_address: 10.0.0.1\npersist_path: /file\nmax_payload_size_bytes: 100\nallow_reset: false\n",
+        );
+        let e = env(&[("CHROMA_PORT", "7002"), ("CHROMA_PERSIST_PATH", "/env"), ("CHROMA_SERVER_HOST", "10.0.0.2")]);
+        // file only
+        let r = resolve(&args(&[&cfg]), &[]).unwrap();
+        assert_eq!((r.config.port, r.config.host.as_str(), r.config.max_body_bytes), (7001, "10.0.0.1", 100));
+        assert_eq!(r.place, Place::Folder("/file".into()));
+        // env beats file
+        let r = resolve(&args(&["--config", &cfg]), &e).unwrap();
+        assert_eq!((r.config.port, r.config.host.as_str()), (7002, "10.0.0.2"));
+        assert_eq!(r.place, Place::Folder("/env".into()));
+        // flags beat env
+        let r = resolve(&args(&[&cfg, "--port", "7003", "--path", "/flag", "--host", "10.0.0.3", "--allow-reset"]), &e)
+            .unwrap();
+        assert_eq!((r.config.port, r.config.host.as_str()), (7003, "10.0.0.3"));
+        assert_eq!(r.place, Place::Folder("/flag".into()));
+        assert!(r.config.allow_reset);
+        // defaults
+        let r = resolve(&args(&[]), &[]).unwrap();
+        assert_eq!((r.config.port, r.config.host.as_str()), (8000, "127.0.0.1"));
+        assert_eq!(r.place, Place::Folder("./chroma_data".into()));
+        assert_eq!(r.config.max_body_bytes, chroma_server::DEFAULT_MAX_BODY_BYTES);
+        assert!(r.notes.is_empty());
+        assert_eq!(resolve(&args(&["--ephemeral", &cfg]), &e).unwrap().place, Place::Memory);
+    }
+
+    #[test]
+    fn config_file_notes_and_errors() {
+        let (_d, cfg) = config_file("port: 7001\nprot: 1\nsqlite_filename: x.sqlite3\n");
+        let r = resolve(&args(&[&cfg]), &env(&[("CHROMA_SQLITEDB__URL", "x")])).unwrap();
+        let warnings: Vec<&String> = r.notes.iter().filter(|(w, _)| *w).map(|(_, n)| n).collect();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("unknown keys, not used: prot"), "{}", warnings[0]);
+        let infos: Vec<&String> = r.notes.iter().filter(|(w, _)| !*w).map(|(_, n)| n).collect();
+        assert!(infos.iter().any(|n| n.contains("`sqlite_filename` is ignored")), "{infos:?}");
+        assert!(infos.iter().any(|n| n.contains("CHROMA_SQLITEDB__URL is ignored")), "{infos:?}");
+        assert!(infos.iter().any(|n| n.contains("listen_address not set")), "{infos:?}");
+        let (_d2, bad) = config_file("port: eighty\n");
+        let e = resolve(&args(&[&bad]), &[]).err().unwrap();
+        assert!(e.contains("`port`") && e.contains("port number") && e.contains("config.yaml"), "{e}");
+        let e = resolve(&args(&["/no/such/file.yaml"]), &[]).err().unwrap();
+        assert!(e.contains("does not exist"), "{e}");
+        let e = resolve(&args(&[]), &env(&[("CHROMA_PORT", "x")])).err().unwrap();
+        assert!(e.contains("CHROMA_PORT"), "{e}");
+        assert!(Cli::try_parse_from(["chroma-rs", "run", "a.yaml", "--config", "b.yaml"]).is_err());
+    }
+
+    #[test]
+    fn version_names_the_chroma_api() {
+        assert!(VERSION_LINE.starts_with(env!("CARGO_PKG_VERSION")));
+        assert!(VERSION_LINE.contains(&format!("Chroma API {}", chroma_server::CHROMA_API_VERSION)));
     }
 }

@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Modules: [`config`] and [`auth`] (settings), [`errors`] (error responses per client line);
-//! inside: `router` (the route table), `v1` / `v2` (each version's routes), `middleware`
+//! inside: `router` (the route table), `openapi` (`/openapi.json` and `/docs`, generated from
+//! the route tables and the wire types), `v1` / `v2` (each version's routes), `middleware`
 //! (client line detection, auth, CORS), `request` (state, extractors, body parsing, engine
 //! calls), `reply` (response helpers), and the handlers by concern: `system`, `tenants`,
 //! `collections`, `records`.
@@ -31,6 +32,7 @@ mod collections;
 pub mod config;
 pub mod errors;
 mod middleware;
+mod openapi;
 mod records;
 mod reply;
 mod request;
@@ -42,7 +44,7 @@ mod v2;
 
 pub use auth::{Auth, BasicUser, TokenHeader};
 pub use chroma_wire::ClientLine;
-pub use config::{ServerConfig, DEFAULT_MAX_BODY_BYTES};
+pub use config::{ConfigFile, ServerConfig, CHROMA_API_VERSION, DEFAULT_MAX_BODY_BYTES};
 
 use axum::Router;
 use chroma_types::ChromaApi;

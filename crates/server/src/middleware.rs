@@ -46,7 +46,8 @@ fn line_of(req: &Request) -> ClientLine {
     req.extensions().get::<ClientLine>().copied().unwrap_or_else(|| client_line(req.uri().path(), req.headers()))
 }
 
-/// Paths that stay open when auth is on (as Chroma's default ignore list).
+/// Paths that stay open when auth is on (as Chroma's default ignore list, and the API's
+/// description).
 fn is_open_path(method: &Method, path: &str) -> bool {
     let p = path.strip_suffix('/').unwrap_or(path);
     *method == Method::OPTIONS
@@ -60,6 +61,8 @@ fn is_open_path(method: &Method, path: &str) -> bool {
                     | "/api/v2/heartbeat"
                     | "/api/v2/version"
                     | "/api/v2/healthcheck"
+                    | "/openapi.json"
+                    | "/docs"
             ))
 }
 

@@ -1,14 +1,16 @@
-//! The router: v1 and v2 routes, the fallback, and the layers (auth, client line detection,
-//! body limit, CORS).
+//! The router: v1 and v2 routes, `/openapi.json` and `/docs`, the fallback, and the layers
+//! (auth, client line detection, body limit, CORS).
 
 use crate::errors::Fail;
 use crate::middleware::{authenticate, cors, detect_client_line};
+use crate::openapi::{docs_page, Docs};
 use crate::request::AppState;
 use crate::ServerConfig;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::middleware;
 use axum::response::Response;
+use axum::routing::get;
 use axum::{Extension, Router};
 use chroma_types::ChromaApi;
 use chroma_wire::ClientLine;
@@ -22,11 +24,17 @@ pub(crate) fn router(api: Arc<dyn ChromaApi>, config: &ServerConfig) -> Router {
         auth: Arc::new(config.auth.clone()),
         request_timeout: config.request_timeout,
     };
+    let table: Vec<_> = crate::v1::routes().into_iter().chain(crate::v2::routes()).collect();
     let mut routes = Router::new();
-    for (path, mr) in crate::v1::routes().into_iter().chain(crate::v2::routes()) {
+    for (path, mr) in &table {
         // Clients send both `path` and `path/`.
-        routes = routes.route(&path, mr.clone()).route(&format!("{path}/"), mr);
+        routes = routes.route(path, mr.clone()).route(&format!("{path}/"), mr.clone());
     }
+    // The API's description, generated from `table` (see `openapi`).
+    let docs = Docs::new(table, st.clone());
+    routes = routes
+        .route("/openapi.json", get(move || async move { docs.openapi_json().await }))
+        .route("/docs", get(docs_page));
     let mut app = routes
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(st.clone(), authenticate))

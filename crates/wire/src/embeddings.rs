@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// One embedding in a request or response: a list of numbers or a base64 string of
 /// little-endian f32.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum EmbeddingIn {
     /// `[0.1, 0.2, ...]`.

@@ -71,6 +71,7 @@ fn saturating_i64(n: usize) -> i64 {
 
 /// `{"name": ...}` of create tenant / create database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NameBody {
     /// The tenant or database name.
     pub name: String,
@@ -78,6 +79,7 @@ pub struct NameBody {
 
 /// Body of create collection (all lines).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreateCollectionBody {
     /// Collection name.
     pub name: String,
@@ -123,6 +125,7 @@ impl CreateCollectionBody {
 
 /// Body of modify collection (PUT).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UpdateCollectionBody {
     /// The new name.
     #[serde(default)]
@@ -160,6 +163,7 @@ impl UpdateCollectionBody {
 
 /// Body of add and upsert.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AddBody {
     /// Record ids.
     pub ids: Vec<String>,
@@ -209,6 +213,7 @@ impl AddBody {
 
 /// Body of update.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UpdateBody {
     /// Record ids.
     pub ids: Vec<String>,
@@ -262,6 +267,7 @@ impl UpdateBody {
 
 /// Body of get.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GetBody {
     /// Only these ids.
     #[serde(default)]
@@ -319,6 +325,7 @@ impl GetBody {
 
 /// Body of query.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QueryBody {
     /// Only consider these ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -377,6 +384,7 @@ impl QueryBody {
 
 /// Body of delete.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DeleteBody {
     /// Only these ids.
     #[serde(default)]

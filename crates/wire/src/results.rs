@@ -13,12 +13,14 @@ fn include_names(include: &[Include]) -> Vec<&'static str> {
 
 /// Response of `get`, serialized without an intermediate `Value` (f32 stays short).
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GetResponse<'a> {
     /// Record ids.
     pub ids: &'a [String],
     /// Embeddings, when included.
     pub embeddings: Option<&'a [Vec<f32>]>,
     /// Metadatas, when included.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<Option<serde_json::Map<String, Value>>>>"))]
     pub metadatas: Option<&'a [Option<Metadata>]>,
     /// Documents, when included.
     pub documents: Option<&'a [Option<String>]>,
@@ -66,6 +68,7 @@ pub fn get_result_to_string(r: &GetResult, line: ClientLine) -> Result<String> {
 
 /// Response of `query`.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QueryResponse<'a> {
     /// Record ids, one list per query embedding.
     pub ids: &'a [Vec<String>],
@@ -74,6 +77,7 @@ pub struct QueryResponse<'a> {
     /// Embeddings, when included.
     pub embeddings: Option<&'a [Vec<Vec<f32>>]>,
     /// Metadatas, when included.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<Vec<Option<serde_json::Map<String, Value>>>>>"))]
     pub metadatas: Option<&'a [Vec<Option<Metadata>>]>,
     /// Documents, when included.
     pub documents: Option<&'a [Vec<Option<String>>]>,
