@@ -30,6 +30,7 @@ pub mod auth;
 mod collections;
 pub mod config;
 pub mod errors;
+mod lineage;
 mod middleware;
 mod records;
 mod reply;

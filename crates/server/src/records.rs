@@ -110,6 +110,9 @@ pub(crate) async fn delete(
         let target = Target::new(scope, &coll)?;
         let b: wire::DeleteBody = body(&bytes)?;
         let echo = if line == ClientLine::V04 && b.ids_only() { b.ids.clone() } else { None };
+        // 1.x counts an ids-only delete as the ids it was given (missing and repeated ones
+        // too), a filtered one as the records it removed.
+        let asked = if b.ids_only() { b.ids.as_ref().map(Vec::len) } else { None };
         let req = b.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         if !line.is_v2()
             && req.ids.as_ref().is_none_or(Vec::is_empty)
@@ -122,7 +125,8 @@ pub(crate) async fn delete(
         Ok(match line {
             ClientLine::V04 => ok(json!(echo.unwrap_or(deleted))),
             ClientLine::V05 => ok(Value::Null),
-            ClientLine::V06 | ClientLine::V1x => ok(json!({"deleted": deleted.len()})),
+            ClientLine::V06 => ok(json!({"deleted": deleted.len()})),
+            ClientLine::V1x => ok(json!({"deleted": asked.unwrap_or(deleted.len())})),
         })
     };
     finish(line, r.await)

@@ -284,7 +284,7 @@ impl Engine {
         let st = self.state(collection);
         let _w = st.write.lock();
         let row = self.collection_row(collection)?;
-        Self::check_filterable(&row, req.r#where.as_ref())?;
+        Self::check_filterable(&row, req.r#where.as_ref(), req.where_document.as_ref())?;
         let mut g = st.index.write(); // held from before the commit (see write_rows)
         let mut conn = self.inner.conn.lock();
         let mut matched = Self::matching(
