@@ -452,4 +452,51 @@ mod tests {
         assert_eq!((c.space, c.ef_search), (Space::Ip, 7));
         assert!(IndexConfig::default().apply_configuration(Some(&json!({"hnsw": {"bogus": 1}}))).is_err());
     }
+
+    #[test]
+    fn spann_is_served_by_hnsw() {
+        // As a local Chroma 1.5.9: SPANN parameters are dropped, the space is kept.
+        let c = IndexConfig::default()
+            .apply_configuration(Some(&json!({"spann": {"search_nprobe": 64, "ef_search": 200}})))
+            .unwrap();
+        assert_eq!(c, IndexConfig::default());
+        let c = IndexConfig::default().apply_configuration(Some(&json!({"spann": {"space": "cosine"}}))).unwrap();
+        assert_eq!(c.space, Space::Cosine);
+        let both = json!({"spann": {"space": "cosine"}, "hnsw": {"ef_search": 9}});
+        let e = IndexConfig::default().apply_configuration(Some(&both)).unwrap_err();
+        assert_eq!(e.message, "Multiple vector index configurations provided");
+        let c = IndexConfig::default()
+            .apply_configuration(Some(&json!({"spann": null, "hnsw": {"ef_search": 9}})))
+            .unwrap();
+        assert_eq!(c.ef_search, 9);
+    }
+
+    #[test]
+    fn schema_hnsw_and_fts() {
+        let hnsw = json!({"ef_construction": 150, "max_neighbors": 32, "ef_search": 77, "num_threads": null,
+            "batch_size": 50, "sync_threshold": 500, "resize_factor": 1.5});
+        let schema = json!({"defaults": {"float_list": {"vector_index": {"config": {"hnsw": hnsw}}}},
+            "keys": {"#document": {"string": {"fts_index": {"enabled": false, "config": {}}}}}});
+        let c = IndexConfig::default().apply_schema(Some(&schema), None).unwrap();
+        assert_eq!((c.ef_construction, c.m, c.ef_search, c.num_threads), (150, 32, 77, 0));
+        assert_eq!((c.batch_size, c.sync_threshold, c.resize_factor), (50, 500, 1.5));
+        assert!(c.fts_disabled);
+        let v = c.to_v1x_json();
+        assert_eq!(v["hnsw"]["max_neighbors"], 32);
+        assert_eq!(v["hnsw"]["ef_search"], 77);
+        let s = c.to_schema_json();
+        assert_eq!(s.pointer("/keys/#embedding/float_list/vector_index/config/hnsw/max_neighbors"), Some(&json!(32)));
+        assert_eq!(s.pointer("/defaults/float_list/vector_index/config/hnsw/ef_search"), Some(&json!(77)));
+        assert_eq!(s.pointer("/keys/#document/string/fts_index/enabled"), Some(&json!(false)));
+        let bad =
+            json!({"keys": {"#embedding": {"float_list": {"vector_index": {"config": {"hnsw": {"ef_search": 0}}}}}}});
+        assert!(IndexConfig::default().apply_schema(Some(&bad), None).is_err());
+        let bad = json!({"keys": {"#embedding": {"float_list": {"vector_index": {"config": {"hnsw": {"bogus": 1}}}}}}});
+        assert!(IndexConfig::default().apply_schema(Some(&bad), None).is_err());
+        // the stored form keeps the flag; an old stored config without it reads as enabled
+        let back: IndexConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert!(back.fts_disabled);
+        let old: IndexConfig = serde_json::from_value(serde_json::to_value(IndexConfig::default()).unwrap()).unwrap();
+        assert!(!old.fts_disabled);
+    }
 }
