@@ -121,6 +121,17 @@ pub(crate) async fn delete(
         {
             return Err(Fail::Api(Op::Record, Error::invalid(DELETE_NOTHING)));
         }
+        if line == ClientLine::V1x
+            && req.ids.as_ref().is_some_and(Vec::is_empty)
+            && req.r#where.is_none()
+            && req.where_document.is_none()
+        {
+            // 1.x: an empty id list is a request without ids (`{}` deletes nothing, answering 0).
+            return Err(Fail::Api(
+                Op::Record,
+                Error::invalid("Validation error: ids, where: Either ids or where must be specified"),
+            ));
+        }
         let deleted = target.run(&st, Op::Record, move |api, id| api.delete(id, req)).await?;
         Ok(match line {
             ClientLine::V04 => ok(json!(echo.unwrap_or(deleted))),
