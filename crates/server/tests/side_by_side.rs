@@ -286,7 +286,7 @@ fn routes_local_chroma_refuses() {
         let (a, b) = p.same_status(&format!("{op} missing"), method, &coll(&missing, op), body);
         assert_eq!(a["error"], b["error"], "{op} missing");
     }
-    p.same_status("search without searches", "POST", &coll(&ids.1, "search"), Some(&json!({})));
+    p.same_status("search without searches", "POST", &coll(ids.1, "search"), Some(&json!({})));
     // fork, fork_count and indexing_status on a missing collection: 404 from both
     for (op, method, body) in [
         ("fork", "POST", Some(json!({"new_name": p.name("nofork")}))),

@@ -109,7 +109,7 @@ fn fork_survives_reopen_and_is_independent() {
     assert_eq!(s.total_ops, s.num_indexed_ops + s.num_unindexed_ops);
 }
 
-/// `cargo test -p chroma-store --test fork -- --ignored --nocapture` (FORK_N, FORK_DIM):
+/// `cargo test -p chroma-store --test fork -- --ignored --nocapture` (`FORK_N`, `FORK_DIM`):
 /// the time of one fork of a persistent collection.
 #[test]
 #[ignore = "timing; run by hand"]
