@@ -130,7 +130,10 @@ fn fork_timing() {
     let f = e.fork_collection(c.id, "big-fork").unwrap();
     eprintln!("fork {n} x {dim}: {:.3} s", t.elapsed().as_secs_f64());
     let t = std::time::Instant::now();
-    let r = e.query(f.id, QueryRequest::new(vec![vs[n / 2].clone()], 1)).unwrap();
+    let probes: Vec<Vec<f32>> = (0..20).map(|i| vs[i * n / 20].clone()).collect();
+    let r = e.query(f.id, QueryRequest::new(probes.clone(), 3)).unwrap();
     eprintln!("first query on the fork (loads its index): {:.3} s", t.elapsed().as_secs_f64());
-    assert_eq!(r.ids[0], vec![format!("id{}", n / 2)]);
+    let s = e.query(c.id, QueryRequest::new(probes, 3)).unwrap();
+    assert_eq!(r.ids, s.ids, "the fork answers as its source");
+    assert_eq!(r.distances, s.distances);
 }
