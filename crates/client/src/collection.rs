@@ -144,6 +144,23 @@ impl Collection {
         self.api.count(self.model.id)
     }
 
+    /// A copy of this collection (records, configuration, metadata) named `new_name`, in the
+    /// same database: 1.x `collection.fork`.
+    pub fn fork(&self, new_name: &str) -> Result<Collection> {
+        let model = self.api.fork_collection(self.model.id, new_name)?;
+        Ok(Collection { api: self.api.clone(), model, dialect: self.dialect })
+    }
+
+    /// How many forks share this collection's lineage.
+    pub fn fork_count(&self) -> Result<usize> {
+        self.api.fork_count(self.model.id)
+    }
+
+    /// How far the vector index has caught up with the writes.
+    pub fn indexing_status(&self) -> Result<chroma_types::IndexingStatus> {
+        self.api.indexing_status(self.model.id)
+    }
+
     /// The first `limit` records with embeddings, metadatas and documents.
     pub fn peek(&self, limit: usize) -> Result<GetResult> {
         self.get(Get::new().limit(limit).include(&[Include::Embeddings, Include::Metadatas, Include::Documents]))

@@ -31,6 +31,7 @@ pub mod auth;
 mod collections;
 pub mod config;
 pub mod errors;
+mod lineage;
 mod middleware;
 mod openapi;
 mod records;

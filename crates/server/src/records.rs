@@ -110,6 +110,9 @@ pub(crate) async fn delete(
         let target = Target::new(scope, &coll)?;
         let b: wire::DeleteBody = body(&bytes)?;
         let echo = if line == ClientLine::V04 && b.ids_only() { b.ids.clone() } else { None };
+        // 1.x counts an ids-only delete as the ids it was given (missing and repeated ones
+        // too), a filtered one as the records it removed.
+        let asked = if b.ids_only() { b.ids.as_ref().map(Vec::len) } else { None };
         let req = b.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         if !line.is_v2()
             && req.ids.as_ref().is_none_or(Vec::is_empty)
@@ -118,11 +121,23 @@ pub(crate) async fn delete(
         {
             return Err(Fail::Api(Op::Record, Error::invalid(DELETE_NOTHING)));
         }
+        if line == ClientLine::V1x
+            && req.ids.as_ref().is_some_and(Vec::is_empty)
+            && req.r#where.is_none()
+            && req.where_document.is_none()
+        {
+            // 1.x: an empty id list is a request without ids (`{}` deletes nothing, answering 0).
+            return Err(Fail::Api(
+                Op::Record,
+                Error::invalid("Validation error: ids, where: Either ids or where must be specified"),
+            ));
+        }
         let deleted = target.run(&st, Op::Record, move |api, id| api.delete(id, req)).await?;
         Ok(match line {
             ClientLine::V04 => ok(json!(echo.unwrap_or(deleted))),
             ClientLine::V05 => ok(Value::Null),
-            ClientLine::V06 | ClientLine::V1x => ok(json!({"deleted": deleted.len()})),
+            ClientLine::V06 => ok(json!({"deleted": deleted.len()})),
+            ClientLine::V1x => ok(json!({"deleted": asked.unwrap_or(deleted.len())})),
         })
     };
     finish(line, r.await)

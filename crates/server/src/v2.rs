@@ -2,7 +2,7 @@
 //! v2 has `auth/identity`, tenant update and delete, and collections by id.
 
 use crate::request::AppState;
-use crate::{collections, records, system, tenants};
+use crate::{collections, lineage, records, system, tenants};
 use axum::routing::{get, post, MethodRouter};
 
 /// The v2 routes, in the order they are added (each also answers with a trailing slash).
@@ -35,5 +35,12 @@ pub(crate) fn routes() -> Vec<(String, MethodRouter<AppState>)> {
         (format!("{C}/get"), post(records::get)),
         (format!("{C}/query"), post(records::query)),
         (format!("{C}/count"), get(records::count)),
+        (format!("{C}/fork"), post(lineage::fork)),
+        (format!("{C}/fork_count"), get(lineage::fork_count)),
+        (format!("{C}/indexing_status"), get(lineage::indexing_status)),
+        (format!("{C}/search"), post(lineage::search)),
+        (format!("{C}/functions/attach"), post(lineage::attach_function)),
+        (format!("{C}/functions/{{name}}"), get(lineage::get_function)),
+        (format!("{C}/attached_functions/{{name}}/detach"), post(lineage::detach_function)),
     ]
 }

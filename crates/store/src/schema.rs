@@ -99,6 +99,13 @@ INSERT INTO documents_fts (rowid, document) SELECT rid, document FROM records WH
 CREATE INDEX records_by_cid_rid ON records (cid, rid);
 ",
     },
+    Migration {
+        version: 4,
+        name: "fork lineage",
+        sql: r"
+ALTER TABLE collections ADD COLUMN lineage TEXT;
+",
+    },
 ];
 
 /// The schema version this build writes.

@@ -7,7 +7,36 @@ use crate::model::{
     AddRequest, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult, QueryRequest,
     QueryResult, Tenant, UpdateCollection, UpdateRequest,
 };
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+/// How far a collection's vector index has caught up with its writes (1.x
+/// `get_indexing_status`). chroma-rs counts vector slots: every stored vector is one op, and
+/// it is indexed once linked into the HNSW graph (until then searches scan it exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IndexingStatus {
+    /// Vectors linked into the graph.
+    pub num_indexed_ops: u64,
+    /// Vectors stored but not linked yet.
+    pub num_unindexed_ops: u64,
+    /// Every stored vector.
+    pub total_ops: u64,
+    /// `num_indexed_ops / total_ops`, 1.0 for an empty collection.
+    pub op_indexing_progress: f64,
+}
+
+impl IndexingStatus {
+    /// The status of an index with `indexed` of `total` vectors linked.
+    pub fn new(indexed: usize, total: usize) -> IndexingStatus {
+        let indexed = indexed.min(total);
+        IndexingStatus {
+            num_indexed_ops: indexed as u64,
+            num_unindexed_ops: (total - indexed) as u64,
+            total_ops: total as u64,
+            op_indexing_progress: if total == 0 { 1.0 } else { indexed as f64 / total as f64 },
+        }
+    }
+}
 
 /// The operations of Chroma's API, implemented by the engine and by the HTTP client.
 pub trait ChromaApi: Send + Sync {
@@ -58,6 +87,14 @@ pub trait ChromaApi: Send + Sync {
     fn update_collection(&self, id: Uuid, req: UpdateCollection) -> Result<()>;
     /// Deletes a collection and its records.
     fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()>;
+    /// Copies a collection (records, configuration, metadata) into a new one named
+    /// `new_name` in the same database (1.x `collection.fork`).
+    fn fork_collection(&self, id: Uuid, new_name: &str) -> Result<Collection>;
+    /// How many forks share this collection's lineage (the collection it was forked from,
+    /// transitively, and every fork of it), not counting the root itself.
+    fn fork_count(&self, id: Uuid) -> Result<usize>;
+    /// How far the collection's vector index has caught up with its writes.
+    fn indexing_status(&self, id: Uuid) -> Result<IndexingStatus>;
 
     /// Adds records; ids that already exist are ignored (as in Chroma).
     fn add(&self, collection: Uuid, req: AddRequest) -> Result<()>;

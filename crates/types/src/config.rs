@@ -70,6 +70,10 @@ pub struct IndexConfig {
     /// client sent them. A disabled inverted index makes filtering on that key an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_keys: Option<serde_json::Map<String, Value>>,
+    /// 1.x: the schema disabled the full-text index of `#document`; document filters are then
+    /// refused, as by Chroma.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fts_disabled: bool,
 }
 
 impl Default for IndexConfig {
@@ -85,6 +89,7 @@ impl Default for IndexConfig {
             sync_threshold: 1000,
             embedding_function: None,
             schema_keys: None,
+            fts_disabled: false,
         }
     }
 }
@@ -161,10 +166,22 @@ impl IndexConfig {
         }
         // chroma-rs's own v2 answers carry both forms; the 0.5.x one is the complete one.
         let hnsw = map.get("hnsw_configuration").or_else(|| map.get("hnsw"));
-        if let Some(spann) = map.get("spann") {
-            if !spann.is_null() {
-                return Err(Error::invalid("SPANN configuration is not supported by chroma-rs; use hnsw"));
+        if let Some(spann) = map.get("spann").filter(|s| !s.is_null()) {
+            // A local Chroma 1.x builds an HNSW index for a SPANN configuration, keeping only
+            // its space; chroma-rs does the same.
+            if hnsw.is_some_and(|h| !h.is_null()) {
+                return Err(Error::invalid("Multiple vector index configurations provided"));
             }
+            let Value::Object(sp) = spann else {
+                return Err(Error::invalid(format!("Expected spann configuration to be an object, got {spann}")));
+            };
+            if let Some(space) = sp.get("space").filter(|x| !x.is_null()) {
+                self.space = space
+                    .as_str()
+                    .and_then(Space::parse)
+                    .ok_or_else(|| Error::invalid(format!("Invalid value for SPANN configuration space: {space}")))?;
+            }
+            return Ok(self);
         }
         let Some(hnsw) = hnsw else { return Ok(self) };
         if hnsw.is_null() {
@@ -240,6 +257,9 @@ impl IndexConfig {
                     self.space = space;
                 }
             }
+            if let Some(h) = v.get("hnsw").filter(|h| !h.is_null()) {
+                self = self.apply_schema_hnsw(h)?;
+            }
             if let Some(ef) = v.get("embedding_function").filter(|e| e.is_object()) {
                 let is_default = |e: &Value| e.get("name").and_then(Value::as_str) == Some("default");
                 if let Some(conf) = configured_ef.filter(|c| c.is_object()) {
@@ -258,9 +278,42 @@ impl IndexConfig {
                 }
             }
         }
+        self.fts_disabled =
+            keys.get("#document").and_then(|d| d.pointer("/string/fts_index/enabled")) == Some(&Value::Bool(false));
         let own: serde_json::Map<String, Value> = keys.into_iter().filter(|(k, _)| !k.starts_with('#')).collect();
         if !own.is_empty() {
             self.schema_keys = Some(own);
+        }
+        Ok(self)
+    }
+
+    /// The `hnsw` object of a 1.x schema's vector index (`HnswIndexConfig`: every field
+    /// optional, `null` meaning the default).
+    fn apply_schema_hnsw(mut self, h: &Value) -> Result<Self> {
+        let Value::Object(h) = h else {
+            return Err(Error::invalid(format!("Expected hnsw index config to be an object, got {h}")));
+        };
+        for (key, v) in h.iter().filter(|(_, v)| !v.is_null()) {
+            let int = |min: u64| -> Result<usize> {
+                v.as_u64()
+                    .filter(|i| *i >= min && *i <= 1_000_000)
+                    .map(|i| i as usize)
+                    .ok_or_else(|| Error::invalid(format!("Invalid value for HNSW index config {key}: {v}")))
+            };
+            match key.as_str() {
+                "max_neighbors" => self.m = int(2)?,
+                "ef_construction" => self.ef_construction = int(1)?,
+                "ef_search" => self.ef_search = int(1)?,
+                "num_threads" => self.num_threads = int(1)?,
+                "batch_size" => self.batch_size = int(2)?,
+                "sync_threshold" => self.sync_threshold = int(2)?,
+                "resize_factor" => {
+                    self.resize_factor = v.as_f64().filter(|f| *f >= 1.0 && f.is_finite()).ok_or_else(|| {
+                        Error::invalid(format!("Invalid value for HNSW index config resize_factor: {v}"))
+                    })?;
+                }
+                _ => return Err(Error::invalid(format!("Unknown HNSW index config parameter: {key}"))),
+            }
         }
         Ok(self)
     }
@@ -353,7 +406,7 @@ impl IndexConfig {
                 "bool": {"bool_inverted_index": on(true)},
             },
             "keys": {
-                "#document": {"string": {"fts_index": on(true), "string_inverted_index": on(false)}},
+                "#document": {"string": {"fts_index": on(!self.fts_disabled), "string_inverted_index": on(false)}},
                 "#embedding": {"float_list": {"vector_index": {"enabled": true, "config": keyed}}},
             },
         });
@@ -398,5 +451,52 @@ mod tests {
         let c = IndexConfig::default().apply_configuration(Some(&c.to_v05_json())).unwrap();
         assert_eq!((c.space, c.ef_search), (Space::Ip, 7));
         assert!(IndexConfig::default().apply_configuration(Some(&json!({"hnsw": {"bogus": 1}}))).is_err());
+    }
+
+    #[test]
+    fn spann_is_served_by_hnsw() {
+        // As a local Chroma 1.5.9: SPANN parameters are dropped, the space is kept.
+        let c = IndexConfig::default()
+            .apply_configuration(Some(&json!({"spann": {"search_nprobe": 64, "ef_search": 200}})))
+            .unwrap();
+        assert_eq!(c, IndexConfig::default());
+        let c = IndexConfig::default().apply_configuration(Some(&json!({"spann": {"space": "cosine"}}))).unwrap();
+        assert_eq!(c.space, Space::Cosine);
+        let both = json!({"spann": {"space": "cosine"}, "hnsw": {"ef_search": 9}});
+        let e = IndexConfig::default().apply_configuration(Some(&both)).unwrap_err();
+        assert_eq!(e.message, "Multiple vector index configurations provided");
+        let c = IndexConfig::default()
+            .apply_configuration(Some(&json!({"spann": null, "hnsw": {"ef_search": 9}})))
+            .unwrap();
+        assert_eq!(c.ef_search, 9);
+    }
+
+    #[test]
+    fn schema_hnsw_and_fts() {
+        let hnsw = json!({"ef_construction": 150, "max_neighbors": 32, "ef_search": 77, "num_threads": null,
+            "batch_size": 50, "sync_threshold": 500, "resize_factor": 1.5});
+        let schema = json!({"defaults": {"float_list": {"vector_index": {"config": {"hnsw": hnsw}}}},
+            "keys": {"#document": {"string": {"fts_index": {"enabled": false, "config": {}}}}}});
+        let c = IndexConfig::default().apply_schema(Some(&schema), None).unwrap();
+        assert_eq!((c.ef_construction, c.m, c.ef_search, c.num_threads), (150, 32, 77, 0));
+        assert_eq!((c.batch_size, c.sync_threshold, c.resize_factor), (50, 500, 1.5));
+        assert!(c.fts_disabled);
+        let v = c.to_v1x_json();
+        assert_eq!(v["hnsw"]["max_neighbors"], 32);
+        assert_eq!(v["hnsw"]["ef_search"], 77);
+        let s = c.to_schema_json();
+        assert_eq!(s.pointer("/keys/#embedding/float_list/vector_index/config/hnsw/max_neighbors"), Some(&json!(32)));
+        assert_eq!(s.pointer("/defaults/float_list/vector_index/config/hnsw/ef_search"), Some(&json!(77)));
+        assert_eq!(s.pointer("/keys/#document/string/fts_index/enabled"), Some(&json!(false)));
+        let bad =
+            json!({"keys": {"#embedding": {"float_list": {"vector_index": {"config": {"hnsw": {"ef_search": 0}}}}}}});
+        assert!(IndexConfig::default().apply_schema(Some(&bad), None).is_err());
+        let bad = json!({"keys": {"#embedding": {"float_list": {"vector_index": {"config": {"hnsw": {"bogus": 1}}}}}}});
+        assert!(IndexConfig::default().apply_schema(Some(&bad), None).is_err());
+        // the stored form keeps the flag; an old stored config without it reads as enabled
+        let back: IndexConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert!(back.fts_disabled);
+        let old: IndexConfig = serde_json::from_value(serde_json::to_value(IndexConfig::default()).unwrap()).unwrap();
+        assert!(!old.fts_disabled);
     }
 }

@@ -28,7 +28,7 @@ pub mod model;
 pub mod settings;
 pub mod validate;
 
-pub use api::ChromaApi;
+pub use api::{ChromaApi, IndexingStatus};
 pub use config::{IndexConfig, Space};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Dialect, Where, WhereDocument};

@@ -90,13 +90,15 @@ pub fn collection_from_json(v: &Value) -> Result<Collection> {
         None | Some(Value::Null) => None,
         Some(m) => Some(metadata_from_json(m).map_err(|e| bad(&e.message))?),
     };
-    let config = IndexConfig::default()
+    let mut config = IndexConfig::default()
         .apply_configuration(
             v.get("configuration_json").filter(|c| c.get("hnsw").is_some() || c.get("hnsw_configuration").is_some()),
         )
         .unwrap_or_default()
         .apply_metadata(metadata.as_ref())
         .unwrap_or_else(|_| IndexConfig::default());
+    config.fts_disabled =
+        v.pointer("/schema/keys/#document/string/fts_index/enabled").and_then(Value::as_bool) == Some(false);
     let str_or = |k: &str, d: &str| v.get(k).and_then(Value::as_str).unwrap_or(d).to_string();
     Ok(Collection {
         id,

@@ -3,7 +3,7 @@
 use super::{json_body, pct, HttpApi};
 use chroma_types::{
     AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, Error, ErrorKind, GetRequest,
-    GetResult, QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
+    GetResult, IndexingStatus, QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
 };
 use chroma_wire as wire;
 use serde_json::Value;
@@ -208,6 +208,31 @@ impl ChromaApi for HttpApi {
             return self.json("DELETE", &path, None).map(|_| ());
         }
         self.json("DELETE", &format!("{}/collections/{}", Self::scope(tenant, database), pct(name)), None).map(|_| ())
+    }
+
+    fn fork_collection(&self, id: Uuid, new_name: &str) -> Result<Collection> {
+        if self.v1()? {
+            return Err(Self::v1_missing("Forking a collection"));
+        }
+        let body = json_body(&serde_json::json!({ "new_name": new_name }))?;
+        self.collection(&self.json("POST", &self.coll_path(id, "fork")?, Some(body))?)
+    }
+
+    fn fork_count(&self, id: Uuid) -> Result<usize> {
+        if self.v1()? {
+            return Err(Self::v1_missing("Counting forks"));
+        }
+        let v = self.json("GET", &self.coll_path(id, "fork_count")?, None)?;
+        as_usize(v.get("count").unwrap_or(&Value::Null), "fork count")
+    }
+
+    fn indexing_status(&self, id: Uuid) -> Result<IndexingStatus> {
+        if self.v1()? {
+            return Err(Self::v1_missing("Indexing status"));
+        }
+        let v = self.json("GET", &self.coll_path(id, "indexing_status")?, None)?;
+        serde_json::from_value(v.clone())
+            .map_err(|e| Error::internal(format!("Unexpected indexing status from server: {v}")).with_source(e))
     }
 
     fn add(&self, collection: Uuid, req: AddRequest) -> Result<()> {

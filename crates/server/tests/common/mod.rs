@@ -76,9 +76,20 @@ impl Raw {
 
 /// Sends one request with exactly these headers (plus Host, Content-Length, Connection: close).
 pub fn raw(server: &TestServer, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Raw {
-    let mut s = TcpStream::connect(server.addr).expect("connect");
+    raw_to(server.addr, method, path, headers, body)
+}
+
+/// [`raw`] to any server (e.g. a real Chroma).
+pub fn raw_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Raw {
+    let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.addr);
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         let _ = write!(req, "{k}: {v}\r\n");
     }

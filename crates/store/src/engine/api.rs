@@ -3,8 +3,8 @@
 
 use super::Engine;
 use chroma_types::{
-    AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult, QueryRequest,
-    QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
+    AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult,
+    IndexingStatus, QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
 };
 use uuid::Uuid;
 
@@ -94,6 +94,18 @@ impl ChromaApi for Engine {
 
     fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
         self.remove_collection(tenant, database, name)
+    }
+
+    fn fork_collection(&self, id: Uuid, new_name: &str) -> Result<Collection> {
+        self.fork(id, new_name)
+    }
+
+    fn fork_count(&self, id: Uuid) -> Result<usize> {
+        self.forks(id)
+    }
+
+    fn indexing_status(&self, id: Uuid) -> Result<IndexingStatus> {
+        self.indexing(id)
     }
 
     fn add(&self, collection: Uuid, req: AddRequest) -> Result<()> {

@@ -13,6 +13,7 @@
 mod api;
 mod catalog;
 mod compact;
+mod fork;
 mod indexer;
 mod open;
 mod plan;

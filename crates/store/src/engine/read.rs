@@ -41,7 +41,7 @@ impl Engine {
     pub(super) fn get_records(&self, collection: Uuid, req: &GetRequest) -> Result<GetResult> {
         let st = self.state(collection);
         let row = self.collection_row(collection)?;
-        Self::check_filterable(&row, req.r#where.as_ref())?;
+        Self::check_filterable(&row, req.r#where.as_ref(), req.where_document.as_ref())?;
         let (q, params) = get_sql(&row, req)?;
         // Embeddings come from the in-memory index when it is loaded, else straight from the
         // vector file (reading a collection back, as `chroma-rs migrate` verifies, must not
@@ -75,7 +75,7 @@ impl Engine {
     pub(super) fn query_records(&self, collection: Uuid, req: &QueryRequest) -> Result<QueryResult> {
         let st = self.state(collection);
         let row = self.collection_row(collection)?;
-        Self::check_filterable(&row, req.r#where.as_ref())?;
+        Self::check_filterable(&row, req.r#where.as_ref(), req.where_document.as_ref())?;
         if req.query_embeddings.is_empty() {
             return Err(Error::invalid("Expected query_embeddings to be a non-empty list"));
         }
@@ -198,7 +198,19 @@ impl Engine {
     }
 
     /// A 1.x schema can disable a key's inverted index; Chroma then refuses filters on it.
-    pub(super) fn check_filterable(row: &CollRow, w: Option<&Where>) -> Result<()> {
+    /// A schema can also disable the full-text index of `#document`: then every document
+    /// filter (`where_document`, or `#document` inside `where`) is refused.
+    pub(super) fn check_filterable(row: &CollRow, w: Option<&Where>, d: Option<&WhereDocument>) -> Result<()> {
+        fn has_document(w: &Where) -> bool {
+            match w {
+                Where::And(v) | Where::Or(v) => v.iter().any(has_document),
+                Where::Document(_) => true,
+                _ => false,
+            }
+        }
+        if row.coll.config.fts_disabled && (d.is_some() || w.is_some_and(has_document)) {
+            return Err(Error::invalid("Cannot filter using full-text search because FTS indexing is disabled"));
+        }
         let Some(w) = w else { return Ok(()) };
         match row.coll.config.unfilterable_key(w.keys().into_iter()) {
             Some(k) => Err(Error::invalid(format!(

@@ -286,7 +286,7 @@ impl Engine {
         let st = self.state(collection);
         let _w = st.write.lock();
         let row = self.collection_row(collection)?;
-        Self::check_filterable(&row, req.r#where.as_ref())?;
+        Self::check_filterable(&row, req.r#where.as_ref(), req.where_document.as_ref())?;
         let mut g = st.index.write(); // held from before the commit (see write_rows)
                                       // The filter runs on a read connection: a slow one does not hold up other collections'
                                       // writers. This collection's rows cannot change before the commit below (its writer

@@ -468,6 +468,119 @@ pub fn limits_and_id_queries(api: &dyn ChromaApi) {
     api.delete_collection(T, D, "suite-limit").unwrap();
 }
 
+/// `fork_collection`: the same records (ids, order, documents, metadata, vectors), the
+/// same configuration and metadata; filters and queries work on the copy; writes to one do
+/// not show in the other; `fork_count` counts the lineage; `indexing_status` sees every vector.
+pub fn forks(api: &dyn ChromaApi) {
+    let _ = api.delete_collection(T, D, "suite-fork-b");
+    let _ = api.delete_collection(T, D, "suite-fork-c");
+    let c = fresh(api, "suite-fork-a", Some(json!({"hnsw:space": "cosine", "m": 1})));
+    seed(api, &c);
+    api.delete(c.id, DeleteRequest { ids: Some(ids(&["c"])), ..Default::default() }).unwrap();
+    let all =
+        GetRequest { include: vec![Include::Documents, Include::Metadatas, Include::Embeddings], ..Default::default() };
+    let before = api.get(c.id, all.clone()).unwrap();
+    let f = api.fork_collection(c.id, "suite-fork-b").unwrap();
+    assert_ne!(f.id, c.id);
+    assert_eq!(f.name, "suite-fork-b");
+    assert_eq!((f.tenant.as_str(), f.database.as_str()), (T, D));
+    assert_eq!(f.metadata, c.metadata);
+    assert_eq!(f.config.space, Space::Cosine);
+    assert_eq!(f.dimension, Some(3));
+    assert_eq!(api.get(f.id, all.clone()).unwrap(), before);
+    assert_eq!(api.count(f.id).unwrap(), 3);
+    // the copied metadata index and full-text rows answer filters
+    assert_eq!(get_ids(api, &f, GetRequest { r#where: w(&json!({"k": 1})), ..Default::default() }), ids(&["b"]));
+    assert_eq!(
+        get_ids(api, &f, GetRequest { where_document: wd(&json!({"$contains": "hello wo"})), ..Default::default() }),
+        ids(&["b"])
+    );
+    let r = api.query(f.id, QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 1)).unwrap();
+    assert_eq!(r.ids[0], ids(&["b"]));
+    // independent afterwards
+    api.add(f.id, AddRequest::new(ids(&["e"]), vec![vec![1.0, 1.0, 1.0]]).documents(vec![Some("hello fork".into())]))
+        .unwrap();
+    api.delete(c.id, DeleteRequest { ids: Some(ids(&["b"])), ..Default::default() }).unwrap();
+    assert_eq!(api.count(c.id).unwrap(), 2);
+    assert_eq!(api.count(f.id).unwrap(), 4);
+    assert_eq!(
+        get_ids(api, &f, GetRequest { where_document: wd(&json!({"$contains": "hello"})), ..Default::default() }),
+        ids(&["b", "e"])
+    );
+    assert_eq!(
+        get_ids(api, &c, GetRequest { where_document: wd(&json!({"$contains": "hello"})), ..Default::default() }),
+        ids(&[])
+    );
+    let r = api.query(c.id, QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 5)).unwrap();
+    assert_eq!(r.ids[0].len(), 2);
+    let e = api.fork_collection(c.id, "suite-fork-b").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AlreadyExists, "{e}");
+    let e = api.fork_collection(uuid::Uuid::new_v4(), "suite-fork-x").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    // a fork of a fork joins the same lineage
+    let g = api.fork_collection(f.id, "suite-fork-c").unwrap();
+    assert_eq!(api.count(g.id).unwrap(), 4);
+    for id in [c.id, f.id, g.id] {
+        assert_eq!(api.fork_count(id).unwrap(), 2);
+    }
+    let s = api.indexing_status(f.id).unwrap();
+    assert_eq!((s.total_ops, s.num_indexed_ops + s.num_unindexed_ops), (5, 5));
+    assert!((0.0..=1.0).contains(&s.op_indexing_progress));
+    // an empty collection forks too
+    let empty = fresh(api, "suite-fork-empty", None);
+    let _ = api.delete_collection(T, D, "suite-fork-empty2");
+    let e2 = api.fork_collection(empty.id, "suite-fork-empty2").unwrap();
+    assert_eq!(api.count(e2.id).unwrap(), 0);
+    assert!((api.indexing_status(e2.id).unwrap().op_indexing_progress - 1.0).abs() < 1e-9);
+    for n in ["suite-fork-a", "suite-fork-b", "suite-fork-c", "suite-fork-empty", "suite-fork-empty2"] {
+        api.delete_collection(T, D, n).unwrap();
+    }
+}
+
+/// A 1.x schema's HNSW settings are used and reported; a schema that disables the
+/// full-text index of `#document` makes document filters an error.
+pub fn schema_settings(api: &dyn ChromaApi) {
+    let hnsw = json!({"ef_construction": 150, "max_neighbors": 32, "ef_search": 77, "num_threads": 3,
+        "batch_size": 50, "sync_threshold": 500, "resize_factor": 1.5});
+    let schema = json!({"keys": {"#embedding": {"float_list": {"vector_index": {"enabled": true,
+        "config": {"space": "l2", "hnsw": hnsw, "source_key": "#document"}}}}}});
+    let _ = api.delete_collection(T, D, "suite-schema-hnsw");
+    let mut req = CreateCollection::new("suite-schema-hnsw");
+    req.schema = Some(schema);
+    let c = api.create_collection(T, D, req).unwrap();
+    let k = &c.config;
+    assert_eq!((k.ef_construction, k.m, k.ef_search, k.num_threads), (150, 32, 77, 3));
+    assert_eq!((k.batch_size, k.sync_threshold, k.resize_factor), (50, 500, 1.5));
+    assert_eq!(k.to_schema_json().pointer("/keys/#embedding/float_list/vector_index/config/hnsw"), Some(&hnsw));
+    api.delete_collection(T, D, "suite-schema-hnsw").unwrap();
+
+    let schema = json!({"keys": {"#document": {"string": {"fts_index": {"enabled": false, "config": {}}}}}});
+    let _ = api.delete_collection(T, D, "suite-schema-nofts");
+    let mut req = CreateCollection::new("suite-schema-nofts");
+    req.schema = Some(schema);
+    let c = api.create_collection(T, D, req).unwrap();
+    assert!(c.config.fts_disabled);
+    seed(api, &c);
+    let msg = "Cannot filter using full-text search because FTS indexing is disabled";
+    let e = api.get(c.id, GetRequest { where_document: wd(&json!({"$contains": "foo"})), ..Default::default() });
+    assert_eq!(e.unwrap_err().message, msg);
+    let e = api.get(
+        c.id,
+        GetRequest {
+            r#where: w(&json!({"$and": [{"k": 1}, {"#document": {"$contains": "foo"}}]})),
+            ..Default::default()
+        },
+    );
+    assert_eq!(e.unwrap_err().message, msg);
+    let mut q = QueryRequest::new(vec![vec![1.0, 0.0, 0.0]], 1);
+    q.where_document = wd(&json!({"$regex": "f.o"}));
+    assert_eq!(api.query(c.id, q).unwrap_err().message, msg);
+    let e = api.delete(c.id, DeleteRequest { where_document: wd(&json!({"$contains": "foo"})), ..Default::default() });
+    assert_eq!(e.unwrap_err().message, msg);
+    assert_eq!(get_ids(api, &c, GetRequest { r#where: w(&json!({"k": 1})), ..Default::default() }), ids(&["b"]));
+    api.delete_collection(T, D, "suite-schema-nofts").unwrap();
+}
+
 /// The whole suite on an embedded engine.
 pub fn run_all(api: &dyn ChromaApi) {
     run(api, true);
@@ -488,4 +601,6 @@ fn run(api: &dyn ChromaApi, embedded: bool) {
     spaces(api);
     errors(api);
     limits_and_id_queries(api);
+    forks(api);
+    schema_settings(api);
 }

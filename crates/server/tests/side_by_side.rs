@@ -1,0 +1,344 @@
+//! The same raw HTTP requests to a real Chroma 1.5.9 (`CHROMA_159_URL`, started by
+//! `scripts/test.sh`) and to chroma-rs in-process, comparing status codes and the body fields
+//! that matter. Skipped when `CHROMA_159_URL` is unset. Collection names are unique per run:
+//! the real server is shared.
+//!
+//! Where chroma-rs does more than a local 1.5.9 (fork, fork count, indexing status), the real
+//! server's refusal is checked and ours is checked against what the 1.5.9 Python client reads.
+
+mod common;
+
+use common::{raw, raw_to, Raw, TestServer};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+const T: &str = common::T;
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+
+/// Both servers, or `None` (test skipped) without `CHROMA_159_URL`.
+struct Pair {
+    real: SocketAddr,
+    ours: TestServer,
+    tag: String,
+}
+
+fn pair() -> Option<Pair> {
+    let Ok(url) = std::env::var("CHROMA_159_URL") else {
+        eprintln!("SKIPPED: set CHROMA_159_URL (a real Chroma 1.5.9, e.g. http://127.0.0.1:8000) to run this test");
+        return None;
+    };
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let real: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(host).ok()?.next()?;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    Some(Pair { real, ours: common::start(common::reset_config()), tag })
+}
+
+impl Pair {
+    /// `(real, ours)` answers to one request.
+    fn both(&self, method: &str, path: &str, body: Option<&Value>) -> (Raw, Raw) {
+        let b = body.map(Value::to_string);
+        let r = raw_to(self.real, method, path, &[JSON], b.as_deref());
+        let o = raw(&self.ours, method, path, &[JSON], b.as_deref());
+        (r, o)
+    }
+
+    /// Sends to both and checks that the statuses agree.
+    fn same_status(&self, what: &str, method: &str, path: &str, body: Option<&Value>) -> (Value, Value) {
+        let (r, o) = self.both(method, path, body);
+        assert_eq!(r.status, o.status, "{what}: status differs\n 1.5.9: {}\n ours:  {}", r.body, o.body);
+        (parse(&r), parse(&o))
+    }
+
+    /// Sends to both and checks status and error message.
+    fn same_error(&self, what: &str, method: &str, path: &str, body: Option<&Value>) -> (Value, Value) {
+        let (r, o) = self.same_status(what, method, path, body);
+        assert_eq!(r.get("error"), o.get("error"), "{what}: error name differs\n 1.5.9: {r}\n ours:  {o}");
+        assert_eq!(r.get("message"), o.get("message"), "{what}: message differs\n 1.5.9: {r}\n ours:  {o}");
+        (r, o)
+    }
+
+    /// Creates a collection on both from the same body; returns the two ids.
+    fn create(&self, body: &Value) -> (String, String, Value, Value) {
+        let (r, o) = self.same_status("create collection", "POST", &format!("{T}/collections"), Some(body));
+        let id = |v: &Value| v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_string();
+        (id(&r), id(&o), r, o)
+    }
+
+    fn name(&self, base: &str) -> String {
+        format!("sbs-{base}-{}", self.tag)
+    }
+}
+
+fn parse(r: &Raw) -> Value {
+    serde_json::from_str(&r.body).unwrap_or(Value::Null)
+}
+
+fn coll(id: &str, op: &str) -> String {
+    format!("{T}/collections/{id}/{op}")
+}
+
+/// Sends to each server its own collection's path; checks the statuses agree.
+fn per_coll(p: &Pair, what: &str, ids: (&str, &str), op: &str, method: &str, body: Option<&Value>) -> (Raw, Raw) {
+    let b = body.map(Value::to_string);
+    let r = raw_to(p.real, method, &coll(ids.0, op), &[JSON], b.as_deref());
+    let o = raw(&p.ours, method, &coll(ids.1, op), &[JSON], b.as_deref());
+    assert_eq!(r.status, o.status, "{what}: status differs\n 1.5.9: {}\n ours:  {}", r.body, o.body);
+    (r, o)
+}
+
+fn seed_docs(p: &Pair, ids: (&str, &str)) {
+    let add = json!({
+        "ids": ["a", "b", "c", "d", "e"],
+        "embeddings": [[1, 0], [0, 1], [1, 1], [2, 1], [1, 2]],
+        "documents": ["hello world", "foo bar", "Hello there", "goodbye world", null],
+        "metadatas": [{"k": 1}, {"k": 2}, {"k": 3}, {"k": 4}, {"k": 5}],
+    });
+    per_coll(p, "add", ids, "add", "POST", Some(&add));
+}
+
+fn sorted_ids(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[test]
+fn document_filters() {
+    let Some(p) = pair() else { return };
+    let (r, o, _, _) = p.create(&json!({"name": p.name("docs")}));
+    let ids = (r.as_str(), o.as_str());
+    seed_docs(&p, ids);
+    let filters = [
+        json!({"$contains": "world"}),
+        json!({"$not_contains": "world"}),
+        json!({"$regex": "^[Hh]ello"}),
+        json!({"$not_regex": "o w"}),
+        json!({"$and": [{"$contains": "o"}, {"$not_contains": "bar"}]}),
+        json!({"$or": [{"$contains": "foo"}, {"$regex": "there$"}]}),
+    ];
+    for f in &filters {
+        for body in [json!({"where_document": f}), json!({"where": {"#document": f}})] {
+            let (a, b) = per_coll(&p, &format!("get {body}"), ids, "get", "POST", Some(&body));
+            assert_eq!(sorted_ids(&parse(&a)), sorted_ids(&parse(&b)), "get {body}");
+        }
+    }
+    let mixed = [
+        json!({"$and": [{"k": {"$gte": 2}}, {"#document": {"$contains": "world"}}]}),
+        json!({"$or": [{"k": 2}, {"#document": {"$regex": "^Hello"}}]}),
+    ];
+    for w in &mixed {
+        let body = json!({"where": w});
+        let (a, b) = per_coll(&p, &format!("get {body}"), ids, "get", "POST", Some(&body));
+        assert_eq!(sorted_ids(&parse(&a)), sorted_ids(&parse(&b)), "get {body}");
+    }
+    // operators a document filter does not have are refused by both
+    for w in [json!({"#document": {"$eq": "foo bar"}}), json!({"#document": {"$in": ["foo bar"]}})] {
+        let body = json!({"where": w});
+        let (a, b) = per_coll(&p, &format!("get {body}"), ids, "get", "POST", Some(&body));
+        assert!(a.status >= 400, "1.5.9 accepted {body}: {}", a.body);
+        assert_eq!(parse(&a)["message"], parse(&b)["message"], "get {body}");
+    }
+}
+
+/// The schema a 1.5.9 Python client sends for
+/// `Schema().create_index(config=VectorIndexConfig(hnsw=HnswIndexConfig(...)))`.
+fn hnsw_schema(hnsw: &Value) -> Value {
+    let ef = json!({"name": "default", "type": "known", "config": {}});
+    let on = |b: bool| json!({"enabled": b, "config": {}});
+    json!({
+        "defaults": {
+            "string": {"fts_index": on(false), "string_inverted_index": on(true)},
+            "float_list": {"vector_index": {"enabled": false, "config": {"embedding_function": ef, "hnsw": hnsw, "space": "l2"}}},
+            "sparse_vector": {"sparse_vector_index": {"enabled": false, "config": {"embedding_function": {"type": "unknown"}}}},
+            "int": {"int_inverted_index": on(true)},
+            "float": {"float_inverted_index": on(true)},
+            "bool": {"bool_inverted_index": on(true)},
+        },
+        "keys": {
+            "#document": {"string": {"fts_index": on(true), "string_inverted_index": on(false)}},
+            "#embedding": {"float_list": {"vector_index": {"enabled": true,
+                "config": {"embedding_function": ef, "source_key": "#document", "hnsw": hnsw, "space": "l2"}}}},
+        },
+    })
+}
+
+#[test]
+fn schema_hnsw_settings() {
+    let Some(p) = pair() else { return };
+    let hnsw = json!({"ef_construction": 150, "max_neighbors": 32, "ef_search": 77, "num_threads": 3,
+        "batch_size": 50, "sync_threshold": 500, "resize_factor": 1.5});
+    let (_, _, r, o) = p.create(&json!({"name": p.name("hnsw"), "schema": hnsw_schema(&hnsw), "configuration": null}));
+    assert_eq!(r["configuration_json"]["hnsw"], o["configuration_json"]["hnsw"]);
+    assert_eq!(r["configuration_json"]["spann"], o["configuration_json"]["spann"]);
+    assert_eq!(r["configuration_json"]["embedding_function"], o["configuration_json"]["embedding_function"]);
+    for ptr in ["/keys/#embedding/float_list/vector_index/config/hnsw", "/defaults/float_list/vector_index/config/hnsw"]
+    {
+        assert_eq!(r["schema"].pointer(ptr), o["schema"].pointer(ptr), "{ptr}");
+        assert_eq!(o["schema"].pointer(ptr), Some(&hnsw), "{ptr}");
+    }
+    // partly given: the rest are defaults on both
+    let part = json!({"ef_search": 42, "max_neighbors": null});
+    let (_, _, r, o) = p.create(&json!({"name": p.name("hnsw2"), "schema": hnsw_schema(&part)}));
+    assert_eq!(r["configuration_json"]["hnsw"], o["configuration_json"]["hnsw"]);
+}
+
+#[test]
+fn spann_configuration() {
+    let Some(p) = pair() else { return };
+    for (base, cfg) in [
+        ("spann", json!({"spann": {"search_nprobe": 64, "ef_search": 200}})),
+        ("spann-cos", json!({"spann": {"space": "cosine"}})),
+    ] {
+        let (_, _, r, o) = p.create(&json!({"name": p.name(base), "configuration": cfg}));
+        assert_eq!(r["configuration_json"]["hnsw"], o["configuration_json"]["hnsw"], "{cfg}");
+        assert_eq!(o["configuration_json"]["spann"], Value::Null);
+        assert_eq!(r["configuration_json"]["spann"], Value::Null);
+    }
+    let body = json!({"name": p.name("spann-hnsw"), "configuration": {"spann": {"space": "cosine"}, "hnsw": {"ef_search": 9}}});
+    p.same_error("spann and hnsw", "POST", &format!("{T}/collections"), Some(&body));
+}
+
+#[test]
+fn fts_disabled_schema() {
+    let Some(p) = pair() else { return };
+    let mut schema = hnsw_schema(&json!({}));
+    schema["keys"]["#document"]["string"]["fts_index"]["enabled"] = json!(false);
+    let (r, o, rj, oj) = p.create(&json!({"name": p.name("nofts"), "schema": schema}));
+    assert_eq!(rj["schema"]["keys"]["#document"], oj["schema"]["keys"]["#document"]);
+    let ids = (r.as_str(), o.as_str());
+    per_coll(
+        &p,
+        "add",
+        ids,
+        "add",
+        "POST",
+        Some(&json!({"ids": ["a", "b"], "embeddings": [[1, 2], [2, 3]], "documents": ["hello world", "foo bar"]})),
+    );
+    let calls = [
+        ("get", json!({"where_document": {"$contains": "hello"}})),
+        ("get", json!({"where": {"#document": {"$contains": "hello"}}})),
+        ("get", json!({"where": {"$and": [{"x": 1}, {"#document": {"$not_contains": "a"}}]}})),
+        ("query", json!({"query_embeddings": [[1, 2]], "n_results": 1, "where_document": {"$regex": "h.*"}})),
+        ("delete", json!({"where_document": {"$not_contains": "hello"}})),
+    ];
+    for (op, body) in &calls {
+        let (a, b) = per_coll(&p, &format!("{op} {body}"), ids, op, "POST", Some(body));
+        assert_eq!(parse(&a)["message"], parse(&b)["message"], "{op} {body}");
+    }
+    // metadata filters still work
+    let (a, b) = per_coll(&p, "get where", ids, "get", "POST", Some(&json!({"where": {"x": 1}})));
+    assert_eq!(sorted_ids(&parse(&a)), sorted_ids(&parse(&b)));
+}
+
+#[test]
+fn delete_counts() {
+    let Some(p) = pair() else { return };
+    let (r, o, _, _) = p.create(&json!({"name": p.name("del")}));
+    let ids = (r.as_str(), o.as_str());
+    let add = json!({"ids": ["a", "b", "c", "d", "e", "f", "g"],
+        "embeddings": [[1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7], [7, 8]],
+        "documents": ["hello world", "foo bar", "hello foo", "xyz", "abc", "q", "r"],
+        "metadatas": [{"k": 1}, {"k": 2}, {"k": 3}, {"k": 4}, {"k": 5}, {"k": 6}, {"k": 7}]});
+    per_coll(&p, "add", ids, "add", "POST", Some(&add));
+    let steps = [
+        json!({"ids": ["a", "nope"]}),
+        json!({"ids": ["zzz"]}),
+        json!({"ids": ["b", "b"]}),
+        json!({"ids": ["c", "d", "zz"], "where": {"k": 3}}),
+        json!({"ids": ["d"], "limit": 1}),
+        json!({"where": {"k": {"$gte": 6}}}),
+        json!({"where": {"k": {"$gte": 0}}, "limit": 1}),
+        json!({"where_document": {"$contains": "abc"}}),
+        json!({}),
+        json!({"ids": []}),
+    ];
+    for body in &steps {
+        let (a, b) = per_coll(&p, &format!("delete {body}"), ids, "delete", "POST", Some(body));
+        let (a, b) = (parse(&a), parse(&b));
+        if a.get("deleted").is_some() {
+            assert_eq!(a["deleted"], b["deleted"], "delete {body}");
+        }
+    }
+    let (a, b) = per_coll(&p, "get", ids, "get", "POST", Some(&json!({})));
+    assert_eq!(sorted_ids(&parse(&a)), sorted_ids(&parse(&b)));
+}
+
+#[test]
+fn routes_local_chroma_refuses() {
+    let Some(p) = pair() else { return };
+    let (r, o, _, _) = p.create(&json!({"name": p.name("routes")}));
+    let ids = (r.as_str(), o.as_str());
+    let missing = uuid::Uuid::new_v4().to_string();
+    let search = json!({"searches": [{}], "read_level": "index_and_wal"});
+    let attach = json!({"name": "x", "function_id": "record_counter", "output_collection": "o", "params": null});
+    // the same answer from both, on an existing and on a missing collection
+    for (op, method, body) in [
+        ("search", "POST", Some(&search)),
+        ("functions/attach", "POST", Some(&attach)),
+        ("functions/x", "GET", None),
+        ("attached_functions/x/detach", "POST", Some(&json!({"delete_output": false}))),
+    ] {
+        let (a, b) = per_coll(&p, op, ids, op, method, body);
+        assert_eq!(parse(&a)["message"], parse(&b)["message"], "{op}");
+        let (a, b) = p.same_status(&format!("{op} missing"), method, &coll(&missing, op), body);
+        assert_eq!(a["error"], b["error"], "{op} missing");
+    }
+    p.same_status("search without searches", "POST", &coll(ids.1, "search"), Some(&json!({})));
+    // fork, fork_count and indexing_status on a missing collection: 404 from both
+    for (op, method, body) in [
+        ("fork", "POST", Some(json!({"new_name": p.name("nofork")}))),
+        ("fork_count", "GET", None),
+        ("indexing_status", "GET", None),
+    ] {
+        let (a, b) = p.same_status(&format!("{op} missing"), method, &coll(&missing, op), body.as_ref());
+        assert_eq!(a["error"], b["error"]);
+    }
+    p.same_status("fork without new_name", "POST", &coll(&missing, "fork"), Some(&json!({})));
+    p.same_status("fork of a bad id", "POST", &coll("not-a-uuid", "fork"), Some(&json!({"new_name": "x"})));
+}
+
+/// Fork, fork count and indexing status: 1.5.9 local refuses them; chroma-rs answers in the
+/// shapes the 1.5.9 Python client reads (`CollectionModel.from_json`, `int(resp["count"])`,
+/// `IndexingStatus(**resp)`).
+#[test]
+fn fork_and_indexing_status() {
+    let Some(p) = pair() else { return };
+    let (r, o, _, _) = p.create(&json!({"name": p.name("fork"), "metadata": {"m": 1}}));
+    let ids = (r.as_str(), o.as_str());
+    seed_docs(&p, ids);
+    let fork = json!({"new_name": p.name("forked")});
+    let (a, b) = (
+        raw_to(p.real, "POST", &coll(ids.0, "fork"), &[JSON], Some(&fork.to_string())),
+        raw(&p.ours, "POST", &coll(ids.1, "fork"), &[JSON], Some(&fork.to_string())),
+    );
+    assert_eq!(a.status, 501, "{}", a.body);
+    assert_eq!(b.status, 200, "{}", b.body);
+    let f = b.json();
+    for key in
+        ["id", "name", "configuration_json", "metadata", "dimension", "tenant", "database", "version", "log_position"]
+    {
+        assert!(f.get(key).is_some(), "fork answer lacks {key}: {f}");
+    }
+    assert_eq!(f["name"], fork["new_name"]);
+    assert_eq!(f["metadata"], json!({"m": 1}));
+    let fid = f["id"].as_str().unwrap().to_string();
+    let got = raw(&p.ours, "POST", &coll(&fid, "get"), &[JSON], Some("{}")).json();
+    assert_eq!(sorted_ids(&got), vec!["a", "b", "c", "d", "e"]);
+
+    let a = raw_to(p.real, "GET", &coll(ids.0, "fork_count"), &[JSON], None);
+    assert_eq!(a.status, 501, "{}", a.body);
+    let b = raw(&p.ours, "GET", &coll(ids.1, "fork_count"), &[JSON], None);
+    assert_eq!((b.status, b.json()), (200, json!({"count": 1})));
+
+    let a = raw_to(p.real, "GET", &coll(ids.0, "indexing_status"), &[JSON], None);
+    assert_eq!(a.status, 500, "{}", a.body);
+    let b = raw(&p.ours, "GET", &coll(ids.1, "indexing_status"), &[JSON], None);
+    assert_eq!(b.status, 200, "{}", b.body);
+    let s = b.json();
+    assert_eq!(s["total_ops"], 5);
+    assert_eq!(s["num_indexed_ops"].as_u64().unwrap() + s["num_unindexed_ops"].as_u64().unwrap(), 5);
+    assert!(s["op_indexing_progress"].is_f64(), "{s}");
+}
