@@ -4,6 +4,9 @@
 //! AST into SQL. Missing, `null` and `{}` filters all mean "no filter" (the 0.4.x client sends
 //! `{}`), so the parse functions return `Option`.
 //!
+//! Why this file is long (~880 lines): the two languages share their parser, limits and
+//! error wording, and about a third of it is tests of exact error messages.
+//!
 //! Numeric operands follow the one number rule of [`crate::metadata`]: an `i64` is an integer,
 //! any other number (2^63, 2^64, `1e20`, `-0`) the nearest float, negative zero `0.0`.
 //!
