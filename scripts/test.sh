@@ -179,7 +179,7 @@ step_load() {
   bash scripts/setup-venvs.sh chroma-1.5.9 || return 1
   start_server 18793 load || return 1
   say "load: 32 concurrent clients, ${LOAD_SECONDS:-60} s"
-  bash scripts/load-test.sh "http://127.0.0.1:18793" "${LOAD_SECONDS:-60}" --label chroma-rs
+  bash scripts/load-test.sh "http://127.0.0.1:18793" "${LOAD_SECONDS:-60}" --label chroma-rs --out "$LOG_DIR/load.jsonl"
   local rc=$?
   stop_server
   return $rc
