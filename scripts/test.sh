@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole chroma-rs test suite — what CI runs (.ci/run calls this).
 #
-#   bash scripts/test.sh            # the default steps: lint rust api chroma js load
+#   bash scripts/test.sh            # the default steps: lint rust api python chroma js load
 #   bash scripts/test.sh rust api   # only some steps (names below)
 #
 # Steps (each installs what it needs; all servers listen on 127.0.0.1 only):
@@ -29,7 +29,7 @@ LOG_DIR="${TEST_LOG_DIR:-$ROOT/target/test-logs}"
 mkdir -p "$LOG_DIR"
 
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(lint rust api chroma js load)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(lint rust api python chroma js load)
 want() { local s; for s in "${STEPS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 PASSED=0
@@ -166,6 +166,26 @@ step_chroma() {
   return $rc
 }
 
+# The chroma_rs Python package (crates/python): build the wheel (maturin, release, the workspace's
+# target dir), install it into its venv, then run its own tests and our pytest suite (tests/)
+# in process, against PersistentClient and EphemeralClient.
+step_python() {
+  bash scripts/setup-venvs.sh python-pkg || return 1
+  local venv="$CHROMA_RS_VENVS/python-pkg" rc=0 mode wheel
+  say "python: maturin build --release (crates/python)"
+  rm -rf "$CARGO_TARGET_DIR/wheels"
+  "$venv/bin/maturin" build --release -q -m crates/python/Cargo.toml -o "$CARGO_TARGET_DIR/wheels" || return 1
+  wheel=$(ls "$CARGO_TARGET_DIR"/wheels/chroma_rs-*.whl | head -1)
+  "$venv/bin/pip" install --disable-pip-version-check -q --force-reinstall --no-deps "$wheel" || return 1
+  say "python: pytest crates/python/tests (the package in process, the seed page's snippets)"
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider crates/python/tests || rc=1
+  for mode in persistent ephemeral; do
+    say "python: pytest tests/ in process ($mode)"
+    CHROMA_RS_IN_PROCESS=$mode "$venv/bin/python" -m pytest -q -p no:cacheprovider tests || rc=1
+  done
+  return $rc
+}
+
 step_js() {
   start_server 18792 js || return 1
   say "js: official JS clients"
@@ -191,7 +211,7 @@ if ! build; then
   echo "$PASSED passed, $FAILED failed"
   exit 1
 fi
-for s in lint rust api chroma js load; do
+for s in lint rust api python chroma js load; do
   if want "$s"; then
     "step_$s"
     record "$s" $?

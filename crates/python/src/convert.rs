@@ -48,7 +48,9 @@ impl<T> IntoPy<T> for chroma_types::Result<T> {
 /// A Python value (dict, list, str, number, bool, None) as JSON.
 pub fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     pythonize::depythonize::<Value>(obj).map_err(|e| {
-        pyo3::exceptions::PyValueError::new_err(format!("Expected a JSON-like value (dict, list, str, number, bool or None), got {e}"))
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "Expected a JSON-like value (dict, list, str, number, bool or None), got {e}"
+        ))
     })
 }
 
@@ -65,7 +67,7 @@ pub fn from_json<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>>
     pythonize::pythonize(py, v).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
-/// Embeddings from a 2-d float32 NumPy array (the fast path: the Python half converts other
+/// Embeddings from a 2-d float32 `NumPy` array (the fast path: the Python half converts other
 /// arrays to it) or from any sequence of sequences of numbers.
 pub fn embeddings(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<f32>>> {
     if let Ok(arr) = obj.extract::<PyReadonlyArray2<'_, f32>>() {
@@ -103,7 +105,7 @@ pub fn strings(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Option<String>>> {
     obj.extract::<Vec<Option<String>>>()
 }
 
-/// Rows of vectors as a 2-d float64 NumPy array (what chromadb 1.x returns: it builds the
+/// Rows of vectors as a 2-d float64 `NumPy` array (what chromadb 1.x returns: it builds the
 /// array from Python floats). An empty result is a `(0,)` array, as `np.array([])` is.
 pub fn embeddings_to_numpy<'py>(py: Python<'py>, rows: &[Vec<f32>]) -> PyResult<Bound<'py, PyAny>> {
     let dim = rows.first().map_or(0, Vec::len);

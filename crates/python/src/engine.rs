@@ -29,9 +29,8 @@ fn settings(py: Python<'_>, pairs: Option<Vec<(String, String)>>) -> PyResult<Se
 }
 
 fn uuid(py: Python<'_>, id: &str) -> PyResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| {
-        convert::py_err(py, &chroma_types::Error::invalid(format!("Could not parse {id} as a UUID")))
-    })
+    Uuid::parse_str(id)
+        .map_err(|_| convert::py_err(py, &chroma_types::Error::invalid(format!("Could not parse {id} as a UUID"))))
 }
 
 fn includes(py: Python<'_>, include: Option<Vec<String>>, default: fn() -> Vec<Include>) -> PyResult<Vec<Include>> {
@@ -120,7 +119,7 @@ impl Engine {
     #[pyo3(signature = (path, settings=None))]
     fn persistent(py: Python<'_>, path: PathBuf, settings: Option<Vec<(String, String)>>) -> PyResult<Engine> {
         let settings = self::settings(py, settings)?;
-        let engine = py.detach(|| chroma_store::Engine::open(&path, settings)).py(py)?;
+        let engine = py.detach(move || chroma_store::Engine::open(&path, settings)).py(py)?;
         Ok(Engine { api: Arc::new(engine) })
     }
 
@@ -165,24 +164,24 @@ impl Engine {
     }
 
     /// Creates a tenant.
-    fn create_tenant(&self, py: Python<'_>, name: String) -> PyResult<()> {
-        py.detach(|| self.api.create_tenant(&name)).py(py)
+    fn create_tenant(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        py.detach(|| self.api.create_tenant(name)).py(py)
     }
 
     /// A tenant's name, or `NotFoundError`.
-    fn get_tenant(&self, py: Python<'_>, name: String) -> PyResult<String> {
-        py.detach(|| self.api.get_tenant(&name)).py(py).map(|t| t.name)
+    fn get_tenant(&self, py: Python<'_>, name: &str) -> PyResult<String> {
+        py.detach(|| self.api.get_tenant(name)).py(py).map(|t| t.name)
     }
 
     /// Creates a database in a tenant.
-    fn create_database<'py>(&self, py: Python<'py>, tenant: String, name: String) -> PyResult<Bound<'py, PyDict>> {
-        let db = py.detach(|| self.api.create_database(&tenant, &name)).py(py)?;
+    fn create_database<'py>(&self, py: Python<'py>, tenant: &str, name: &str) -> PyResult<Bound<'py, PyDict>> {
+        let db = py.detach(|| self.api.create_database(tenant, name)).py(py)?;
         database_to_py(py, &db)
     }
 
     /// A database as a dict (`id`, `name`, `tenant`).
-    fn get_database<'py>(&self, py: Python<'py>, tenant: String, name: String) -> PyResult<Bound<'py, PyDict>> {
-        let db = py.detach(|| self.api.get_database(&tenant, &name)).py(py)?;
+    fn get_database<'py>(&self, py: Python<'py>, tenant: &str, name: &str) -> PyResult<Bound<'py, PyDict>> {
+        let db = py.detach(|| self.api.get_database(tenant, name)).py(py)?;
         database_to_py(py, &db)
     }
 
@@ -191,18 +190,18 @@ impl Engine {
     fn list_databases<'py>(
         &self,
         py: Python<'py>,
-        tenant: String,
+        tenant: &str,
         limit: Option<usize>,
         offset: usize,
     ) -> PyResult<Bound<'py, PyList>> {
-        let dbs = py.detach(|| self.api.list_databases(&tenant, limit, offset)).py(py)?;
+        let dbs = py.detach(|| self.api.list_databases(tenant, limit, offset)).py(py)?;
         let items = dbs.iter().map(|d| database_to_py(py, d)).collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
     }
 
     /// Deletes a database and its collections.
-    fn delete_database(&self, py: Python<'_>, tenant: String, name: String) -> PyResult<()> {
-        py.detach(|| self.api.delete_database(&tenant, &name)).py(py)
+    fn delete_database(&self, py: Python<'_>, tenant: &str, name: &str) -> PyResult<()> {
+        py.detach(|| self.api.delete_database(tenant, name)).py(py)
     }
 
     /// Creates (or with `get_or_create`, gets) a collection; returns it as a dict.
@@ -211,9 +210,9 @@ impl Engine {
     fn create_collection<'py>(
         &self,
         py: Python<'py>,
-        tenant: String,
-        database: String,
-        name: String,
+        tenant: &str,
+        database: &str,
+        name: &str,
         metadata: Option<&Bound<'py, PyAny>>,
         configuration: Option<&Bound<'py, PyAny>>,
         schema: Option<&Bound<'py, PyAny>>,
@@ -227,7 +226,7 @@ impl Engine {
         req.configuration = empty_map_is_none(convert::opt_json(configuration)?);
         req.schema = convert::opt_json(schema)?;
         req.get_or_create = get_or_create;
-        let c = py.detach(|| self.api.create_collection(&tenant, &database, req)).py(py)?;
+        let c = py.detach(|| self.api.create_collection(tenant, database, req)).py(py)?;
         collection_to_py(py, &c)
     }
 
@@ -235,11 +234,11 @@ impl Engine {
     fn get_collection<'py>(
         &self,
         py: Python<'py>,
-        tenant: String,
-        database: String,
-        name: String,
+        tenant: &str,
+        database: &str,
+        name: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let c = py.detach(|| self.api.get_collection(&tenant, &database, &name)).py(py)?;
+        let c = py.detach(|| self.api.get_collection(tenant, database, name)).py(py)?;
         collection_to_py(py, &c)
     }
 
@@ -255,19 +254,19 @@ impl Engine {
     fn list_collections<'py>(
         &self,
         py: Python<'py>,
-        tenant: String,
-        database: String,
+        tenant: &str,
+        database: &str,
         limit: Option<usize>,
         offset: usize,
     ) -> PyResult<Bound<'py, PyList>> {
-        let cs = py.detach(|| self.api.list_collections(&tenant, &database, limit, offset)).py(py)?;
+        let cs = py.detach(|| self.api.list_collections(tenant, database, limit, offset)).py(py)?;
         let items = cs.iter().map(|c| collection_to_py(py, c)).collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
     }
 
     /// How many collections a database holds.
-    fn count_collections(&self, py: Python<'_>, tenant: String, database: String) -> PyResult<usize> {
-        py.detach(|| self.api.count_collections(&tenant, &database)).py(py)
+    fn count_collections(&self, py: Python<'_>, tenant: &str, database: &str) -> PyResult<usize> {
+        py.detach(|| self.api.count_collections(tenant, database)).py(py)
     }
 
     /// Renames a collection and/or replaces its metadata or mutable configuration.
@@ -291,14 +290,14 @@ impl Engine {
     }
 
     /// Deletes a collection by name.
-    fn delete_collection(&self, py: Python<'_>, tenant: String, database: String, name: String) -> PyResult<()> {
-        py.detach(|| self.api.delete_collection(&tenant, &database, &name)).py(py)
+    fn delete_collection(&self, py: Python<'_>, tenant: &str, database: &str, name: &str) -> PyResult<()> {
+        py.detach(|| self.api.delete_collection(tenant, database, name)).py(py)
     }
 
     /// Copies a collection into a new one; returns the new collection.
-    fn fork_collection<'py>(&self, py: Python<'py>, id: &str, new_name: String) -> PyResult<Bound<'py, PyDict>> {
+    fn fork_collection<'py>(&self, py: Python<'py>, id: &str, new_name: &str) -> PyResult<Bound<'py, PyDict>> {
         let id = uuid(py, id)?;
-        let c = py.detach(|| self.api.fork_collection(id, &new_name)).py(py)?;
+        let c = py.detach(|| self.api.fork_collection(id, new_name)).py(py)?;
         collection_to_py(py, &c)
     }
 
@@ -466,7 +465,10 @@ impl Engine {
         d.set_item(
             "embeddings",
             opt(py, r.embeddings.as_deref(), |per_query| {
-                let arrays = per_query.iter().map(|rows| convert::embeddings_to_numpy(py, rows)).collect::<PyResult<Vec<_>>>()?;
+                let arrays = per_query
+                    .iter()
+                    .map(|rows| convert::embeddings_to_numpy(py, rows))
+                    .collect::<PyResult<Vec<_>>>()?;
                 Ok(PyList::new(py, arrays)?.into_any())
             })?,
         )?;
@@ -474,7 +476,10 @@ impl Engine {
             "documents",
             opt(py, r.documents.as_deref(), |per_query| nested(py, per_query, |v| convert::strings_to_py(py, v)))?,
         )?;
-        d.set_item("uris", opt(py, r.uris.as_deref(), |per_query| nested(py, per_query, |v| convert::strings_to_py(py, v)))?)?;
+        d.set_item(
+            "uris",
+            opt(py, r.uris.as_deref(), |per_query| nested(py, per_query, |v| convert::strings_to_py(py, v)))?,
+        )?;
         d.set_item("data", py.None())?;
         d.set_item(
             "metadatas",
@@ -483,7 +488,8 @@ impl Engine {
         d.set_item(
             "distances",
             opt(py, r.distances.as_deref(), |per_query| {
-                let lists: Vec<Vec<f64>> = per_query.iter().map(|v| v.iter().map(|&x| f64::from(x)).collect()).collect();
+                let lists: Vec<Vec<f64>> =
+                    per_query.iter().map(|v| v.iter().map(|&x| f64::from(x)).collect()).collect();
                 Ok(PyList::new(py, lists)?.into_any())
             })?,
         )?;
