@@ -11,6 +11,8 @@ Targets:
   --mode persistent   chromadb.PersistentClient(path) in this process (the default)
   --mode http         chromadb.HttpClient against the server that --server-cmd starts ({path} and {port}
                       are filled in; loopback only). Any server of the Chroma API works: chroma-rs too.
+  --module chroma_rs  the same workload through our Python package (crates/python) instead of chromadb:
+                      `import chroma_rs as chromadb`, in process (--mode persistent) or over HTTP.
 
 Workload (each phase in a fresh process, as crates/bench does):
   load    create collection "bench" with hnsw:space=l2; add every record of base.npy in batches of --batch
@@ -31,6 +33,7 @@ Output: one JSON line per run appended to --out (and printed), in the record for
 Only numpy and the chromadb client are needed; process figures come from /proc (Linux).
 """
 import argparse
+import importlib
 import json
 import os
 import shlex
@@ -48,6 +51,12 @@ import numpy as np  # noqa: E402
 
 COLLECTION = "bench"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+MODULE = "chromadb"  # --module: the package that plays chromadb (chromadb, or chroma_rs)
+
+
+def chroma():
+    """The client package under test, imported on first use."""
+    return importlib.import_module(MODULE)
 
 
 # --------------------------------------------------------------------------- /proc helpers
@@ -128,7 +137,7 @@ def load_dataset(folder, n_queries):
 
 
 def connect(a):
-    import chromadb
+    chromadb = chroma()
 
     if a.mode == "http":
         return chromadb.HttpClient(host="127.0.0.1", port=a.port)
@@ -147,9 +156,7 @@ def configured_ef(collection, created_with):
     md = collection.metadata or {}
     if "hnsw:search_ef" in md:
         return int(md["hnsw:search_ef"])
-    import chromadb
-
-    if chromadb.__version__.startswith("0."):
+    if MODULE == "chromadb" and chroma().__version__.startswith("0."):
         return created_with or 10  # hnswlib's default in the 0.x Python index
     return None
 
@@ -176,7 +183,7 @@ def run_queries(collection, queries, truth, a):
 
 # --------------------------------------------------------------------------- phases (fresh processes)
 def phase_load(a):
-    import chromadb
+    chromadb = chroma()
 
     base, queries, truth, docs = load_dataset(a.dataset, a.queries)
     client = connect(a)
@@ -224,7 +231,7 @@ def phase_load(a):
 
 def phase_reopen(a):
     t = time.perf_counter()
-    import chromadb  # noqa: F401 - imported before the clock starts, as a loaded binary is for chroma-rs
+    chroma()  # imported before the clock starts, as a loaded binary is for chroma-rs
 
     import_s = time.perf_counter() - t
     _, queries, truth, _ = load_dataset(a.dataset, a.queries)
@@ -326,7 +333,7 @@ def run_phase(a, phase, server=None):
     """Run one phase in a fresh python process and return its JSON result."""
     args = [sys.executable, os.path.abspath(__file__), "--phase", phase, "--dataset", a.dataset,
             "--path", a.path, "--mode", a.mode, "--port", str(a.port), "--queries", str(a.queries),
-            "--batch", str(a.batch), "--ef", str(a.ef), "--create-ef", str(a.create_ef)]
+            "--batch", str(a.batch), "--ef", str(a.ef), "--create-ef", str(a.create_ef), "--module", a.module]
     if server:
         args += ["--server-pids", ",".join(map(str, server.pids()))]
     done = subprocess.run(args, stdout=subprocess.PIPE, text=True)
@@ -336,8 +343,9 @@ def run_phase(a, phase, server=None):
 
 
 def default_system(a):
-    import chromadb
-
+    chromadb = chroma()
+    if MODULE != "chromadb":
+        return f"{MODULE}-python"
     return "chroma-rs" if a.mode == "http" and "chroma-rs" in (a.server_cmd or "") else f"chroma-{chromadb.__version__}"
 
 
@@ -355,9 +363,12 @@ def main():
     ap.add_argument("--label", default="", help="free text shown by summarize.py --runs")
     ap.add_argument("--system", default="", help="the row of the summary (default chroma-<client version>)")
     ap.add_argument("--out", help="JSONL file to append the record to")
+    ap.add_argument("--module", default="chromadb", help="the client package: chromadb, or chroma_rs (ours)")
     ap.add_argument("--phase", choices=["load", "reopen", "ef"], help=argparse.SUPPRESS)
     ap.add_argument("--server-pids", default="", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    global MODULE
+    MODULE = a.module
     a.server_pids = [int(p) for p in a.server_pids.split(",") if p]
 
     if a.phase:
