@@ -29,7 +29,7 @@ pub struct BertShape {
     pub vocab: usize,
 }
 
-/// `y = x Wᵀ + b` with `W` as PyTorch stores it (`[out, in]`, row-major).
+/// `y = x·Wᵀ + b` with `W` as `PyTorch` stores it (`[out, in]`, row-major).
 struct Linear {
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -63,7 +63,7 @@ pub struct Bert {
     layers: Vec<Layer>,
 }
 
-/// BERT's LayerNorm epsilon (the model's `layer_norm_eps`).
+/// BERT's `LayerNorm` epsilon (the model's `layer_norm_eps`).
 const LAYER_NORM_EPS: f32 = 1e-12;
 
 /// Rows of the stacked token matrix per task of a threaded matmul: enough work per task that
@@ -119,7 +119,9 @@ impl Bert {
         if heads == 0 || hidden % heads != 0 {
             return Err(format!("hidden width {hidden} is not a multiple of {heads} heads"));
         }
-        let layers = (0..).take_while(|i| st.tensor(&format!("encoder.layer.{i}.output.dense.weight")).is_ok()).count();
+        let layers = (0..usize::MAX)
+            .take_while(|i| st.tensor(&format!("encoder.layer.{i}.output.dense.weight")).is_ok())
+            .count();
         if layers == 0 {
             return Err("no encoder layers (encoder.layer.0.*)".into());
         }
@@ -232,10 +234,14 @@ impl Bert {
                     pooled.iter_mut().zip(row).for_each(|(p, &v)| *p += v);
                 }
                 let n = (w[1] - w[0]) as f32;
-                pooled.iter_mut().for_each(|p| *p /= n);
+                for p in &mut pooled {
+                    *p /= n;
+                }
                 // As torch.nn.functional.normalize: the norm is clamped to 1e-12.
                 let norm = pooled.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                pooled.iter_mut().for_each(|p| *p /= norm);
+                for p in &mut pooled {
+                    *p /= norm;
+                }
                 pooled
             })
             .collect())
@@ -374,7 +380,9 @@ fn softmax(row: &mut [f32]) {
         sum += *v;
     }
     let inv = 1.0 / sum;
-    row.iter_mut().for_each(|v| *v *= inv);
+    for v in row {
+        *v *= inv;
+    }
 }
 
 /// BERT's exact GELU, `x·Φ(x) = ½x(1 + erf(x/√2))` (not the tanh approximation).

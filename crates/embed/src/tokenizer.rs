@@ -1,4 +1,4 @@
-//! BERT's uncased WordPiece tokenizer, as Hugging Face's `tokenizers` runs it for
+//! BERT's uncased `WordPiece` tokenizer, as Hugging Face's `tokenizers` runs it for
 //! all-MiniLM-L6-v2 (`BertNormalizer` with lowercase, `BertPreTokenizer`, `WordPiece`, the
 //! `[CLS] $A [SEP]` template, truncation to a fixed number of pieces).
 
@@ -14,7 +14,7 @@ use crate::EmbedError;
 /// `max_input_chars_per_word`): longest-match on them would be quadratic for no gain.
 const MAX_CHARS_PER_WORD: usize = 100;
 
-/// A WordPiece vocabulary and the special tokens the model needs.
+/// A `WordPiece` vocabulary and the special tokens the model needs.
 #[derive(Debug, Clone)]
 pub struct WordPiece {
     vocab: HashMap<String, u32>,

