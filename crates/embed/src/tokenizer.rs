@@ -172,24 +172,30 @@ fn normalize(text: &str) -> String {
 }
 
 /// `BertPreTokenizer`: split on whitespace, and every punctuation character is a word.
-fn pre_tokenize(text: &str) -> impl Iterator<Item = &str> {
-    text.split(is_whitespace).flat_map(|chunk| {
-        let mut parts = Vec::new();
-        let mut start = 0;
-        for (i, c) in chunk.char_indices() {
-            if is_punctuation(c) {
-                if start < i {
-                    parts.push(&chunk[start..i]);
-                }
-                parts.push(&chunk[i..i + c.len_utf8()]);
-                start = i + c.len_utf8();
-            }
-        }
-        if start < chunk.len() {
-            parts.push(&chunk[start..]);
-        }
-        parts
-    })
+/// An iterator over slices of `text`, so tokenizing allocates nothing per word.
+fn pre_tokenize(text: &str) -> PreTokens<'_> {
+    PreTokens { rest: text }
+}
+
+struct PreTokens<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for PreTokens<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let text = self.rest.trim_start_matches(is_whitespace);
+        let mut chars = text.char_indices();
+        let (_, first) = chars.next()?;
+        let end = if is_punctuation(first) {
+            first.len_utf8()
+        } else {
+            chars.find(|&(_, c)| is_whitespace(c) || is_punctuation(c)).map_or(text.len(), |(i, _)| i)
+        };
+        self.rest = &text[end..];
+        Some(&text[..end])
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +233,13 @@ mod tests {
         assert_eq!((ids[0], ids[7]), (2, 3));
         // A word cut in the middle keeps its first pieces, as Hugging Face's truncation does.
         assert_eq!(t.encode("hello hello hello hello hello unaffable"), vec![2, 4, 4, 4, 4, 4, 7, 3]);
+    }
+
+    #[test]
+    fn pre_tokenizes_on_whitespace_and_punctuation() {
+        let words: Vec<&str> = pre_tokenize("  a,b  c.. d¿e\u{3000}f ").collect();
+        assert_eq!(words, ["a", ",", "b", "c", ".", ".", "d", "¿", "e", "f"]);
+        assert_eq!(pre_tokenize(" \t ").count(), 0);
     }
 
     #[test]
