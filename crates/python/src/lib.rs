@@ -11,6 +11,7 @@
 //! `Engine` is safe to share between threads (the engine does its own locking).
 
 pub mod convert;
+pub mod embed;
 pub mod engine;
 
 use pyo3::prelude::*;
@@ -20,6 +21,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Engine>()?;
     m.add_function(wrap_pyfunction!(settings_error, m)?)?;
+    m.add_function(wrap_pyfunction!(embed::embed_default, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

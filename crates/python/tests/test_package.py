@@ -168,11 +168,34 @@ def test_errors_have_chromadb_names(client):
     assert col.count() == 1  # nothing above wrote anything
 
 
-def test_default_embedding_function_says_what_to_do(client):
+@pytest.mark.skipif(not os.environ.get("CHROMA_RS_MODEL_DIR"), reason="CHROMA_RS_MODEL_DIR not set (scripts/test.sh sets it)")
+def test_documents_without_embeddings_use_the_native_default_model(client):
     col = client.create_collection("texts")
-    with pytest.raises(ValueError, match="embedding_function"):
-        col.add(ids=["a"], documents=["hello"])
-    assert col.count() == 0
+    assert col.configuration_json.get("embedding_function", {}).get("name") == "default"
+    col.add(
+        ids=["cat", "stocks", "kitten"],
+        documents=["The cat sat on the mat.", "Stock markets fell sharply today.", "A kitten is sleeping on a rug."],
+    )
+    got = col.get(include=["embeddings"])["embeddings"]
+    assert got.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    top = col.query(query_texts=["a small cat napping"], n_results=2)["ids"][0]
+    assert set(top) == {"cat", "kitten"}
+
+
+def test_default_model_missing_says_what_to_do(tmp_path):
+    code = (
+        "import chroma_rs\n"
+        "col = chroma_rs.EphemeralClient().create_collection('texts')\n"
+        "try:\n    col.add(ids=['a'], documents=['hello'])\n"
+        "except ValueError as e:\n    print('ValueError', e)\n"
+        "print('count', col.count())\n"
+    )
+    env = dict(os.environ, CHROMA_RS_MODEL_DIR=str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert "ValueError" in r.stdout and "embeddings=" in r.stdout and "empty" in r.stdout, r.stdout + r.stderr
+    assert "count 0" in r.stdout
 
 
 def test_any_embedding_function_object_works(client):

@@ -16,20 +16,18 @@ from chroma_rs import _native
 class DefaultEmbeddingFunction:
     """Chroma's default model, all-MiniLM-L6-v2 (384 dimensions), run natively in Rust.
 
-    Until this build carries the native model, calling it raises ``ValueError`` saying what to
-    do instead: pass ``embeddings=`` (and ``query_embeddings=``), or an ``embedding_function=``.
+    The model files are found as ``chroma-embed`` documents (``CHROMA_RS_MODEL_DIR``, then the
+    user cache folder, downloaded there at first use and checked against pinned SHA-256s). When
+    they cannot be had, calling it raises ``ValueError`` saying what to do instead: pass
+    ``embeddings=`` (and ``query_embeddings=``), or an ``embedding_function=``.
     """
 
     def __call__(self, input: Sequence[str]) -> List[np.ndarray]:  # noqa: A002 (chromadb's name)
-        embed = getattr(_native, "embed_default", None)
-        if embed is None:
-            raise ValueError(
-                "chroma_rs has no default embedding model in this build: pass embeddings= (or "
-                "query_embeddings=) with your records, or create the collection with "
-                "embedding_function=<any callable that maps a list of texts to vectors>, e.g. one of "
-                "chromadb.utils.embedding_functions."
-            )
-        return [np.asarray(v, dtype=np.float32) for v in embed(list(input))]
+        texts = [input] if isinstance(input, str) else list(input)
+        for t in texts:
+            if not isinstance(t, str):
+                raise ValueError(f"The default embedding function embeds documents (str), got {type(t).__name__}")
+        return list(_native.embed_default(texts))
 
     @staticmethod
     def name() -> str:
