@@ -115,6 +115,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod distance;
+pub mod fileio;
 mod graph;
 mod persist;
 mod vecbuf;
