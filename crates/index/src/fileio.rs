@@ -2,9 +2,9 @@
 //! routed through one place so that tests can make them fail.
 //!
 //! Without the `failpoints` feature these are the plain `std` calls. With it, a test can
-//! [`arm`] a [`Point`] so that, after a given number of successful calls, every call there
+//! `arm` a [`Point`] so that, after a given number of successful calls, every call there
 //! fails with a chosen [`Fault`] (`ENOSPC`, `EIO`, or a short write: part of the bytes reach
-//! the file, then `ENOSPC`, which is what a filling disk does) until [`clear`] lifts it.
+//! the file, then `ENOSPC`, which is what a filling disk does) until `clear` lifts it.
 //! The errors are real `io::Error`s with the operating system's codes, so everything above
 //! this layer handles them exactly as it would handle the real thing.
 //!
@@ -160,8 +160,8 @@ mod failpoints {
 mod failpoints {
     use super::{Fault, Point};
 
-    /// Never fails: the feature is off.
-    #[inline(always)]
+    /// Never fails: the feature is off (a constant the optimiser removes).
+    #[inline]
     pub(super) fn fire(_point: Point) -> Option<Fault> {
         None
     }

@@ -299,7 +299,8 @@ impl Injection {
         }
     }
 
-    fn lift(self, e: &Engine) {
+    /// Lifts every fault (file and `SQLite`).
+    fn lift_all(e: &Engine) {
         fileio::clear();
         e.limit_database_pages(None).unwrap();
     }
@@ -368,7 +369,7 @@ fn scenario(dir: &Path, w: &mut Writer, model: &mut Model, inj: Injection, reope
         }
         check(&e, cid, model, &format!("{what}: reopened with the fault in force"));
     }
-    inj.lift(&e);
+    Injection::lift_all(&e);
     for step in 0..3 {
         let op = if step == 2 { Op::Compact } else { w.op(model) };
         op.run(&e, cid).unwrap_or_else(|err| panic!("{what}: {} after the fault was lifted: {err}", op.name()));
