@@ -100,7 +100,9 @@
 //!  ..          for each slot with level L > 0, lists of levels 1..=L: u32 count, count x u32
 //! end-4   4    CRC-32 (IEEE) of all preceding bytes
 //! ```
-//! Saving writes `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the directory.
+//! Saving writes `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the directory
+//! (through [`fileio`], whose failpoints, on with the `failpoints` feature, let tests make
+//! those calls fail; on failure the temporary file is removed and `path` is untouched).
 //! Loading verifies magic, version, checksum, dim/space/M, every count and every link, and
 //! returns an error (never panics) on anything unexpected, so the caller can rebuild.
 //!
@@ -115,6 +117,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod distance;
+pub mod fileio;
 mod graph;
 mod persist;
 mod vecbuf;

@@ -1,9 +1,9 @@
 //! Graph file format (see the crate documentation for the layout).
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
 
+use crate::fileio::{self, Point};
 use crate::graph::{Graph, MAX_LEVEL, NONE};
 use crate::{IndexError, Space};
 
@@ -72,10 +72,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IndexError> 
     let tmp = std::path::PathBuf::from(tmp);
     let res = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        fileio::write_all(Point::GraphWrite, &mut f, bytes)?;
+        fileio::sync_all(Point::GraphSync, &f)?;
         drop(f);
-        fs::rename(&tmp, path)?;
+        fileio::rename(Point::GraphRename, &tmp, path)?;
         Ok(())
     })();
     if let Err(e) = res {

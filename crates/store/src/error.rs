@@ -19,12 +19,48 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     fn context(self, context: &str) -> Result<T> {
-        self.map_err(|e| interrupted(&e).unwrap_or_else(|| Error::internal_from(context, e)))
+        self.map_err(|e| interrupted(&e).unwrap_or_else(|| internal(context, e)))
     }
 
     fn with_context(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| interrupted(&e).unwrap_or_else(|| Error::internal_from(context(), e)))
+        self.map_err(|e| interrupted(&e).unwrap_or_else(|| internal(&context(), e)))
     }
+}
+
+/// What a full disk adds to the message: the cause alone ("database or disk is full") does
+/// not say what to do, nor that the request left nothing behind (every write is one
+/// transaction, its vectors committed only with it).
+pub(crate) const STORAGE_FULL_HINT: &str =
+    "the disk is full (or the database reached its size limit); the request was not applied: free space and retry";
+
+/// An internal error `"{context}: {cause}"`, with [`STORAGE_FULL_HINT`] after it when the
+/// cause is a full disk.
+pub(crate) fn internal<E: std::error::Error + Send + Sync + 'static>(context: &str, e: E) -> Error {
+    if storage_full(&e) {
+        let message = format!("{context}: {e}; {STORAGE_FULL_HINT}");
+        Error::internal(message).with_source(e)
+    } else {
+        Error::internal_from(context, e)
+    }
+}
+
+/// Whether `e`, or an error it wraps, is `SQLITE_FULL` or `ENOSPC`.
+fn storage_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if let Some(s) = e.downcast_ref::<rusqlite::Error>() {
+            if s.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                return true;
+            }
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::StorageFull {
+                return true;
+            }
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// The request's timeout or cancellation error when `e` is a `SQLite` statement interrupted
@@ -49,6 +85,16 @@ pub(crate) fn json_error(e: serde_json::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_says_so() {
+        let r: std::result::Result<(), std::io::Error> = Err(std::io::Error::from_raw_os_error(28));
+        let e = r.context("writing x").unwrap_err();
+        assert!(e.message.starts_with("writing x: No space left on device"), "{}", e.message);
+        assert!(e.message.ends_with(STORAGE_FULL_HINT), "{}", e.message);
+        let r: std::result::Result<(), std::io::Error> = Err(std::io::Error::from_raw_os_error(5));
+        assert_eq!(r.context("writing x").unwrap_err().message, "writing x: Input/output error (os error 5)");
+    }
 
     #[test]
     fn context_keeps_message_and_cause() {

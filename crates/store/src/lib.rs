@@ -27,7 +27,9 @@
 //!
 //! * `testing`: makes public what only this crate's integration tests need
 //!   (`Engine::open_at_version`, the `schema` and `sqlfilter` modules, raw vector-file
-//!   access in [`folder`]). Nothing else should enable it.
+//!   access in [`folder`], `Engine::limit_database_pages`) and turns on the failpoints of
+//!   the vector and graph file I/O (`fileio`, from `chroma-index`'s `failpoints` feature).
+//!   Nothing else should enable it.
 
 #![deny(missing_docs)]
 #![warn(clippy::too_many_lines)]
@@ -45,4 +47,7 @@ pub mod sqlfilter;
 #[cfg(not(feature = "testing"))]
 mod sqlfilter;
 
+/// The failpoint layer of our own file I/O (see `chroma_index::fileio`), for fault-injection tests.
+#[cfg(feature = "testing")]
+pub use chroma_index::fileio;
 pub use engine::{Engine, PreparedBatch, VacuumReport};

@@ -111,7 +111,10 @@ impl Engine {
     }
 
     /// Compacts after a write when dead slots outnumber live ones (and are at least 1000).
-    pub(super) fn maybe_auto_compact(&self, st: &CollState, row: &CollRow) -> Result<()> {
+    /// Maintenance after a committed write: a failure (a full disk) is logged, not returned
+    /// (an error now would report a write that did happen as failed); nothing changed, and
+    /// the next write that removes slots tries again.
+    pub(super) fn maybe_auto_compact(&self, st: &CollState, row: &CollRow) {
         let needs = {
             let g = st.index.read();
             g.index.as_ref().is_some_and(|i| {
@@ -119,15 +122,17 @@ impl Engine {
                 dead >= AUTO_COMPACT_MIN && dead > i.live_count()
             })
         };
-        if needs {
-            // Maintenance after a committed write: the request's budget does not stop it (an
-            // error now would report a write that did happen as failed).
-            crate::budget::shielded(|| {
-                let row = self.collection_row(row.coll.id)?;
-                self.compact_locked(st, &row).map(|_| ())
-            })?;
+        if !needs {
+            return;
         }
-        Ok(())
+        // The request's budget does not stop it either, for the same reason.
+        let done = crate::budget::shielded(|| {
+            let row = self.collection_row(row.coll.id)?;
+            self.compact_locked(st, &row).map(|_| ())
+        });
+        if let Err(e) = done {
+            tracing::warn!(collection = %row.coll.name, error = %e, "could not compact after a write; it is tried again later");
+        }
     }
 
     /// Compacts every collection, then runs `SQLite` VACUUM. Reports what was reclaimed.

@@ -21,6 +21,7 @@ use super::indexer::{hnsw_params, index_err, to_index_space};
 use super::{CollRow, Engine};
 use crate::error::ResultExt;
 use crate::folder;
+use chroma_index::fileio::{self, Point};
 use chroma_index::VectorIndex;
 use chroma_types::{validate, Collection, Error, IndexingStatus, Result};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -42,10 +43,11 @@ impl Engine {
             self.save_graph_if_behind(&row, &mut g, 1)?;
         }
         let new_dir = self.coll_dir(&new_id);
-        if let (Some(src), Some(dst), Some(dim)) = (self.coll_dir(&id), &new_dir, row.coll.dimension) {
-            copy_files(&src, dst, row.generation, row.slot_count * dim as u64 * 4)?;
-        }
-        let committed = self.fork_rows(&row, new_id, new_name);
+        let copied = match (self.coll_dir(&id), &new_dir, row.coll.dimension) {
+            (Some(src), Some(dst), Some(dim)) => copy_files(&src, dst, row.generation, row.slot_count * dim as u64 * 4),
+            _ => Ok(()),
+        };
+        let committed = copied.and_then(|()| self.fork_rows(&row, new_id, new_name));
         if committed.is_err() {
             if let Some(dst) = &new_dir {
                 let _ = std::fs::remove_dir_all(dst);
@@ -179,7 +181,7 @@ fn copy_files(src: &Path, dst: &Path, generation: i64, committed_bytes: u64) -> 
         if f.metadata().with_context(|| format!("reading {}", vd.display()))?.len() > committed_bytes {
             f.set_len(committed_bytes).with_context(|| format!("truncating {}", vd.display()))?;
         }
-        f.sync_all().with_context(|| format!("syncing {}", vd.display()))?;
+        fileio::sync_all(Point::VectorSync, &f).with_context(|| format!("syncing {}", vd.display()))?;
     }
     let (gs, gd) = (folder::graph_path(src, generation), folder::graph_path(dst, generation));
     if gs.exists() {

@@ -42,7 +42,7 @@ pub(super) fn index_err(e: chroma_index::IndexError) -> Error {
     match e {
         chroma_index::IndexError::DimensionMismatch { expected, got } => Error::dimension(expected, got),
         chroma_index::IndexError::NonFinite { .. } => Error::invalid(e.to_string()).with_source(e),
-        other => Error::internal_from("vector index", other),
+        other => crate::error::internal("vector index", other),
     }
 }
 
@@ -101,7 +101,8 @@ impl Engine {
         g.index = Some(index);
         g.saved_slots = saved;
         g.loaded = true;
-        self.save_graph_if_behind(row, &mut g, 1)?;
+        // Reads must go on when the graph cannot be saved (a full disk): it is a cache.
+        self.save_graph_best_effort(row, &mut g, 1);
         let background = g.index.as_ref().is_some_and(|i| i.pending() > 0);
         drop(g);
         if background {
@@ -223,6 +224,15 @@ impl Engine {
             }
         }
         Ok(live)
+    }
+
+    /// [`save_graph_if_behind`](Self::save_graph_if_behind), logging a failure instead of
+    /// returning it: for saves that follow a committed write or a load, where the graph is
+    /// only a cache (the next load catches it up from the vector file).
+    pub(super) fn save_graph_best_effort(&self, row: &CollRow, g: &mut IndexState, min_new: usize) {
+        if let Err(e) = self.save_graph_if_behind(row, g, min_new) {
+            tracing::warn!(collection = %row.coll.name, error = %e, "could not save the index graph; it is caught up on the next load");
+        }
     }
 
     /// Saves the graph when at least `min_new` slots are not yet in the file.

@@ -142,6 +142,22 @@ impl Engine {
         Ok(())
     }
 
+    /// Caps the database file at its current size plus `extra_pages` pages (`None`: lifts
+    /// the cap), with `SQLite`'s `max_page_count` on the write connection: a write that needs
+    /// more pages then fails with `SQLITE_FULL`, exactly as on a full disk. Returns the pages
+    /// in use. For fault-injection tests.
+    #[cfg(feature = "testing")]
+    pub fn limit_database_pages(&self, extra_pages: Option<u64>) -> Result<u64> {
+        let conn = self.inner.conn.lock();
+        let used: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).context("reading page_count")?;
+        // Lifted: SQLite's own default cap (a cap cannot be set below the pages in use).
+        let cap = extra_pages.map_or(4_294_967_294, |n| used.unsigned_abs() + n);
+        let _: i64 = conn
+            .query_row(&format!("PRAGMA max_page_count = {cap}"), [], |r| r.get(0))
+            .context("setting max_page_count")?;
+        Ok(used.unsigned_abs())
+    }
+
     /// The in-memory state of a collection (created on first use).
     fn state(&self, id: Uuid) -> Arc<CollState> {
         self.inner.colls.lock().entry(id).or_default().clone()

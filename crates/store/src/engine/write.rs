@@ -153,14 +153,16 @@ impl Engine {
             saved_row.coll.log_position = seq as u64;
             let len = g.index.as_ref().map_or(0, VectorIndex::len);
             let threshold = row.coll.config.sync_threshold.max(len / 4);
-            self.save_graph_if_behind(&saved_row, &mut g, threshold)?;
+            // The write is committed: a graph that cannot be saved now (a full disk) is
+            // caught up from the vector file on the next load, never reported as a failed write.
+            self.save_graph_best_effort(&saved_row, &mut g, threshold);
         }
         drop(g);
         if tail {
             self.spawn_indexer(collection, &st);
         }
         if !plan.removed_slots.is_empty() {
-            self.maybe_auto_compact(&st, &row)?;
+            self.maybe_auto_compact(&st, &row);
         }
         Ok(())
     }
@@ -174,7 +176,7 @@ impl Engine {
             IndexUpdate::Deferred => {
                 let mut g = st.index.write();
                 if g.loaded {
-                    self.save_graph_if_behind(row, &mut g, 1)?;
+                    self.save_graph_best_effort(row, &mut g, 1);
                 }
                 *g = IndexState::default();
                 Ok(())
@@ -326,7 +328,7 @@ impl Engine {
             }
         }
         drop(g);
-        self.maybe_auto_compact(&st, &row)?;
+        self.maybe_auto_compact(&st, &row);
         Ok(matched.into_iter().map(|m| m.1).collect())
     }
 }

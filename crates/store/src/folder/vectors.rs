@@ -4,9 +4,10 @@
 //! generation than the one `SQLite` records are left-overs of an interrupted one.
 
 use crate::error::ResultExt;
+use chroma_index::fileio::{self, Point};
 use chroma_types::{Error, Result};
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// The folder of a collection's files.
@@ -63,12 +64,24 @@ pub fn append_vectors(path: &Path, dim: usize, committed_slots: u64, data: &[f32
         f.set_len(want).with_context(|| format!("truncating {}", path.display()))?;
     }
     f.seek(SeekFrom::Start(want)).with_context(|| format!("seeking {}", path.display()))?;
+    let written = write_and_sync(&mut f, path, data);
+    if written.is_err() {
+        // Cut a part-written tail now rather than at the next append: on a full disk its
+        // bytes are space that `SQLite` and the retry need. Best effort (the next append cuts
+        // it anyway).
+        let _ = f.set_len(want);
+    }
+    written
+}
+
+/// The write and the fsync of [`append_vectors`].
+fn write_and_sync(f: &mut File, path: &Path, data: &[f32]) -> Result<()> {
     #[cfg(target_endian = "little")]
     {
         // SAFETY: f32 has no padding and any byte pattern of it is valid to read as u8; on a
         // little-endian target its in-memory bytes are the file format.
         let bytes = unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) };
-        f.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+        fileio::write_all(Point::VectorWrite, f, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
     #[cfg(not(target_endian = "little"))]
     {
@@ -76,9 +89,9 @@ pub fn append_vectors(path: &Path, dim: usize, committed_slots: u64, data: &[f32
         for x in data {
             bytes.extend_from_slice(&x.to_le_bytes());
         }
-        f.write_all(&bytes).with_context(|| format!("writing {}", path.display()))?;
+        fileio::write_all(Point::VectorWrite, f, &bytes).with_context(|| format!("writing {}", path.display()))?;
     }
-    f.sync_data().with_context(|| format!("syncing {}", path.display()))?;
+    fileio::sync_data(Point::VectorSync, f).with_context(|| format!("syncing {}", path.display()))?;
     Ok(())
 }
 
@@ -123,18 +136,24 @@ pub fn read_slots(path: &Path, dim: usize, committed: u64, slots: &[u64]) -> Res
     Ok(out)
 }
 
-/// Writes a whole vector file atomically (compaction).
+/// Writes a whole vector file atomically (compaction). On failure the temporary file is
+/// removed and `path` is left as it was.
 pub fn write_vectors_atomic(path: &Path, data: &[f32]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    {
+    let written = (|| -> Result<()> {
         let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut bytes = Vec::with_capacity(data.len() * 4);
         for x in data {
             bytes.extend_from_slice(&x.to_le_bytes());
         }
-        f.write_all(&bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+        fileio::write_all(Point::VectorWrite, &mut f, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        fileio::sync_all(Point::VectorSync, &f).with_context(|| format!("syncing {}", tmp.display()))?;
+        drop(f);
+        fileio::rename(Point::VectorRename, &tmp, path).with_context(|| format!("renaming into {}", path.display()))
+    })();
+    if written.is_err() {
+        // A part-written file must not take the disk space a retry needs.
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
+    written
 }
