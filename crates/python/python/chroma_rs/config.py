@@ -46,6 +46,20 @@ _FIELDS: Dict[str, Any] = {
     "chroma_db_impl": None,
     "chroma_max_batch_size": None,
     "chroma_query_request_timeout_seconds": None,
+    # Accepted so that code reading them keeps working; chroma_rs has no such knobs (its engine
+    # sizes its own caches, and there is no telemetry or migration mode to choose).
+    "chroma_segment_cache_policy": None,
+    "chroma_memory_limit_bytes": 0,
+    "chroma_http_keepalive_secs": 40.0,
+    "chroma_http_max_connections": None,
+    "chroma_http_max_keepalive_connections": None,
+    "chroma_server_thread_pool_size": 40,
+    "chroma_overwrite_singleton_tenant_database_access_from_auth": False,
+    "chroma_otel_collection_endpoint": "",
+    "chroma_otel_service_name": "chromadb",
+    "chroma_otel_granularity": None,
+    "migrations": "apply",
+    "migrations_hash_algorithm": "md5",
 }
 
 _BOOL_FIELDS = {"chroma_server_ssl_enabled", "is_persistent", "allow_reset", "anonymized_telemetry"}

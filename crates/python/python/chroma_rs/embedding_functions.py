@@ -51,7 +51,9 @@ def config_of(ef: Optional[Any]) -> Optional[Dict[str, Any]]:
     get_config = getattr(ef, "get_config", None)
     if callable(name) and callable(get_config):
         try:
-            return {"type": "known", "name": name(), "config": get_config()}
+            n, c = name(), get_config()
         except Exception:  # a custom function without a real name: stored as chromadb stores those
-            pass
+            return {"type": "legacy"}
+        if isinstance(n, str) and isinstance(c, dict):
+            return {"type": "known", "name": n, "config": c}
     return {"type": "legacy"}
