@@ -137,6 +137,18 @@ impl Records {
         Records { ids: strings(ids), embeddings, ..Default::default() }
     }
 
+    /// Records with these ids and documents and no embeddings: the collection's embedding
+    /// function makes them (feature `embed`).
+    pub fn from_documents<I, S, D, T>(ids: I, documents: D) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+        D: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Records::new(ids, Vec::new()).documents(documents)
+    }
+
     pub(crate) fn into_request(self) -> Result<AddRequest> {
         Ok(AddRequest {
             ids: self.ids,
@@ -261,12 +273,33 @@ pub struct Query {
     pub where_document: Option<Value>,
     /// Default: metadatas, documents and distances.
     pub include: Option<Vec<Include>>,
+    /// Texts to embed with the collection's embedding function when `query_embeddings` is
+    /// empty (feature `embed`).
+    pub query_texts: Option<Vec<String>>,
 }
 
 impl Query {
     /// Nearest neighbours of each embedding (10 unless [`Query::n_results`] says otherwise).
     pub fn new(query_embeddings: Vec<Vec<f32>>) -> Self {
-        Query { query_embeddings, n_results: 10, ids: None, r#where: None, where_document: None, include: None }
+        Query {
+            query_embeddings,
+            n_results: 10,
+            ids: None,
+            r#where: None,
+            where_document: None,
+            include: None,
+            query_texts: None,
+        }
+    }
+
+    /// Nearest neighbours of each text, embedded by the collection's embedding function
+    /// (feature `embed`).
+    pub fn texts<I, S>(texts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Query { query_texts: Some(strings(texts)), ..Query::new(Vec::new()) }
     }
 
     /// Neighbours per query embedding.

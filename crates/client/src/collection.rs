@@ -17,6 +17,10 @@ pub struct Collection {
     api: Arc<dyn ChromaApi>,
     model: chroma_types::Collection,
     dialect: Dialect,
+    /// Embeds documents and query texts that come without embeddings; `None`: the default
+    /// function, loaded at first use.
+    #[cfg(feature = "embed")]
+    embedder: Option<Arc<dyn chroma_embed::EmbeddingFunction>>,
 }
 
 // The backend is left out (`dyn ChromaApi` has no `Debug`), and the rest is in `model()`.
@@ -30,7 +34,13 @@ impl std::fmt::Debug for Collection {
 impl Collection {
     /// A handle on `model`, served by `api`, with 1.x filter semantics.
     pub(crate) fn new(api: Arc<dyn ChromaApi>, model: chroma_types::Collection) -> Collection {
-        Collection { api, model, dialect: Dialect::V1 }
+        Collection {
+            api,
+            model,
+            dialect: Dialect::V1,
+            #[cfg(feature = "embed")]
+            embedder: None,
+        }
     }
 
     /// The collection's id.
@@ -80,19 +90,21 @@ impl Collection {
         self
     }
 
-    /// Adds records; an existing id is an error.
+    /// Adds records; an existing id is an error. Records given without embeddings (empty
+    /// `embeddings`) get those of their documents (feature `embed`).
     pub fn add(&self, records: Records) -> Result<()> {
-        self.api.add(self.model.id, records.into_request()?)
+        self.api.add(self.model.id, self.embed_records(records)?.into_request()?)
     }
 
-    /// Adds records, replacing those whose ids exist.
+    /// Adds records, replacing those whose ids exist; embeds documents as [`Collection::add`].
     pub fn upsert(&self, records: Records) -> Result<()> {
-        self.api.upsert(self.model.id, records.into_request()?)
+        self.api.upsert(self.model.id, self.embed_records(records)?.into_request()?)
     }
 
-    /// Changes existing records (ids that do not exist are skipped).
+    /// Changes existing records (ids that do not exist are skipped). New documents without
+    /// new embeddings get their documents' embeddings (feature `embed`).
     pub fn update(&self, update: Update) -> Result<()> {
-        self.api.update(self.model.id, update.into_request()?)
+        self.api.update(self.model.id, self.embed_update(update)?.into_request()?)
     }
 
     /// Deletes matching records and returns the ids deleted (over HTTP: the ids that existed
@@ -127,6 +139,7 @@ impl Collection {
         if query.n_results == 0 {
             return Err(Error::invalid("Expected requested number of results to be a positive integer, got 0"));
         }
+        let query = self.embed_query(query)?;
         let req = QueryRequest {
             query_embeddings: query.query_embeddings,
             n_results: query.n_results,
@@ -148,7 +161,7 @@ impl Collection {
     /// same database: 1.x `collection.fork`.
     pub fn fork(&self, new_name: &str) -> Result<Collection> {
         let model = self.api.fork_collection(self.model.id, new_name)?;
-        Ok(Collection { api: self.api.clone(), model, dialect: self.dialect })
+        Ok(Collection { model, ..self.clone() }) // same backend, dialect and embedding function
     }
 
     /// How many forks share this collection's lineage.
@@ -188,5 +201,116 @@ impl Collection {
     pub fn refresh(&mut self) -> Result<()> {
         self.model = self.api.get_collection_by_id(self.model.id)?;
         Ok(())
+    }
+
+    /// Use `ef` for documents and query texts that come without embeddings (instead of the
+    /// default all-MiniLM-L6-v2).
+    #[cfg(feature = "embed")]
+    #[must_use]
+    pub fn with_embedding_function(mut self, ef: Arc<dyn chroma_embed::EmbeddingFunction>) -> Self {
+        self.embedder = Some(ef);
+        self
+    }
+
+    /// The embedding function: the one given, else the default (loaded once per process,
+    /// downloaded at first use; see `chroma_embed::ModelFiles`).
+    #[cfg(feature = "embed")]
+    fn embedder(&self) -> Result<Arc<dyn chroma_embed::EmbeddingFunction>> {
+        use std::sync::Mutex;
+        static DEFAULT: Mutex<Option<Arc<chroma_embed::DefaultEmbeddingFunction>>> = Mutex::new(None);
+        if let Some(ef) = &self.embedder {
+            return Ok(ef.clone());
+        }
+        // A poisoned lock only means another thread panicked while loading; the slot is
+        // still either empty or a loaded model.
+        let mut slot = DEFAULT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            let ef = chroma_embed::DefaultEmbeddingFunction::load()
+                .map_err(|e| Error::internal_from("loading the default embedding function", e))?;
+            *slot = Some(Arc::new(ef));
+        }
+        let ef: Arc<dyn chroma_embed::EmbeddingFunction> = slot.clone().expect("set above");
+        Ok(ef)
+    }
+
+    #[cfg(feature = "embed")]
+    fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let ef = self.embedder()?;
+        let vectors = ef.embed(texts).map_err(|e| Error::internal_from("embedding documents", e))?;
+        if vectors.len() != texts.len() {
+            return Err(Error::internal(format!(
+                "embedding function {} returned {} vectors for {} texts",
+                ef.name(),
+                vectors.len(),
+                texts.len()
+            )));
+        }
+        Ok(vectors)
+    }
+
+    /// Records without embeddings get those of their documents; every record then needs one.
+    #[cfg(feature = "embed")]
+    fn embed_records(&self, mut records: Records) -> Result<Records> {
+        if !records.embeddings.is_empty() || records.ids.is_empty() {
+            return Ok(records);
+        }
+        let Some(documents) = &records.documents else {
+            return Ok(records); // the engine reports the missing embeddings
+        };
+        let mut texts = Vec::with_capacity(documents.len());
+        for (i, d) in documents.iter().enumerate() {
+            let Some(d) = d else {
+                let id = records.ids.get(i).map_or("?", String::as_str);
+                return Err(Error::invalid(format!("record {id} has neither an embedding nor a document")));
+            };
+            texts.push(d.as_str());
+        }
+        records.embeddings = self.embed_texts(&texts)?;
+        Ok(records)
+    }
+
+    #[cfg(not(feature = "embed"))]
+    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+    fn embed_records(&self, records: Records) -> Result<Records> {
+        Ok(records)
+    }
+
+    /// New documents without new embeddings: each record with a new document gets its
+    /// embedding; the others keep theirs.
+    #[cfg(feature = "embed")]
+    fn embed_update(&self, mut update: Update) -> Result<Update> {
+        let Some(documents) = update.documents.as_ref().filter(|_| update.embeddings.is_none()) else {
+            return Ok(update);
+        };
+        let texts: Vec<&str> = documents.iter().flatten().map(String::as_str).collect();
+        let mut vectors = self.embed_texts(&texts)?.into_iter();
+        update.embeddings = Some(documents.iter().map(|d| d.as_ref().and_then(|_| vectors.next())).collect());
+        Ok(update)
+    }
+
+    #[cfg(not(feature = "embed"))]
+    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+    fn embed_update(&self, update: Update) -> Result<Update> {
+        Ok(update)
+    }
+
+    #[cfg(feature = "embed")]
+    fn embed_query(&self, mut query: Query) -> Result<Query> {
+        if query.query_embeddings.is_empty() {
+            if let Some(texts) = query.query_texts.take() {
+                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                query.query_embeddings = self.embed_texts(&texts)?;
+            }
+        }
+        Ok(query)
+    }
+
+    #[cfg(not(feature = "embed"))]
+    #[allow(clippy::unused_self)]
+    fn embed_query(&self, query: Query) -> Result<Query> {
+        if query.query_embeddings.is_empty() && query.query_texts.is_some() {
+            return Err(Error::invalid("query texts need chroma-client's `embed` feature"));
+        }
+        Ok(query)
     }
 }

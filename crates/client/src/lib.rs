@@ -33,9 +33,12 @@
 //! [`Client::http`] / [`Client::http_with`] (a server; token or basic auth and extra headers
 //! through [`HttpOptions`]), and [`Client::from_api`] for any other [`ChromaApi`].
 //!
-//! Features (both on by default): `embedded` (the first two modes; pulls in the storage engine
-//! and `rusqlite`) and `http` (the HTTP modes; pulls in an HTTP client and the [`wire`] shapes,
-//! shared with `chroma-server`). `tls` adds `https://` URLs.
+//! Features (all on by default): `embedded` (the first two modes; pulls in the storage engine
+//! and `rusqlite`), `http` (the HTTP modes; pulls in an HTTP client and the [`wire`] shapes,
+//! shared with `chroma-server`) and `embed` (records and queries given as text:
+//! [`Records::from_documents`], [`Query::texts`], embedded by the collection's embedding
+//! function, by default all-MiniLM-L6-v2 run natively by `chroma-embed`, whose files are found
+//! or downloaded at first use). `tls` adds `https://` URLs.
 //!
 //! Modules: [`client`] (the [`Client`]), [`collection`] (the [`Collection`] handle), [`args`]
 //! (the argument builders), [`http`] (the HTTP backend).
