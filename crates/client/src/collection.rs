@@ -73,7 +73,9 @@ impl Collection {
         &self.model
     }
 
-    /// Use Chroma 0.4.x filter semantics (`$ne` skips records without the key, ...).
+    /// Use Chroma 0.4.x filter semantics (`$ne` skips records without the key, ...) and
+    /// metadata key rules (keys starting with `#` or `$`) on an in-process engine; over HTTP
+    /// the server applies its client line's rules.
     #[must_use]
     pub fn with_dialect(mut self, dialect: Dialect) -> Self {
         self.dialect = dialect;
@@ -82,17 +84,17 @@ impl Collection {
 
     /// Adds records; an existing id is an error.
     pub fn add(&self, records: Records) -> Result<()> {
-        self.api.add(self.model.id, records.into_request()?)
+        self.api.add(self.model.id, records.into_request(self.dialect)?)
     }
 
     /// Adds records, replacing those whose ids exist.
     pub fn upsert(&self, records: Records) -> Result<()> {
-        self.api.upsert(self.model.id, records.into_request()?)
+        self.api.upsert(self.model.id, records.into_request(self.dialect)?)
     }
 
     /// Changes existing records (ids that do not exist are skipped).
     pub fn update(&self, update: Update) -> Result<()> {
-        self.api.update(self.model.id, update.into_request()?)
+        self.api.update(self.model.id, update.into_request(self.dialect)?)
     }
 
     /// Deletes matching records and returns the ids deleted (over HTTP: the ids that existed

@@ -53,7 +53,7 @@ pub(crate) async fn add(
 ) -> Response {
     let r = async {
         let target = Target::new(scope, &coll)?;
-        let req = body::<wire::AddBody>(&bytes)?.into_request().map_err(Fail::api(Op::Add))?;
+        let req = body::<wire::AddBody>(&bytes)?.into_request(line.dialect()).map_err(Fail::api(Op::Add))?;
         target.run(&st, Op::Add, move |api, id| api.add(id, req)).await?;
         Ok(json_response(StatusCode::CREATED, if line.is_v2() { json!({}) } else { Value::Bool(true) }))
     };
@@ -70,7 +70,7 @@ pub(crate) async fn upsert(
 ) -> Response {
     let r = async {
         let target = Target::new(scope, &coll)?;
-        let req = body::<wire::AddBody>(&bytes)?.into_request().map_err(Fail::api(Op::Record))?;
+        let req = body::<wire::AddBody>(&bytes)?.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         target.run(&st, Op::Record, move |api, id| api.upsert(id, req)).await?;
         Ok(empty(line))
     };
@@ -87,7 +87,7 @@ pub(crate) async fn update(
 ) -> Response {
     let r = async {
         let target = Target::new(scope, &coll)?;
-        let req = body::<wire::UpdateBody>(&bytes)?.into_request().map_err(Fail::api(Op::Record))?;
+        let req = body::<wire::UpdateBody>(&bytes)?.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         target.run(&st, Op::Record, move |api, id| api.update(id, req)).await?;
         Ok(empty(line))
     };

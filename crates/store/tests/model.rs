@@ -676,7 +676,8 @@ fn add_request(b: &Batch) -> AddRequest {
         documents: b.with_docs.then(|| b.rows.iter().map(|r| r.doc.clone()).collect()),
         uris: b.with_uris.then(|| b.rows.iter().map(|r| r.uri.clone()).collect()),
         metadatas: b.with_mds.then(|| b.rows.iter().map(|r| r.md.clone()).collect()),
-    }
+        ..Default::default()
+    }..Default::default()
 }
 
 fn update_request(b: &UBatch) -> UpdateRequest {
@@ -686,7 +687,8 @@ fn update_request(b: &UBatch) -> UpdateRequest {
         documents: b.with_docs.then(|| b.rows.iter().map(|r| r.doc.clone()).collect()),
         uris: b.with_uris.then(|| b.rows.iter().map(|r| r.uri.clone()).collect()),
         metadatas: b.with_mds.then(|| b.rows.iter().map(|r| r.md.clone()).collect()),
-    }
+        ..Default::default()
+    }..Default::default()
 }
 
 struct Subject {

@@ -131,7 +131,7 @@ fn records(n: usize, prefix: &str, dim: usize, rng: &mut Rng) -> AddRequest {
             }
         })
         .collect();
-    AddRequest::new(ids, embs).documents(docs).uris(uris).metadatas(mds)
+    AddRequest::new(ids, embs).documents(docs).uris(uris).metadatas(mds)..Default::default()
 }
 
 #[test]
@@ -207,6 +207,7 @@ fn reopen_round_trips_every_operation() {
                     None,
                     None,
                 ]),
+                ..Default::default()
             },
         )
         .unwrap();
