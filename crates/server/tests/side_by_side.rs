@@ -589,6 +589,14 @@ fn error_texts() {
         ("update tenant without resource_name", "PATCH", "/api/v2/tenants/default_tenant".into(), Some(json!({}))),
         ("malformed resource name", "GET", "/api/v2/collections/a:b".into(), None),
         ("get with a where of two keys", "POST", c("get"), Some(json!({"where": {"a": 1, "b": 2}}))),
+        ("where with an unknown operator", "POST", c("get"), Some(json!({"where": {"k": {"$foo": 1}}}))),
+        ("where with a $ key", "POST", c("delete"), Some(json!({"where": {"$x": 1}}))),
+        ("where $gt of a string", "POST", c("get"), Some(json!({"where": {"k": {"$gt": "x"}}}))),
+        ("where not a dict", "POST", c("query"), Some(json!({"query_embeddings": [[1, 2]], "where": [1]}))),
+        ("#document $contains of a number", "POST", c("get"), Some(json!({"where": {"#document": {"$contains": 1}}}))),
+        ("where_document with an unknown operator", "POST", c("get"), Some(json!({"where_document": {"$foo": "x"}}))),
+        ("where_document $contains of a number", "POST", c("get"), Some(json!({"where_document": {"$contains": 1}}))),
+        ("where_document regex syntax", "POST", c("get"), Some(json!({"where_document": {"$regex": "("}}))),
     ];
     cases.extend(more.into_iter().map(|(w, m, path, b)| (w.to_string(), m, path, b)));
     let mut differ = Vec::new();

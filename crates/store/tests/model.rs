@@ -677,7 +677,7 @@ fn add_request(b: &Batch) -> AddRequest {
         uris: b.with_uris.then(|| b.rows.iter().map(|r| r.uri.clone()).collect()),
         metadatas: b.with_mds.then(|| b.rows.iter().map(|r| r.md.clone()).collect()),
         ..Default::default()
-    }..Default::default()
+    }
 }
 
 fn update_request(b: &UBatch) -> UpdateRequest {
@@ -688,7 +688,7 @@ fn update_request(b: &UBatch) -> UpdateRequest {
         uris: b.with_uris.then(|| b.rows.iter().map(|r| r.uri.clone()).collect()),
         metadatas: b.with_mds.then(|| b.rows.iter().map(|r| r.md.clone()).collect()),
         ..Default::default()
-    }..Default::default()
+    }
 }
 
 struct Subject {

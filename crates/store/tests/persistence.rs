@@ -131,7 +131,7 @@ fn records(n: usize, prefix: &str, dim: usize, rng: &mut Rng) -> AddRequest {
             }
         })
         .collect();
-    AddRequest::new(ids, embs).documents(docs).uris(uris).metadatas(mds)..Default::default()
+    AddRequest::new(ids, embs).documents(docs).uris(uris).metadatas(mds)
 }
 
 #[test]
