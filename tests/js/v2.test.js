@@ -374,3 +374,21 @@ describe("chromadb@3.5.0 (API v2)", { skip: SKIP }, () => {
     assert.ok(close(distance("cosine", [2, 0, 0], a), 0));
   });
 });
+
+// Every route this client can call must be in the list that crates/server/tests/side_by_side.rs
+// sends to both chroma-rs and a real Chroma 1.5.9 (`JS_3_5_0_ROUTES`): a new client version with
+// a new route fails here until the list (and the server) follow.
+test("the side-by-side route list is this client's", { skip: SKIP }, async () => {
+  const { readFile } = await import("node:fs/promises");
+  const code = await readFile(new URL(import.meta.resolve("chromadb")), "utf8");
+  const found = new Set();
+  for (const m of code.matchAll(/url: "(\/api\/v2[^"]*)"/g)) {
+    const before = code.slice(Math.max(0, m.index - 600), m.index);
+    const calls = [...before.matchAll(/\.(get|post|put|patch|delete)\(/g)];
+    found.add(`${calls.at(-1)[1].toUpperCase()} ${m[1]}`);
+  }
+  const rs = await readFile(new URL("../../crates/server/tests/side_by_side.rs", import.meta.url), "utf8");
+  const block = rs.slice(rs.indexOf("const JS_3_5_0_ROUTES"), rs.indexOf("];", rs.indexOf("const JS_3_5_0_ROUTES")));
+  const listed = new Set([...block.matchAll(/\("([A-Z]+)", "([^"]+)"\)/g)].map((m) => `${m[1]} ${m[2]}`));
+  assert.deepEqual([...found].sort(), [...listed].sort());
+});

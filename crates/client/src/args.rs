@@ -3,7 +3,7 @@
 //! collections.
 
 use chroma_types::metadata::update_metadata_from_json;
-use chroma_types::{AddRequest, Include, Result, Space, UpdateMetadata, UpdateRequest};
+use chroma_types::{AddRequest, Dialect, Include, Result, Space, UpdateMetadata, UpdateRequest};
 use serde_json::Value;
 
 /// Optional arguments of `create_collection` / `get_or_create_collection`.
@@ -149,13 +149,14 @@ impl Records {
         Records::new(ids, Vec::new()).documents(documents)
     }
 
-    pub(crate) fn into_request(self) -> Result<AddRequest> {
+    pub(crate) fn into_request(self, dialect: Dialect) -> Result<AddRequest> {
         Ok(AddRequest {
             ids: self.ids,
             embeddings: self.embeddings,
             documents: self.documents,
             uris: self.uris,
             metadatas: Self::metadatas_request(self.metadatas)?,
+            dialect,
         })
     }
 }
@@ -177,13 +178,14 @@ impl Update {
         self
     }
 
-    pub(crate) fn into_request(self) -> Result<UpdateRequest> {
+    pub(crate) fn into_request(self, dialect: Dialect) -> Result<UpdateRequest> {
         Ok(UpdateRequest {
             ids: self.ids,
             embeddings: self.embeddings,
             documents: self.documents,
             uris: self.uris,
             metadatas: Self::metadatas_request(self.metadatas)?,
+            dialect,
         })
     }
 }
@@ -404,7 +406,7 @@ mod tests {
         let add = Records::new(["a", "b"], vec![vec![1.0], vec![2.0]])
             .documents(["x", "y"])
             .metadatas(vec![json!({"k": 1}), Value::Null])
-            .into_request()
+            .into_request(Dialect::V1)
             .unwrap();
         assert_eq!(add.documents, Some(vec![Some("x".to_string()), Some("y".to_string())]));
         assert_eq!(add.metadatas.as_ref().map(|m| m[1].is_none()), Some(true));
@@ -412,10 +414,10 @@ mod tests {
             .embeddings(vec![vec![3.0]])
             .optional_documents(vec![None])
             .metadatas(vec![json!({"k": null})])
-            .into_request()
+            .into_request(Dialect::V1)
             .unwrap();
         assert_eq!(up.embeddings, Some(vec![Some(vec![3.0])]));
         assert_eq!(up.documents, Some(vec![None]));
-        assert!(Update::new(["a"]).metadatas(vec![json!(3)]).into_request().is_err());
+        assert!(Update::new(["a"]).metadatas(vec![json!(3)]).into_request(Dialect::V1).is_err());
     }
 }

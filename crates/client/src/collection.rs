@@ -83,7 +83,9 @@ impl Collection {
         &self.model
     }
 
-    /// Use Chroma 0.4.x filter semantics (`$ne` skips records without the key, ...).
+    /// Use Chroma 0.4.x filter semantics (`$ne` skips records without the key, ...) and
+    /// metadata key rules (keys starting with `#` or `$`) on an in-process engine; over HTTP
+    /// the server applies its client line's rules.
     #[must_use]
     pub fn with_dialect(mut self, dialect: Dialect) -> Self {
         self.dialect = dialect;
@@ -93,18 +95,18 @@ impl Collection {
     /// Adds records; an existing id is an error. Records given without embeddings (empty
     /// `embeddings`) get those of their documents (feature `embed`).
     pub fn add(&self, records: Records) -> Result<()> {
-        self.api.add(self.model.id, self.embed_records(records)?.into_request()?)
+        self.api.add(self.model.id, self.embed_records(records)?.into_request(self.dialect)?)
     }
 
     /// Adds records, replacing those whose ids exist; embeds documents as [`Collection::add`].
     pub fn upsert(&self, records: Records) -> Result<()> {
-        self.api.upsert(self.model.id, self.embed_records(records)?.into_request()?)
+        self.api.upsert(self.model.id, self.embed_records(records)?.into_request(self.dialect)?)
     }
 
     /// Changes existing records (ids that do not exist are skipped). New documents without
     /// new embeddings get their documents' embeddings (feature `embed`).
     pub fn update(&self, update: Update) -> Result<()> {
-        self.api.update(self.model.id, self.embed_update(update)?.into_request()?)
+        self.api.update(self.model.id, self.embed_update(update)?.into_request(self.dialect)?)
     }
 
     /// Deletes matching records and returns the ids deleted (over HTTP: the ids that existed

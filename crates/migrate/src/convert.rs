@@ -124,13 +124,21 @@ fn value(key: &str, v: &LegacyValue, collection: bool) -> Result<MetadataValue, 
     }
 }
 
-/// Why chroma-rs rejects a metadata key, if it does.
-fn key_problem(k: &str) -> Option<String> {
-    if k.is_empty() {
-        return Some("metadata key is empty".into());
+/// Why the destination rejects a metadata key, if it does. `legacy_keys`: it takes the keys
+/// that 0.x servers stored (empty, or starting with `#` or `$`), as a chroma-rs folder does;
+/// a server over HTTP (Chroma 1.x, chroma-rs's 1.x line) refuses them.
+fn key_problem(k: &str, legacy_keys: bool) -> Option<String> {
+    if k.starts_with("chroma:") {
+        return Some(format!("metadata key {k:?} starts with the reserved prefix chroma:"));
     }
-    if k.starts_with("chroma:") || k.starts_with('#') || k.starts_with('$') {
-        return Some(format!("metadata key {k:?} starts with a reserved prefix (chroma:, # or $)"));
+    if legacy_keys {
+        return None;
+    }
+    if k.is_empty() {
+        return Some("metadata key is empty (a Chroma 1.x server refuses it)".into());
+    }
+    if k.starts_with('#') || k.starts_with('$') {
+        return Some(format!("metadata key {k:?} starts with # or $ (a Chroma 1.x server refuses it)"));
     }
     None
 }
@@ -143,8 +151,14 @@ fn coerced_key(k: &str, taken: &BTreeMap<String, LegacyValue>) -> String {
     new
 }
 
-/// Converts a metadata map; issues are appended, the coerced map is returned.
-fn metadata(m: &BTreeMap<String, LegacyValue>, collection: bool, issues: &mut Vec<Issue>) -> Option<Metadata> {
+/// Converts a metadata map; issues are appended, the coerced map is returned. `legacy_keys`:
+/// see [`key_problem`].
+fn metadata(
+    m: &BTreeMap<String, LegacyValue>,
+    collection: bool,
+    legacy_keys: bool,
+    issues: &mut Vec<Issue>,
+) -> Option<Metadata> {
     if m.is_empty() {
         issues.push(issue(
             "empty_metadata",
@@ -155,7 +169,7 @@ fn metadata(m: &BTreeMap<String, LegacyValue>, collection: bool, issues: &mut Ve
     }
     let mut out = Metadata::new();
     for (k, v) in m {
-        let key = match key_problem(k) {
+        let key = match key_problem(k, legacy_keys) {
             None => k.clone(),
             Some(why) => {
                 let new = coerced_key(k, m);
@@ -239,12 +253,17 @@ pub struct CollectionPlan {
     pub skip: bool,
     /// Kept by policy coerce, with changes.
     pub coerced: bool,
+    /// The destination takes the metadata keys 0.x servers stored (`#`, `$`, empty): a
+    /// chroma-rs folder does, a server over HTTP does not.
+    pub legacy_keys: bool,
 }
 
 /// Turns the source collections into plans, in source order. Problems are appended.
+/// `legacy_keys`: the destination takes the metadata keys 0.x servers stored.
 pub fn plan_collections(
     colls: Vec<LegacyCollection>,
     policy: Policy,
+    legacy_keys: bool,
     problems: &mut Vec<Problem>,
     warnings: &mut Vec<String>,
 ) -> Vec<CollectionPlan> {
@@ -286,7 +305,7 @@ pub fn plan_collections(
             dest_name = new;
         }
         used.insert((c.tenant.clone(), c.database.clone(), dest_name.clone()));
-        let md = c.metadata.as_ref().and_then(|m| metadata(m, true, &mut issues));
+        let md = c.metadata.as_ref().and_then(|m| metadata(m, true, legacy_keys, &mut issues));
         if let Some(m) = &md {
             if let Err(e) = validate::collection_metadata(m) {
                 issues.push(issue("bad_collection_metadata", e.message, None));
@@ -311,7 +330,7 @@ pub fn plan_collections(
                 action,
             });
         });
-        out.push(CollectionPlan { src: c, dest_name, metadata: md, configuration, skip: !keep, coerced });
+        out.push(CollectionPlan { src: c, dest_name, metadata: md, configuration, skip: !keep, coerced, legacy_keys });
     }
     out
 }
@@ -506,7 +525,7 @@ pub fn convert_record(
     let embedding = embedding_issues(&rec, &mut issues);
     let metadata = match md_override {
         Some(m) => Some(m),
-        None => rec.metadata.as_ref().and_then(|m| metadata(m, false, &mut issues)),
+        None => rec.metadata.as_ref().and_then(|m| metadata(m, false, plan.legacy_keys, &mut issues)),
     };
     let (name, cid, rid, origin) = (plan.src.name.clone(), plan.src.id.clone(), rec.id.clone(), rec.origin.clone());
     let (keep, coerced) = decide(issues, policy, "record", |kind, detail, action| {
@@ -580,5 +599,28 @@ mod tests {
         let l = LegacyValue::List(vec![LegacyValue::Int(1), LegacyValue::Int(2)]);
         assert_eq!(value("k", &l, false).ok(), Some(MetadataValue::IntArray(vec![1, 2])));
         assert!(value("k", &l, true).is_err());
+    }
+
+    #[test]
+    fn keys_that_0x_servers_stored() {
+        let m: BTreeMap<String, LegacyValue> = [("$d", 1), ("#h", 2), ("", 3), ("ok", 4)]
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), LegacyValue::Int(*v)))
+            .collect();
+        // into a chroma-rs folder: kept as they are, no problem
+        let mut issues = Vec::new();
+        let out = metadata(&m, false, true, &mut issues).unwrap();
+        assert!(issues.is_empty());
+        assert_eq!(out.len(), 4);
+        assert_eq!(out.get("$d"), Some(&MetadataValue::Int(1)));
+        // into a server over HTTP (1.x rules): each one a problem, coerced to a new name
+        let out = metadata(&m, false, false, &mut issues).unwrap();
+        assert_eq!(issues.iter().filter(|i| i.kind == "bad_metadata_key").count(), 3);
+        assert!(out.contains_key("_$d") && out.contains_key("_empty_key") && out.contains_key("ok"));
+        // `chroma:` is reserved everywhere
+        let c: BTreeMap<String, LegacyValue> = [("chroma:x".to_string(), LegacyValue::Int(1))].into();
+        let mut issues = Vec::new();
+        metadata(&c, false, true, &mut issues);
+        assert_eq!(issues.len(), 1);
     }
 }

@@ -41,7 +41,7 @@
 //! | `malformed_metadata` | metadata text that is not JSON, or JSON that is not an object | stored as `{"legacy_metadata": "<raw text>"}` |
 //! | `lone_surrogate` | `\uD800`-style escapes that are not valid Unicode | each lone surrogate becomes U+FFFD |
 //! | `null_value` | a metadata value that is null / has no type | the key is dropped |
-//! | `bad_metadata_key` | empty key, or key starting with `chroma:`, `#`, `$` | renamed to `_empty_key` / `_<key>` |
+//! | `bad_metadata_key` | key starting with `chroma:`; into a server over HTTP also an empty key or one starting with `#` or `$` (a chroma-rs folder takes these as 0.x servers stored them) | renamed to `_empty_key` / `_<key>` |
 //! | `duplicate_id` | an id already seen in the collection | later records get `<id>#dup<n>`; the first keeps the id |
 //! | `bad_collection_name` | name rejected by `chroma_types::validate::collection_name` | sanitised (`[A-Za-z0-9._-]`, trimmed) plus `-<first 8 hex of the collection id>` |
 //! | `duplicate_collection_name` | two collections with one name in a database | the later one is renamed as above |

@@ -192,14 +192,16 @@ fn out_of_real_chroma_0_4_24_when_available() {
     let _ = agent().delete(&format!("{url}/api/v1/collections/from04")).call();
     let c = v1_post(
         &format!("{url}/api/v1/collections"),
-        &serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t"}}),
+        &serde_json::json!({"name": "from04", "metadata": {"hnsw:space": "cosine", "owner": "t", "#tag": 1}}),
     );
     let id = c["id"].as_str().expect("id").to_string();
     let n = 25;
     let ids: Vec<String> = (0..n).map(|i| format!("r{i:02}")).collect();
     let embs: Vec<Vec<f32>> = (0..n).map(|i| vec![i as f32 + 0.5, 1.0, -(i as f32) / 3.0]).collect();
-    let metas: Vec<serde_json::Value> =
-        (0..n).map(|i| serde_json::json!({"i": i, "even": i % 2 == 0, "s": format!("v{i}")})).collect();
+    // Keys that 0.4.24 stores and 1.x refuses ($, #, empty) migrate by default, as they are.
+    let metas: Vec<serde_json::Value> = (0..n)
+        .map(|i| serde_json::json!({"i": i, "even": i % 2 == 0, "s": format!("v{i}"), "$d": i, "#h": "x", "": true}))
+        .collect();
     let docs: Vec<String> = (0..n).map(|i| format!("document number {i} ünïcode")).collect();
     v1_post(
         &format!("{url}/api/v1/collections/{id}/add"),
@@ -210,6 +212,7 @@ fn out_of_real_chroma_0_4_24_when_available() {
     let dest = out.path().join("from-04");
     let r = out_of_server(&url, &dest, 7);
     assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
+    assert!(r.problems.is_empty(), "{}", r.to_text());
     assert!(r.source_kind.contains("v1"), "{}", r.source_kind);
     let got = read_folder(&dest);
     let (_, md, recs) = got.get("from04").expect("from04 migrated");
@@ -217,10 +220,20 @@ fn out_of_real_chroma_0_4_24_when_available() {
         md.as_ref().and_then(|m| m.get("owner")).map(chroma_types::MetadataValue::to_json),
         Some(serde_json::json!("t"))
     );
+    assert_eq!(
+        md.as_ref().and_then(|m| m.get("#tag")).map(chroma_types::MetadataValue::to_json),
+        Some(serde_json::json!(1))
+    );
     assert_eq!(recs.len(), n);
     for i in 0..n {
         let g = recs.iter().find(|g| g.id == format!("r{i:02}")).expect("record");
         assert_eq!(g.document.as_deref(), Some(format!("document number {i} ünïcode").as_str()));
+        let m = g.metadata.as_ref().expect("metadata");
+        let key = |k: &str| m.get(k).map(chroma_types::MetadataValue::to_json);
+        assert_eq!(
+            (key("$d"), key("#h"), key("")),
+            (Some(serde_json::json!(i)), Some(serde_json::json!("x")), Some(serde_json::json!(true)))
+        );
         let want = [i as f32 + 0.5, 1.0, -(i as f32) / 3.0];
         assert!(
             g.embedding.iter().zip(want).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs())),

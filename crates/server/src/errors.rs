@@ -24,6 +24,8 @@ pub enum Op {
     Record,
     /// `collections/{id}/add`.
     Add,
+    /// Delete a database (1.5.9 words its not-found apart).
+    DatabaseDelete,
 }
 
 /// Everything a handler can fail with.
@@ -140,14 +142,14 @@ impl Fail {
         let named =
             |status: u16, name: &str, message: &str| (status_code(status), json!({"error": name, "message": message}));
         match self {
-            Fail::Api(_, e) => {
+            Fail::Api(op, e) => {
                 let msg = e.message.as_str();
                 match e.kind {
                     ErrorKind::InvalidArgument | ErrorKind::InvalidDimension | ErrorKind::DuplicateId => {
                         named(400, "InvalidArgumentError", msg)
                     }
                     ErrorKind::BatchSizeExceeded => named(413, "BatchSizeExceededError", msg),
-                    ErrorKind::NotFound => named(404, "NotFoundError", msg),
+                    ErrorKind::NotFound => named(404, "NotFoundError", &not_found_1x(op, msg)),
                     ErrorKind::AlreadyExists => named(409, "UniqueConstraintError", msg),
                     ErrorKind::Forbidden => named(403, "ChromaError", msg),
                     ErrorKind::Unauthorized => named(401, "AuthorizationError", msg),
@@ -166,11 +168,33 @@ impl Fail {
                 named(422, "ChromaError", &format!("Failed to deserialize the JSON body into the target type: {m}"))
             }
             Fail::Query(m) => named(400, "InvalidArgumentError", &m),
-            Fail::BadUuid(s) => named(400, "InvalidArgumentError", &format!("Could not parse {s} as a UUID")),
+            Fail::BadUuid(_) => named(400, "InvalidArgumentError", "Collection ID is not a valid UUIDv4"),
             Fail::Unauthorized => named(401, "AuthorizationError", "Unauthorized"),
             Fail::NoRoute(p) => named(404, "NotFoundError", &format!("No route for {p}")),
         }
     }
+}
+
+/// A not-found message of the engine (0.x wording, which the v1 lines keep) in Chroma 1.5.9's:
+/// the name in brackets, and a final period except on the calls that look a collection up
+/// (get and delete by name, get by id).
+fn not_found_1x(op: Op, msg: &str) -> String {
+    if let Some(x) = msg.strip_prefix("Collection ").and_then(|m| m.strip_suffix(" does not exist.")) {
+        return match op {
+            Op::CollectionByName => format!("Collection [{x}] does not exist"),
+            _ => format!("Collection [{x}] does not exist."),
+        };
+    }
+    if let Some(x) = msg.strip_prefix("Tenant ").and_then(|m| m.strip_suffix(" not found")) {
+        return format!("Tenant [{x}] not found");
+    }
+    if let Some((x, _)) = msg.strip_prefix("Database ").and_then(|m| m.split_once(" not found for tenant ")) {
+        return match op {
+            Op::DatabaseDelete => format!("Database [{x}] not found"),
+            _ => format!("Database [{x}] not found. Are you sure it exists?"),
+        };
+    }
+    msg.to_string()
 }
 
 fn status_code(n: u16) -> StatusCode {

@@ -32,6 +32,7 @@ use tower_service::Service;
 #[derive(Clone, Copy)]
 enum BodyKind {
     Name,
+    UpdateTenant,
     CreateCollection,
     UpdateCollection,
     Add,
@@ -139,7 +140,7 @@ const OPS: &[Op] = &[
     with_body("POST", "/tenants", "Create a tenant", "Tenants", BodyKind::Name, Reply::Empty),
     q(op("GET", "/tenants", "List tenants", "Tenants", Reply::Any), PAGE),
     op("GET", "/tenants/{}", "Get a tenant", "Tenants", Reply::Tenant),
-    with_body("PATCH", "/tenants/{}", "Update a tenant", "Tenants", BodyKind::Object, Reply::Empty),
+    with_body("PATCH", "/tenants/{}", "Update a tenant (answers {} as a local Chroma 1.5.9; resource names are not kept)", "Tenants", BodyKind::UpdateTenant, Reply::Empty),
     op("DELETE", "/tenants/{}", "Delete a tenant and all its data (a chroma-rs extension)", "Tenants", Reply::Empty),
     // v1 databases (tenant in the query string)
     q(with_body("POST", "/databases", "Create a database", "Databases", BodyKind::Name, Reply::Empty), TENANT),
@@ -301,6 +302,7 @@ fn body_schema(b: BodyKind, gen: &mut SchemaGenerator) -> Value {
     }
     match b {
         BodyKind::Name => s::<wire::NameBody>(gen),
+        BodyKind::UpdateTenant => s::<wire::UpdateTenantBody>(gen),
         BodyKind::CreateCollection => s::<wire::CreateCollectionBody>(gen),
         BodyKind::UpdateCollection => s::<wire::UpdateCollectionBody>(gen),
         BodyKind::Add => s::<wire::AddBody>(gen),

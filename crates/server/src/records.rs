@@ -43,6 +43,27 @@ impl Target {
     }
 }
 
+/// Chroma 1.5.9 answers every malformed `where` with "Invalid where clause" and every malformed
+/// `where_document` with "Invalid where document clause"; so do we for 1.x clients. Our own
+/// limits (sizes, depth) and 1.5.9's own texts (`#document` operators, regex syntax) stay.
+fn filters_1x(line: ClientLine, r#where: Option<&Value>, where_document: Option<&Value>) -> Result<(), Fail> {
+    if line != ClientLine::V1x {
+        return Ok(());
+    }
+    let grammar = |e: &Error| e.message.starts_with("Expected ");
+    if let Err(e) = chroma_types::filter::parse_where_in(r#where, line.dialect()) {
+        if grammar(&e) {
+            return Err(Fail::Api(Op::Record, Error::invalid("Invalid where clause")));
+        }
+    }
+    if let Err(e) = chroma_types::filter::parse_where_document(where_document) {
+        if grammar(&e) {
+            return Err(Fail::Api(Op::Record, Error::invalid("Invalid where document clause")));
+        }
+    }
+    Ok(())
+}
+
 /// Adds records: 201, with `true` on v1 and `{}` on v2.
 pub(crate) async fn add(
     State(st): State<AppState>,
@@ -53,7 +74,7 @@ pub(crate) async fn add(
 ) -> Response {
     let r = async {
         let target = Target::new(scope, &coll)?;
-        let req = body::<wire::AddBody>(&bytes)?.into_request().map_err(Fail::api(Op::Add))?;
+        let req = body::<wire::AddBody>(&bytes)?.into_request(line.dialect()).map_err(Fail::api(Op::Add))?;
         target.run(&st, Op::Add, move |api, id| api.add(id, req)).await?;
         Ok(json_response(StatusCode::CREATED, if line.is_v2() { json!({}) } else { Value::Bool(true) }))
     };
@@ -70,7 +91,7 @@ pub(crate) async fn upsert(
 ) -> Response {
     let r = async {
         let target = Target::new(scope, &coll)?;
-        let req = body::<wire::AddBody>(&bytes)?.into_request().map_err(Fail::api(Op::Record))?;
+        let req = body::<wire::AddBody>(&bytes)?.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         target.run(&st, Op::Record, move |api, id| api.upsert(id, req)).await?;
         Ok(empty(line))
     };
@@ -87,7 +108,7 @@ pub(crate) async fn update(
 ) -> Response {
     let r = async {
         let target = Target::new(scope, &coll)?;
-        let req = body::<wire::UpdateBody>(&bytes)?.into_request().map_err(Fail::api(Op::Record))?;
+        let req = body::<wire::UpdateBody>(&bytes)?.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         target.run(&st, Op::Record, move |api, id| api.update(id, req)).await?;
         Ok(empty(line))
     };
@@ -113,6 +134,7 @@ pub(crate) async fn delete(
         // 1.x counts an ids-only delete as the ids it was given (missing and repeated ones
         // too), a filtered one as the records it removed.
         let asked = if b.ids_only() { b.ids.as_ref().map(Vec::len) } else { None };
+        filters_1x(line, b.r#where.as_ref(), b.where_document.as_ref())?;
         let req = b.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         if !line.is_v2()
             && req.ids.as_ref().is_none_or(Vec::is_empty)
@@ -153,7 +175,9 @@ pub(crate) async fn get(
 ) -> Response {
     let r = async {
         let target = Target::new(scope, &coll)?;
-        let req = body::<wire::GetBody>(&bytes)?.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
+        let b = body::<wire::GetBody>(&bytes)?;
+        filters_1x(line, b.r#where.as_ref(), b.where_document.as_ref())?;
+        let req = b.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         let res = target.run(&st, Op::Record, move |api, id| api.get(id, req)).await?;
         let s = wire::get_result_to_string(&res, line).map_err(Fail::api(Op::Record))?;
         Ok(raw_json(StatusCode::OK, s))
@@ -171,7 +195,9 @@ pub(crate) async fn query(
 ) -> Response {
     let r = async {
         let target = Target::new(scope, &coll)?;
-        let req = body::<wire::QueryBody>(&bytes)?.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
+        let b = body::<wire::QueryBody>(&bytes)?;
+        filters_1x(line, b.r#where.as_ref(), b.where_document.as_ref())?;
+        let req = b.into_request(line.dialect()).map_err(Fail::api(Op::Record))?;
         let res = target.run(&st, Op::Record, move |api, id| api.query(id, req)).await?;
         let s = wire::query_result_to_string(&res, line).map_err(Fail::api(Op::Record))?;
         Ok(raw_json(StatusCode::OK, s))

@@ -130,14 +130,19 @@ where
 /// Parses a JSON body whatever its Content-Type; an empty body reads as `{}`.
 pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Fail> {
     let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
-    serde_json::from_slice(slice).map_err(|e| match e.classify() {
+    // The error names the field it is about (`ids: invalid type: ...`), as Chroma 1.x's does.
+    let de = &mut serde_json::Deserializer::from_slice(slice);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| match e.inner().classify() {
         // A type error may be reported before a syntax error further on: tell them apart.
         serde_json::error::Category::Data => match serde_json::from_slice::<serde::de::IgnoredAny>(slice) {
             Ok(_) => Fail::Shape(e.to_string()),
             Err(syntax) => Fail::Json(syntax.to_string()),
         },
-        _ => Fail::Json(e.to_string()),
-    })
+        _ => Fail::Json(e.into_inner().to_string()),
+    })?;
+    // Trailing characters, as `serde_json::from_slice` refuses them.
+    de.end().map_err(|e| Fail::Json(e.to_string()))?;
+    Ok(value)
 }
 
 /// A path segment that must be a collection id.

@@ -48,15 +48,16 @@ pub(crate) async fn list_tenants(
     finish(line, r.await)
 }
 
-/// v2 `PATCH tenants/{tenant}`: nothing to change (no resource names), but the tenant must
-/// exist.
+/// v2 tenant update (`{"resource_name": ...}`): the body is checked as Chroma 1.5.9 checks it,
+/// and the answer is its `{}`, for any tenant name (a local 1.5.9 keeps no resource names and
+/// does not look the tenant up).
 pub(crate) async fn update_tenant(
-    State(st): State<AppState>,
     Extension(line): Extension<ClientLine>,
-    Path(name): Path<String>,
+    Path(_name): Path<String>,
+    bytes: Bytes,
 ) -> Response {
-    let r = run(&st, move |api| api.get_tenant(&name)).await.map_err(Fail::api(Op::Other));
-    finish(line, r.map(|_| ok(json!({}))))
+    let r = body::<wire::UpdateTenantBody>(&bytes).map(|_| ok(json!({})));
+    finish(line, r)
 }
 
 /// Not in Chroma's API (no official client calls it): chroma-rs's own `Client` deletes tenants
@@ -122,7 +123,8 @@ pub(crate) async fn delete_database(
     Extension(line): Extension<ClientLine>,
     scope: Scope,
 ) -> Response {
-    let r =
-        run(&st, move |api| api.delete_database(&scope.tenant, &scope.database)).await.map_err(Fail::api(Op::Other));
+    let r = run(&st, move |api| api.delete_database(&scope.tenant, &scope.database))
+        .await
+        .map_err(Fail::api(Op::DatabaseDelete));
     finish(line, r.map(|()| empty(line)))
 }

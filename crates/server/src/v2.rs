@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Vec<(String, MethodRouter<AppState>)> {
         (format!("{T}/collections_count"), get(collections::count)),
         (C.to_string(), get(collections::get).put(collections::update).delete(collections::delete)),
         (format!("{T}/collections/by-id/{{id}}"), get(collections::get_by_id)),
+        ("/api/v2/collections/{crn}".into(), get(collections::get_by_crn)),
         (format!("{C}/add"), post(records::add)),
         (format!("{C}/upsert"), post(records::upsert)),
         (format!("{C}/update"), post(records::update)),

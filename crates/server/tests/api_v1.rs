@@ -289,3 +289,73 @@ fn reset_refused_unless_allowed() {
     assert_eq!((r.status, r.json()), (200, json!(true)));
     assert_eq!(raw(&s, "GET", "/api/v1/count_collections", &[], None).json(), json!(0));
 }
+
+/// Metadata keys starting with `#` or `$` (and the empty key): 0.4-0.6 servers stored them
+/// (a real 0.4.24 and 0.5.23 do, on v1 and v2), so their client lines store and return them
+/// and filter on them; a 1.x client reads them back but its writes are refused as 1.5.9 does.
+#[test]
+fn legacy_metadata_keys_per_line() {
+    let s = start(reset_config());
+    let id = create(&s, UA04, "legacykeys", &json!({"$c": 1, "#d": "x"}))["id"].as_str().unwrap().to_string();
+    let post = |ua: (&str, &str), path: &str, body: Value| raw(&s, "POST", path, &[ua], Some(&body.to_string()));
+    let v1 = |op: &str| format!("/api/v1/collections/{id}/{op}");
+    let v2 = |op: &str| format!("{T}/collections/{id}/{op}");
+    let add = json!({"ids": ["a", "b"], "embeddings": [[1, 2], [3, 4]],
+        "metadatas": [{"$dollar": 1, "#hash": "x", "n": 1}, {"$dollar": 2, "": true}]});
+    assert_eq!(post(UA04, &v1("add"), add).status, 201);
+    let r = post(UA05, &v1("update"), json!({"ids": ["b"], "metadatas": [{"#h2": 5}]}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // 0.5.16-0.6 clients on v2 (httpx's User-Agent) too
+    let r = post(UA05, &v2("upsert"), json!({"ids": ["c"], "embeddings": [[5, 6]], "metadatas": [{"$u": "v"}]}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = post(UA04, &v1("get"), json!({})).json();
+    assert_eq!(
+        got["metadatas"],
+        json!([{"$dollar": 1, "#hash": "x", "n": 1}, {"$dollar": 2, "": true, "#h2": 5}, {"$u": "v"}])
+    );
+    // 0.x filters: `$dollar` is a metadata key, as 0.4.24 reads it
+    for ua in [UA04, UA05] {
+        let got = post(ua, &v1("get"), json!({"where": {"$and": [{"$dollar": {"$gte": 1}}, {"#hash": "x"}]}})).json();
+        assert_eq!(got["ids"], json!(["a"]), "{got}");
+    }
+    let got = post(UA05, &v2("get"), json!({"where": {"$u": "v"}})).json();
+    assert_eq!(got["ids"], json!(["c"]), "{got}");
+    // 1.x clients read them as stored, filter on `#` keys, and may not write them.
+    let got = post(("User-Agent", "Chroma Python Client v1.5.9"), &v2("get"), json!({"where": {"#h2": 5}})).json();
+    assert_eq!((got["ids"].clone(), got["metadatas"][0]["$dollar"].clone()), (json!(["b"]), json!(2)));
+    let r = post(
+        ("User-Agent", "Chroma Python Client v1.5.9"),
+        &v2("add"),
+        json!({"ids": ["d", "e"],
+        "embeddings": [[1, 1], [2, 2]], "metadatas": [{"ok": 1}, {"$d": 1}]}),
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (
+            400,
+            json!({"error": "InvalidArgumentError", "message": "Validation error: metadatas: Invalid metadata at index 1"})
+        )
+    );
+    let r = raw(&s, "GET", &format!("{T}/collections/legacykeys"), &[], None).json();
+    assert_eq!(r["metadata"], json!({"$c": 1, "#d": "x"}));
+    let r = raw(
+        &s,
+        "PUT",
+        &format!("{T}/collections/{id}"),
+        &[("Content-Type", "application/json")],
+        Some(&json!({"new_metadata": {"#c": 1}}).to_string()),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["message"], "Validation error: new_metadata: Metadata key cannot start with '#' or '$': #c");
+    let r = raw(
+        &s,
+        "POST",
+        &format!("{T}/collections"),
+        &[("Content-Type", "application/json")],
+        Some(&json!({"name": "a b", "metadata": {"$c": 1}}).to_string()),
+    );
+    assert_eq!(
+        r.json()["message"],
+        "Validation error: metadata: Metadata key cannot start with '#' or '$': $c\nname: Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: a b"
+    );
+}

@@ -342,3 +342,286 @@ fn fork_and_indexing_status() {
     assert_eq!(s["num_indexed_ops"].as_u64().unwrap() + s["num_unindexed_ops"].as_u64().unwrap(), 5);
     assert!(s["op_indexing_progress"].is_f64(), "{s}");
 }
+
+/// Metadata keys starting with `#` or `$`: a real 1.5.9 refuses them (records, collection
+/// metadata, modify) and so do we on v2 for 1.x clients, with the same status and message.
+#[test]
+fn legacy_metadata_keys_refused_by_1x() {
+    let Some(p) = pair() else { return };
+    let (r, o, _, _) = p.create(&json!({"name": p.name("keys")}));
+    let ids = (r.as_str(), o.as_str());
+    let bodies = [
+        ("add", json!({"ids": ["a", "b"], "embeddings": [[1, 2], [3, 4]], "metadatas": [{"ok": 1}, {"$dollar": 1}]})),
+        ("upsert", json!({"ids": ["a"], "embeddings": [[1, 2]], "metadatas": [{"#hash": "x"}]})),
+        ("update", json!({"ids": ["a"], "metadatas": [{"$x": null}]})),
+    ];
+    for (op, body) in &bodies {
+        let (a, b) = per_coll(&p, op, ids, op, "POST", Some(body));
+        assert_eq!(parse(&a), parse(&b), "{op} {body}");
+    }
+    let create = json!({"name": p.name("keys2"), "metadata": {"$c": 1}});
+    p.same_error("create with a $ key", "POST", &format!("{T}/collections"), Some(&create));
+    // Both problems in one message; 1.5.9 lists them in hash-map order (either comes first).
+    let create = json!({"name": "a b", "metadata": {"#c": 1}});
+    let (r, o) =
+        p.same_status("create with a # key and a bad name", "POST", &format!("{T}/collections"), Some(&create));
+    let parts = |v: &Value| {
+        let m = v["message"].as_str().unwrap_or_default().trim_start_matches("Validation error: ").to_string();
+        let mut lines: Vec<String> = m.lines().map(String::from).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!((&r["error"], parts(&r)), (&o["error"], parts(&o)), "\n 1.5.9: {r}\n ours:  {o}");
+    assert_eq!(parts(&o).len(), 2, "{o}");
+    let modify = json!({"new_metadata": {"#c": 1}});
+    let m = modify.to_string();
+    let a = raw_to(p.real, "PUT", &format!("{T}/collections/{}", ids.0), &[JSON], Some(&m));
+    let b = raw(&p.ours, "PUT", &format!("{T}/collections/{}", ids.1), &[JSON], Some(&m));
+    assert_eq!((a.status, parse(&a)), (b.status, parse(&b)), "modify with a # key");
+    // `$`-keys in a filter: refused by both
+    let (a, b) = per_coll(&p, "where $x", ids, "get", "POST", Some(&json!({"where": {"$dollar": 1}})));
+    assert_eq!(parse(&a)["error"], parse(&b)["error"]);
+}
+
+/// The same metadata keys on API v1 against a real Chroma 0.4.24 (`CHROMA_0424_URL`, started
+/// by `scripts/test.sh`): stored, returned and filtered on alike.
+#[test]
+fn legacy_metadata_keys_against_0424() {
+    let Ok(url) = std::env::var("CHROMA_0424_URL") else {
+        eprintln!("SKIPPED: set CHROMA_0424_URL (a real Chroma 0.4.24) to run this test");
+        return;
+    };
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let Some(real) = std::net::ToSocketAddrs::to_socket_addrs(host).ok().and_then(|mut a| a.next()) else {
+        panic!("CHROMA_0424_URL {url} does not resolve");
+    };
+    let ours = common::start(common::reset_config());
+    let ua = common::UA04;
+    let name = format!("sbs-keys-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let create = json!({"name": name, "metadata": {"$c": 1, "#d": "x"}}).to_string();
+    let r = raw_to(real, "POST", "/api/v1/collections", &[ua], Some(&create));
+    let o = raw(&ours, "POST", "/api/v1/collections", &[ua], Some(&create));
+    assert_eq!((r.status, r.json()["metadata"].clone()), (o.status, o.json()["metadata"].clone()), "{}", o.body);
+    let (rid, oid) = (r.json()["id"].as_str().unwrap().to_string(), o.json()["id"].as_str().unwrap().to_string());
+    let steps = [
+        (
+            "add",
+            json!({"ids": ["a", "b", "c"], "embeddings": [[1, 2], [3, 4], [5, 6]],
+            "metadatas": [{"$dollar": 1, "#hash": "x", "n": 1}, {"$dollar": 2}, {"": "empty"}]}),
+        ),
+        ("update", json!({"ids": ["b"], "metadatas": [{"#h2": 5}]})),
+        ("upsert", json!({"ids": ["d"], "embeddings": [[7, 8]], "metadatas": [{"$u": 5}]})),
+        ("get", json!({})),
+        ("get", json!({"where": {"$dollar": 1}})),
+        ("get", json!({"where": {"$and": [{"$dollar": {"$gte": 1}}, {"#hash": {"$ne": "y"}}]}})),
+        ("get", json!({"where": {"#h2": {"$in": [5, 6]}}})),
+        ("get", json!({"where": {"$contains": "x"}})),
+        ("query", json!({"query_embeddings": [[1, 2]], "n_results": 2, "where": {"$dollar": 2}})),
+    ];
+    for (op, body) in &steps {
+        let b = body.to_string();
+        let r = raw_to(real, "POST", &format!("/api/v1/collections/{rid}/{op}"), &[ua], Some(&b));
+        let o = raw(&ours, "POST", &format!("/api/v1/collections/{oid}/{op}"), &[ua], Some(&b));
+        assert_eq!(r.status, o.status, "{op} {body}: status differs\n 0.4.24: {}\n ours:   {}", r.body, o.body);
+        let (r, o) = (parse(&r), parse(&o));
+        assert_eq!(r.get("ids"), o.get("ids"), "{op} {body}");
+        assert_eq!(r.get("metadatas"), o.get("metadatas"), "{op} {body}");
+    }
+}
+
+/// Every route the official JS client `chromadb@3.5.0` can call (method, path as written in its
+/// `dist/chromadb.mjs`); [`js_route_list_matches_the_installed_client`] checks this list against
+/// the installed package.
+const JS_3_5_0_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v2/auth/identity"),
+    ("GET", "/api/v2/collections/{crn}"),
+    ("GET", "/api/v2/tenants/{tenant}/databases/{database}/collections"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections"),
+    ("GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/by-id/{collection_id}"),
+    ("DELETE", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}"),
+    ("GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}"),
+    ("PUT", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/fork"),
+    ("GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/fork_count"),
+    ("GET", "/api/v2/tenants/{tenant}/databases/{database}/collections_count"),
+    ("GET", "/api/v2/healthcheck"),
+    ("GET", "/api/v2/heartbeat"),
+    ("GET", "/api/v2/pre-flight-checks"),
+    ("POST", "/api/v2/reset"),
+    ("GET", "/api/v2/version"),
+    ("POST", "/api/v2/tenants"),
+    ("GET", "/api/v2/tenants/{tenant_name}"),
+    ("PATCH", "/api/v2/tenants/{tenant_name}"),
+    ("GET", "/api/v2/tenants/{tenant}/databases"),
+    ("POST", "/api/v2/tenants/{tenant}/databases"),
+    ("DELETE", "/api/v2/tenants/{tenant}/databases/{database}"),
+    ("GET", "/api/v2/tenants/{tenant}/databases/{database}"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/add"),
+    ("GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/count"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/delete"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/get"),
+    ("GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/indexing_status"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/query"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/search"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/update"),
+    ("POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/upsert"),
+];
+
+/// The route list above is the installed client's (when `tests/js/node_modules` is there:
+/// `bash scripts/js-tests.sh` installs it): every `url: "/api/v2..."` of its code, with the
+/// HTTP method of the call it belongs to.
+#[test]
+fn js_route_list_matches_the_installed_client() {
+    let dist =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/js/node_modules/chromadb/dist/chromadb.mjs");
+    let Ok(code) = std::fs::read_to_string(&dist) else {
+        eprintln!("SKIPPED: {} is not installed (bash scripts/js-tests.sh installs it)", dist.display());
+        return;
+    };
+    let mut found: Vec<(String, String)> = Vec::new();
+    let marker = "url: \"";
+    let mut at = 0;
+    while let Some(i) = code[at..].find(marker) {
+        let start = at + i + marker.len();
+        let Some(len) = code[start..].find('"') else { break };
+        let url = &code[start..start + len];
+        at = start + len;
+        if !url.starts_with("/api/v2") {
+            continue;
+        }
+        // the method of the call: the last `.get(` / `.post(` ... before the URL
+        let before = &code[start.saturating_sub(600)..start];
+        let method = ["get", "post", "put", "patch", "delete"]
+            .iter()
+            .filter_map(|m| before.rfind(&format!(".{m}(")).map(|p| (p, m.to_ascii_uppercase())))
+            .max()
+            .map(|(_, m)| m)
+            .unwrap_or_default();
+        found.push((method, url.to_string()));
+    }
+    found.sort();
+    found.dedup();
+    let mut want: Vec<(String, String)> =
+        JS_3_5_0_ROUTES.iter().map(|(m, p)| ((*m).to_string(), (*p).to_string())).collect();
+    want.sort();
+    assert_eq!(found, want, "the routes of {} changed", dist.display());
+}
+
+/// Each route of the JS client, called the same way on both servers (a missing collection, a
+/// malformed resource name, bodies the server refuses, a database that does not exist for the
+/// delete): the same status, error name and message. `reset` is left out (it would wipe the
+/// shared real server were it started with reset allowed).
+#[test]
+fn js_routes_answer_as_1_5_9() {
+    let Some(p) = pair() else { return };
+    let missing = uuid::Uuid::new_v4().to_string();
+    let missing_db = format!("nodb-{}", p.tag);
+    let mut differ = Vec::new();
+    for (method, path) in JS_3_5_0_ROUTES {
+        if path.ends_with("/reset") {
+            continue;
+        }
+        let db =
+            if *method == "DELETE" && path.ends_with("{database}") { missing_db.as_str() } else { "default_database" };
+        let url = path
+            .replace("{tenant_name}", "default_tenant")
+            .replace("{tenant}", "default_tenant")
+            .replace("{database}", db)
+            .replace("{collection_id}", &missing)
+            .replace("{crn}", "default_tenant::x");
+        let body = (*method != "GET" && *method != "DELETE").then(|| json!({}));
+        let (r, o) = p.both(method, &url, body.as_ref());
+        let same = r.status == o.status
+            && (r.status < 400 || {
+                let (a, b) = (parse(&r), parse(&o));
+                a.get("error") == b.get("error") && a.get("message") == b.get("message")
+            });
+        if !same {
+            differ.push(format!("{method} {path}\n 1.5.9: {} {}\n ours:  {} {}", r.status, r.body, o.status, o.body));
+        }
+    }
+    assert!(differ.is_empty(), "{} routes answer differently:\n{}", differ.len(), differ.join("\n"));
+}
+
+/// Bad requests (missing or malformed ids, missing tenants and databases, bodies of the wrong
+/// shape, refused values): the same status, error name and message from both. Left out, where
+/// chroma-rs differs on purpose (docs/design.md): duplicate ids in one add and `n_results: 0`
+/// (1.5.9 local accepts both; we refuse, as Chroma's clients do before sending), an unknown
+/// `include` or a negative `limit` (400 with our message, not serde's 422), a short tenant name
+/// (1.5.9's message lists a hash map in random order), and the error name of a taken collection
+/// name (1.5.9: `ChromaError`; ours `UniqueConstraintError`, a subclass in its client).
+#[test]
+fn error_texts() {
+    let Some(p) = pair() else { return };
+    let (r, o, _, _) = p.create(&json!({"name": p.name("errors")}));
+    let ids = (r.as_str(), o.as_str());
+    let add = json!({"ids": ["a", "b"], "embeddings": [[1, 2], [3, 4]], "documents": ["x", "y"], "metadatas": [{"k": 1}, {"k": "s"}]});
+    per_coll(&p, "add", ids, "add", "POST", Some(&add));
+    let m = "00000000-0000-0000-0000-00000000abcd";
+    let nodb = "/api/v2/tenants/default_tenant/databases/nodb-x";
+    let mut cases: Vec<(String, &str, String, Option<Value>)> = Vec::new();
+    for op in ["get", "delete", "count", "query", "add", "upsert", "update"] {
+        let method = if op == "count" { "GET" } else { "POST" };
+        let body = match op {
+            "get" => Some(json!({})),
+            "delete" => Some(json!({"ids": ["a"]})),
+            "count" => None,
+            "query" => Some(json!({"query_embeddings": [[1, 2]], "n_results": 1})),
+            "update" => Some(json!({"ids": ["z"]})),
+            _ => Some(json!({"ids": ["z"], "embeddings": [[1, 2]]})),
+        };
+        cases.push((format!("{op} of a missing collection"), method, coll(m, op), body.clone()));
+        cases.push((format!("{op} of a malformed id"), method, coll("not-a-uuid", op), body));
+    }
+    let c = |op: &str| format!("{T}/collections/{{C}}/{op}");
+    let more: Vec<(&str, &str, String, Option<Value>)> = vec![
+        ("get collection: missing id", "GET", format!("{T}/collections/{m}"), None),
+        ("get collection: missing name", "GET", format!("{T}/collections/nonexistent-coll"), None),
+        ("by-id: missing", "GET", format!("{T}/collections/by-id/{m}"), None),
+        ("by-id: malformed", "GET", format!("{T}/collections/by-id/not-a-uuid"), None),
+        ("modify: missing", "PUT", format!("{T}/collections/{m}"), Some(json!({"new_name": "abc"}))),
+        ("modify: malformed id", "PUT", format!("{T}/collections/not-a-uuid"), Some(json!({"new_name": "abc"}))),
+        ("delete collection: missing", "DELETE", format!("{T}/collections/nonexistent-coll"), None),
+        ("missing tenant", "GET", "/api/v2/tenants/nope-tenant".into(), None),
+        ("missing database", "GET", nodb.into(), None),
+        ("create in a missing database", "POST", format!("{nodb}/collections"), Some(json!({"name": "abc"}))),
+        ("count in a missing database", "GET", format!("{nodb}/collections_count"), None),
+        ("add without ids", "POST", c("add"), Some(json!({"embeddings": [[1, 2]]}))),
+        ("ids not a list", "POST", c("add"), Some(json!({"ids": "a", "embeddings": [[1, 2]]}))),
+        ("wrong dimension", "POST", c("add"), Some(json!({"ids": ["q"], "embeddings": [[1, 2, 3]]}))),
+        ("query dimension", "POST", c("query"), Some(json!({"query_embeddings": [[1, 2, 3]], "n_results": 1}))),
+        ("duplicate name", "POST", format!("{T}/collections"), Some(json!({"name": p.name("errors")}))),
+        ("short name", "POST", format!("{T}/collections"), Some(json!({"name": "a"}))),
+        ("delete without ids or filters", "POST", c("delete"), Some(json!({"ids": []}))),
+        ("list in a missing database", "GET", format!("{nodb}/collections"), None),
+        ("bad name on modify", "PUT", format!("{T}/collections/{{C}}"), Some(json!({"new_name": "a"}))),
+        ("bad database name", "POST", "/api/v2/tenants/default_tenant/databases".into(), Some(json!({"name": "a b"}))),
+        ("update tenant without resource_name", "PATCH", "/api/v2/tenants/default_tenant".into(), Some(json!({}))),
+        ("malformed resource name", "GET", "/api/v2/collections/a:b".into(), None),
+        ("get with a where of two keys", "POST", c("get"), Some(json!({"where": {"a": 1, "b": 2}}))),
+        ("where with an unknown operator", "POST", c("get"), Some(json!({"where": {"k": {"$foo": 1}}}))),
+        ("where with a $ key", "POST", c("delete"), Some(json!({"where": {"$x": 1}}))),
+        ("where $gt of a string", "POST", c("get"), Some(json!({"where": {"k": {"$gt": "x"}}}))),
+        ("where not a dict", "POST", c("query"), Some(json!({"query_embeddings": [[1, 2]], "where": [1]}))),
+        ("#document $contains of a number", "POST", c("get"), Some(json!({"where": {"#document": {"$contains": 1}}}))),
+        ("where_document with an unknown operator", "POST", c("get"), Some(json!({"where_document": {"$foo": "x"}}))),
+        ("where_document $contains of a number", "POST", c("get"), Some(json!({"where_document": {"$contains": 1}}))),
+        ("where_document regex syntax", "POST", c("get"), Some(json!({"where_document": {"$regex": "("}}))),
+    ];
+    cases.extend(more.into_iter().map(|(w, m, path, b)| (w.to_string(), m, path, b)));
+    let mut differ = Vec::new();
+    for (what, method, path, body) in &cases {
+        let b = body.as_ref().map(Value::to_string);
+        let r = raw_to(p.real, method, &path.replace("{C}", ids.0), &[JSON], b.as_deref());
+        let o = raw(&p.ours, method, &path.replace("{C}", ids.1), &[JSON], b.as_deref());
+        let (a, b) = (parse(&r), parse(&o));
+        let same_name = a.get("error") == b.get("error") || (a["error"] == "ChromaError" && r.status == 409);
+        if r.status != o.status || (r.status >= 400 && (!same_name || a.get("message") != b.get("message"))) {
+            differ.push(format!(
+                "{what}: {method} {path}\n 1.5.9: {} {}\n ours:  {} {}",
+                r.status, r.body, o.status, o.body
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{} of {} answer differently:\n{}", differ.len(), cases.len(), differ.join("\n"));
+}

@@ -127,6 +127,7 @@ impl WOp {
                     documents: Some(recs.iter().map(|r| r.doc.clone()).collect()),
                     uris: None,
                     metadatas: Some(recs.iter().map(umd).collect()),
+                    ..Default::default()
                 };
                 if matches!(self, WOp::Add(_)) {
                     e.add(cid, req).unwrap();
@@ -143,6 +144,7 @@ impl WOp {
                         documents: Some(recs.iter().map(|r| r.doc.clone()).collect()),
                         uris: None,
                         metadatas: Some(recs.iter().map(umd).collect()),
+                        ..Default::default()
                     },
                 )
                 .unwrap(),

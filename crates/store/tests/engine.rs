@@ -265,3 +265,61 @@ fn get_embeddings_without_loading_the_index() {
         }
     }
 }
+
+/// Metadata keys that 0.x servers stored (`#`, `$`, empty): kept exactly under a write's
+/// legacy dialect (across a reopen), filtered on by the 0.x `where`, refused under the 1.x
+/// rules with Chroma 1.5.9's message; collection metadata keeps them on every line.
+#[test]
+fn legacy_metadata_keys() {
+    use chroma_types::filter::{parse_where, parse_where_in};
+    use chroma_types::metadata::update_metadata_from_json;
+    use serde_json::json;
+    let legacy = Dialect { legacy_metadata_keys: true, ..Dialect::V1 };
+    let dir = tempfile::tempdir().unwrap();
+    let md = |v: serde_json::Value| Some(update_metadata_from_json(&v).unwrap());
+    let cid = {
+        let e = Engine::open(dir.path(), Settings::default()).unwrap();
+        let mut create = CreateCollection::new("legacy-keys");
+        create.metadata = Some(Metadata::from([("$c".to_string(), MetadataValue::Int(1))]));
+        let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, create).unwrap();
+        assert_eq!(c.metadata.as_ref().and_then(|m| m.get("$c")), Some(&MetadataValue::Int(1)));
+        let mut add = AddRequest::new(vec!["a".into(), "b".into()], vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
+        add.metadatas = Some(vec![md(json!({"$dollar": 1, "#hash": "x", "n": 1})), md(json!({"": true}))]);
+        // The 1.x rules (the default) refuse them, naming the record as 1.5.9 does; nothing is written.
+        let err = e.add(c.id, add.clone()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert_eq!(err.message, "Validation error: metadatas: Invalid metadata at index 0");
+        assert_eq!(e.count(c.id).unwrap(), 0);
+        add.dialect = legacy;
+        e.add(c.id, add).unwrap();
+        let upd =
+            UpdateRequest { ids: vec!["b".into()], metadatas: Some(vec![md(json!({"#h2": 5}))]), ..Default::default() };
+        assert_eq!(
+            e.update(c.id, upd.clone()).unwrap_err().message,
+            "Validation error: metadatas: Invalid metadata at index 0"
+        );
+        e.update(c.id, UpdateRequest { dialect: legacy, ..upd }).unwrap();
+        // `chroma:` stays reserved on every line.
+        let mut bad = AddRequest::new(vec!["c".into()], vec![vec![1.0, 1.0]]);
+        bad.metadatas = Some(vec![md(json!({"chroma:x": 1}))]);
+        bad.dialect = legacy;
+        assert!(e.add(c.id, bad).unwrap_err().message.contains("chroma:x"));
+        c.id
+    };
+    let e = Engine::open(dir.path(), Settings::default()).unwrap();
+    let got = e.get(cid, GetRequest::default()).unwrap();
+    let mds = got.metadatas.unwrap();
+    assert_eq!(mds[0].as_ref().unwrap().get("$dollar"), Some(&MetadataValue::Int(1)));
+    assert_eq!(mds[0].as_ref().unwrap().get("#hash"), Some(&MetadataValue::Str("x".into())));
+    let b = mds[1].as_ref().unwrap();
+    assert_eq!((b.get(""), b.get("#h2")), (Some(&MetadataValue::Bool(true)), Some(&MetadataValue::Int(5))));
+    let ids = |w: serde_json::Value, d: Dialect| {
+        let r#where = parse_where_in(Some(&w), d).unwrap();
+        e.get(cid, GetRequest { r#where, dialect: d, ..Default::default() }).unwrap().ids
+    };
+    // 0.x: a `$`-key other than `$and`/`$or` is a metadata key; 1.x refuses it in a filter.
+    assert_eq!(ids(json!({"$dollar": 1}), legacy), vec!["a"]);
+    assert_eq!(ids(json!({"$and": [{"$dollar": {"$gte": 1}}, {"#hash": "x"}]}), legacy), vec!["a"]);
+    assert_eq!(ids(json!({"#h2": {"$gt": 1}}), Dialect::V1), vec!["b"]);
+    assert!(parse_where(Some(&json!({"$dollar": 1}))).is_err());
+}

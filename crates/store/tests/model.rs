@@ -676,6 +676,7 @@ fn add_request(b: &Batch) -> AddRequest {
         documents: b.with_docs.then(|| b.rows.iter().map(|r| r.doc.clone()).collect()),
         uris: b.with_uris.then(|| b.rows.iter().map(|r| r.uri.clone()).collect()),
         metadatas: b.with_mds.then(|| b.rows.iter().map(|r| r.md.clone()).collect()),
+        ..Default::default()
     }
 }
 
@@ -686,6 +687,7 @@ fn update_request(b: &UBatch) -> UpdateRequest {
         documents: b.with_docs.then(|| b.rows.iter().map(|r| r.doc.clone()).collect()),
         uris: b.with_uris.then(|| b.rows.iter().map(|r| r.uri.clone()).collect()),
         metadatas: b.with_mds.then(|| b.rows.iter().map(|r| r.md.clone()).collect()),
+        ..Default::default()
     }
 }
 

@@ -207,6 +207,7 @@ fn reopen_round_trips_every_operation() {
                     None,
                     None,
                 ]),
+                ..Default::default()
             },
         )
         .unwrap();

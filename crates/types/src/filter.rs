@@ -315,8 +315,9 @@ pub enum WhereDocument {
     NotRegex(String),
 }
 
-/// Behaviour knobs where Chroma releases disagree. The engine implements both sides; the
-/// server picks the one each client line's own test suite expects. Default: 1.x.
+/// Behaviour knobs where Chroma releases disagree: filter semantics, and which metadata keys a
+/// write may carry. The engine implements both sides; the server picks the one each client
+/// line's own server had. Default: 1.x.
 // Independent knobs, each named after the behaviour it switches: not a state machine.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +332,10 @@ pub struct Dialect {
     pub contains_needs_trigram: bool,
     /// `get` without ids returns records ordered by id (0.4.x) instead of insertion order.
     pub get_ordered_by_id: bool,
+    /// Record metadata keys starting with `#` or `$`, and the empty key, are ordinary keys
+    /// (0.x servers stored them, and read `$`-keys other than `$and`/`$or` in a `where` as
+    /// metadata keys); 1.x refuses them. Keys starting with `chroma:` are refused either way.
+    pub legacy_metadata_keys: bool,
 }
 
 impl Dialect {
@@ -341,6 +346,7 @@ impl Dialect {
         contains_case_insensitive: false,
         contains_needs_trigram: false,
         get_ordered_by_id: false,
+        legacy_metadata_keys: false,
     };
     /// Chroma 0.4.x semantics, as its own HTTP test suite observes them.
     pub const V04: Dialect = Dialect {
@@ -349,6 +355,7 @@ impl Dialect {
         contains_case_insensitive: false,
         contains_needs_trigram: false,
         get_ordered_by_id: true,
+        legacy_metadata_keys: true,
     };
 }
 
@@ -366,17 +373,26 @@ fn is_empty_filter(v: Option<&Value>) -> bool {
     }
 }
 
-/// Parses a `where` filter. `None`, `null` and `{}` mean no filter.
+/// Parses a `where` filter with the 1.x rules. `None`, `null` and `{}` mean no filter.
 pub fn parse_where(v: Option<&Value>) -> Result<Option<Where>> {
+    parse_where_in(v, Dialect::V1)
+}
+
+/// Parses a `where` filter as a server of `dialect` did: with
+/// [`Dialect::legacy_metadata_keys`], a `$`-key other than `$and` / `$or` is a metadata key
+/// (0.x servers stored such keys and filtered on them).
+pub fn parse_where_in(v: Option<&Value>, dialect: Dialect) -> Result<Option<Where>> {
     if is_empty_filter(v) {
         return Ok(None);
     }
     let mut budget = Budget::new("where");
-    v.map(|v| parse_where_expr(v, &mut budget, 0)).transpose()
+    let legacy = dialect.legacy_metadata_keys;
+    v.map(|v| parse_where_expr(v, &mut budget, 0, legacy)).transpose()
 }
 
-/// One `where` expression, inside `depth` levels of `$and` / `$or`.
-fn parse_where_expr(v: &Value, budget: &mut Budget, depth: usize) -> Result<Where> {
+/// One `where` expression, inside `depth` levels of `$and` / `$or`; `legacy`: `$`-keys are
+/// metadata keys.
+fn parse_where_expr(v: &Value, budget: &mut Budget, depth: usize, legacy: bool) -> Result<Where> {
     let Value::Object(map) = v else {
         return Err(Error::invalid(format!("Expected where to be a dict, got {v}")));
     };
@@ -399,10 +415,11 @@ fn parse_where_expr(v: &Value, budget: &mut Budget, depth: usize) -> Result<Wher
                 )));
             }
             budget.logical(key, depth, items.len())?;
-            let parts = items.iter().map(|v| parse_where_expr(v, budget, depth + 1)).collect::<Result<Vec<_>>>()?;
+            let parts =
+                items.iter().map(|v| parse_where_expr(v, budget, depth + 1, legacy)).collect::<Result<Vec<_>>>()?;
             Ok(if key == "$and" { Where::And(parts) } else { Where::Or(parts) })
         }
-        k if k.starts_with('$') => Err(Error::invalid(format!(
+        k if k.starts_with('$') && !legacy => Err(Error::invalid(format!(
             "Expected where operator to be one of $and, $or at the top level, or a metadata key, got {k}"
         ))),
         _ => {

@@ -124,6 +124,8 @@ pub struct AddRequest {
     pub uris: Option<Vec<Option<String>>>,
     /// `None` values delete a key on upsert and are dropped on add.
     pub metadatas: Option<Vec<Option<UpdateMetadata>>>,
+    /// Whose rules the metadata keys follow ([`Dialect::legacy_metadata_keys`]); default 1.x.
+    pub dialect: Dialect,
 }
 
 impl AddRequest {
@@ -165,6 +167,8 @@ pub struct UpdateRequest {
     pub uris: Option<Vec<Option<String>>>,
     /// Merged key by key into the stored metadata; a `None` value deletes the key.
     pub metadatas: Option<Vec<Option<UpdateMetadata>>>,
+    /// Whose rules the metadata keys follow ([`Dialect::legacy_metadata_keys`]); default 1.x.
+    pub dialect: Dialect,
 }
 
 /// Which record fields a `get` or `query` returns (`ids` always).

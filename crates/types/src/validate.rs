@@ -2,6 +2,7 @@
 //! offending value, in Chroma's wording where Chroma has one.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::filter::Dialect;
 use crate::metadata::{Metadata, UpdateMetadata};
 use crate::model::{AddRequest, UpdateRequest};
 use std::collections::HashSet;
@@ -194,11 +195,24 @@ pub fn embeddings<'a>(items: impl IntoIterator<Item = &'a [f32]>, expected: Opti
     Ok(dim)
 }
 
+/// Why the 1.x rules refuse a metadata key, if they do (`#`/`$`: Chroma 1.5.9 refuses them).
 fn key(k: &str) -> Result<()> {
     if k.is_empty() {
         return Err(Error::invalid("Expected metadata keys to be non-empty strings"));
     }
-    if k.starts_with("chroma:") || k.starts_with('#') || k.starts_with('$') {
+    if k.starts_with('#') || k.starts_with('$') {
+        return Err(Error::invalid(format!(
+            "Metadata key {k} is reserved (keys may not start with 'chroma:', '#' or '$')"
+        )));
+    }
+    stored_key(k)
+}
+
+/// What any client line accepts as a metadata key: everything but the `chroma:` prefix (Chroma
+/// keeps it for itself; 0.4-0.6 dropped such record keys without a word, so no data holds them).
+/// `#`, `$` and the empty key are what 0.x servers stored and 1.x refuses.
+fn stored_key(k: &str) -> Result<()> {
+    if k.starts_with("chroma:") {
         return Err(Error::invalid(format!(
             "Metadata key {k} is reserved (keys may not start with 'chroma:', '#' or '$')"
         )));
@@ -206,23 +220,57 @@ fn key(k: &str) -> Result<()> {
     Ok(())
 }
 
-/// Record metadata of add/upsert/update.
-pub fn update_metadata(m: &UpdateMetadata) -> Result<()> {
-    m.keys().try_for_each(|k| key(k))
+/// Record metadata keys of add/upsert/update under `dialect`'s rules (see
+/// [`Dialect::legacy_metadata_keys`]).
+pub fn update_metadata(m: &UpdateMetadata, dialect: Dialect) -> Result<()> {
+    if dialect.legacy_metadata_keys {
+        m.keys().try_for_each(|k| stored_key(k))
+    } else {
+        m.keys().try_for_each(|k| key(k))
+    }
 }
 
-/// Collection metadata: scalar values only; `hnsw:*` keys are checked by [`crate::config`].
+/// The metadatas of one write: under the 1.x rules a refused key gets Chroma 1.5.9's message,
+/// which names the record's position.
+fn record_metadatas(ms: Option<&Vec<Option<UpdateMetadata>>>, dialect: Dialect) -> Result<()> {
+    for (i, m) in ms.into_iter().flatten().enumerate() {
+        let Some(m) = m else { continue };
+        update_metadata(m, dialect).map_err(|e| {
+            if dialect.legacy_metadata_keys {
+                e
+            } else {
+                Error::invalid(format!("Validation error: metadatas: Invalid metadata at index {i}"))
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Collection metadata as the store keeps it: scalar values only, keys as any client line
+/// accepted them (`#`/`$`: 0.x; a 1.x client's create and modify also pass
+/// [`collection_metadata_keys_1x`]); `hnsw:*` keys are checked by [`crate::config`].
 pub fn collection_metadata(m: &Metadata) -> Result<()> {
     if m.is_empty() {
         return Err(Error::invalid("Expected metadata to be a non-empty dict, got {}"));
     }
     for (k, v) in m {
-        key(k)?;
+        stored_key(k)?;
         if v.is_array() {
             return Err(Error::invalid(format!("Collection metadata value for key '{k}' cannot be a list")));
         }
     }
     Ok(())
+}
+
+/// Collection metadata keys of a 1.x client's create (`field` "metadata") or modify
+/// ("`new_metadata`"): no `#`/`$` prefix, in Chroma 1.5.9's words.
+pub fn collection_metadata_keys_1x(m: &Metadata, field: &str) -> Result<()> {
+    match m.keys().find(|k| k.starts_with('#') || k.starts_with('$')) {
+        Some(k) => {
+            Err(Error::invalid(format!("Validation error: {field}: Metadata key cannot start with '#' or '$': {k}")))
+        }
+        None => Ok(()),
+    }
 }
 
 fn same_len<T>(what: &str, col: Option<&Vec<T>>, n: usize) -> Result<()> {
@@ -249,9 +297,7 @@ pub fn add_request(req: &AddRequest, expected_dim: Option<usize>, max_batch: usi
     same_len("documents", req.documents.as_ref(), req.ids.len())?;
     same_len("uris", req.uris.as_ref(), req.ids.len())?;
     same_len("metadatas", req.metadatas.as_ref(), req.ids.len())?;
-    for m in req.metadatas.iter().flatten().flatten() {
-        update_metadata(m)?;
-    }
+    record_metadatas(req.metadatas.as_ref(), req.dialect)?;
     embeddings(req.embeddings.iter().map(Vec::as_slice), expected_dim)
 }
 
@@ -263,9 +309,7 @@ pub fn update_request(req: &UpdateRequest, expected_dim: Option<usize>, max_batc
     same_len("documents", req.documents.as_ref(), req.ids.len())?;
     same_len("uris", req.uris.as_ref(), req.ids.len())?;
     same_len("metadatas", req.metadatas.as_ref(), req.ids.len())?;
-    for m in req.metadatas.iter().flatten().flatten() {
-        update_metadata(m)?;
-    }
+    record_metadatas(req.metadatas.as_ref(), req.dialect)?;
     embeddings(req.embeddings.iter().flatten().flatten().map(Vec::as_slice), expected_dim)
 }
 
@@ -380,5 +424,32 @@ mod tests {
         assert!(add_request(&r, None, 10).unwrap_err().message.contains("documents"));
         let r = AddRequest::new(vec!["a".into(), "b".into()], vec![vec![1.0], vec![2.0]]);
         assert_eq!(add_request(&r, None, 1).unwrap_err().kind, ErrorKind::BatchSizeExceeded);
+    }
+
+    #[test]
+    fn metadata_keys_per_dialect() {
+        let md = |k: &str| -> UpdateMetadata { [(k.to_string(), Some(crate::MetadataValue::Int(1)))].into() };
+        let legacy = Dialect { legacy_metadata_keys: true, ..Dialect::V1 };
+        for k in ["$dollar", "#hash", "", "plain"] {
+            update_metadata(&md(k), legacy).unwrap();
+        }
+        for k in ["$dollar", "#hash", "", "chroma:x"] {
+            assert!(update_metadata(&md(k), Dialect::V1).is_err(), "{k:?}");
+        }
+        assert!(update_metadata(&md("chroma:x"), legacy).is_err());
+        let mut r = AddRequest::new(vec!["a".into(), "b".into()], vec![vec![1.0], vec![2.0]]);
+        r.metadatas = Some(vec![Some(md("ok")), Some(md("#x"))]);
+        assert_eq!(
+            add_request(&r, None, 10).unwrap_err().message,
+            "Validation error: metadatas: Invalid metadata at index 1"
+        );
+        r.dialect = legacy;
+        add_request(&r, None, 10).unwrap();
+        let coll: Metadata = [("$c".to_string(), crate::MetadataValue::Int(1))].into();
+        collection_metadata(&coll).unwrap();
+        assert_eq!(
+            collection_metadata_keys_1x(&coll, "metadata").unwrap_err().message,
+            "Validation error: metadata: Metadata key cannot start with '#' or '$': $c"
+        );
     }
 }

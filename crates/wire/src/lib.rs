@@ -33,6 +33,7 @@ pub use objects::{
 };
 pub use requests::{
     AddBody, CreateCollectionBody, DeleteBody, GetBody, NameBody, QueryBody, UpdateBody, UpdateCollectionBody,
+    UpdateTenantBody,
 };
 pub use results::{get_result_from_slice, get_result_to_string, query_result_from_slice, query_result_to_string};
 pub use results::{GetResponse, QueryResponse};

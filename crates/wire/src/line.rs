@@ -49,14 +49,16 @@ impl ClientLine {
         self.api() == ApiLine::V2
     }
 
-    /// Filter semantics this line's clients expect. 0.5.16+ servers already had the 1.x ones
-    /// (`$ne` / `$not_contains` match records without the key / document), so pre-1.x clients
-    /// on v2 get them too.
+    /// Filter semantics and metadata key rules this line's clients expect. 0.5.16+ servers
+    /// already had the 1.x filter semantics (`$ne` / `$not_contains` match records without the
+    /// key / document), so pre-1.x clients on v2 get them too; but every 0.x server stored
+    /// metadata keys starting with `#` or `$`, which only 1.x refuses.
     pub fn dialect(self) -> Dialect {
         match self {
             ClientLine::V04 => Dialect::V04,
             ClientLine::V05 => Dialect { get_ordered_by_id: false, ..Dialect::V04 },
-            ClientLine::V06 | ClientLine::V1x => Dialect::V1,
+            ClientLine::V06 => Dialect { legacy_metadata_keys: true, ..Dialect::V1 },
+            ClientLine::V1x => Dialect::V1,
         }
     }
 }
@@ -71,6 +73,8 @@ mod tests {
         assert!(ClientLine::V06.is_v2());
         assert_eq!(ClientLine::V04.dialect(), Dialect::V04);
         assert!(!ClientLine::V05.dialect().get_ordered_by_id && !ClientLine::V05.dialect().ne_matches_missing);
-        assert_eq!(ClientLine::V06.dialect(), Dialect::V1);
+        assert_eq!(ClientLine::V06.dialect(), Dialect { legacy_metadata_keys: true, ..Dialect::V1 });
+        assert!(ClientLine::V04.dialect().legacy_metadata_keys && ClientLine::V05.dialect().legacy_metadata_keys);
+        assert_eq!(ClientLine::V1x.dialect(), Dialect::V1);
     }
 }

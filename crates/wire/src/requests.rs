@@ -2,7 +2,7 @@
 //! the engine's request types.
 
 use crate::embeddings::{embeddings_in, embeddings_out, EmbeddingIn};
-use chroma_types::filter::{parse_where, parse_where_document};
+use chroma_types::filter::{parse_where_document, parse_where_in};
 use chroma_types::metadata::{
     metadata_from_json, metadata_to_json, update_metadata_from_json, update_metadata_to_json,
 };
@@ -75,6 +75,14 @@ fn saturating_i64(n: usize) -> i64 {
 pub struct NameBody {
     /// The tenant or database name.
     pub name: String,
+}
+
+/// Body of v2 tenant update.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct UpdateTenantBody {
+    /// The tenant's Chroma Cloud resource name (a local server keeps none).
+    pub resource_name: String,
 }
 
 /// Body of create collection (all lines).
@@ -182,8 +190,9 @@ pub struct AddBody {
 }
 
 impl AddBody {
-    /// The engine request (embeddings decoded, metadata checked).
-    pub fn into_request(self) -> Result<AddRequest> {
+    /// The engine request (embeddings decoded, metadata checked), its metadata keys under
+    /// `dialect`'s rules.
+    pub fn into_request(self, dialect: Dialect) -> Result<AddRequest> {
         let Some(embeddings) = self.embeddings else {
             return Err(Error::invalid(
                 "embeddings are required: chroma-rs does not compute embeddings on the server, \
@@ -196,6 +205,7 @@ impl AddBody {
             documents: self.documents,
             uris: self.uris,
             metadatas: record_metadatas(self.metadatas)?,
+            dialect,
         })
     }
 
@@ -233,8 +243,9 @@ pub struct UpdateBody {
 }
 
 impl UpdateBody {
-    /// The engine request (embeddings decoded, metadata checked).
-    pub fn into_request(self) -> Result<UpdateRequest> {
+    /// The engine request (embeddings decoded, metadata checked), its metadata keys under
+    /// `dialect`'s rules.
+    pub fn into_request(self, dialect: Dialect) -> Result<UpdateRequest> {
         let embeddings = self
             .embeddings
             .map(|items| {
@@ -247,6 +258,7 @@ impl UpdateBody {
             documents: self.documents,
             uris: self.uris,
             metadatas: record_metadatas(self.metadatas)?,
+            dialect,
         })
     }
 
@@ -299,7 +311,7 @@ impl GetBody {
             return Err(Error::invalid("Sorting is not yet supported"));
         }
         Ok(GetRequest {
-            r#where: parse_where(self.r#where.as_ref())?,
+            r#where: parse_where_in(self.r#where.as_ref(), dialect)?,
             where_document: parse_where_document(self.where_document.as_ref())?,
             ids: self.ids,
             limit: non_negative(self.limit, "Limit")?,
@@ -362,7 +374,7 @@ impl QueryBody {
             query_embeddings: embeddings_in(self.query_embeddings)?,
             n_results,
             ids: self.ids,
-            r#where: parse_where(self.r#where.as_ref())?,
+            r#where: parse_where_in(self.r#where.as_ref(), dialect)?,
             where_document: parse_where_document(self.where_document.as_ref())?,
             include: includes(self.include, Include::query_default())?,
             dialect,
@@ -404,7 +416,7 @@ impl DeleteBody {
     /// The engine request, with the filter semantics `dialect`.
     pub fn into_request(self, dialect: Dialect) -> Result<DeleteRequest> {
         Ok(DeleteRequest {
-            r#where: parse_where(self.r#where.as_ref())?,
+            r#where: parse_where_in(self.r#where.as_ref(), dialect)?,
             where_document: parse_where_document(self.where_document.as_ref())?,
             ids: self.ids,
             limit: self.limit,
@@ -443,11 +455,11 @@ mod tests {
         let b: AddBody = serde_json::from_value(json!({"ids": ["a", "b"], "embeddings": [[1, 2.5], "AACAPwAAAEA="],
             "metadatas": [{"k": 1}, null], "documents": ["x", null], "uris": null}))
         .unwrap();
-        let r = b.into_request().unwrap();
+        let r = b.into_request(Dialect::V1).unwrap();
         assert_eq!(r.embeddings, vec![vec![1.0, 2.5], vec![1.0, 2.0]]);
         assert_eq!(r.metadatas.as_ref().unwrap()[1], None);
         assert!(serde_json::from_value::<AddBody>(json!({"ids": ["a"], "embeddings": [[true]]})).is_err());
-        let r2 = AddBody::from_request(&r, true).into_request().unwrap();
+        let r2 = AddBody::from_request(&r, true).into_request(Dialect::V1).unwrap();
         assert_eq!(r, r2);
     }
 }

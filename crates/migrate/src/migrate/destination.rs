@@ -2,7 +2,7 @@
 //! databases, collections and batches of records.
 
 use chroma_store::Engine;
-use chroma_types::{AddRequest, ChromaApi, Collection, CreateCollection, ErrorKind};
+use chroma_types::{AddRequest, ChromaApi, Collection, CreateCollection, Dialect, ErrorKind};
 use uuid::Uuid;
 
 use super::progress::Bar;
@@ -142,6 +142,9 @@ fn add_request(recs: Vec<Record>) -> AddRequest {
         metas.push(r.metadata.filter(|m| !m.is_empty()));
     }
     let mut req = AddRequest::new(ids, embs).documents(docs).metadatas(metas);
+    // The keys 0.x servers stored reach here only for destinations that take them (see
+    // `convert::key_problem`); over HTTP the server applies its own line's rules anyway.
+    req.dialect = Dialect { legacy_metadata_keys: true, ..Dialect::V1 };
     if uris.iter().any(Option::is_some) {
         req = req.uris(uris);
     }

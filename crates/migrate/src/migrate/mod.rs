@@ -76,7 +76,19 @@ pub(crate) fn run(args: MigrateArgs, given: Option<Destination>) -> Result<Repor
     let tds = run.source.tenants_and_databases()?;
     let colls = run.source.collections()?;
     run.found.warnings.extend(run.source.warnings());
-    let plans = convert::plan_collections(colls, run.args.on_invalid, &mut run.found.problems, &mut run.found.warnings);
+    // Metadata keys that 0.x servers stored (`#`, `$`, empty) go as they are into a chroma-rs
+    // folder; a server over HTTP answers 1.x clients, whose rules refuse them.
+    let legacy_keys = match given.as_ref() {
+        Some(d) => matches!(d, Destination::Folder(_)),
+        None => !matches!(run.dst_ep, Endpoint::Http(_)),
+    };
+    let plans = convert::plan_collections(
+        colls,
+        run.args.on_invalid,
+        legacy_keys,
+        &mut run.found.problems,
+        &mut run.found.warnings,
+    );
     let (checked, opened, written) = match &single_pass {
         Some(path) => run.single_pass(path, &tds, plans)?,
         None => (run.check_pass(plans)?, None, Vec::new()),

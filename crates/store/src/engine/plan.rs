@@ -373,6 +373,7 @@ mod tests {
             documents: Some(vec![Some("d".into()), None]),
             uris: None,
             metadatas: Some(vec![None, Some(update_md(&[("k", Some(1))]))]),
+            ..Default::default()
         };
         let rows = rows_from_update(req);
         assert_eq!(rows.len(), 2);
