@@ -378,15 +378,15 @@ impl BasicState {
 
     /// A bcrypt slot, waiting behind at most [`MAX_WAITING_CHECKS`] other checks.
     async fn slot(&self) -> std::result::Result<tokio::sync::OwnedSemaphorePermit, Denied> {
-        if let Ok(p) = self.slots.clone().try_acquire_owned() {
-            return Ok(p);
-        }
         /// Counts a waiting check until dropped (also when the request is cancelled).
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
                 self.0.fetch_sub(1, Ordering::AcqRel);
             }
+        }
+        if let Ok(p) = self.slots.clone().try_acquire_owned() {
+            return Ok(p);
         }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING_CHECKS {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -523,6 +523,43 @@ mod tests {
         assert_eq!(a.check(&headers(&[("authorization", &b("bob:pw"))])).as_deref(), Some("bob"));
         assert!(a.check(&headers(&[("authorization", &b("bob:nope"))])).is_none());
         assert!(a.check(&headers(&[("authorization", "Basic !!!")])).is_none());
+    }
+
+    #[test]
+    fn the_cache_expires_and_stays_bounded() {
+        let t0 = Instant::now();
+        let mut c = CredentialCache::new(3, Duration::from_secs(60));
+        let k = |i: u8| [i; 32];
+        c.insert(k(1), "a".into(), t0);
+        assert_eq!(c.get(&k(1), t0 + Duration::from_secs(59)).as_deref(), Some("a"));
+        assert_eq!(c.get(&k(1), t0 + Duration::from_secs(60)), None);
+        assert!(c.entries.is_empty(), "an expired entry is dropped when met");
+        for i in 0..10u8 {
+            c.insert(k(i), format!("u{i}"), t0 + Duration::from_secs(u64::from(i)));
+        }
+        assert_eq!(c.entries.len(), 3);
+        // The oldest went first: the last three are kept.
+        let now = t0 + Duration::from_secs(10);
+        assert_eq!(c.get(&k(9), now).as_deref(), Some("u9"));
+        assert_eq!(c.get(&k(7), now).as_deref(), Some("u7"));
+        assert_eq!(c.get(&k(6), now), None);
+    }
+
+    #[test]
+    fn cache_keys_separate_user_and_password() {
+        let a = Authenticator::new(Auth::Basic { users: vec![basic_user("ab:c").unwrap()] });
+        let st = a.basic.as_ref().unwrap();
+        assert_ne!(st.cache_key("ab", "c"), st.cache_key("a", "bc"));
+        assert_eq!(st.cache_key("ab", "c"), st.cache_key("ab", "c"));
+        // Another process (another key) hashes the same credentials differently.
+        let b = Authenticator::new(Auth::Basic { users: vec![basic_user("ab:c").unwrap()] });
+        assert_ne!(st.cache_key("ab", "c"), b.basic.as_ref().unwrap().cache_key("ab", "c"));
+        // No bcrypt user: the dummy is a plain secret, not a hash.
+        assert!(!is_bcrypt(&st.dummy));
+        let hash = bcrypt::hash("pw", 5).unwrap();
+        let c = Authenticator::new(Auth::Basic { users: vec![basic_user(&format!("bob:{hash}")).unwrap()] });
+        let dummy = &c.basic.as_ref().unwrap().dummy;
+        assert_eq!(bcrypt_cost(dummy), Some(5), "{dummy}");
     }
 
     #[test]
