@@ -347,13 +347,10 @@ impl Authenticator {
             .await
             .unwrap_or(false)
         } else {
-            match secret {
-                Some(s) => password_ok(&s, &pass),
-                None => {
-                    std::hint::black_box(password_ok(&st.dummy, &pass));
-                    false
-                }
-            }
+            // No bcrypt anywhere: an unknown user costs the plain comparison a known one does.
+            let known = secret.is_some();
+            let ok = password_ok(secret.as_deref().unwrap_or(&st.dummy), &pass);
+            known && ok
         };
         if !ok {
             return Err(Denied::Unauthorized);
@@ -560,6 +557,33 @@ mod tests {
         let c = Authenticator::new(Auth::Basic { users: vec![basic_user(&format!("bob:{hash}")).unwrap()] });
         let dummy = &c.basic.as_ref().unwrap().dummy;
         assert_eq!(bcrypt_cost(dummy), Some(5), "{dummy}");
+    }
+
+    #[test]
+    fn authenticator_with_plain_and_bcrypt_users() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let b = |s: &str| {
+            headers(&[("authorization", &format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s)))])
+        };
+        let plain = Authenticator::new(Auth::Basic { users: vec![basic_user("admin:admin").unwrap()] });
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let mixed = Authenticator::new(Auth::Basic {
+            users: vec![basic_user("admin:admin").unwrap(), basic_user(&format!("bob:{hash}")).unwrap()],
+        });
+        for a in [&plain, &mixed] {
+            rt.block_on(async {
+                assert_eq!(a.check(&b("admin:admin")).await.as_deref(), Ok("admin"));
+                // Twice: the second answer comes from the cache.
+                assert_eq!(a.check(&b("admin:admin")).await.as_deref(), Ok("admin"));
+                assert_eq!(a.check(&b("admin:nope")).await, Err(Denied::Unauthorized));
+                assert_eq!(a.check(&b("nobody:admin")).await, Err(Denied::Unauthorized));
+                assert_eq!(a.check(&HeaderMap::new()).await, Err(Denied::Unauthorized));
+            });
+        }
+        rt.block_on(async {
+            assert_eq!(mixed.check(&b("bob:pw")).await.as_deref(), Ok("bob"));
+            assert_eq!(mixed.check(&b("bob:admin")).await, Err(Denied::Unauthorized));
+        });
     }
 
     #[test]
