@@ -16,12 +16,16 @@ What it does
       query  one random vector, n_results 10; checks it got min(10, count) ids;
       get    by up to 10 ids this client already had acknowledged; every one must come back
              (read-your-writes), else it is counted as an error;
+  * with --server-pid, samples the server's RSS every --rss-interval seconds and checks that
+    its growth over the second half stays within --rss-growth-mib plus --rss-per-record bytes
+    per record added in that half (the data it must hold; anything beyond is a leak);
   * afterwards verifies that every acknowledged id is present (get by ids, in pages of
     --verify-page) and that count() == preload + acknowledged adds;
   * prints total ops/s, per-operation throughput and p50/p90/p99/max latency, errors (must be
     0), and appends one JSON line to bench/results/load-<UTC date>.jsonl (--out to change).
 
-Exit status is 0 only if there were no errors and the verification passed.
+Exit status is 0 only if there were no errors, the verification passed and (with --server-pid)
+the RSS bound held.
 
 Note: the client threads share Python's GIL; the client-side CPU time is reported so a
 client-bound run can be recognised (with 2 cores, client and server compete for CPU).
@@ -71,6 +75,14 @@ def parse_args(argv=None):
     p.add_argument("--server-pid", type=int, default=None,
                    help="pid of the server process (local): report its CPU seconds during the run")
     p.add_argument("--timeout", type=float, default=60.0, help="per-request HTTP timeout, seconds")
+    p.add_argument("--rss-interval", type=float, default=5.0,
+                   help="with --server-pid: sample the server's RSS every this many seconds (default 5)")
+    p.add_argument("--rss-growth-mib", type=float, default=64.0,
+                   help="with --server-pid: RSS may grow by this much over the second half of the run, "
+                        "plus --rss-per-record bytes per record added in that half (default 64)")
+    p.add_argument("--rss-per-record", type=float, default=2048.0,
+                   help="bytes of RSS growth allowed per record added in the second half (its vector, "
+                        "graph links, ids and SQLite rows; default 2048)")
     return p.parse_args(argv)
 
 
@@ -103,6 +115,70 @@ def make_client(url, timeout):
     except Exception:  # noqa: BLE001
         pass
     return c
+
+
+def proc_rss_kib(pid):
+    """VmRSS of a local process in KiB, from /proc (None if unknown)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class RssSampler(threading.Thread):
+    """Samples the server's RSS and the records acknowledged so far, every `interval` seconds."""
+
+    def __init__(self, pid, interval, workers, t_start):
+        super().__init__(name="rss-sampler", daemon=True)
+        self.pid, self.interval, self.workers, self.t_start = pid, interval, workers, t_start
+        self.samples = []                     # (seconds since start, RSS KiB, acknowledged records)
+        self.stop_evt = threading.Event()
+
+    def sample(self):
+        rss = proc_rss_kib(self.pid)
+        if rss is not None:
+            acked = sum(len(w.acked) for w in self.workers)
+            self.samples.append((round(time.monotonic() - self.t_start, 1), rss, acked))
+
+    def run(self):
+        self.sample()
+        while not self.stop_evt.wait(self.interval):
+            self.sample()
+
+    def stop(self):
+        self.stop_evt.set()
+        self.join()
+        self.sample()
+
+
+def rss_report(samples, duration, growth_mib, per_record):
+    """RSS start/peak/end and the second half's growth against its allowance (fixed MiB plus
+    bytes per record added in that half: the data the server must hold)."""
+    if len(samples) < 2:
+        return None
+    mid = min(samples, key=lambda s: abs(s[0] - duration / 2))
+    end = samples[-1]
+    growth = (end[1] - mid[1]) / 1024
+    records = end[2] - mid[2]
+    allowed = growth_mib + records * per_record / 2**20
+    return {
+        "interval_s": round(samples[1][0] - samples[0][0], 1),
+        "samples": len(samples),
+        "start_mib": round(samples[0][1] / 1024, 1),
+        "mid_mib": round(mid[1] / 1024, 1),
+        "peak_mib": round(max(s[1] for s in samples) / 1024, 1),
+        "end_mib": round(end[1] / 1024, 1),
+        "second_half_growth_mib": round(growth, 1),
+        "second_half_records": records,
+        "second_half_allowed_mib": round(allowed, 1),
+        "bytes_per_record_second_half": round(growth * 2**20 / records) if records else None,
+        "ok": growth <= allowed,
+        "series": [[t, round(k / 1024, 1), a] for t, k, a in samples],
+    }
 
 
 def proc_cpu_seconds(pid):
@@ -255,11 +331,18 @@ def main(argv=None):
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     srv0 = proc_cpu_seconds(args.server_pid)
     t_start = time.monotonic()
+    sampler = None
+    if args.server_pid is not None and proc_rss_kib(args.server_pid) is not None:
+        sampler = RssSampler(args.server_pid, args.rss_interval, workers, t_start)
+        sampler.start()
     deadline_box[0] = t_start + args.duration
     start_evt.set()
     for w in workers:
         w.join()
     elapsed = time.monotonic() - t_start
+    if sampler is not None:
+        sampler.stop()
+    rss = rss_report(sampler.samples, elapsed, args.rss_growth_mib, args.rss_per_record) if sampler else None
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     srv1 = proc_cpu_seconds(args.server_pid)
     server_cpu = round(srv1 - srv0, 1) if srv0 is not None and srv1 is not None else None
@@ -352,7 +435,8 @@ def main(argv=None):
         "cpus": os.cpu_count(),
         "loadavg_before": load_before,
         "loadavg_after": load_after,
-        "ok": total_errors == 0 and verify["ok"],
+        "rss": rss,
+        "ok": total_errors == 0 and verify["ok"] and (rss is None or rss["ok"]),
     }
 
     print(f"\n{args.clients} clients x {elapsed:.1f}s against {args.url} ({server_version})")
@@ -370,6 +454,11 @@ def main(argv=None):
     print(f"client-side CPU: {client_cpu:.1f}s over {elapsed:.1f}s wall; load average before {load_before[0]}, "
           f"after {load_after[0]} ({os.cpu_count()} CPUs)"
           + (f"; server CPU {server_cpu:.1f}s" if server_cpu is not None else ""))
+    if rss is not None:
+        print(f"server RSS (every {rss['interval_s']}s): start {rss['start_mib']} MiB, mid {rss['mid_mib']}, "
+              f"peak {rss['peak_mib']}, end {rss['end_mib']}; second half +{rss['second_half_growth_mib']} MiB "
+              f"for {rss['second_half_records']} records added (allowed {rss['second_half_allowed_mib']} MiB = "
+              f"{args.rss_growth_mib:g} MiB + {args.rss_per_record:g} B/record) -> {'OK' if rss['ok'] else 'FAIL'}")
     for s in (setup_errors + samples)[:10]:
         print(f"  error: {s}")
 

@@ -5,7 +5,8 @@
 #
 # e.g. scripts/load-test.sh http://127.0.0.1:8000 60 --label chroma-rs
 # against a server started beforehand, e.g. `target/release/chroma-rs run --path /tmp/lt --port 8000`
-# or `.venvs/chroma-1.5.9/bin/chroma run --path /tmp/lt --port 8000` (add --server-pid PID for its CPU time).
+# or `.venvs/chroma-1.5.9/bin/chroma run --path /tmp/lt --port 8000` (add --server-pid PID for its CPU time and
+# its RSS, sampled every 5 s and checked over the second half: see bench/load_test.py).
 # See bench/README.md.
 # Defaults: 32 client threads, 60 s, dimension 128, add/query/get mix 30/40/30.
 # Prints a table and appends a JSON line to bench/results/load-<UTC date>.jsonl.

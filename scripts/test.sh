@@ -16,7 +16,8 @@
 #            openapi-spec-validator (scripts/check-openapi.py)
 #   chroma   Chroma's own API test suites (0.4.24, 0.5.23 and 1.5.9 wheels) against `chroma-rs run`
 #   js       the official JS clients (chromadb 1.8.1 on v1, 3.5.0 on v2)
-#   load     32 concurrent clients for 60 s, no error, no lost record
+#   load     32 concurrent clients for 60 s, no error, no lost record, the server's RSS growth
+#            over the second half within its bound (LOAD_SECONDS=600: the 10-minute soak, not in CI)
 # Ends with one line "N passed, N failed" counting steps; exits non-zero if any step failed.
 set -uo pipefail
 
@@ -207,8 +208,9 @@ step_js() {
 step_load() {
   bash scripts/setup-venvs.sh chroma-1.5.9 || return 1
   start_server 18793 load || return 1
-  say "load: 32 concurrent clients, ${LOAD_SECONDS:-60} s"
-  bash scripts/load-test.sh "http://127.0.0.1:18793" "${LOAD_SECONDS:-60}" --label chroma-rs --out "$LOG_DIR/load.jsonl"
+  say "load: 32 concurrent clients, ${LOAD_SECONDS:-60} s, server RSS sampled every 5 s"
+  bash scripts/load-test.sh "http://127.0.0.1:18793" "${LOAD_SECONDS:-60}" --label chroma-rs \
+    --server-pid "$SERVER_PID" --out "$LOG_DIR/load.jsonl"
   local rc=$?
   stop_server
   return $rc

@@ -102,6 +102,14 @@ struct RunArgs {
     /// [env: CHROMA_RS_REQUEST_TIMEOUT; default 30].
     #[arg(long, value_name = "SECONDS")]
     request_timeout: Option<String>,
+    /// Seconds a client may take to send a request head (from its first byte) before its
+    /// connection is closed; 0 = no limit [env: CHROMA_RS_HEADER_READ_TIMEOUT; default 10].
+    #[arg(long, value_name = "SECONDS")]
+    header_read_timeout: Option<String>,
+    /// Seconds a connection may sit idle (no request in flight) before it is closed; 0 = no
+    /// limit [env: CHROMA_RS_IDLE_TIMEOUT; default 60].
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<String>,
 }
 
 /// Where the data lives.
@@ -181,6 +189,13 @@ fn resolve(args: &RunArgs, env: &[(String, String)]) -> Result<Resolved, String>
     }
     if let Some(t) = &args.request_timeout {
         config.request_timeout = chroma_server::config::parse_timeout("--request-timeout", t).map_err(|e| e.message)?;
+    }
+    if let Some(t) = &args.header_read_timeout {
+        config.header_read_timeout =
+            chroma_server::config::parse_timeout("--header-read-timeout", t).map_err(|e| e.message)?;
+    }
+    if let Some(t) = &args.idle_timeout {
+        config.idle_timeout = chroma_server::config::parse_timeout("--idle-timeout", t).map_err(|e| e.message)?;
     }
     let place = if args.ephemeral {
         Place::Memory

@@ -34,7 +34,21 @@ pub struct ServerConfig {
     /// How long one request may run before the engine stops it and answers a timeout error
     /// (`None`: no limit). Default [`DEFAULT_REQUEST_TIMEOUT`].
     pub request_timeout: Option<std::time::Duration>,
+    /// How long a client may take to send a request head, from its first byte, before the
+    /// connection is closed (`None`: no limit). Default [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Option<std::time::Duration>,
+    /// How long a connection may stay idle (no request in flight, nothing sent either way)
+    /// before it is closed (`None`: no limit). Default [`DEFAULT_IDLE_TIMEOUT`].
+    pub idle_timeout: Option<std::time::Duration>,
 }
+
+/// Default of [`ServerConfig::header_read_timeout`]: 10 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Default of [`ServerConfig::idle_timeout`]: 60 s, longer than the keep-alive expiry of the
+/// clients (httpx 5 s, Node's fetch 4 s), so that they close first and never reuse a connection
+/// the server is closing.
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Default of [`ServerConfig::request_timeout`]: 30 s.
 pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -49,11 +63,13 @@ impl Default for ServerConfig {
             auth: Auth::None,
             allow_reset: false,
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
+            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
 
-/// A request time limit in seconds (fractions allowed); `0` means no limit.
+/// A time limit in seconds (fractions allowed); `0` means no limit.
 pub fn parse_timeout(key: &str, v: &str) -> Result<Option<std::time::Duration>> {
     let secs: f64 = v
         .trim()
@@ -311,6 +327,8 @@ impl ServerConfig {
     /// * `CHROMA_ALLOW_RESET`, `ALLOW_RESET`;
     /// * `CHROMA_CORS_ALLOW_ORIGINS`, `CHROMA_SERVER_CORS_ALLOW_ORIGINS` (JSON list or comma list);
     /// * `CHROMA_MAX_PAYLOAD_SIZE_BYTES`, `CHROMA_SERVER_MAX_PAYLOAD_SIZE_BYTES`, `MAX_PAYLOAD_SIZE_BYTES`;
+    /// * `CHROMA_RS_REQUEST_TIMEOUT`, `CHROMA_RS_HEADER_READ_TIMEOUT`, `CHROMA_RS_IDLE_TIMEOUT`
+    ///   (seconds, 0 = no limit);
     /// * `CHROMA_SERVER_AUTHN_PROVIDER` (or 0.4.x `CHROMA_SERVER_AUTH_PROVIDER`),
     ///   `CHROMA_SERVER_AUTHN_CREDENTIALS[_FILE]` (or `CHROMA_SERVER_AUTH_CREDENTIALS[_FILE]`),
     ///   `CHROMA_AUTH_TOKEN_TRANSPORT_HEADER` (or `CHROMA_SERVER_AUTH_TOKEN_TRANSPORT_HEADER`).
@@ -348,6 +366,12 @@ impl ServerConfig {
         }
         if let Some((k, v)) = env.get(&["chroma_rs_request_timeout"]) {
             c.request_timeout = parse_timeout(k, v)?;
+        }
+        if let Some((k, v)) = env.get(&["chroma_rs_header_read_timeout"]) {
+            c.header_read_timeout = parse_timeout(k, v)?;
+        }
+        if let Some((k, v)) = env.get(&["chroma_rs_idle_timeout"]) {
+            c.idle_timeout = parse_timeout(k, v)?;
         }
         if let Some((_, v)) = env.get_any(&["chroma_cors_allow_origins", "chroma_server_cors_allow_origins"]) {
             c.cors_allow_origins = parse_list(v);
@@ -397,6 +421,17 @@ mod tests {
         assert!(ServerConfig::from_pairs([p("CHROMA_SERVER_HTTP_PORT", "x")]).is_err());
         assert!(ServerConfig::from_pairs([p("CHROMA_SERVER_AUTHN_PROVIDER", "weird")]).is_err());
         assert_eq!(ServerConfig::from_pairs([]).unwrap().auth, Auth::None);
+        let c = ServerConfig::from_pairs([p("CHROMA_RS_HEADER_READ_TIMEOUT", "2.5"), p("CHROMA_RS_IDLE_TIMEOUT", "0")])
+            .unwrap();
+        assert_eq!(c.header_read_timeout, Some(std::time::Duration::from_millis(2500)));
+        assert_eq!(c.idle_timeout, None);
+        let d = ServerConfig::from_pairs([]).unwrap();
+        assert_eq!(
+            (d.header_read_timeout, d.idle_timeout),
+            (Some(DEFAULT_HEADER_READ_TIMEOUT), Some(DEFAULT_IDLE_TIMEOUT))
+        );
+        let e = ServerConfig::from_pairs([p("CHROMA_RS_IDLE_TIMEOUT", "soon")]).unwrap_err();
+        assert!(e.message.contains("CHROMA_RS_IDLE_TIMEOUT"), "{}", e.message);
     }
 
     const GOOD: &str = "\

@@ -45,6 +45,10 @@ pub enum Fail {
     Unauthorized,
     /// No such route.
     NoRoute(String),
+    /// Too much work of this kind is queued (429 `RateLimitError`, as Chroma's rate limiter).
+    Busy(String),
+    /// The request body is larger than the server accepts (413 `ChromaError`, as Chroma 1.5.9).
+    TooLarge(String),
 }
 
 impl Fail {
@@ -134,6 +138,8 @@ impl Fail {
             Fail::BadUuid(s) => named(400, "InvalidUUID", &format!("Could not parse {s} as a UUID")),
             Fail::Unauthorized => named(401, "AuthorizationError", "Unauthorized"),
             Fail::NoRoute(_) => (StatusCode::NOT_FOUND, json!({"detail": "Not Found"})),
+            Fail::Busy(m) => named(429, "RateLimitError", &m),
+            Fail::TooLarge(m) => named(413, "ChromaError", &m),
         }
     }
 
@@ -171,6 +177,8 @@ impl Fail {
             Fail::BadUuid(_) => named(400, "InvalidArgumentError", "Collection ID is not a valid UUIDv4"),
             Fail::Unauthorized => named(401, "AuthorizationError", "Unauthorized"),
             Fail::NoRoute(p) => named(404, "NotFoundError", &format!("No route for {p}")),
+            Fail::Busy(m) => named(429, "RateLimitError", &m),
+            Fail::TooLarge(m) => named(413, "ChromaError", &m),
         }
     }
 }

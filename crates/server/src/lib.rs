@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Modules: [`config`] and [`auth`] (settings), [`errors`] (error responses per client line);
-//! inside: `router` (the route table), `openapi` (`/openapi.json` and `/docs`, generated from
+//! inside: `conn` (the connection loop: hyper HTTP/1.1 with header-read and idle timeouts),
+//! `router` (the route table), `openapi` (`/openapi.json` and `/docs`, generated from
 //! the route tables and the wire types), `v1` / `v2` (each version's routes), `middleware`
 //! (client line detection, auth, CORS), `request` (state, extractors, body parsing, engine
 //! calls), `reply` (response helpers), and the handlers by concern: `system`, `tenants`,
@@ -30,6 +31,7 @@
 pub mod auth;
 mod collections;
 pub mod config;
+mod conn;
 pub mod errors;
 mod lineage;
 mod middleware;
@@ -50,7 +52,6 @@ pub use config::{ConfigFile, ServerConfig, CHROMA_API_VERSION, DEFAULT_MAX_BODY_
 use axum::Router;
 use chroma_types::ChromaApi;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -81,7 +82,7 @@ pub async fn serve_on(
         "chroma-rs server listening on {}",
         listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
     );
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let timeouts = conn::Timeouts { header_read: config.header_read_timeout, idle: config.idle_timeout };
+    conn::serve(listener, app, timeouts, shutdown).await;
+    Ok(())
 }

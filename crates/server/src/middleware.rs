@@ -1,9 +1,10 @@
 //! What runs around every handler: client line detection, authentication, CORS.
 
+use crate::auth::Denied;
 use crate::errors::Fail;
 use crate::request::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use chroma_wire::ClientLine;
@@ -66,19 +67,45 @@ fn is_open_path(method: &Method, path: &str) -> bool {
             ))
 }
 
+/// The message of a password check refused because too many are running and waiting.
+const BUSY: &str = "Too many password checks in progress; retry in a moment";
+
 /// Lets in requests with valid credentials (or on open paths) and records the [`Caller`];
-/// answers the others with the line's `AuthorizationError`.
+/// answers the others with the line's `AuthorizationError` (or `RateLimitError` when too many
+/// password checks are queued).
 pub(crate) async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     if !st.auth.is_enabled() || is_open_path(req.method(), req.uri().path()) {
         req.extensions_mut().insert(Caller::default());
         return next.run(req).await;
     }
-    if let Some(user) = st.auth.check(req.headers()) {
-        req.extensions_mut().insert(Caller(user));
-        next.run(req).await
-    } else {
-        Fail::Unauthorized.respond(line_of(&req))
+    match st.auth.check(req.headers()).await {
+        Ok(user) => {
+            req.extensions_mut().insert(Caller(user));
+            next.run(req).await
+        }
+        Err(Denied::Unauthorized) => Fail::Unauthorized.respond(line_of(&req)),
+        Err(Denied::Busy) => Fail::Busy(BUSY.to_string()).respond(line_of(&req)),
     }
+}
+
+/// Turns axum's plain-text 413 (a body over [`DefaultBodyLimit`](axum::extract::DefaultBodyLimit))
+/// into the line's JSON error, naming the limit and the settings that raise it. The engine's
+/// own 413s (`BatchSizeExceededError`) are JSON already and pass unchanged.
+pub(crate) async fn json_too_large(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let line = line_of(&req);
+    let resp = next.run(req).await;
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return resp;
+    }
+    Fail::TooLarge(format!(
+        "The request body is larger than this server accepts ({limit} bytes); raise the limit with --max-body-bytes, CHROMA_MAX_PAYLOAD_SIZE_BYTES or max_payload_size_bytes in the config file"
+    ))
+    .respond(line)
 }
 
 /// CORS for `origins` (`"*"`: any origin); `None` when the list is empty (no CORS headers).

@@ -468,7 +468,12 @@ mod tests {
         let api: Arc<dyn chroma_types::ChromaApi> =
             Arc::new(chroma_store::Engine::ephemeral(chroma_types::Settings::default()).unwrap());
         let mut app = crate::router::router(api.clone(), &crate::ServerConfig::default());
-        let st = AppState { api, allow_reset: false, auth: Arc::new(crate::Auth::None), request_timeout: None };
+        let st = AppState {
+            api,
+            allow_reset: false,
+            auth: Arc::new(crate::auth::Authenticator::new(crate::Auth::None)),
+            request_timeout: None,
+        };
         let table: Vec<_> = crate::v1::routes().into_iter().chain(crate::v2::routes()).collect();
         let doc = document(&table, &st).await;
         let paths = doc["paths"].as_object().unwrap();

@@ -2,7 +2,7 @@
 //! tenant / database / collection a request names (in the path on v2, in the query string on
 //! v1), body and query parameter parsing, and engine calls on the blocking pool.
 
-use crate::auth::Auth;
+use crate::auth::Authenticator;
 use crate::errors::Fail;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query};
@@ -23,7 +23,7 @@ pub(crate) struct AppState {
     /// Whether `reset` may wipe the data.
     pub(crate) allow_reset: bool,
     /// Who may call.
-    pub(crate) auth: Arc<Auth>,
+    pub(crate) auth: Arc<Authenticator>,
     /// The time limit of one engine call.
     pub(crate) request_timeout: Option<std::time::Duration>,
 }

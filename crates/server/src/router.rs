@@ -2,7 +2,7 @@
 //! (auth, client line detection, body limit, CORS).
 
 use crate::errors::Fail;
-use crate::middleware::{authenticate, cors, detect_client_line};
+use crate::middleware::{authenticate, cors, detect_client_line, json_too_large};
 use crate::openapi::{docs_page, Docs};
 use crate::request::AppState;
 use crate::ServerConfig;
@@ -21,7 +21,7 @@ pub(crate) fn router(api: Arc<dyn ChromaApi>, config: &ServerConfig) -> Router {
     let st = AppState {
         api,
         allow_reset: config.allow_reset,
-        auth: Arc::new(config.auth.clone()),
+        auth: Arc::new(crate::auth::Authenticator::new(config.auth.clone())),
         request_timeout: config.request_timeout,
     };
     let table: Vec<_> = crate::v1::routes().into_iter().chain(crate::v2::routes()).collect();
@@ -38,6 +38,7 @@ pub(crate) fn router(api: Arc<dyn ChromaApi>, config: &ServerConfig) -> Router {
     let mut app = routes
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(st.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(config.max_body_bytes, json_too_large))
         .layer(middleware::from_fn(detect_client_line))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(st);
