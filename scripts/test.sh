@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole chroma-rs test suite — what CI runs (.ci/run calls this).
 #
-#   bash scripts/test.sh            # the default steps: lint rust api chroma js load
+#   bash scripts/test.sh            # the default steps: lint rust fuzz api chroma js load
 #   bash scripts/test.sh rust api   # only some steps (names below)
 #
 # Steps (each installs what it needs; all servers listen on 127.0.0.1 only):
@@ -10,6 +10,9 @@
 #   rust     cargo test --release --workspace (unit, property, crash, lock, migration, server
 #            tests; starts a scratch ClickHouse first for the migrate tests), then the index
 #            crate's tests in the debug profile (its debug_assert!s run only there)
+#   fuzz     chroma-fuzz: every fuzz target (parsers of untrusted bytes, crates/fuzz) for
+#            FUZZ_SECONDS (default 15) each, seeded from crates/fuzz/corpus/; a failing input
+#            is written to target/fuzz-failures/<target>/ with the command that replays it
 #   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
 #            0.5.23 and 1.5.9 against one running `chroma-rs run`; its /openapi.json through
 #            openapi-spec-validator (scripts/check-openapi.py)
@@ -29,7 +32,7 @@ LOG_DIR="${TEST_LOG_DIR:-$ROOT/target/test-logs}"
 mkdir -p "$LOG_DIR"
 
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(lint rust api chroma js load)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(lint rust fuzz api chroma js load)
 want() { local s; for s in "${STEPS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 PASSED=0
@@ -140,6 +143,13 @@ step_rust() {
   return $rc
 }
 
+step_fuzz() {
+  say "fuzz: cargo build --release -p chroma-fuzz"
+  cargo build --release -p chroma-fuzz || return 1
+  say "fuzz: every target for ${FUZZ_SECONDS:-15} s (FUZZ_SECONDS, FUZZ_SEED)"
+  "$CARGO_TARGET_DIR/release/chroma-fuzz" run --seconds "${FUZZ_SECONDS:-15}" --failures "$CARGO_TARGET_DIR/fuzz-failures"
+}
+
 step_api() {
   bash scripts/setup-venvs.sh chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 tools || return 1
   local rc=0 v
@@ -191,7 +201,7 @@ if ! build; then
   echo "$PASSED passed, $FAILED failed"
   exit 1
 fi
-for s in lint rust api chroma js load; do
+for s in lint rust fuzz api chroma js load; do
   if want "$s"; then
     "step_$s"
     record "$s" $?
