@@ -128,6 +128,17 @@ pub(crate) fn generated_seeds(target: &str) -> Option<Result<Vec<(String, Vec<u8
 /// A short signature of an error message: its first words, digits dropped, so that inputs
 /// reaching a new error path count as new and the same error with other numbers does not.
 pub(crate) fn sig(prefix: &str, msg: &str) -> String {
-    let s: String = msg.chars().filter(|c| !c.is_ascii_digit()).take(48).collect();
+    // Quoted parts are the input's own text (keys, values): dropped too.
+    let mut quoted = false;
+    let s: String = msg
+        .chars()
+        .filter(|&c| {
+            if matches!(c, '"' | '\'' | '`') {
+                quoted = !quoted;
+            }
+            !quoted && !c.is_ascii_digit()
+        })
+        .take(40)
+        .collect();
     format!("{prefix}:{s}")
 }
