@@ -145,7 +145,9 @@ pub fn run_one(target: &Target, input: &[u8], timeout: Duration) -> Result<Strin
     let r = catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
     let took = t0.elapsed();
     match r {
-        Ok(Ok(sig)) if took > timeout => Err(Failure::Slow(format!("{} ms (limit {} ms): {sig}", took.as_millis(), timeout.as_millis()))),
+        Ok(Ok(sig)) if took > timeout => {
+            Err(Failure::Slow(format!("{} ms (limit {} ms): {sig}", took.as_millis(), timeout.as_millis())))
+        }
         Ok(Ok(sig)) => Ok(sig),
         Ok(Err(v)) => Err(Failure::Violation(v)),
         Err(_) => {
@@ -256,9 +258,28 @@ const INTERESTING: &[u8] = b"\0\x01\x7f\x80\xff\"\\{}[],:-.0123456789eE \n";
 
 /// Numbers at the edges of i64, u64, f32 and f64, as JSON text.
 const NUMBERS: &[&str] = &[
-    "0", "-0", "1", "-1", "0.5", "-0.0", "1e309", "-1e309", "1e-400", "3.4028236e38", "9007199254740993",
-    "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-    "18446744073709551615", "18446744073709551616", "4294967295", "4294967296", "2147483648", "1e5", "100000",
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "0.5",
+    "-0.0",
+    "1e309",
+    "-1e309",
+    "1e-400",
+    "3.4028236e38",
+    "9007199254740993",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "18446744073709551616",
+    "4294967295",
+    "4294967296",
+    "2147483648",
+    "1e5",
+    "100000",
 ];
 
 /// Mutates `base` (1 to 4 stacked edits; sometimes a splice with `other`).

@@ -16,14 +16,24 @@ fn run_corpus(name: &str) {
             failures.push(format!("{}: {f}", path.display()));
         }
     }
-    assert!(failures.is_empty(), "{name}: {} of {} corpus inputs fail:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{name}: {} of {} corpus inputs fail:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn every_target_has_a_test_here() {
     let here = include_str!("corpus.rs");
     for t in chroma_fuzz::all_targets() {
-        assert!(here.contains(&format!("fn {}()", if t.name == "where" { "r#where" } else { t.name })), "no corpus test for target {}", t.name);
+        assert!(
+            here.contains(&format!("fn {}()", if t.name == "where" { "r#where" } else { t.name })),
+            "no corpus test for target {}",
+            t.name
+        );
     }
 }
 

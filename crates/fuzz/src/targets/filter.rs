@@ -14,7 +14,9 @@ pub(crate) fn where_filter(input: &[u8]) -> Outcome {
             let printed = w.to_json();
             match parse_where(Some(&printed)) {
                 Ok(Some(again)) if again == w => Ok("ok".into()),
-                other => Err(format!("where round trip: {v} parsed as {w:?}, printed as {printed}, read back as {other:?}")),
+                other => {
+                    Err(format!("where round trip: {v} parsed as {w:?}, printed as {printed}, read back as {other:?}"))
+                }
             }
         }
         Err(e) => Ok(sig("err", &e.message)),

@@ -71,7 +71,8 @@ pub(crate) fn graph(input: &[u8]) -> Outcome {
             }
             let allowed: Vec<u32> = (0..idx.len() as u32).step_by(2).collect();
             let want = allowed.iter().filter(|&&s| idx.is_live(s)).count().min(5);
-            let hits = idx.search(q, 5, Some(50), Filter::Allowed(&allowed)).map_err(|e| format!("search {when}: {e}"))?;
+            let hits =
+                idx.search(q, 5, Some(50), Filter::Allowed(&allowed)).map_err(|e| format!("search {when}: {e}"))?;
             if hits.len() != want || hits.iter().any(|h| h.slot % 2 != 0 || !idx.is_live(h.slot)) {
                 return Err(format!("filtered search {when}: {hits:?}, expected {want} even live slots"));
             }

@@ -15,7 +15,8 @@ fn fixtures() -> PathBuf {
 /// A scratch folder, on tmpfs when there is one (each input copies a fixture).
 fn scratch() -> Result<tempfile::TempDir, String> {
     let shm = Path::new("/dev/shm");
-    let b = tempfile::Builder::new().prefix("chroma-fuzz-").tempdir_in(if shm.is_dir() { shm } else { Path::new("/tmp") });
+    let b =
+        tempfile::Builder::new().prefix("chroma-fuzz-").tempdir_in(if shm.is_dir() { shm } else { Path::new("/tmp") });
     b.or_else(|_| tempfile::tempdir()).map_err(|e| format!("scratch folder: {e}"))
 }
 
@@ -121,11 +122,8 @@ pub(crate) fn parquet03(input: &[u8]) -> Outcome {
     let tmp = scratch()?;
     let dir = tmp.path().join("db");
     copy_dir(&fixtures().join("v0.3.29-main"), &dir)?;
-    let mut index: Vec<PathBuf> = std::fs::read_dir(dir.join("index"))
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut index: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("index")).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).collect();
     index.sort();
     let target = match which {
         0 => dir.join(chroma_legacy::parquet03::COLLECTIONS_FILE),
@@ -238,7 +236,8 @@ fn edit_and_read(input: &[u8]) -> Result<String, String> {
                     let _ = conn.execute(&format!("DELETE FROM \"{t}\" WHERE rowid = {pick}"), []);
                 }
                 2 => {
-                    let _ = conn.execute(&format!("INSERT INTO \"{t}\" SELECT * FROM \"{t}\" WHERE rowid = {pick}"), []);
+                    let _ =
+                        conn.execute(&format!("INSERT INTO \"{t}\" SELECT * FROM \"{t}\" WHERE rowid = {pick}"), []);
                 }
                 k if !files.is_empty() => {
                     let f = &files[row as usize * 7 % files.len()];

@@ -35,7 +35,14 @@ async fn call(app: &axum::Router, method: Method, path: &str, ua: &str, body: Ve
 
 /// The collection every input finds: three 3-d records with documents and metadata.
 async fn seed(app: &axum::Router) -> Result<String, String> {
-    let (st, b) = call(app, Method::POST, &format!("{V2_DB}/collections"), "", br#"{"name":"fuzz","metadata":{"hnsw:space":"l2","k":1}}"#.to_vec()).await;
+    let (st, b) = call(
+        app,
+        Method::POST,
+        &format!("{V2_DB}/collections"),
+        "",
+        br#"{"name":"fuzz","metadata":{"hnsw:space":"l2","k":1}}"#.to_vec(),
+    )
+    .await;
     let v: Value = serde_json::from_slice(&b).map_err(|e| format!("seed: create answered {st}: {e}"))?;
     let id = v.get("id").and_then(Value::as_str).ok_or_else(|| format!("seed: create answered {st}: {v}"))?.to_string();
     let add = br#"{"ids":["a","b","c"],"embeddings":[[1,0,0],[0,1,0],[0,0,1]],"documents":["apple pie","banana split",null],"metadatas":[{"n":1,"s":"x","f":0.5,"b":true},{"n":2,"s":"y"},null]}"#;
@@ -92,7 +99,10 @@ pub(crate) fn route(input: &[u8]) -> Outcome {
         let (status, resp) = call(&app, method.clone(), &path, &ua, body).await;
         let v1 = path.starts_with("/api/v1");
         if status.is_server_error() && !documented_5xx(v1, status, &resp) {
-            return Err(format!("{method} {path} answered {status}: {}", String::from_utf8_lossy(&resp[..resp.len().min(2000)])));
+            return Err(format!(
+                "{method} {path} answered {status}: {}",
+                String::from_utf8_lossy(&resp[..resp.len().min(2000)])
+            ));
         }
         // The engine must still answer after whatever the request did.
         let (st, b) = call(&app, Method::GET, "/api/v2/heartbeat", "", Vec::new()).await;

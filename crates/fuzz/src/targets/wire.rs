@@ -81,7 +81,11 @@ pub(crate) fn requests(input: &[u8]) -> Outcome {
         "name" => match serde_json::from_slice::<NameBody>(body) {
             Ok(n) => {
                 use chroma_types::validate;
-                let verdicts = [validate::tenant_name(&n.name), validate::database_name(&n.name), validate::collection_name(&n.name)];
+                let verdicts = [
+                    validate::tenant_name(&n.name),
+                    validate::database_name(&n.name),
+                    validate::collection_name(&n.name),
+                ];
                 Ok(verdicts.iter().map(|v| if v.is_ok() { 'y' } else { 'n' }).collect())
             }
             Err(e) => Ok(sig("shape", &e.to_string())),
