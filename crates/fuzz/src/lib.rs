@@ -15,8 +15,8 @@
 //!
 //! The targets ([`targets`]): the `where` / `where_document` parsers, base64 embeddings, the
 //! wire request bodies, every route of the real axum router over an ephemeral engine, the
-//! HNSW graph file decoder, and the legacy readers (pickle, Python-style JSON, ClickHouse
-//! rows, 0.3.x parquet files, Chroma >= 0.4 SQLite folders).
+//! HNSW graph file decoder, and the legacy readers (pickle, Python-style JSON, `ClickHouse`
+//! rows, 0.3.x parquet files, Chroma >= 0.4 `SQLite` folders).
 
 #![deny(missing_docs)]
 
@@ -55,6 +55,9 @@ pub struct Target {
     pub max_len: usize,
 }
 
+/// Seed inputs a target makes itself: (file name, bytes).
+pub type Seeds = Vec<(String, Vec<u8>)>;
+
 /// Why an input failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -88,6 +91,6 @@ pub fn target(name: &str) -> Option<Target> {
 
 /// Seeds a target makes itself (`chroma-fuzz seeds graph`: graph files written by the index),
 /// as (file name, bytes); `None` for targets whose corpus is written by hand.
-pub fn generated_seeds(target: &str) -> Option<Result<Vec<(String, Vec<u8>)>, String>> {
+pub fn generated_seeds(target: &str) -> Option<Result<crate::Seeds, String>> {
     targets::generated_seeds(target)
 }

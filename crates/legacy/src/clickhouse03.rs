@@ -267,7 +267,7 @@ impl LegacySource for ClickHouse03Source {
     }
 }
 
-/// The records of a ClickHouse `JSONEachRow` answer to the embeddings query (one JSON object
+/// The records of a `ClickHouse` `JSONEachRow` answer to the embeddings query (one JSON object
 /// per line: `uuid`, `embedding`, `document`, `id`, `metadata`), in batches of `batch`, checked
 /// against `dimension`. [`LegacySource::records`] reads the server's answer through this; the
 /// fuzz harness feeds it arbitrary bytes.

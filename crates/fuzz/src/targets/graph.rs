@@ -89,7 +89,7 @@ pub(crate) fn graph(input: &[u8]) -> Outcome {
 
 /// Graph files made by the index itself (the corpus seeds: `chroma-fuzz seeds graph`): each
 /// space, a few sizes, M 4 and 16, with levels above 0.
-pub(crate) fn seeds() -> Result<Vec<(String, Vec<u8>)>, String> {
+pub(crate) fn seeds() -> Result<crate::Seeds, String> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for (name, space, m, n, dim) in [

@@ -1,5 +1,8 @@
-//! The legacy readers: pickles, Python-style JSON, ClickHouse rows, 0.3.x parquet folders and
-//! Chroma >= 0.4 SQLite folders.
+//! The legacy readers: pickles, Python-style JSON, `ClickHouse` rows, 0.3.x parquet folders and
+//! Chroma >= 0.4 `SQLite` folders.
+
+// Every target has the signature `fn(&[u8]) -> Outcome`, even those that never fail on their own.
+#![allow(clippy::unnecessary_wraps)]
 
 use super::sig;
 use crate::Outcome;
@@ -96,9 +99,9 @@ pub(crate) fn python_json(input: &[u8]) -> Outcome {
     Ok(out)
 }
 
-/// Reads the input as ClickHouse's `JSONEachRow` answer to the embeddings query.
+/// Reads the input as `ClickHouse`'s `JSONEachRow` answer to the embeddings query.
 pub(crate) fn clickhouse_rows(input: &[u8]) -> Outcome {
-    let dim = if input.len() % 2 == 0 { Some(3) } else { None };
+    let dim = if input.len().is_multiple_of(2) { Some(3) } else { None };
     let reader = Box::new(std::io::Cursor::new(input.to_vec()));
     let mut n = 0usize;
     for b in chroma_legacy::clickhouse03::records_from_rows(reader, dim, 3) {

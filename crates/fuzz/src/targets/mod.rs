@@ -159,7 +159,7 @@ pub(crate) fn all() -> Vec<Target> {
 
 /// Seed inputs a target can make itself (graph files written by the index), for
 /// `chroma-fuzz seeds TARGET`; `None` for targets whose corpus is written by hand.
-pub(crate) fn generated_seeds(target: &str) -> Option<Result<Vec<(String, Vec<u8>)>, String>> {
+pub(crate) fn generated_seeds(target: &str) -> Option<Result<crate::Seeds, String>> {
     match target {
         "graph" => Some(graph::seeds()),
         _ => None,
