@@ -134,11 +134,13 @@ pub(crate) fn parquet03(input: &[u8]) -> Outcome {
         k => index[(k as usize - 2) % index.len()].clone(),
     };
     std::fs::write(&target, file).map_err(|e| format!("writing {}: {e}", target.display()))?;
+    // The scratch path is random: out of the signature.
+    let here = dir.display().to_string();
     let mut src = match open_parquet03(&dir) {
         Ok(s) => s,
-        Err(e) => return Ok(sig("open", &e.to_string())),
+        Err(e) => return Ok(sig("open", &e.to_string().replace(&here, ""))),
     };
-    Ok(read_all(&mut src).unwrap_or_else(|e| sig("read", &e)))
+    Ok(read_all(&mut src).unwrap_or_else(|e| sig("read", &e.replace(&here, ""))))
 }
 
 /// A reader of the input's bytes, for the chroma04 edit program.
@@ -263,11 +265,12 @@ fn edit_and_read(input: &[u8]) -> Result<String, String> {
             }
         }
     }
+    let here = dir.display().to_string();
     let mut src = match open_chroma04(&dir) {
         Ok(s) => s,
-        Err(e) => return Ok(sig("open", &e.to_string())),
+        Err(e) => return Ok(sig("open", &e.to_string().replace(&here, ""))),
     };
-    Ok(read_all(&mut src).unwrap_or_else(|e| sig("read", &e)))
+    Ok(read_all(&mut src).unwrap_or_else(|e| sig("read", &e.replace(&here, ""))))
 }
 
 /// A Chroma >= 0.4 folder changed by the input's edit program, read in full.
