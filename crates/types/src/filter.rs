@@ -789,14 +789,14 @@ mod tests {
         let e = parse_where(Some(&or(MAX_CLAUSES))).unwrap_err();
         assert_eq!(e.message, "The where filter exceeds the limit of 1000 clauses in one filter");
         let e = parse_where(Some(&or(MAX_CLAUSES + 1))).unwrap_err();
-        assert_eq!(e.message, "$or with 5001 clauses exceeds the limit of 5000 clauses in one filter");
+        assert_eq!(e.message, "$or with 1001 clauses exceeds the limit of 1000 clauses in one filter");
         // Spread over several levels, the total counts.
-        let half = json!({"$and": [or(3000), or(3000)]});
-        assert!(parse_where(Some(&half)).unwrap_err().message.contains("limit of 5000 clauses"));
+        let half = json!({"$and": [or(600), or(600)]});
+        assert!(parse_where(Some(&half)).unwrap_err().message.contains("limit of 1000 clauses"));
         let docs = json!({"$and": (0..=MAX_CLAUSES).map(|_| json!({"$contains": "x"})).collect::<Vec<_>>()});
         assert_eq!(
             parse_where_document(Some(&docs)).unwrap_err().message,
-            "$and with 5001 clauses exceeds the limit of 5000 clauses in one filter"
+            "$and with 1001 clauses exceeds the limit of 1000 clauses in one filter"
         );
     }
 
