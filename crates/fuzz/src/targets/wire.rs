@@ -33,9 +33,16 @@ pub(crate) fn base64(input: &[u8]) -> Outcome {
     Ok(first)
 }
 
-/// Parses `body` as `B`, converts it with `into`, prints the request back as a body with
-/// `back` and converts that again: one conversion may normalise, a second must change nothing.
-fn round_trip<B, R>(body: &[u8], into: impl Fn(B) -> Result<R>, back: impl Fn(&R) -> B) -> Outcome
+/// Parses `body` as `B`, converts it with `into`, checks it with `valid` (what the engine
+/// checks before it acts: a request it refuses need not print back), prints the request back as
+/// a body with `back` and converts that again: one conversion may normalise, a second must
+/// change nothing.
+fn round_trip<B, R>(
+    body: &[u8],
+    into: impl Fn(B) -> Result<R>,
+    valid: impl Fn(&R) -> Result<()>,
+    back: impl Fn(&R) -> B,
+) -> Outcome
 where
     B: DeserializeOwned + Serialize,
     R: std::fmt::Debug,
@@ -48,6 +55,9 @@ where
         Ok(r) => r,
         Err(e) => return Ok(sig("invalid", &e.message)),
     };
+    if let Err(e) = valid(&r1) {
+        return Ok(sig("refused", &e.message));
+    }
     let again = |r: &R| -> std::result::Result<R, String> {
         let text = serde_json::to_vec(&back(r)).map_err(|e| format!("request does not print: {e}"))?;
         let b: B = serde_json::from_slice(&text)
@@ -63,6 +73,18 @@ where
     Ok("ok".into())
 }
 
+fn add_ok(r: &chroma_types::AddRequest) -> Result<()> {
+    chroma_types::validate::add_request(r, None, usize::MAX).map(|_| ())
+}
+
+fn update_ok(r: &chroma_types::UpdateRequest) -> Result<()> {
+    chroma_types::validate::update_request(r, None, usize::MAX).map(|_| ())
+}
+
+fn query_ok(r: &chroma_types::QueryRequest) -> Result<()> {
+    chroma_types::validate::embeddings(r.query_embeddings.iter().map(Vec::as_slice), None).map(|_| ())
+}
+
 /// First line: the body kind; the rest: the JSON body.
 pub(crate) fn requests(input: &[u8]) -> Outcome {
     let split = input.iter().position(|&b| b == b'\n').unwrap_or(input.len());
@@ -70,14 +92,18 @@ pub(crate) fn requests(input: &[u8]) -> Outcome {
     let body = input.get(split + 1..).unwrap_or_default();
     let dialect = if kind.ends_with("04") { Dialect::V04 } else { Dialect::V1 };
     let out = match kind.trim_end_matches("04") {
-        "add" | "upsert" => round_trip(body, AddBody::into_request, |r| AddBody::from_request(r, false)),
-        "add64" => round_trip(body, AddBody::into_request, |r| AddBody::from_request(r, true)),
-        "update" => round_trip(body, UpdateBody::into_request, |r| UpdateBody::from_request(r, false)),
-        "get" => round_trip(body, |b: GetBody| b.into_request(dialect), GetBody::from_request),
-        "query" => round_trip(body, |b: QueryBody| b.into_request(dialect), QueryBody::from_request),
-        "delete" => round_trip(body, |b: DeleteBody| b.into_request(dialect), DeleteBody::from_request),
-        "create" => round_trip(body, CreateCollectionBody::into_request, CreateCollectionBody::from_request),
-        "modify" => round_trip(body, UpdateCollectionBody::into_request, UpdateCollectionBody::from_request),
+        "add" | "upsert" => round_trip(body, AddBody::into_request, add_ok, |r| AddBody::from_request(r, false)),
+        "add64" => round_trip(body, AddBody::into_request, add_ok, |r| AddBody::from_request(r, true)),
+        "update" => round_trip(body, UpdateBody::into_request, update_ok, |r| UpdateBody::from_request(r, false)),
+        "get" => round_trip(body, |b: GetBody| b.into_request(dialect), |_| Ok(()), GetBody::from_request),
+        "query" => round_trip(body, |b: QueryBody| b.into_request(dialect), query_ok, QueryBody::from_request),
+        "delete" => round_trip(body, |b: DeleteBody| b.into_request(dialect), |_| Ok(()), DeleteBody::from_request),
+        "create" => {
+            round_trip(body, CreateCollectionBody::into_request, |_| Ok(()), CreateCollectionBody::from_request)
+        }
+        "modify" => {
+            round_trip(body, UpdateCollectionBody::into_request, |_| Ok(()), UpdateCollectionBody::from_request)
+        }
         "name" => match serde_json::from_slice::<NameBody>(body) {
             Ok(n) => {
                 use chroma_types::validate;
