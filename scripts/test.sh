@@ -147,7 +147,7 @@ step_fuzz() {
   say "fuzz: cargo build --release -p chroma-fuzz"
   cargo build --release -p chroma-fuzz || return 1
   say "fuzz: every target for ${FUZZ_SECONDS:-15} s (FUZZ_SECONDS, FUZZ_SEED)"
-  "$CARGO_TARGET_DIR/release/chroma-fuzz" run --seconds "${FUZZ_SECONDS:-15}" --failures "$CARGO_TARGET_DIR/fuzz-failures"
+  "$CARGO_TARGET_DIR/release/chroma-fuzz" run --seconds "${FUZZ_SECONDS:-15}" --timeout-ms 10000 --failures "$CARGO_TARGET_DIR/fuzz-failures"
 }
 
 step_api() {
