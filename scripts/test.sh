@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole chroma-rs test suite — what CI runs (.ci/run calls this).
 #
-#   bash scripts/test.sh            # the default steps: lint rust api python chroma js load
+#   bash scripts/test.sh            # the default steps: lint rust fuzz api python chroma js load
 #   bash scripts/test.sh rust api   # only some steps (names below)
 #
 # Steps (each installs what it needs; all servers listen on 127.0.0.1 only):
@@ -11,9 +11,14 @@
 #            embedding tests; starts a scratch ClickHouse first for the migrate tests and sets up
 #            the bench venv for the embed tests), then the index crate's tests in the debug
 #            profile (its debug_assert!s run only there)
+#   fuzz     chroma-fuzz: every fuzz target (parsers of untrusted bytes, crates/fuzz) for
+#            FUZZ_SECONDS (default 15) each, seeded from crates/fuzz/corpus/; a failing input
+#            is written to target/fuzz-failures/<target>/ with the command that replays it
 #   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
 #            0.5.23 and 1.5.9 against one running `chroma-rs run`; its /openapi.json through
 #            openapi-spec-validator (scripts/check-openapi.py)
+#   python   the chroma_rs Python package (crates/python): wheel built with maturin, its own tests
+#            and our pytest suite in process (PersistentClient and EphemeralClient)
 #   chroma   Chroma's own API test suites (0.4.24, 0.5.23 and 1.5.9 wheels) against `chroma-rs run`
 #   js       the official JS clients (chromadb 1.8.1 on v1, 3.5.0 on v2)
 #   load     32 concurrent clients for 60 s, no error, no lost record, the server's RSS growth
@@ -31,7 +36,7 @@ LOG_DIR="${TEST_LOG_DIR:-$ROOT/target/test-logs}"
 mkdir -p "$LOG_DIR"
 
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(lint rust api python chroma js load)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(lint rust fuzz api python chroma js load)
 want() { local s; for s in "${STEPS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 PASSED=0
@@ -147,6 +152,13 @@ step_rust() {
   return $rc
 }
 
+step_fuzz() {
+  say "fuzz: cargo build --release -p chroma-fuzz"
+  cargo build --release -p chroma-fuzz || return 1
+  say "fuzz: every target for ${FUZZ_SECONDS:-15} s (FUZZ_SECONDS, FUZZ_SEED)"
+  "$CARGO_TARGET_DIR/release/chroma-fuzz" run --seconds "${FUZZ_SECONDS:-15}" --timeout-ms 10000 --failures "$CARGO_TARGET_DIR/fuzz-failures"
+}
+
 step_api() {
   bash scripts/setup-venvs.sh chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 tools || return 1
   local rc=0 v
@@ -222,7 +234,7 @@ if ! build; then
   echo "$PASSED passed, $FAILED failed"
   exit 1
 fi
-for s in lint rust api python chroma js load; do
+for s in lint rust fuzz api python chroma js load; do
   if want "$s"; then
     "step_$s"
     record "$s" $?

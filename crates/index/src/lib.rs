@@ -635,12 +635,26 @@ impl VectorIndex {
     ) -> Result<(Self, LoadInfo), IndexError> {
         let vectors: VecBuf = vectors.into();
         validate_params(dim, &params)?;
+        let bytes = std::fs::read(path)?;
+        Self::load_from_bytes(&bytes, dim, space, params, vectors, live)
+    }
+
+    /// [`load`](Self::load) from the file's bytes already in memory (the fuzz harness feeds
+    /// damaged graphs this way). The same checks, the same errors.
+    pub fn load_from_bytes(
+        bytes: &[u8],
+        dim: usize,
+        space: Space,
+        params: HnswParams,
+        vectors: impl Into<VecBuf>,
+        live: impl Fn(u32) -> bool,
+    ) -> Result<(Self, LoadInfo), IndexError> {
+        let vectors: VecBuf = vectors.into();
+        validate_params(dim, &params)?;
         if !vectors.len().is_multiple_of(dim) {
             return Err(IndexError::DimensionMismatch { expected: dim, got: vectors.len() % dim });
         }
-        let bytes = std::fs::read(path)?;
-        let gf = persist::decode(&bytes, dim, space, params.m)?;
-        drop(bytes);
+        let gf = persist::decode(bytes, dim, space, params.m)?;
         let n = vectors.len() / dim;
         if gf.slots > n {
             return Err(IndexError::Mismatch(format!("graph covers {} slots but only {n} vectors given", gf.slots)));

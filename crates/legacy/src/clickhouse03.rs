@@ -259,18 +259,20 @@ impl LegacySource for ClickHouse03Source {
         );
         let resp = self.post(&sql)?;
         let reader = BufReader::with_capacity(1 << 16, resp.into_body().into_reader());
-        Ok(Box::new(ChRecordIter {
-            reader: Box::new(reader),
-            batch: batch.max(1),
-            row: 0,
-            checks: RecordChecks::new(collection.dimension),
-            done: false,
-        }))
+        Ok(records_from_rows(Box::new(reader), collection.dimension, batch))
     }
 
     fn warnings(&self) -> Vec<String> {
         self.warnings.clone()
     }
+}
+
+/// The records of a `ClickHouse` `JSONEachRow` answer to the embeddings query (one JSON object
+/// per line: `uuid`, `embedding`, `document`, `id`, `metadata`), in batches of `batch`, checked
+/// against `dimension`. [`LegacySource::records`] reads the server's answer through this; the
+/// fuzz harness feeds it arbitrary bytes.
+pub fn records_from_rows(reader: Box<dyn BufRead>, dimension: Option<usize>, batch: usize) -> RecordBatches<'static> {
+    Box::new(ChRecordIter { reader, batch: batch.max(1), row: 0, checks: RecordChecks::new(dimension), done: false })
 }
 
 struct ChRecordIter {

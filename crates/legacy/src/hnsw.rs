@@ -112,7 +112,11 @@ impl HnswHeader {
             mult,
             ef_construction,
         };
-        if h.size_data_per_element < h.label_offset + 8
+        // Checked sums: every offset comes from the file (the fuzzer found `label_offset + 8`
+        // overflowing on a damaged header).
+        let fits = |offset: u64, len: u64| offset.checked_add(len).is_some_and(|end| end <= h.size_data_per_element);
+        if !fits(h.label_offset, 8)
+            || !fits(h.offset_level0, 4)
             || h.offset_data > h.label_offset
             || h.dimension().is_none()
             || h.cur_element_count > h.max_elements
@@ -176,8 +180,8 @@ impl HnswIndex {
         norms: Option<(File, PathBuf)>,
     ) -> Result<HnswIndex> {
         let len = data.metadata().map_err(io_err(format!("stat {}", data_path.display())))?.len();
-        let need = base + header.cur_element_count * header.size_data_per_element;
-        if len < need {
+        let need = header.cur_element_count.checked_mul(header.size_data_per_element).and_then(|n| n.checked_add(base));
+        if need.is_none_or(|need| len < need) {
             return Err(LegacyError::Format(format!(
                 "{}: {len} bytes, but the header announces {} elements of {} bytes",
                 data_path.display(),

@@ -196,7 +196,55 @@ fn dashed_uuid(hex: &str) -> String {
     }
 }
 
-fn open_reader(path: &Path, columns: &[&str], batch: usize) -> Result<(ParquetRecordBatchReader, Vec<u64>)> {
+/// A panic inside the parquet crate, as a message.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// The record batches of a parquet file. The parquet crate panics on some malformed files
+/// (the fuzzer found "column start and length should not be negative"): such a panic ends the
+/// stream with an error instead of the process.
+pub(crate) struct Batches {
+    inner: ParquetRecordBatchReader,
+    done: bool,
+}
+
+impl Iterator for Batches {
+    type Item = std::result::Result<arrow_array::RecordBatch, arrow_schema::ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.inner.next())) {
+            Ok(item) => item,
+            Err(p) => {
+                self.done = true;
+                Some(Err(arrow_schema::ArrowError::ParquetError(format!(
+                    "malformed parquet data (the parquet reader failed: {})",
+                    panic_message(&*p)
+                ))))
+            }
+        }
+    }
+}
+
+/// Opens `path` for reading `columns`; a malformed file is an error, even where the parquet
+/// crate would panic.
+fn open_reader(path: &Path, columns: &[&str], batch: usize) -> Result<(Batches, Vec<u64>)> {
+    match std::panic::catch_unwind(|| open_reader_inner(path, columns, batch)) {
+        Ok(r) => r.map(|(inner, rows)| (Batches { inner, done: false }, rows)),
+        Err(p) => Err(LegacyError::Format(format!(
+            "{}: malformed parquet file (the parquet reader failed: {})",
+            path.display(),
+            panic_message(&*p)
+        ))),
+    }
+}
+
+fn open_reader_inner(path: &Path, columns: &[&str], batch: usize) -> Result<(ParquetRecordBatchReader, Vec<u64>)> {
     let file = File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| LegacyError::Parquet {
         context: format!("reading parquet footer of {}", path.display()),
@@ -447,7 +495,7 @@ impl LegacySource for Parquet03Source {
 }
 
 struct RecordIter {
-    reader: ParquetRecordBatchReader,
+    reader: Batches,
     path: PathBuf,
     rg_rows: Vec<u64>,
     coll: String,
