@@ -332,3 +332,23 @@ def test_folder_is_what_the_server_serves(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.skipif(not os.environ.get("CHROMA_RS_MODEL_DIR"), reason="CHROMA_RS_MODEL_DIR not set (scripts/test.sh sets it)")
+def test_getting_started_quickstart(tmp_path):
+    """The shape of Chroma's getting-started page: an in-memory client, documents in, query texts
+    out, the default embedding function doing the embedding; with `import chromadb` unchanged."""
+    code = """
+import chromadb
+chroma_client = chromadb.Client()
+collection = chroma_client.get_or_create_collection(name="my_collection")
+collection.upsert(
+    documents=["This is a document about pineapple", "This is a document about oranges"],
+    ids=["id1", "id2"],
+)
+results = collection.query(query_texts=["This is a query document about hawaii"], n_results=2)
+print(results["ids"][0][0], len(results["distances"][0]))
+"""
+    r = run_snippet(code, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["id1", "2"]  # pineapple is the Hawaiian one
