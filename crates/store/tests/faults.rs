@@ -98,6 +98,7 @@ impl Op {
             documents: Some(recs.iter().map(|(_, r)| r.doc.clone()).collect()),
             uris: None,
             metadatas: Some(recs.iter().map(|(_, r)| r.md.as_ref().map(to_update)).collect()),
+            ..AddRequest::default()
         };
         match self {
             Op::Add(recs) => e.add(cid, req(recs)),
@@ -112,6 +113,7 @@ impl Op {
                         documents: r.documents,
                         uris: None,
                         metadatas: r.metadatas,
+                        ..UpdateRequest::default()
                     },
                 )
             }

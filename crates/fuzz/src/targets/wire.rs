@@ -92,9 +92,13 @@ pub(crate) fn requests(input: &[u8]) -> Outcome {
     let body = input.get(split + 1..).unwrap_or_default();
     let dialect = if kind.ends_with("04") { Dialect::V04 } else { Dialect::V1 };
     let out = match kind.trim_end_matches("04") {
-        "add" | "upsert" => round_trip(body, AddBody::into_request, add_ok, |r| AddBody::from_request(r, false)),
-        "add64" => round_trip(body, AddBody::into_request, add_ok, |r| AddBody::from_request(r, true)),
-        "update" => round_trip(body, UpdateBody::into_request, update_ok, |r| UpdateBody::from_request(r, false)),
+        "add" | "upsert" => {
+            round_trip(body, |b: AddBody| b.into_request(dialect), add_ok, |r| AddBody::from_request(r, false))
+        }
+        "add64" => round_trip(body, |b: AddBody| b.into_request(dialect), add_ok, |r| AddBody::from_request(r, true)),
+        "update" => {
+            round_trip(body, |b: UpdateBody| b.into_request(dialect), update_ok, |r| UpdateBody::from_request(r, false))
+        }
         "get" => round_trip(body, |b: GetBody| b.into_request(dialect), |_| Ok(()), GetBody::from_request),
         "query" => round_trip(body, |b: QueryBody| b.into_request(dialect), query_ok, QueryBody::from_request),
         "delete" => round_trip(body, |b: DeleteBody| b.into_request(dialect), |_| Ok(()), DeleteBody::from_request),
