@@ -179,6 +179,13 @@ class Collection:
         """The function that embeds documents and query texts that come without embeddings."""
         return self._embedding_function
 
+    def get_model(self) -> Dict[str, Any]:
+        """The collection as the engine holds it (``id``, ``name``, ``metadata``,
+        ``configuration_json``, ``dimension``, ``version``, ...), as a fresh dict."""
+        model = dict(self._engine.get_collection_by_id(self._cid))
+        model["id"] = UUID(model["id"])
+        return model
+
     def __repr__(self) -> str:
         return f"Collection(name={self.name})"
 

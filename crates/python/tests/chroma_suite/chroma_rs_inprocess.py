@@ -1,12 +1,40 @@
-"""pytest plugin: Chroma's own test suite, with its `client` fixture answered by chroma_rs in process."""
-import os
+"""pytest plugin: Chroma's own 1.5.9 test suite, with its `client` fixture answered by chroma_rs.
+
+Loaded by `scripts/chroma-suite-inprocess.sh ours`. The suite's `client` fixture (and the helper
+that gives each test its own database) are pointed at chroma_rs's `EphemeralClient` /
+`PersistentClient`; tests that do not use the `client` fixture test chromadb's own engine and are
+skipped. The suite catches `chromadb.errors` classes: chroma_rs raises classes of the same
+names from its own module, so here those names are bound to chromadb's classes (a harness
+matter: which module a class with that name lives in), `InvalidArgumentError` staying a
+`ValueError` as it is in chroma_rs.
+"""
 
 import pytest
 
 
+def _bridge_errors():
+    import chromadb.errors as theirs
+
+    import chroma_rs.collection
+    import chroma_rs.errors as ours
+
+    for name in ("ChromaError", "NotFoundError", "DuplicateIDError", "UniqueConstraintError", "InternalError",
+                 "AuthorizationError", "ChromaAuthError", "BatchSizeExceededError", "InvalidUUIDError"):
+        if hasattr(theirs, name):
+            setattr(ours, name, getattr(theirs, name))
+    ours.InvalidArgumentError = type("InvalidArgumentError", (theirs.InvalidArgumentError, ValueError), {})
+    chroma_rs.collection.DuplicateIDError = ours.DuplicateIDError
+
+
 def pytest_configure(config):
     import chromadb.test.conftest as suite
+
     import chroma_rs
+
+    _bridge_errors()
+
+    def admin_for(client):
+        return chroma_rs.AdminClient(client.get_settings())
 
     class Creator:
         @staticmethod
@@ -14,14 +42,16 @@ def pytest_configure(config):
             settings = chroma_rs.Settings(allow_reset=True)
             if system.settings.is_persistent:
                 # chromadb's own engine holds persist_directory: ours gets a folder beside it
-                client = chroma_rs.PersistentClient(system.settings.persist_directory + "-chroma-rs", settings=settings)
+                settings.is_persistent = True
+                settings.persist_directory = system.settings.persist_directory + "-chroma-rs"
+                client = chroma_rs.PersistentClient(settings.persist_directory, settings=settings)
             else:
                 client = chroma_rs.EphemeralClient(settings=settings)
             client.reset()
             try:
                 client.set_tenant(tenant, database)
             except Exception:
-                admin = chroma_rs.AdminClient(client.get_settings())
+                admin = admin_for(client)
                 try:
                     admin.create_tenant(tenant)
                 except Exception:
@@ -30,7 +60,11 @@ def pytest_configure(config):
                 client.set_tenant(tenant, database)
             return client
 
+    def create_database(client, database):
+        admin_for(client).create_database(database, client.tenant)
+
     suite.ClientCreator = Creator
+    suite.create_database = create_database
 
 
 def pytest_collection_modifyitems(config, items):
