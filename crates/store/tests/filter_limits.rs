@@ -59,16 +59,22 @@ fn long_in_lists_work() {
 
 #[test]
 fn wide_and_or_work() {
+    // Up to the limit of 1,000 clauses per filter (SQLite's planning time grows with the square
+    // of the clause count: see chroma_types::filter's MAX_CLAUSES).
     let (e, cid) = three();
-    let mut any: Vec<serde_json::Value> = (0..3_000).map(|i| json!({"s": format!("v{i}")})).collect();
+    let mut any: Vec<serde_json::Value> = (0..998).map(|i| json!({"s": format!("v{i}")})).collect();
     any.push(json!({"s": "x3"}));
     assert_eq!(get_ids(&e, cid, Some(&json!({"$or": any})), None), ["c"]);
-    let all: Vec<serde_json::Value> = (0..3_000).map(|i| json!({"n": {"$lt": 10 + i}})).collect();
+    let all: Vec<serde_json::Value> = (0..998).map(|i| json!({"n": {"$lt": 10 + i}})).collect();
     assert_eq!(get_ids(&e, cid, Some(&json!({"$and": all})), None), ["a", "b", "c"]);
-    let docs: Vec<serde_json::Value> = (0..3_000).map(|i| json!({"$contains": format!("zz{i}")})).collect();
+    let docs: Vec<serde_json::Value> = (0..998).map(|i| json!({"$contains": format!("zz{i}")})).collect();
     let mut docs_or = docs.clone();
     docs_or.push(json!({"$contains": "apple"}));
     assert_eq!(get_ids(&e, cid, None, Some(&json!({"$or": docs_or}))), ["a"]);
+    // Past it: a clear error naming the limit, not a stall.
+    let wide: Vec<serde_json::Value> = (0..3_000).map(|i| json!({"s": format!("v{i}")})).collect();
+    let err = parse_where(Some(&json!({"$or": wide}))).unwrap_err();
+    assert!(err.message.contains("limit of 1000 clauses"), "{}", err.message);
 }
 
 #[test]
