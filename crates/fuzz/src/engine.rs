@@ -204,6 +204,9 @@ fn watchdog(cur: Arc<Mutex<Option<Current>>>, stop: Arc<AtomicBool>, opts: Optio
     })
 }
 
+/// The most bytes of inputs kept in memory to mutate, per target.
+const POOL_BYTES: usize = 256 << 20;
+
 /// Fuzzes one target for `opts.duration`, stopping at its first failure.
 pub fn fuzz(target: &Target, opts: &Options) -> Report {
     let mut rng = StdRng::seed_from_u64(opts.seed ^ fnv(target.name.as_bytes()));
@@ -213,6 +216,7 @@ pub fn fuzz(target: &Target, opts: &Options) -> Report {
         pool.push(Vec::new());
     }
     let corpus = files.len();
+    let mut pool_bytes: usize = pool.iter().map(Vec::len).sum();
     let mut seen: HashSet<String> = HashSet::new();
     let cur = Arc::new(Mutex::new(None::<Current>));
     let stop = Arc::new(AtomicBool::new(false));
@@ -238,7 +242,10 @@ pub fn fuzz(target: &Target, opts: &Options) -> Report {
         execs += 1;
         match r {
             Ok(sig) => {
-                if seen.insert(sig) && pool.len() < 4096 {
+                // The pool is bounded in entries and in bytes: mutants grow towards `max_len` (up
+                // to 1 MiB), and 4,096 of those would pass the heap limit the watchdog enforces.
+                if seen.insert(sig) && pool.len() < 4096 && pool_bytes + input.len() <= POOL_BYTES {
+                    pool_bytes += input.len();
                     pool.push(input);
                 }
             }
