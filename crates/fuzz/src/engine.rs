@@ -217,7 +217,10 @@ pub fn fuzz(target: &Target, opts: &Options) -> Report {
     }
     let corpus = files.len();
     let mut pool_bytes: usize = pool.iter().map(Vec::len).sum();
-    let mut seen: HashSet<String> = HashSet::new();
+    // Signatures are kept as 64-bit hashes: some targets give almost every input its own
+    // signature (error texts that quote the input), and a million of those strings passed the
+    // 2 GiB heap limit the watchdog enforces.
+    let mut seen: HashSet<u64> = HashSet::new();
     let cur = Arc::new(Mutex::new(None::<Current>));
     let stop = Arc::new(AtomicBool::new(false));
     let dog = watchdog(cur.clone(), stop.clone(), opts.clone());
@@ -244,7 +247,7 @@ pub fn fuzz(target: &Target, opts: &Options) -> Report {
             Ok(sig) => {
                 // The pool is bounded in entries and in bytes: mutants grow towards `max_len` (up
                 // to 1 MiB), and 4,096 of those would pass the heap limit the watchdog enforces.
-                if seen.insert(sig) && pool.len() < 4096 && pool_bytes + input.len() <= POOL_BYTES {
+                if seen.insert(fnv(sig.as_bytes())) && pool.len() < 4096 && pool_bytes + input.len() <= POOL_BYTES {
                     pool_bytes += input.len();
                     pool.push(input);
                 }
