@@ -26,7 +26,7 @@ if [ "$MODE" = ours ]; then
   rm -rf "$OUT/wheels" "$OUT/site"
   "$VENVS/python-pkg/bin/maturin" build --release -q -m "$ROOT/crates/python/Cargo.toml" -o "$OUT/wheels"
   # Beside chromadb's venv, not in it: the venv stays what setup-venvs.sh made.
-  "$VENVS/python-pkg/bin/pip" install -q --no-deps --target "$OUT/site" "$OUT"/wheels/chroma_rs-*.whl
+  "$VENVS/python-pkg/bin/python" -m pip install -q --no-deps --target "$OUT/site" "$OUT"/wheels/chroma_rs-*.whl
   PYPATH="$PYPATH:$OUT/site"
   set -- -p chroma_rs_inprocess "$@"
 elif [ "$MODE" != real ]; then

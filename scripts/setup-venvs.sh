@@ -125,7 +125,7 @@ for name in "${NAMES[@]}"; do
   while IFS= read -r line; do
     log "$name: pip install $line"
     # shellcheck disable=SC2086  # word splitting of the spec line is intended
-    set -f; "$v/bin/pip" install --disable-pip-version-check -q $line; set +f
+    set -f; "$v/bin/python" -m pip install --disable-pip-version-check -q $line; set +f
   done <<<"$want"
   log "$name: checking"
   check "$name" "$v"

@@ -26,7 +26,7 @@ from chroma_rs.client import _engine_for, _http_engine
 from chroma_rs.collection import Collection
 from chroma_rs.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from chroma_rs.embedding_functions import DefaultEmbeddingFunction
-from chroma_rs.types import GetResult, IndexingStatus, QueryResult
+from chroma_rs.types import CollectionModel, GetResult, IndexingStatus, QueryResult
 
 AdminAPI = _AdminClient
 
@@ -36,6 +36,7 @@ __all__ = [
     "Client",
     "ClientAPI",
     "Collection",
+    "CollectionModel",
     "DEFAULT_DATABASE",
     "DEFAULT_TENANT",
     "DefaultEmbeddingFunction",

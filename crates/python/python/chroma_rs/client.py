@@ -64,6 +64,15 @@ class _Closed:
         raise RuntimeError("This client was closed: make a new one (e.g. chroma_rs.PersistentClient(path))")
 
 
+def _check_collection_metadata(metadata: Any) -> None:
+    """chromadb 1.x's client-side check of a collection's metadata: ``None`` or a non-empty dict."""
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise ValueError(f"Expected metadata to be a dict or None, got {metadata}")
+        if len(metadata) == 0:
+            raise ValueError("Expected metadata to be a non-empty dict, got 0 metadata attributes")
+
+
 class AdminClient:
     """Tenants and databases (chromadb's ``AdminAPI``)."""
 
@@ -154,6 +163,13 @@ class Client:
         """The settings this client was made with."""
         return self._settings
 
+    @property
+    def _server(self) -> Any:
+        # chromadb keeps its API object here, and code written for it (its own test invariants
+        # among them) looks here with isinstance checks against chromadb's classes: it finds
+        # our engine, which is none of them.
+        return self._engine
+
     # -- scope ---------------------------------------------------------------------------------
     def set_tenant(self, tenant: str, database: str = DEFAULT_DATABASE) -> None:
         """Works in another tenant (and database) from now on."""
@@ -228,6 +244,7 @@ class Client:
         schema: Any = None,
     ) -> Collection:
         """Creates a collection (or with ``get_or_create``, returns the existing one)."""
+        _check_collection_metadata(metadata)
         configuration = _with_ef_config(configuration, embedding_function)
         model = self._engine.create_collection(
             self.tenant, self.database, name, metadata, configuration, schema, get_or_create

@@ -12,7 +12,7 @@ from uuid import UUID
 import numpy as np
 
 from chroma_rs.errors import DuplicateIDError
-from chroma_rs.types import GetResult, IndexingStatus, QueryResult
+from chroma_rs.types import CollectionModel, GetResult, IndexingStatus, QueryResult, Schema
 
 Embedding = Union[Sequence[float], np.ndarray]
 Embeddings = Union[Sequence[Embedding], np.ndarray]
@@ -26,10 +26,8 @@ def _as_list(value: Any) -> Optional[List[Any]]:
     """``None``, one item, or a sequence -> ``None`` or a list (chromadb's ``maybe_cast_one_to_many``)."""
     if value is None:
         return None
-    if isinstance(value, (str, dict)):
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
         return [value]
-    if isinstance(value, np.ndarray):
-        return list(value)
     return list(value)
 
 
@@ -50,6 +48,16 @@ def _ids(ids: Any, op: str) -> List[str]:
     return ids
 
 
+def _opt_ids(ids: Any, op: str) -> Optional[List[str]]:
+    """Optional ids of a read or delete: ``None``, or a list of strings."""
+    ids = _as_list(ids)
+    if ids is not None:
+        for i in ids:
+            if not isinstance(i, str):
+                raise ValueError(f"Expected ID to be a str, got {i} in {op}.")
+    return ids
+
+
 def _embeddings(embeddings: Any, op: str) -> Optional[np.ndarray]:
     """Embeddings as a 2-d float32 array (one row per record); a single bare vector is one row."""
     if embeddings is None:
@@ -62,18 +70,34 @@ def _embeddings(embeddings: Any, op: str) -> Optional[np.ndarray]:
             raise ValueError(f"Expected Embeddings to be non-empty list or numpy array, got [] in {op}.")
         if all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in rows):
             rows = [rows]
-        lengths = {len(r) for r in rows}
+        lengths = {len(r) if hasattr(r, "__len__") else -1 for r in rows}
         if len(lengths) != 1:
             # Ragged rows: the engine names the record whose dimension is wrong.
-            return [np.asarray(r, dtype=np.float32) for r in rows]  # type: ignore[return-value]
+            return [_row(r, op) for r in rows]  # type: ignore[return-value]
         arr = np.asarray(rows)
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"Expected each embedding in the embeddings to be a 1-dimensional numpy array, got "
+            f"a {arr.ndim - 1}-dimensional array in {op}."
+        )
     if arr.size == 0:
         raise ValueError(f"Expected Embeddings to be non-empty list or numpy array, got [] in {op}.")
     if arr.dtype.kind not in "iuf":
         raise ValueError(f"Expected embeddings to be a list of floats or ints, got {arr.dtype} in {op}.")
     return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _row(row: Any, op: str) -> np.ndarray:
+    """One embedding of a ragged batch, checked as chromadb checks each embedding."""
+    arr = np.asarray(row)
+    if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+        raise ValueError(
+            f"Expected each embedding in the embeddings to be a 1-dimensional array of ints or floats, "
+            f"got {row!r} in {op}."
+        )
+    return arr.astype(np.float32)
 
 
 def _check_lengths(op: str, **columns: Optional[Sequence[Any]]) -> None:
@@ -106,9 +130,33 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _check_logical(where: Any, kind: str) -> None:
+    """chromadb 1.x's client refuses ``$and``/``$or`` with fewer than two clauses before sending
+    a filter (``kind`` is ``"where"`` or ``"document"``); the engine, which also serves older
+    clients that send one, accepts them, so the Python API checks it here as chromadb does."""
+    if not isinstance(where, Mapping):
+        return
+    for key, value in where.items():
+        if key in ("$and", "$or") and isinstance(value, list):
+            if len(value) < 2:
+                what = "where expressions" if kind == "where" else "where document expressions"
+                raise ValueError(f"Expected {kind} value for $and or $or to be a list with at least two {what}, got {value}")
+            for clause in value:
+                _check_logical(clause, kind)
+
+
+def _check_filters(where: Any, where_document: Any) -> None:
+    _check_logical(where, "where")
+    _check_logical(where_document, "document")
+
+
 def _include(include: Any, allowed: Sequence[str], op: str) -> List[str]:
+    if not isinstance(include, (list, tuple)):
+        raise ValueError(f"Expected include to be a list, got {include} in {op}.")
     items = list(include)
     for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"Expected include item to be a str, got {item} in {op}.")
         if item not in _QUERY_INCLUDE:
             raise ValueError(
                 f"Expected include item to be one of {', '.join(_QUERY_INCLUDE)}, got {item} in {op}."
@@ -124,7 +172,7 @@ class Collection:
 
     def __init__(self, client: Any, model: Dict[str, Any], embedding_function: Any = None, data_loader: Any = None):
         self._client = client
-        self._model = model
+        self._model = CollectionModel(model)
         self._embedding_function = embedding_function
         self._data_loader = data_loader
 
@@ -137,7 +185,7 @@ class Collection:
     @property
     def id(self) -> UUID:
         """The collection's id."""
-        return UUID(self._model["id"])
+        return self._model["id"]
 
     @property
     def metadata(self) -> Optional[Dict[str, Any]]:
@@ -165,9 +213,10 @@ class Collection:
         return self._model["configuration_json"]
 
     @property
-    def schema(self) -> Optional[Dict[str, Any]]:
-        """The collection's 1.x schema."""
-        return self._model.get("schema")
+    def schema(self) -> Optional[Schema]:
+        """The collection's 1.x schema (``None`` when the engine reports none)."""
+        raw = self._model.get("schema")
+        return Schema(raw) if isinstance(raw, dict) else None
 
     @property
     def dimension(self) -> Optional[int]:
@@ -179,12 +228,10 @@ class Collection:
         """The function that embeds documents and query texts that come without embeddings."""
         return self._embedding_function
 
-    def get_model(self) -> Dict[str, Any]:
-        """The collection as the engine holds it (``id``, ``name``, ``metadata``,
-        ``configuration_json``, ``dimension``, ``version``, ...), as a fresh dict."""
-        model = dict(self._engine.get_collection_by_id(self._cid))
-        model["id"] = UUID(model["id"])
-        return model
+    def get_model(self) -> CollectionModel:
+        """The collection as the engine holds it now (``id``, ``name``, ``metadata``,
+        ``configuration_json``, ``dimension``, ``version``, ...)."""
+        return CollectionModel(self._engine.get_collection_by_id(self._cid))
 
     def __repr__(self) -> str:
         return f"Collection(name={self.name})"
@@ -201,7 +248,7 @@ class Collection:
 
     @property
     def _cid(self) -> str:
-        return self._model["id"]
+        return str(self._model["id"])
 
     # -- writes --------------------------------------------------------------------------------
     def _embed(self, texts: List[Any], op: str) -> np.ndarray:
@@ -279,13 +326,10 @@ class Collection:
         limit: Optional[int] = None,
     ) -> Dict[str, int]:
         """Deletes records by id and/or filter; returns ``{"deleted": n}`` as chromadb 1.x does."""
-        ids = _as_list(ids)
+        ids = _opt_ids(ids, "delete")
         if ids is None and where is None and where_document is None:
             raise ValueError("At least one of ids, where, or where_document must be provided in delete.")
-        if ids is not None:
-            for i in ids:
-                if not isinstance(i, str):
-                    raise ValueError(f"Expected ID to be a str, got {i} in delete.")
+        _check_filters(where, where_document)
         n = self._engine.delete(self._cid, ids, where, where_document, limit)
         return {"deleted": n}
 
@@ -304,13 +348,14 @@ class Collection:
         include: Sequence[str] = ("metadatas", "documents"),
     ) -> GetResult:
         """Records by id and/or filter, in insertion order (or in the order of ``ids``)."""
-        ids = _as_list(ids)
+        ids = _opt_ids(ids, "get")
         items = _include(include, _GET_INCLUDE, "get")
         if limit is not None and limit < 0:
             raise TypeError(f"Expected limit to be a non-negative integer, got {limit} in get.")
         if offset is not None and offset < 0:
             raise TypeError(f"Expected offset to be a non-negative integer, got {offset} in get.")
         engine_items = [i for i in items if i != "data"]
+        _check_filters(where, where_document)
         result = self._engine.get(self._cid, ids, where, where_document, limit, offset, engine_items)
         result["included"] = items
         return result  # type: ignore[return-value]
@@ -332,7 +377,9 @@ class Collection:
         include: Sequence[str] = ("metadatas", "documents", "distances"),
     ) -> QueryResult:
         """The ``n_results`` nearest records to each query embedding (or embedded query text)."""
-        if not isinstance(n_results, (int, np.integer)) or isinstance(n_results, bool) or n_results < 1:
+        if not isinstance(n_results, (int, np.integer)) or isinstance(n_results, bool):
+            raise ValueError(f"Expected requested number of results to be a int, got {n_results} in query.")
+        if n_results < 1:
             raise TypeError(f"Number of requested results {n_results}, cannot be negative, or zero. in query.")
         if query_images is not None or query_uris is not None:
             raise ValueError("Query images and uris are not supported by chroma_rs yet; pass query_embeddings in query.")
@@ -349,7 +396,8 @@ class Collection:
             emb = self._embed(_as_list(query_texts), "query")  # type: ignore[arg-type]
         items = _include(include, _QUERY_INCLUDE, "query")
         engine_items = [i for i in items if i != "data"]
-        ids = _as_list(ids)
+        ids = _opt_ids(ids, "query")
+        _check_filters(where, where_document)
         result = self._engine.query(self._cid, emb, int(n_results), ids, where, where_document, engine_items)
         result["included"] = items
         return result  # type: ignore[return-value]
@@ -362,10 +410,13 @@ class Collection:
         configuration: Optional[Dict[str, Any]] = None,
     ) -> None:
         """Renames the collection and/or replaces its metadata or mutable configuration."""
+        from chroma_rs.client import _check_collection_metadata
+
+        _check_collection_metadata(metadata)
         if metadata is not None and "hnsw:space" in metadata:
             raise ValueError("Changing the distance function of a collection once it is created is not supported currently.")
         self._engine.update_collection(self._cid, name, metadata, configuration)
-        self._model = self._engine.get_collection_by_id(self._cid)
+        self._model = CollectionModel(self._engine.get_collection_by_id(self._cid))
 
     def fork(self, new_name: str) -> "Collection":
         """A new collection with this one's records, configuration and metadata."""

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
+from uuid import UUID
 
 try:  # Python >= 3.8 has TypedDict in typing
     from typing import TypedDict
@@ -47,3 +48,70 @@ class IndexingStatus:
     num_unindexed_ops: int
     total_ops: int
     op_indexing_progress: float
+
+
+class CollectionModel(dict):  # type: ignore[type-arg]
+    """A collection as the engine holds it (chromadb's ``CollectionModel``): ``id`` (a ``UUID``),
+    ``name``, ``metadata``, ``configuration_json``, ``dimension``, ``tenant``, ``database``,
+    ``version``, ... Read as attributes (``model.configuration_json``) or as keys
+    (``model["name"]``), as chromadb's model allows both."""
+
+    def __init__(self, fields: Dict[str, Any]):
+        super().__init__(fields)
+        if isinstance(self.get("id"), str):
+            self["id"] = UUID(self["id"])
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"'CollectionModel' object has no attribute '{name}'") from None
+
+
+class _SchemaNode:
+    """Attribute access over one object of a serialized 1.x schema; absent fields read as
+    ``None``, as the optional fields of chromadb's schema classes do."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Dict[str, Any]):
+        self._fields = fields
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _schema_value(self._fields.get(name))
+
+    def __getitem__(self, name: str) -> Any:
+        return _schema_value(self._fields[name])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SchemaNode) and self._fields == other._fields
+
+    def __repr__(self) -> str:
+        return repr(self._fields)
+
+
+def _schema_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _SchemaNode(value)
+    return value
+
+
+class Schema(_SchemaNode):
+    """A collection's schema (``Collection.schema``), read as chromadb 1.x's ``Schema`` is read:
+    ``schema.defaults.float_list.vector_index.config.hnsw.ef_search``,
+    ``schema.keys["#embedding"]``. ``serialize_to_json()`` gives the JSON the engine stores."""
+
+    __slots__ = ()
+
+    @property
+    def keys(self) -> Dict[str, Any]:  # type: ignore[override]
+        """The per-key overrides, by key (``"#embedding"``, ``"#document"``, metadata keys)."""
+        return {k: _schema_value(v) for k, v in (self._fields.get("keys") or {}).items()}
+
+    def serialize_to_json(self) -> Dict[str, Any]:
+        """The schema as JSON (a fresh copy)."""
+        import copy
+
+        return copy.deepcopy(self._fields)

@@ -67,8 +67,17 @@ def pytest_configure(config):
     suite.create_database = create_database
 
 
+# Tests that take the `client` fixture but then test chromadb's own engine through other
+# fixtures, with the reason.
+OWN_ENGINE = {
+    "test_persist_index_loading_params": "switches to chromadb's local_persist_api fixture (its own engine)",
+}
+
+
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="does not use the client fixture: tests chromadb's own engine")
     for item in items:
         if "client" not in getattr(item, "fixturenames", ()):
             item.add_marker(skip)
+        elif item.originalname in OWN_ENGINE:
+            item.add_marker(pytest.mark.skip(reason=OWN_ENGINE[item.originalname]))
