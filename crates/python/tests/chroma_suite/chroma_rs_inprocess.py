@@ -74,6 +74,14 @@ OWN_ENGINE = {
 }
 
 
+# Tests that pass against chromadb's own in-process client and not against chroma_rs, with the
+# reason. They are xfail here, so a run fails on any failure not listed.
+KNOWN_DIFFERENCES = {
+    "test_embeddings_state": "its log_size_below_max invariant reads chromadb's System object "
+    "(client._system) to measure chromadb's own embeddings-queue table; chroma_rs has neither",
+}
+
+
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="does not use the client fixture: tests chromadb's own engine")
     for item in items:
@@ -81,3 +89,5 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
         elif item.originalname in OWN_ENGINE:
             item.add_marker(pytest.mark.skip(reason=OWN_ENGINE[item.originalname]))
+        elif item.originalname in KNOWN_DIFFERENCES:
+            item.add_marker(pytest.mark.xfail(reason=KNOWN_DIFFERENCES[item.originalname], strict=False))
