@@ -103,7 +103,7 @@ async fn connection(
     let mut signal = std::pin::pin!(signal_tx.closed());
     let mut shutting_down = false;
     loop {
-        let check = activity.next_check(timeouts);
+        let check = activity.next_check(timeouts, Instant::now());
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
@@ -174,17 +174,31 @@ impl Activity {
         }
     }
 
-    /// When to look again: when the head's time is up, or the idle time counted from the last
-    /// activity (or, with a request in flight, after a while, as nothing is timed then).
-    fn next_check(&self, t: Timeouts) -> Option<Instant> {
+    /// When to look again (`now` is the present). Either a moment at which [`Activity::expired`]
+    /// will say why to close, or a later re-check: reads, writes and requests do not wake the
+    /// watchdog, so a head that starts while it sleeps is noticed at the next re-check, at most
+    /// one header-read timeout later, and then timed from its first byte. Never a moment in the
+    /// past that does not expire: the loop would spin.
+    fn next_check(&self, t: Timeouts, now: Instant) -> Option<Instant> {
         let shortest = match (t.header_read, t.idle) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        self.with(|s| match (s.in_flight, s.head_started, t.header_read) {
-            (0, Some(h), Some(limit)) => Some(h + limit),
-            (0, _, _) => Some(s.last + shortest),
-            _ => Some(Instant::now() + shortest),
+        let recheck = now + shortest;
+        self.with(|s| {
+            if s.in_flight > 0 {
+                return Some(recheck);
+            }
+            Some(match (s.head_started, t.header_read, t.idle) {
+                (Some(h), Some(limit), _) => h + limit,
+                // A head without a time limit: nothing to time until its request begins.
+                (Some(_), None, _) => recheck,
+                (None, header, Some(idle)) => {
+                    let idle_at = s.last + idle;
+                    header.map_or(idle_at, |limit| idle_at.min(now + limit))
+                }
+                (None, _, None) => recheck,
+            })
         })
     }
 
@@ -288,14 +302,49 @@ impl AsyncWrite for Watched {
 mod tests {
     use super::*;
 
+    /// The watchdog loop sleeps until `next_check`, then closes if `expired`, else asks again:
+    /// in every state and with every combination of limits, a check that is due now must
+    /// expire, or the loop would spin (an idle keep-alive connection once cost a core this way).
+    #[test]
+    fn a_due_check_always_expires() {
+        let secs = Duration::from_secs;
+        let limits = [None, Some(secs(10)), Some(secs(60))];
+        for header_read in limits {
+            for idle in limits {
+                let t = Timeouts { header_read, idle };
+                for head in [false, true] {
+                    for in_flight in [0, 1] {
+                        let a = Activity::new();
+                        let t0 = a.with(|s| s.last);
+                        a.with(|s| {
+                            s.in_flight = in_flight;
+                            s.head_started = head.then_some(t0);
+                        });
+                        for step in 0..200 {
+                            let now = t0 + secs(step);
+                            let Some(at) = a.next_check(t, now) else { continue };
+                            assert!(
+                                at > now || a.expired(t, now).is_some(),
+                                "{t:?} head={head} in_flight={in_flight}: check at {:?} is due at +{step}s and does not expire",
+                                at - t0
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     const T: Timeouts = Timeouts { header_read: Some(Duration::from_secs(10)), idle: Some(Duration::from_secs(60)) };
 
     #[test]
     fn idle_then_a_slow_head_then_a_request() {
         let a = Activity::new();
         let t0 = a.with(|s| s.last);
-        // Idle: checked at the shorter timeout, closed only after the idle one.
-        assert_eq!(a.next_check(T), Some(t0 + Duration::from_secs(10)));
+        // Idle: re-checked every header-read timeout (a head may start), closed after the idle one.
+        assert_eq!(a.next_check(T, t0), Some(t0 + Duration::from_secs(10)));
+        assert_eq!(a.next_check(T, t0 + Duration::from_secs(10)), Some(t0 + Duration::from_secs(20)));
+        assert_eq!(a.next_check(T, t0 + Duration::from_secs(55)), Some(t0 + Duration::from_secs(60)));
         assert_eq!(a.expired(T, t0 + Duration::from_secs(59)), None);
         assert!(a.expired(T, t0 + Duration::from_secs(60)).is_some_and(|w| w.contains("idle")));
         // The first byte of a head starts its clock; more bytes do not reset it.
@@ -303,14 +352,14 @@ mod tests {
         let h = a.with(|s| s.head_started).expect("head started");
         a.read(3);
         assert_eq!(a.with(|s| s.head_started), Some(h));
-        assert_eq!(a.next_check(T), Some(h + Duration::from_secs(10)));
+        assert_eq!(a.next_check(T, h + Duration::from_secs(3)), Some(h + Duration::from_secs(10)));
         assert!(a.expired(T, h + Duration::from_secs(10)).is_some_and(|w| w.contains("head")));
         // A request in flight is never timed here; its end starts the idle clock again.
         let r = InFlight::begin(Arc::new(Activity::new()));
         assert_eq!(r.0.expired(T, Instant::now() + Duration::from_secs(3600)), None);
         drop(r);
         let none = Timeouts { header_read: None, idle: None };
-        assert_eq!(a.next_check(none), None);
+        assert_eq!(a.next_check(none, Instant::now()), None);
         assert_eq!(a.expired(none, Instant::now() + Duration::from_secs(3600)), None);
     }
 }
