@@ -336,7 +336,9 @@ impl Postings {
                 floats.sort_unstable_by(f64::total_cmp);
                 if negate {
                     let in_ints = |x: i64| ints.binary_search(&x).is_ok();
-                    let in_floats = |x: f64| floats.iter().any(|f| *f == x);
+                    // Sorted by `total_cmp`, so also ordered by `partial_cmp` (which finds -0.0 = 0.0).
+                    let in_floats =
+                        |x: f64| floats.binary_search_by(|f| f.partial_cmp(&x).unwrap_or(Ordering::Less)).is_ok();
                     self.ints.iter().filter(|x| !in_ints(x.0)).for_each(|x| out.set(x.1));
                     self.floats.iter().filter(|x| !in_floats(x.0)).for_each(|x| out.set(x.1));
                 } else {
