@@ -206,6 +206,15 @@ impl Engine {
         }
     }
 
+    /// Heap bytes of a collection's filter index (`None`: not built; it is built by the first
+    /// filtered query). For benchmarks and memory reports.
+    pub fn filter_index_bytes(&self, collection: Uuid) -> Option<usize> {
+        let st = self.state(collection);
+        let g = st.index.read();
+        let f = g.filter.read();
+        f.as_ref().map(FilterIndex::heap_bytes)
+    }
+
     /// Slots (and rids, ids) of records matching ids and filters, in insertion order.
     pub(super) fn matching(
         conn: &Connection,
