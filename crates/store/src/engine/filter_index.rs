@@ -50,7 +50,8 @@ pub(super) struct FilterIndex {
     tag: Tag,
     /// Slots of the collection's vector file (live or not): the length of the bit sets.
     slots: usize,
-    live: RoaringBitmap,
+    /// Live slots, dense (one bit per slot): every answer starts from it.
+    live: Bits,
     /// Scalar values, by key.
     scalars: HashMap<String, Postings>,
     /// Array elements, by key.
@@ -97,6 +98,17 @@ impl Bits {
     fn set(&mut self, s: u32) {
         if let Some(w) = self.0.get_mut(s as usize >> 6) {
             *w |= 1u64 << (s & 63);
+        }
+    }
+    fn clear(&mut self, s: u32) {
+        if let Some(w) = self.0.get_mut(s as usize >> 6) {
+            *w &= !(1u64 << (s & 63));
+        }
+    }
+    /// Room for `n` slots.
+    fn grow(&mut self, n: usize) {
+        if self.0.len() < n.div_ceil(64) {
+            self.0.resize(n.div_ceil(64), 0);
         }
     }
     fn from_bitmap(n: usize, b: &RoaringBitmap) -> Bits {
@@ -401,13 +413,13 @@ impl FilterIndex {
     pub(super) fn build(conn: &Connection, cid: i64) -> Result<FilterIndex> {
         let tx = conn.unchecked_transaction().context("building the filter index")?;
         let (tag, slots) = current_tag(&tx, cid)?;
-        let mut live = RoaringBitmap::new();
+        let mut live = Bits::empty(slots);
         {
             let mut stmt =
                 tx.prepare("SELECT slot FROM records WHERE cid = ?1").context("building the filter index")?;
             let rows = stmt.query_map([cid], |r| r.get::<_, i64>(0)).context("building the filter index")?;
             for s in rows {
-                live.insert(s.context("building the filter index")? as u32);
+                live.set(s.context("building the filter index")? as u32);
             }
         }
         let mut idx = FilterIndex {
@@ -467,7 +479,7 @@ impl FilterIndex {
     /// Bytes of heap the index holds (approximate: roaring bitmaps by their serialized size).
     pub(super) fn heap_bytes(&self) -> usize {
         let keys = |m: &HashMap<String, Postings>| m.iter().map(|(k, p)| k.len() + 64 + p.heap_bytes()).sum::<usize>();
-        self.live.serialized_size() + keys(&self.scalars) + keys(&self.arrays)
+        self.live.0.len() * 8 + keys(&self.scalars) + keys(&self.arrays)
     }
 
     /// Brings the index from `before` to `after` with a committed write's plan; `existing`
@@ -484,8 +496,9 @@ impl FilterIndex {
             return false;
         }
         let old_slots = self.slots;
+        self.live.grow(plan.slot_count as usize);
         for s in &plan.removed_slots {
-            self.live.remove(*s);
+            self.live.clear(*s);
         }
         for p in &plan.records {
             let slot = p.slot as u32;
@@ -511,7 +524,7 @@ impl FilterIndex {
                     map.entry(k.to_string()).or_default().add(slot, &v);
                 });
             }
-            self.live.insert(slot);
+            self.live.set(slot);
         }
         // Numeric columns got appended values: restore their order (an adaptive sort: a
         // sorted run plus a short tail costs about one pass).
@@ -535,7 +548,7 @@ impl FilterIndex {
             return false;
         }
         for s in slots {
-            self.live.remove(s);
+            self.live.clear(s);
         }
         self.docs.lock().entries.clear();
         self.tag = after;
@@ -550,10 +563,10 @@ impl FilterIndex {
         d: Option<&WhereDocument>,
         dialect: Dialect,
     ) -> Result<Bits> {
-        let live = Bits::from_bitmap(self.slots, &self.live);
+        let live = &self.live;
         let mut out = live.clone();
         if let Some(w) = w {
-            let b = self.eval_where(conn, w, dialect, &live)?;
+            let b = self.eval_where(conn, w, dialect, live)?;
             out.and(&b);
         }
         if let Some(d) = d {
