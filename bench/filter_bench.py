@@ -181,7 +181,7 @@ class Chroma:
                           embeddings=np.asarray(base[rows.start:rows.stop], dtype=np.float32).tolist(),
                           documents=[document(i) for i in rows], metadatas=[metadata(i) for i in rows])
         self.load_s = time.perf_counter() - t
-        self.version = client.get_version()
+        self.version = f"client {chromadb.__version__}, server API {client.get_version()}"
 
     def query(self, q, case, _filt):
         kw = {}
