@@ -4,6 +4,7 @@
 # usage: scripts/setup-venvs.sh [--force] [--list] [name...]      (no names = all)
 #
 #   names: chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench tools python-pkg
+#          lancedb (only when named: the third engine of bench/filter_bench.py; CI does not need it)
 #   env:   CHROMA_RS_VENVS  where the venvs live (default <repo>/.venvs, gitignored by /.venv*)
 #          PYTHON           base interpreter (default python3; 3.11 is what was measured here)
 #
@@ -38,6 +39,8 @@ spec() {
     tools)         echo "openapi-spec-validator" ;;
     # our Python package (crates/python): maturin builds the wheel, pytest runs its tests in process
     python-pkg)    echo "maturin>=1.7,<2 pytest<9 numpy" ;;
+    # bench/filter_bench.py --engine lancedb (the version measured in bench/README.md)
+    lancedb)       echo "lancedb==0.40.0 pyarrow numpy psutil" ;;
     *) return 1 ;;
   esac
 }
@@ -81,6 +84,9 @@ print('  numpy', numpy.__version__, 'tokenizers', tokenizers.__version__, 'model
     python-pkg)
       "$2/bin/maturin" --version | sed 's/^/  /'
       "$py" -c "import numpy, pytest; print('  numpy', numpy.__version__, 'pytest', pytest.__version__)"
+      ;;
+    lancedb)
+      "$py" -c "import lancedb, pyarrow, numpy; print('  lancedb', lancedb.__version__, 'pyarrow', pyarrow.__version__)"
       ;;
     tools)
       "$py" -c "import importlib.metadata as m, openapi_spec_validator; \

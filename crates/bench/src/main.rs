@@ -6,7 +6,13 @@
 //! real Chroma share one table. See `bench/README.md`.
 //!
 //! Usage: chroma-rs-bench --dataset DIR [--path DIR] [--batch 5000] [--queries 1000]
-//!                        [--label NAME] [--out results.jsonl] [--ephemeral]
+//!                        [--label NAME] [--out results.jsonl] [--ephemeral] [--filters FILE]
+//!
+//! `--filters bench/filters.json` adds the filtered workload (issue 16): records also get a
+//! `tags` array, and a third fresh process runs each filter of the file (`where` /
+//! `where_document`) over the first 200 queries: p50/p99, the first query (which builds the
+//! filter index), recall@10 against the exact filtered top-10 (brute force over the records
+//! `get` finds with the same filter), and the filter index's bytes per record.
 
 use chroma_store::Engine;
 use chroma_types::{
@@ -27,6 +33,7 @@ struct Args {
     out: Option<PathBuf>,
     ephemeral: bool,
     phase: Option<String>,
+    filters: Option<PathBuf>,
 }
 
 fn usage() -> ! {
@@ -44,6 +51,7 @@ fn parse_args() -> Args {
         out: None,
         ephemeral: false,
         phase: None,
+        filters: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -57,6 +65,7 @@ fn parse_args() -> Args {
             "--out" => a.out = Some(PathBuf::from(v())),
             "--ephemeral" => a.ephemeral = true,
             "--phase" => a.phase = Some(v()),
+            "--filters" => a.filters = Some(PathBuf::from(v())),
             _ => usage(),
         }
     }
@@ -231,7 +240,11 @@ fn phase_load(a: &Args) -> Value {
             (start..end).map(|i| Some(docs.get(i).cloned().unwrap_or_else(|| format!("document {i}")))).collect();
         let m: Vec<Option<Metadata>> = (start..end)
             .map(|i| {
-                Some(metadata::metadata_from_json(&json!({"i": i, "bucket": format!("b{}", i % 10)})).expect("md"))
+                let mut m = json!({"i": i, "bucket": format!("b{}", i % 10)});
+                if a.filters.is_some() {
+                    m["tags"] = json!([format!("t{}", i % 7), format!("t{}", i % 11)]);
+                }
+                Some(metadata::metadata_from_json(&m).expect("md"))
             })
             .collect();
         let req = AddRequest::new(ids, embs).documents(d).metadatas(m);
@@ -274,10 +287,74 @@ fn phase_reopen(a: &Args) -> Value {
     json!({"cold_open_s": cold, "default": d, "ef10": ef10, "ef100": ef100, "client_rss_end": proc_status("VmRSS"), "client_peak_rss": proc_status("VmHWM")})
 }
 
+/// The filtered workload: each filter of `--filters` over the first 200 queries.
+fn phase_filters(a: &Args, e: &Engine, id: uuid::Uuid) -> Value {
+    use chroma_types::filter::{parse_where, parse_where_document};
+    let Some(file) = &a.filters else { return Value::Null };
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("read --filters")).expect("--filters is JSON");
+    let (nq, dim, q) = npy_f32(&a.dataset.join("queries.npy"));
+    let (n, _, base) = npy_f32(&a.dataset.join("base.npy"));
+    let nq = nq.min(a.queries).min(200);
+    let mut out = Vec::new();
+    for case in &cases {
+        let w = parse_where(case.get("where")).expect("where");
+        let d = parse_where_document(case.get("where_document")).expect("where_document");
+        let get = chroma_types::GetRequest {
+            r#where: w.clone(),
+            where_document: d.clone(),
+            include: vec![],
+            ..Default::default()
+        };
+        let rows: Vec<usize> = e.get(id, get).expect("get").ids.iter().filter_map(|s| s[2..].parse().ok()).collect();
+        let (mut lat, mut hits, mut wanted) = (Vec::with_capacity(nq), 0usize, 0usize);
+        for i in 0..nq {
+            let v = &q[i * dim..(i + 1) * dim];
+            let mut req = QueryRequest::new(vec![v.to_vec()], 10);
+            req.r#where.clone_from(&w);
+            req.where_document.clone_from(&d);
+            let t = Instant::now();
+            let r = e.query(id, req).expect("filtered query");
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            let mut exact: Vec<(f32, usize)> = rows
+                .iter()
+                .map(|&row| {
+                    let b = &base[row * dim..(row + 1) * dim];
+                    (b.iter().zip(v).map(|(x, y)| (x - y) * (x - y)).sum::<f32>(), row)
+                })
+                .collect();
+            let k = exact.len().min(10);
+            if k > 0 {
+                exact.select_nth_unstable_by(k - 1, |x, y| x.0.total_cmp(&y.0));
+            }
+            let truth: std::collections::HashSet<usize> = exact[..k].iter().map(|x| x.1).collect();
+            wanted += k;
+            hits += r.ids[0].iter().filter(|s| s[2..].parse::<usize>().is_ok_and(|x| truth.contains(&x))).count();
+        }
+        let first = lat.first().copied().unwrap_or(0.0);
+        let line = json!({"name": case["name"], "matches": rows.len(), "first_ms": first,
+            "p50_ms": pct(&mut lat.clone(), 50.0), "p99_ms": pct(&mut lat, 99.0),
+            "recall@10": if wanted == 0 { 1.0 } else { hits as f64 / wanted as f64 }});
+        eprintln!("  {line}");
+        out.push(line);
+    }
+    let bytes = e.filter_index_bytes(id).unwrap_or(0);
+    json!({"queries": nq, "cases": out, "filter_index_bytes": bytes,
+           "filter_index_bytes_per_record": bytes as f64 / n.max(1) as f64})
+}
+
 fn main() {
     let a = parse_args();
     if let Some(p) = &a.phase {
-        let v = if p == "load" { phase_load(&a) } else { phase_reopen(&a) };
+        let v = match p.as_str() {
+            "load" => phase_load(&a),
+            "filters" => {
+                let e = open(&a);
+                let c = e.get_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "bench").expect("get collection");
+                phase_filters(&a, &e, c.id)
+            }
+            _ => phase_reopen(&a),
+        };
         println!("{v}");
         return;
     }
@@ -307,6 +384,10 @@ fn main() {
         res["disk_bytes"] = json!(tree_bytes(&a.path));
         eprintln!("[chroma-rs-bench] reopen phase (fresh process)");
         res["reopen"] = run("reopen");
+        if a.filters.is_some() {
+            eprintln!("[chroma-rs-bench] filters phase (fresh process)");
+            res["filters"] = run("filters");
+        }
     }
     let line = res.to_string();
     println!("{line}");

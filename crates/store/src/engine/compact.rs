@@ -102,6 +102,8 @@ impl Engine {
             loaded: true,
             index: Some(new_index),
             saved_slots: if self.inner.root.is_some() { saved } else { 0 },
+            // Slots were renumbered: the filter index is rebuilt by the next filtered query.
+            filter: parking_lot::RwLock::new(None),
         };
         if let Some(dir) = self.coll_dir(&row.coll.id) {
             folder::remove_stale_generations(&dir, generation);

@@ -5,7 +5,8 @@
 //! * [`catalog`](self::catalog): tenants, databases and collections;
 //! * [`write`](self::write) (with the pure planning in [`plan`](self::plan)): add, upsert,
 //!   update, delete and the bulk load;
-//! * [`read`](self::read): get, query, count and the filter-to-slots step;
+//! * [`read`](self::read): get, query, count and the filter-to-slots step, with the
+//!   in-memory [`filter_index`](self::filter_index) that answers `where` filters;
 //! * [`indexer`](self::indexer): loading the vector index, the background indexer, saving graphs;
 //! * [`compact`](self::compact): compaction and vacuum;
 //! * [`api`](self::api): the [`chroma_types::ChromaApi`] impl, one line per method.
@@ -13,6 +14,7 @@
 mod api;
 mod catalog;
 mod compact;
+mod filter_index;
 mod fork;
 mod indexer;
 mod open;
@@ -75,6 +77,9 @@ struct IndexState {
     index: Option<VectorIndex>,
     /// Slots covered by the graph file on disk.
     saved_slots: usize,
+    /// The filter index (see [`filter_index`]): built by the first filtered query, kept up to
+    /// date by writes under this state's lock, dropped with the vector index.
+    filter: RwLock<Option<filter_index::FilterIndex>>,
 }
 
 /// A collection row with its storage bookkeeping.

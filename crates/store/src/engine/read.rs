@@ -9,6 +9,7 @@
 //! for each other nor for a writer; every read checks the request's [budget](crate::budget)
 //! (its deadline and cancel flag, and the size of its answer).
 
+use super::filter_index::{self, FilterIndex};
 use super::indexer::index_err;
 use super::{parse_metadata_text, CollRow, Engine, IndexState};
 use crate::error::{json_error, ResultExt};
@@ -105,23 +106,14 @@ impl Engine {
     /// Searches the index for each query embedding, among the records passing the filters.
     fn search(&self, row: &CollRow, g: &IndexState, req: &QueryRequest) -> Result<Vec<Vec<Neighbor>>> {
         let mut hits: Vec<Vec<Neighbor>> = vec![Vec::new(); req.query_embeddings.len()];
-        let filtered = req.ids.is_some() || req.r#where.is_some() || req.where_document.is_some();
-        let allowed: Option<Vec<u32>> = if filtered {
-            let conn = self.reader()?;
-            let m = Self::matching(
-                &conn,
-                row.cid,
-                req.ids.as_deref(),
-                req.r#where.as_ref(),
-                req.where_document.as_ref(),
-                req.dialect,
-            )?;
-            let mut slots: Vec<u32> = m.into_iter().map(|x| x.2 as u32).collect();
-            slots.sort_unstable();
-            Some(slots)
-        } else {
-            None
-        };
+        let allowed = self.allowed_slots(
+            row,
+            g,
+            req.ids.as_deref(),
+            req.r#where.as_ref(),
+            req.where_document.as_ref(),
+            req.dialect,
+        )?;
         if allowed.as_ref().is_none_or(|a| !a.is_empty()) {
             if let Some(index) = g.index.as_ref() {
                 let filter = match &allowed {
@@ -168,6 +160,59 @@ impl Engine {
         conn.query_row("SELECT count(*) FROM records WHERE cid = ?1", [row.cid], |r| r.get::<_, i64>(0))
             .map(|n| n as usize)
             .context("counting records")
+    }
+
+    /// The sorted slots of the records passing ids and filters (`None`: no filter was given),
+    /// for a search over `g`'s index. `where` and `where_document` are answered by the
+    /// collection's [`FilterIndex`] (built here on first use, rebuilt when `SQLite` has moved
+    /// past it); a request with `ids` goes through `SQLite` ([`Self::matching`]).
+    pub(super) fn allowed_slots(
+        &self,
+        row: &CollRow,
+        g: &IndexState,
+        ids: Option<&[String]>,
+        w: Option<&Where>,
+        d: Option<&WhereDocument>,
+        dialect: Dialect,
+    ) -> Result<Option<Vec<u32>>> {
+        if ids.is_none() && w.is_none() && d.is_none() {
+            return Ok(None);
+        }
+        let conn = self.reader()?;
+        if ids.is_some() {
+            let m = Self::matching(&conn, row.cid, ids, w, d, dialect)?;
+            let mut slots: Vec<u32> = m.into_iter().map(|x| x.2 as u32).collect();
+            slots.sort_unstable();
+            return Ok(Some(slots));
+        }
+        let (tag, _) = filter_index::current_tag(&conn, row.cid)?;
+        {
+            let f = g.filter.read();
+            if let Some(fi) = f.as_ref().filter(|fi| fi.tag() == tag) {
+                return Ok(Some(fi.evaluate(&conn, w, d, dialect)?.to_slots()));
+            }
+        }
+        let mut f = g.filter.write();
+        // Another query may have rebuilt it meanwhile.
+        if f.as_ref().is_none_or(|fi| fi.tag() != tag) {
+            let built = FilterIndex::build(&conn, row.cid)?;
+            tracing::debug!(collection = %row.coll.name, bytes = built.heap_bytes(), "built the filter index");
+            *f = Some(built);
+        }
+        let f = parking_lot::RwLockWriteGuard::downgrade(f);
+        match f.as_ref() {
+            Some(fi) => Ok(Some(fi.evaluate(&conn, w, d, dialect)?.to_slots())),
+            None => Err(Error::internal("the filter index vanished while held")),
+        }
+    }
+
+    /// Heap bytes of a collection's filter index (`None`: not built; it is built by the first
+    /// filtered query). For benchmarks and memory reports.
+    pub fn filter_index_bytes(&self, collection: Uuid) -> Option<usize> {
+        let st = self.state(collection);
+        let g = st.index.read();
+        let f = g.filter.read();
+        f.as_ref().map(FilterIndex::heap_bytes)
     }
 
     /// Slots (and rids, ids) of records matching ids and filters, in insertion order.

@@ -138,10 +138,15 @@ impl Engine {
         // before the commit until the index has the write, so none sees one without the other.
         let g = (index == IndexUpdate::Immediate).then(|| st.index.write());
         let seq = row.coll.log_position as i64 + 1;
-        let Some(plan) = self.commit_write(&row, mode, rows, dim, seq)? else { return Ok(()) };
+        let Some((plan, existing)) = self.commit_write(&row, mode, rows, dim, seq)? else { return Ok(()) };
         let Some(mut g) = g else {
             return Ok(()); // deferred (bulk_add)
         };
+        let before = (row.cid, row.coll.log_position as i64, row.generation);
+        let filter = g.filter.get_mut();
+        if filter.as_mut().is_some_and(|f| !f.apply_write(before, (row.cid, seq, row.generation), &plan, &existing)) {
+            *filter = None; // out of step: the next filtered query rebuilds it
+        }
         // The write is durable; now bring the in-memory index up to date.
         if !self.apply_to_index(&row, &mut g, &plan, dim)? {
             return Ok(());
@@ -185,7 +190,8 @@ impl Engine {
     }
 
     /// Plans the write against the stored records and commits it: vectors first, durable,
-    /// then the rows in one transaction. `None` when every row was skipped.
+    /// then the rows in one transaction. `None` when every row was skipped; else the plan and
+    /// the stored records it replaced (by id).
     fn commit_write(
         &self,
         row: &CollRow,
@@ -193,7 +199,7 @@ impl Engine {
         rows: Vec<WriteRow>,
         dim: Option<usize>,
         seq: i64,
-    ) -> Result<Option<WritePlan>> {
+    ) -> Result<Option<(WritePlan, HashMap<String, StoredRecord>)>> {
         let mut conn = self.inner.conn.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).context("starting write")?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -234,7 +240,7 @@ impl Engine {
             budget::check_before_commit()?;
             budget::shielded(|| tx.commit()).context("committing write")
         })?;
-        Ok(Some(plan))
+        Ok(Some((plan, existing)))
     }
 
     /// Appends the plan's vectors to the in-memory index and removes the replaced slots.
@@ -316,6 +322,12 @@ impl Engine {
         budget::check_before_commit()?;
         budget::shielded(|| tx.commit()).context("committing delete")?;
         drop(conn);
+        let before = (row.cid, row.coll.log_position as i64, row.generation);
+        let after = (row.cid, row.coll.log_position as i64 + 1, row.generation);
+        let filter = g.filter.get_mut();
+        if filter.as_mut().is_some_and(|f| !f.apply_delete(before, after, matched.iter().map(|m| m.2 as u32))) {
+            *filter = None;
+        }
         if let Some(index) = g.index.as_mut() {
             for (_, _, slot) in &matched {
                 if let Err(e) = index.remove(*slot as u32) {
