@@ -54,7 +54,7 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 log "building the native examples (release)"
 cargo build -q --release -p chroma-embed --example throughput
-cargo build -q --release -p chroma-client --example embed_index
+[ "$E2E" -gt 0 ] && cargo build -q --release -p chroma-client --example embed_index
 BIN="$CARGO_TARGET_DIR/release/examples"
 
 mkdir -p "$ROOT/bench/results"
