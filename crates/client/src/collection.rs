@@ -205,8 +205,10 @@ impl Collection {
         Ok(())
     }
 
-    /// Use `ef` for documents and query texts that come without embeddings (instead of the
-    /// default all-MiniLM-L6-v2).
+    /// Use `ef` for documents and query texts that come without embeddings, instead of the
+    /// function named in the collection's stored configuration (the stored config is not
+    /// changed: this is the client's choice for this handle, as 1.x's `embedding_function`
+    /// argument of `get_collection`).
     #[cfg(feature = "embed")]
     #[must_use]
     pub fn with_embedding_function(mut self, ef: Arc<dyn chroma_embed::EmbeddingFunction>) -> Self {
@@ -214,15 +216,40 @@ impl Collection {
         self
     }
 
-    /// The embedding function: the one given, else the default (loaded once per process,
-    /// downloaded at first use; see `chroma_embed::ModelFiles`).
+    /// The embedding function: the one given to this handle, else the one the collection's
+    /// configuration names (`embedding_function`, as 1.x stores it); the default when it
+    /// names none, `default`, or Chroma's ONNX name for the same model. A function this
+    /// client does not have is an error, never a silent fall-back to other vectors.
     #[cfg(feature = "embed")]
     fn embedder(&self) -> Result<Arc<dyn chroma_embed::EmbeddingFunction>> {
-        use std::sync::Mutex;
-        static DEFAULT: Mutex<Option<Arc<chroma_embed::DefaultEmbeddingFunction>>> = Mutex::new(None);
         if let Some(ef) = &self.embedder {
             return Ok(ef.clone());
         }
+        let stored = self.model.config.embedding_function.as_ref();
+        let known = stored.filter(|v| v.get("type").and_then(Value::as_str) == Some("known"));
+        match known.and_then(|v| v.get("name")).and_then(Value::as_str) {
+            None | Some(chroma_embed::DEFAULT_NAME | "onnx_mini_lm_l6_v2") => Self::default_embedder(),
+            #[cfg(feature = "openai")]
+            Some(chroma_embed::OPENAI_NAME) => {
+                let config = known.and_then(|v| v.get("config")).cloned().unwrap_or(Value::Null);
+                let ef = chroma_embed::OpenAiEmbeddingFunction::from_config(&config)
+                    .map_err(|e| Error::invalid(format!("collection {}: {e}", self.model.name)))?;
+                Ok(Arc::new(ef))
+            }
+            Some(other) => Err(Error::invalid(format!(
+                "collection {} was made with the embedding function '{other}', which this client does not have: \
+                 give embeddings, or set a function with Collection::with_embedding_function",
+                self.model.name
+            ))),
+        }
+    }
+
+    /// The default function, loaded once per process (downloaded at first use; see
+    /// `chroma_embed::ModelFiles`).
+    #[cfg(feature = "embed")]
+    fn default_embedder() -> Result<Arc<dyn chroma_embed::EmbeddingFunction>> {
+        use std::sync::Mutex;
+        static DEFAULT: Mutex<Option<Arc<chroma_embed::DefaultEmbeddingFunction>>> = Mutex::new(None);
         // A poisoned lock only means another thread panicked while loading; the slot is
         // still either empty or a loaded model.
         let mut slot = DEFAULT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

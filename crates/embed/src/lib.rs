@@ -18,13 +18,17 @@
 mod bert;
 mod files;
 mod minilm;
+#[cfg(feature = "openai")]
+mod openai;
 mod tokenizer;
 
 use std::path::{Path, PathBuf};
 
 pub use bert::{Bert, BertShape};
 pub use files::{ModelFiles, MODEL_DIR_ENV, MODEL_FILES, MODEL_NAME, MODEL_URL_ENV};
-pub use minilm::{DefaultEmbeddingFunction, MAX_TOKENS};
+pub use minilm::{DefaultEmbeddingFunction, DEFAULT_NAME, MAX_TOKENS};
+#[cfg(feature = "openai")]
+pub use openai::{OpenAiEmbeddingFunction, OPENAI_DEFAULT_BASE, OPENAI_DEFAULT_KEY_ENV, OPENAI_NAME};
 pub use tokenizer::WordPiece;
 
 /// A function from texts to vectors, as a Chroma collection uses one.
@@ -41,8 +45,20 @@ pub trait EmbeddingFunction: Send + Sync {
     /// The `embedding_function` entry of a collection's configuration as Chroma 1.x stores
     /// it: `{"type": "known", "name": ..., "config": {...}}`.
     fn stored_config(&self) -> serde_json::Value {
-        serde_json::json!({"type": "known", "name": self.name(), "config": self.config()})
+        known_config(self.name(), self.config())
     }
+}
+
+/// The `embedding_function` entry Chroma 1.x stores for a function it knows by `name`:
+/// `{"type": "known", "name": name, "config": config}`.
+pub fn known_config(name: &str, config: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"type": "known", "name": name, "config": config})
+}
+
+/// The stored config of the default function ([`DefaultEmbeddingFunction`]), without
+/// loading its model: `{"type": "known", "name": "default", "config": {}}`.
+pub fn default_stored_config() -> serde_json::Value {
+    known_config(DEFAULT_NAME, serde_json::json!({}))
 }
 
 /// What can go wrong finding, checking, downloading or running a model.
@@ -90,6 +106,19 @@ pub enum EmbedError {
         /// The file.
         file: PathBuf,
         /// What is wrong.
+        message: String,
+    },
+    /// An embedding function's settings are unusable (a stored config it cannot be built
+    /// from, a missing API key).
+    #[error("{0}")]
+    Config(String),
+    /// An embedding service answered with an error or with something unusable (wrong count
+    /// or dimension of vectors).
+    #[error("{url}: {message}")]
+    Remote {
+        /// The endpoint.
+        url: String,
+        /// What went wrong.
         message: String,
     },
     /// The model cannot embed this input.

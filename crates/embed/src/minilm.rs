@@ -10,6 +10,9 @@ use crate::{Bert, EmbedError, EmbeddingFunction, ModelFiles, WordPiece};
 /// default function does (sentence-transformers' `max_seq_length` for this model).
 pub const MAX_TOKENS: usize = 256;
 
+/// The default function's name in Chroma 1.x's registry (`DefaultEmbeddingFunction.name()`).
+pub const DEFAULT_NAME: &str = "default";
+
 /// Texts per forward pass (Chroma's default batch size).
 const BATCH: usize = 32;
 
@@ -96,7 +99,7 @@ impl EmbeddingFunction for DefaultEmbeddingFunction {
     }
 
     fn name(&self) -> &'static str {
-        "default"
+        DEFAULT_NAME
     }
 
     fn config(&self) -> serde_json::Value {
