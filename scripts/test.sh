@@ -115,6 +115,13 @@ step_rust() {
     echo "ClickHouse could not be started (see $LOG_DIR/clickhouse-start.log)" >&2
     return 1
   fi
+  say "rust: starting a scratch PostgreSQL for the chroma-cluster tests"
+  if timeout 600 bash scripts/fixtures/start-postgres.sh >"$LOG_DIR/postgres-url" 2>"$LOG_DIR/postgres-start.log" </dev/null; then
+    export CHROMA_RS_POSTGRES_URL="$(tail -1 "$LOG_DIR/postgres-url")"
+  else
+    echo "PostgreSQL could not be started (see $LOG_DIR/postgres-start.log)" >&2
+    return 1
+  fi
   # Real Chroma servers (`chroma run` from the official wheels) for the migrate tests: 1.5.9 as
   # a destination and a source (API v2), 0.4.24 as a source (API v1).
   local pids=() rc=0 v port hb

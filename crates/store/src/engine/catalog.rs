@@ -160,6 +160,31 @@ impl Engine {
             .apply_metadata(metadata.as_ref())?
             .apply_configuration(req.configuration.as_ref())?
             .apply_schema(req.schema.as_ref(), req.configuration.as_ref().and_then(|c| c.get("embedding_function")))?;
+        self.insert_collection_with(tenant, database, CreateCollection { metadata, ..req }, &config)
+    }
+
+    /// Creates a collection whose effective configuration is already known (a cache of a
+    /// collection kept elsewhere, as chroma-cluster's nodes hold): `req`'s configuration and
+    /// schema are not read again.
+    pub fn create_collection_with_config(
+        &self,
+        tenant: &str,
+        database: &str,
+        req: CreateCollection,
+        config: &IndexConfig,
+    ) -> Result<Collection> {
+        validate::stored_collection_name(&req.name)?;
+        self.insert_collection_with(tenant, database, req, config)
+    }
+
+    fn insert_collection_with(
+        &self,
+        tenant: &str,
+        database: &str,
+        req: CreateCollection,
+        config: &IndexConfig,
+    ) -> Result<Collection> {
+        let metadata = req.metadata.filter(|m| !m.is_empty());
         let created = {
             let conn = self.inner.conn.lock();
             let db_id = Self::database_id(&conn, tenant, database)?;
@@ -190,7 +215,7 @@ impl Engine {
                     return Err(Error::exists(format!("Collection id {id} is already used by collection {other}")));
                 }
             }
-            let config_text = serde_json::to_string(&config).map_err(json_error)?;
+            let config_text = serde_json::to_string(config).map_err(json_error)?;
             conn.execute(
                 "INSERT INTO collections (id, name, database_id, metadata, config) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id.to_string(), req.name, db_id, metadata_text(metadata.as_ref()), config_text],
@@ -356,7 +381,7 @@ impl Engine {
 
 /// The configuration after an update's metadata and configuration are applied; changing
 /// the space, M or `ef_construction` of an existing collection is refused.
-fn altered_config(
+pub fn altered_config(
     current: &IndexConfig,
     new_metadata: Option<&Metadata>,
     new_configuration: Option<&serde_json::Value>,

@@ -23,6 +23,7 @@ mod pool;
 mod read;
 mod write;
 
+pub use catalog::altered_config;
 pub use compact::VacuumReport;
 pub use write::PreparedBatch;
 

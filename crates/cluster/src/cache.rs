@@ -1,0 +1,506 @@
+//! A node's derived caches: one chroma-store collection per PostgreSQL collection (same id,
+//! named by its id in the cache engine's default database), loaded from `chroma_records`,
+//! advanced from `chroma_log`, evicted least recently used past `--cache-bytes`.
+
+use crate::catalog::{self, CollRow};
+use crate::log::{bytes_f32, f32_bytes, Op};
+use crate::pg::pg_err;
+use crate::Inner;
+use chroma_store::Engine;
+use chroma_types::metadata::metadata_from_json;
+use chroma_types::{
+    AddRequest, ChromaApi, CreateCollection, Dialect, Error, ErrorKind, GetRequest, Include, Result, UpdateMetadata,
+    DEFAULT_DATABASE, DEFAULT_TENANT,
+};
+use parking_lot::lock_api::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
+use parking_lot::{Mutex, RawRwLock, RwLock};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{GenericClient, Transaction};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Records per batch when a cache is loaded.
+const LOAD_BATCH: usize = 4096;
+
+/// Estimated bytes a cached record costs beyond its vector (ids, row, graph links).
+const RECORD_OVERHEAD: u64 = 256;
+
+#[derive(Default)]
+/// Whether a collection is cached, and how far.
+pub struct State {
+    loaded: Option<Loaded>,
+}
+
+struct Loaded {
+    incarnation: i64,
+    config: String,
+    pos: u64,
+}
+
+struct Entry {
+    state: Arc<RwLock<State>>,
+    /// Milliseconds since the cache was created, at the last use.
+    last_used: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// A read guard: the collection's cache stays as it is (not advanced, evicted or reloaded)
+/// while it is held.
+pub type ReadGuard = ArcRwLockReadGuard<RawRwLock, State>;
+type WriteGuard = ArcRwLockWriteGuard<RawRwLock, State>;
+
+pub struct Cache {
+    engine: Engine,
+    entries: Mutex<HashMap<Uuid, Arc<Entry>>>,
+    limit: Option<u64>,
+    start: Instant,
+}
+
+fn apply(engine: &Engine, id: Uuid, op: Op) -> Result<()> {
+    match op {
+        Op::Add(r) => engine.add(id, r),
+        Op::Upsert(r) => engine.upsert(id, r),
+        Op::Update(r) => engine.update(id, r),
+        Op::Delete(ids) => engine.delete(id, Op::delete_request(ids)).map(drop),
+    }
+}
+
+fn record_bytes(dim: Option<usize>) -> u64 {
+    dim.map_or(0, |d| d as u64 * 4) + RECORD_OVERHEAD
+}
+
+impl Cache {
+    pub fn new(engine: Engine, limit: Option<u64>) -> Cache {
+        Cache { engine, entries: Mutex::new(HashMap::new()), limit, start: Instant::now() }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn entry(&self, id: Uuid) -> Arc<Entry> {
+        let e = self
+            .entries
+            .lock()
+            .entry(id)
+            .or_insert_with(|| {
+                Arc::new(Entry {
+                    state: Arc::new(RwLock::new(State::default())),
+                    last_used: AtomicU64::new(0),
+                    bytes: AtomicU64::new(0),
+                })
+            })
+            .clone();
+        e.last_used.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        e
+    }
+
+    pub fn usage(&self) -> (u64, usize) {
+        let entries = self.entries.lock();
+        let bytes = entries.values().map(|e| e.bytes.load(Ordering::Relaxed)).sum();
+        let n = entries.values().filter(|e| e.bytes.load(Ordering::Relaxed) > 0).count();
+        (bytes, n)
+    }
+
+    /// The cache of `row`'s collection, caught up to at least `row`'s log position.
+    pub fn synced(&self, id: Uuid, row: &CollRow, conn: &mut impl GenericClient) -> Result<ReadGuard> {
+        let entry = self.entry(id);
+        {
+            let st = entry.state.read_arc();
+            if st.loaded.as_ref().is_some_and(|l| Self::current(l, row) && l.pos >= row.coll.log_position) {
+                return Ok(st);
+            }
+        }
+        let mut st = entry.state.write_arc();
+        self.sync(&entry, &mut st, id, row, conn)?;
+        Ok(ArcRwLockWriteGuard::downgrade(st))
+    }
+
+    fn current(l: &Loaded, row: &CollRow) -> bool {
+        l.incarnation == row.incarnation && l.config == row.config_text
+    }
+
+    fn sync(
+        &self,
+        entry: &Entry,
+        st: &mut WriteGuard,
+        id: Uuid,
+        row: &CollRow,
+        conn: &mut impl GenericClient,
+    ) -> Result<()> {
+        if st.loaded.as_ref().is_some_and(|l| !Self::current(l, row)) {
+            self.unload(entry, st, id);
+        }
+        if st.loaded.is_none() {
+            self.load(entry, st, id, row, conn)?;
+        }
+        let pos = st.loaded.as_ref().map_or(0, |l| l.pos);
+        if pos < row.coll.log_position {
+            if let Err(e) = self.catch_up(entry, st, id, row, conn) {
+                if e.kind == ErrorKind::Unavailable {
+                    return Err(e);
+                }
+                // The log did not replay (pruned, or an entry this node refuses): the records
+                // table is the truth; load it again.
+                tracing::warn!(collection = %id, error = %e, "change log did not replay; reloading the cache");
+                self.unload(entry, st, id);
+                self.load(entry, st, id, row, conn)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn unload(&self, entry: &Entry, st: &mut WriteGuard, id: Uuid) {
+        st.loaded = None;
+        entry.bytes.store(0, Ordering::Relaxed);
+        if let Err(e) = self.engine.delete_collection(DEFAULT_TENANT, DEFAULT_DATABASE, &id.to_string()) {
+            if e.kind != ErrorKind::NotFound {
+                tracing::warn!(collection = %id, error = %e, "could not drop a cache");
+            }
+        }
+    }
+
+    /// Loads the collection's records (one statement: one snapshot, with the log position
+    /// it reflects), in insertion order.
+    fn load(
+        &self,
+        entry: &Entry,
+        st: &mut WriteGuard,
+        id: Uuid,
+        row: &CollRow,
+        conn: &mut impl GenericClient,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let _ = self.engine.delete_collection(DEFAULT_TENANT, DEFAULT_DATABASE, &id.to_string());
+        let create = CreateCollection {
+            name: id.to_string(),
+            id: Some(id),
+            metadata: row.coll.metadata.clone(),
+            ..Default::default()
+        };
+        self.engine.create_collection_with_config(DEFAULT_TENANT, DEFAULT_DATABASE, create, &row.coll.config)?;
+        let result = self.load_rows(id, conn);
+        let (pos, n) = match result {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = self.engine.delete_collection(DEFAULT_TENANT, DEFAULT_DATABASE, &id.to_string());
+                return Err(e);
+            }
+        };
+        entry.bytes.store(n as u64 * record_bytes(row.coll.dimension), Ordering::Relaxed);
+        st.loaded = Some(Loaded { incarnation: row.incarnation, config: row.config_text.clone(), pos });
+        tracing::info!(collection = %id, records = n, position = pos, ms = started.elapsed().as_millis() as u64, "cache loaded from PostgreSQL");
+        Ok(())
+    }
+
+    fn load_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize)> {
+        let mut rows = conn
+            .query_raw(
+                "SELECT c.log_position, r.id, r.embedding, r.document, r.uri, r.metadata
+                 FROM chroma_collections c LEFT JOIN chroma_records r ON r.collection_id = c.id
+                 WHERE c.id = $1 ORDER BY r.seq",
+                [&id],
+            )
+            .map_err(|e| pg_err("loading a cache", e))?;
+        let dialect = Dialect { legacy_metadata_keys: true, ..Dialect::V1 };
+        let mut batch = AddRequest { dialect, ..Default::default() };
+        let (mut docs, mut uris, mut metas) = (Vec::new(), Vec::new(), Vec::new());
+        let mut pos = None;
+        let mut n = 0;
+        let mut flush =
+            |batch: &mut AddRequest, docs: &mut Vec<_>, uris: &mut Vec<_>, metas: &mut Vec<_>| -> Result<()> {
+                if batch.ids.is_empty() {
+                    return Ok(());
+                }
+                batch.documents = Some(std::mem::take(docs));
+                batch.uris = Some(std::mem::take(uris));
+                batch.metadatas = Some(std::mem::take(metas));
+                let req = std::mem::replace(batch, AddRequest { dialect, ..Default::default() });
+                n += req.ids.len();
+                self.engine.bulk_add(id, req)
+            };
+        while let Some(r) = rows.next().map_err(|e| pg_err("loading a cache", e))? {
+            pos = Some(r.get::<_, i64>(0) as u64);
+            let Some(rid) = r.get::<_, Option<String>>(1) else { continue };
+            let emb: Option<Vec<u8>> = r.get(2);
+            batch.ids.push(rid);
+            batch.embeddings.push(emb.as_deref().map_or(Ok(Vec::new()), bytes_f32)?);
+            docs.push(r.get::<_, Option<String>>(3));
+            uris.push(r.get::<_, Option<String>>(4));
+            let meta: Option<String> = r.get(5);
+            metas.push(meta.map(|t| parse_metadata(&t)).transpose()?);
+            if batch.ids.len() >= LOAD_BATCH {
+                flush(&mut batch, &mut docs, &mut uris, &mut metas)?;
+            }
+        }
+        flush(&mut batch, &mut docs, &mut uris, &mut metas)?;
+        let pos = pos.ok_or_else(|| Error::collection_not_found(&id.to_string()))?;
+        Ok((pos, n))
+    }
+
+    fn catch_up(
+        &self,
+        entry: &Entry,
+        st: &mut WriteGuard,
+        id: Uuid,
+        row: &CollRow,
+        conn: &mut impl GenericClient,
+    ) -> Result<()> {
+        let Some(l) = st.loaded.as_mut() else { return Ok(()) };
+        let rows = conn
+            .query(
+                "SELECT position, op FROM chroma_log WHERE collection_id = $1 AND position > $2 AND position <= $3
+                 ORDER BY position",
+                &[&id, &(l.pos as i64), &(row.coll.log_position as i64)],
+            )
+            .map_err(|e| pg_err("reading the change log", e))?;
+        for r in rows {
+            let p = r.get::<_, i64>(0) as u64;
+            if p != l.pos + 1 {
+                return Err(Error::internal(format!("change log of {id} has no entry {} (next is {p})", l.pos + 1)));
+            }
+            let op = Op::decode(r.get(1))?;
+            let n = op.ids().len() as u64;
+            apply(&self.engine, id, op)?;
+            l.pos = p;
+            entry.bytes.fetch_add(n * record_bytes(row.coll.dimension), Ordering::Relaxed);
+        }
+        if l.pos < row.coll.log_position {
+            return Err(Error::internal(format!("change log of {id} ends before position {}", row.coll.log_position)));
+        }
+        Ok(())
+    }
+
+    /// One write, in `tx` (which holds the collection's row lock): catch up, apply to the
+    /// cache, persist the touched records and the log entry, commit. The cache is dropped if
+    /// anything after the apply fails (it may hold a change PostgreSQL does not).
+    pub fn write<T>(
+        &self,
+        id: Uuid,
+        row: &CollRow,
+        mut tx: Transaction<'_>,
+        apply_op: impl FnOnce(&Engine) -> Result<(T, Op)>,
+    ) -> Result<T> {
+        let entry = self.entry(id);
+        let mut st = entry.state.write_arc();
+        self.sync(&entry, &mut st, id, row, &mut tx)?;
+        let (out, op) = apply_op(&self.engine)?;
+        let n = op.ids().len() as u64;
+        let done =
+            self.persist(&mut tx, id, row, &op).and_then(|()| tx.commit().map_err(|e| pg_err("committing a write", e)));
+        match done {
+            Ok(()) => {
+                if let Some(l) = st.loaded.as_mut() {
+                    l.pos = row.coll.log_position + 1;
+                }
+                let dim = self.engine.get_collection_by_id(id).ok().and_then(|c| c.dimension);
+                entry.bytes.fetch_add(n * record_bytes(dim), Ordering::Relaxed);
+                Ok(out)
+            }
+            Err(e) => {
+                self.unload(&entry, &mut st, id);
+                Err(e)
+            }
+        }
+    }
+
+    fn persist(&self, tx: &mut Transaction<'_>, id: Uuid, row: &CollRow, op: &Op) -> Result<()> {
+        let pos = row.coll.log_position as i64 + 1;
+        tx.execute(
+            "INSERT INTO chroma_log (collection_id, position, op) VALUES ($1, $2, $3)",
+            &[&id, &pos, &op.encode()?],
+        )
+        .map_err(|e| pg_err("writing the change log", e))?;
+        let mut advanced = 0i64;
+        if let Op::Delete(ids) = op {
+            if !ids.is_empty() {
+                tx.execute("DELETE FROM chroma_records WHERE collection_id = $1 AND id = ANY($2)", &[&id, ids])
+                    .map_err(|e| pg_err("deleting records", e))?;
+            }
+        } else {
+            let ids = op.ids();
+            let order: HashMap<&str, i64> = ids.iter().enumerate().map(|(i, s)| (s.as_str(), i as i64)).collect();
+            let got = self.engine.get(
+                id,
+                GetRequest {
+                    ids: Some(ids.to_vec()),
+                    include: vec![Include::Embeddings, Include::Documents, Include::Uris, Include::Metadatas],
+                    ..Default::default()
+                },
+            )?;
+            let n = got.ids.len();
+            let seqs: Vec<i64> =
+                got.ids.iter().map(|s| row.next_seq + order.get(s.as_str()).copied().unwrap_or(0)).collect();
+            let embs: Vec<Option<Vec<u8>>> = match &got.embeddings {
+                Some(e) => e.iter().map(|v| Some(f32_bytes(v))).collect(),
+                None => vec![None; n],
+            };
+            let docs = got.documents.clone().unwrap_or_else(|| vec![None; n]);
+            let uris = got.uris.clone().unwrap_or_else(|| vec![None; n]);
+            let metas: Vec<Option<String>> = match &got.metadatas {
+                Some(m) => m
+                    .iter()
+                    .map(|m| m.as_ref().map(|m| chroma_types::metadata::metadata_to_json(m).to_string()))
+                    .collect(),
+                None => vec![None; n],
+            };
+            if n > 0 {
+                tx.execute(
+                    "INSERT INTO chroma_records (collection_id, id, seq, embedding, document, uri, metadata)
+                     SELECT $1, * FROM unnest($2::text[], $3::int8[], $4::bytea[], $5::text[], $6::text[], $7::text[])
+                     ON CONFLICT (collection_id, id) DO UPDATE SET embedding = EXCLUDED.embedding,
+                       document = EXCLUDED.document, uri = EXCLUDED.uri, metadata = EXCLUDED.metadata",
+                    &[&id, &got.ids, &seqs, &embs, &docs, &uris, &metas],
+                )
+                .map_err(|e| pg_err("writing records", e))?;
+            }
+            advanced = ids.len() as i64;
+        }
+        let dim = self.engine.get_collection_by_id(id)?.dimension.map(|d| d as i32);
+        tx.execute(
+            "UPDATE chroma_collections SET log_position = $2, next_seq = next_seq + $3, dimension = $4 WHERE id = $1",
+            &[&id, &pos, &advanced, &dim],
+        )
+        .map_err(|e| pg_err("advancing the change log", e))?;
+        tx.execute("SELECT pg_notify('chroma_log', $1)", &[&format!("{id}:{pos}")])
+            .map_err(|e| pg_err("advancing the change log", e))?;
+        Ok(())
+    }
+
+    /// Drops a collection's cache (the collection was deleted).
+    pub fn forget(&self, id: Uuid) {
+        let entry = self.entries.lock().remove(&id);
+        if let Some(entry) = entry {
+            let mut st = entry.state.write_arc();
+            self.unload(&entry, &mut st, id);
+        }
+    }
+
+    /// Drops every cache.
+    pub fn clear(&self) {
+        let ids: Vec<Uuid> = self.entries.lock().keys().copied().collect();
+        ids.into_iter().for_each(|id| self.forget(id));
+    }
+
+    /// Evicts least recently used caches (other than `keep`, and none in use) until the
+    /// estimate is within the limit.
+    pub fn evict(&self, keep: Uuid) {
+        let Some(limit) = self.limit else { return };
+        let mut entries: Vec<(Uuid, Arc<Entry>)> = self.entries.lock().iter().map(|(k, v)| (*k, v.clone())).collect();
+        let mut total: u64 = entries.iter().map(|(_, e)| e.bytes.load(Ordering::Relaxed)).sum();
+        if total <= limit {
+            return;
+        }
+        entries.sort_by_key(|(_, e)| e.last_used.load(Ordering::Relaxed));
+        for (id, e) in entries {
+            if total <= limit {
+                break;
+            }
+            if id == keep {
+                continue;
+            }
+            if let Some(mut st) = e.state.try_write_arc() {
+                let b = e.bytes.load(Ordering::Relaxed);
+                if st.loaded.is_some() {
+                    tracing::info!(collection = %id, bytes = b, "cache evicted (--cache-bytes)");
+                    self.unload(&e, &mut st, id);
+                    total = total.saturating_sub(b);
+                }
+            }
+        }
+    }
+
+    /// Advances a loaded cache to `pos` if it is behind (a notification from another node).
+    fn advance(&self, inner: &Inner, id: Uuid, pos: u64) -> Result<()> {
+        let Some(entry) = self.entries.lock().get(&id).cloned() else { return Ok(()) };
+        if entry.state.read().loaded.as_ref().is_none_or(|l| l.pos >= pos) {
+            return Ok(());
+        }
+        let mut conn = inner.pool.get()?;
+        let row = catalog::collection_row(&mut *conn, id, false)?;
+        let mut st = entry.state.write_arc();
+        if st.loaded.is_some() {
+            self.sync(&entry, &mut st, id, &row, &mut *conn)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_metadata(text: &str) -> Result<UpdateMetadata> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::internal_from("reading stored record metadata", e))?;
+    Ok(metadata_from_json(&v)?.into_iter().map(|(k, v)| (k, Some(v))).collect())
+}
+
+/// LISTEN/NOTIFY: warm caches follow other nodes' writes soon after they commit (reads would
+/// catch up anyway; this keeps that catch-up short). Reconnects after a failure.
+pub fn spawn_listener(inner: Weak<Inner>) {
+    let spawned = std::thread::Builder::new().name("chroma-cluster-listen".into()).spawn(move || loop {
+        let client = match inner.upgrade() {
+            None => return,
+            Some(i) => i.pool.connect_dedicated(),
+        };
+        let mut client = match client {
+            Ok(c) => c,
+            Err(_) => {
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if client.batch_execute("LISTEN chroma_log").is_err() {
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        }
+        loop {
+            let Some(node) = inner.upgrade() else { return };
+            let mut pending: HashMap<Uuid, u64> = HashMap::new();
+            let mut failed = false;
+            {
+                let mut notes = client.notifications();
+                let mut it = notes.timeout_iter(Duration::from_millis(500));
+                loop {
+                    match it.next() {
+                        Ok(Some(n)) => handle(&node, n.payload(), &mut pending),
+                        Ok(None) => break,
+                        Err(_) => {
+                            failed = true;
+                            break;
+                        }
+                    }
+                    if pending.len() > 1024 {
+                        break;
+                    }
+                }
+            }
+            for (id, pos) in pending {
+                if let Err(e) = node.cache.advance(&node, id, pos) {
+                    tracing::debug!(collection = %id, error = %e, "background catch-up failed");
+                }
+            }
+            if failed || client.is_closed() {
+                break;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the LISTEN thread; caches catch up on reads only");
+    }
+}
+
+fn handle(node: &Inner, payload: &str, pending: &mut HashMap<Uuid, u64>) {
+    if payload == "reset" {
+        node.cache.clear();
+    } else if let Some(id) = payload.strip_prefix("drop:") {
+        if let Ok(id) = Uuid::parse_str(id) {
+            node.cache.forget(id);
+        }
+    } else if let Some((id, pos)) = payload.split_once(':') {
+        if let (Ok(id), Ok(pos)) = (Uuid::parse_str(id), pos.parse::<u64>()) {
+            let p = pending.entry(id).or_insert(0);
+            *p = (*p).max(pos);
+        }
+    }
+}

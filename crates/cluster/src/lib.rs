@@ -1,0 +1,319 @@
+//! chroma-rs nodes over PostgreSQL (`chroma-rs run --storage postgres://…`).
+//!
+//! PostgreSQL is the system of record: the catalog, every record, and a per-collection change
+//! log whose positions are gap-free and in commit order (each write locks its collection's row
+//! `FOR UPDATE`, so the writes of one collection commit one after another, from any node).
+//! A node keeps nothing durable: it holds a derived cache per collection, a chroma-store
+//! [`Engine`] (in memory, or under `--cache-path`), loaded from `chroma_records` on first use
+//! and advanced by replaying `chroma_log`. A write runs in one PostgreSQL transaction: lock the
+//! collection, catch the cache up, apply the request to the cache (which validates it and
+//! resolves it: a delete by filter becomes the ids it removed), write the records it touched
+//! and its log entry, commit, then answer. If the commit fails, the cache (which may hold
+//! the uncommitted change) is dropped and reloaded on next use. A read first catches the cache
+//! up to the log position committed when it began (read your writes across nodes).
+//! See `docs/scale-out.md`.
+
+mod cache;
+mod catalog;
+mod log;
+mod pg;
+
+pub use pg::schema_version;
+
+use cache::Cache;
+use chroma_store::Engine;
+use chroma_types::{
+    AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult,
+    IndexingStatus, QueryRequest, QueryResult, Result, Settings, Tenant, UpdateCollection, UpdateRequest,
+};
+use log::Op;
+use pg::{pg_err, Pool};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How a node reaches PostgreSQL and keeps its caches.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// `postgres://USER@HOST:PORT/DB` (libpq's URL or key=value form).
+    pub url: String,
+    /// A folder for the caches (emptied at start); `None` keeps them in memory.
+    pub cache_path: Option<PathBuf>,
+    /// Caches beyond this many bytes (estimated) are evicted, least recently used first.
+    pub cache_bytes: Option<u64>,
+    /// The engine settings (batch size, reset allowed…).
+    pub settings: Settings,
+    /// Connections to PostgreSQL at most.
+    pub pool_size: usize,
+    /// Bounds connecting, waiting for a connection and each statement; past it a request
+    /// fails with `Unavailable` naming the storage.
+    pub timeout: Duration,
+    /// Keep warm caches close behind other nodes' writes (LISTEN/NOTIFY).
+    pub listen: bool,
+}
+
+impl ClusterOptions {
+    /// Defaults for `url`: caches in memory, no byte limit, 32 connections, 5 s timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        ClusterOptions {
+            url: url.into(),
+            cache_path: None,
+            cache_bytes: None,
+            settings: Settings::default(),
+            pool_size: 32,
+            timeout: Duration::from_secs(5),
+            listen: true,
+        }
+    }
+}
+
+/// One node: [`ChromaApi`] over PostgreSQL with a derived cache.
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    cache: Cache,
+    settings: Settings,
+}
+
+impl Cluster {
+    /// Connects, applies the schema migrations (once, under an advisory lock), and opens an
+    /// empty cache.
+    pub fn open(opts: ClusterOptions) -> Result<Cluster> {
+        let pool = Pool::new(&opts.url, opts.pool_size, opts.timeout)?;
+        pg::migrate(&mut *pool.get()?)?;
+        let mut cache_settings = opts.settings.clone();
+        cache_settings.allow_reset = true;
+        let engine = match &opts.cache_path {
+            Some(dir) => {
+                // The cache is derived: whatever a previous run left is stale or damaged.
+                if dir.exists() {
+                    std::fs::remove_dir_all(dir)
+                        .map_err(|e| chroma_types::Error::internal_from(format!("emptying {}", dir.display()), e))?;
+                }
+                Engine::open(dir, cache_settings)?
+            }
+            None => Engine::ephemeral(cache_settings)?,
+        };
+        let inner = Arc::new(Inner { pool, cache: Cache::new(engine, opts.cache_bytes), settings: opts.settings });
+        if opts.listen {
+            cache::spawn_listener(Arc::downgrade(&inner));
+        }
+        Ok(Cluster { inner })
+    }
+
+    /// Bytes the caches hold (estimated) and how many collections are cached.
+    pub fn cache_usage(&self) -> (u64, usize) {
+        self.inner.cache.usage()
+    }
+}
+
+impl Inner {
+    /// Runs `f` on the collection's cache, caught up to the position committed when the read began.
+    fn read<T>(&self, id: Uuid, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let row = catalog::collection_row(&mut *conn, id, false)?;
+        let guard = self.cache.synced(id, &row, &mut *conn)?;
+        drop(conn);
+        let out = f(self.cache.engine());
+        drop(guard);
+        self.cache.evict(id);
+        out
+    }
+
+    /// One write: locks the collection's row, catches the cache up, applies `apply` to the
+    /// cache, writes the touched records and the log entry, commits.
+    fn write<T>(&self, id: Uuid, apply: impl FnOnce(&Engine) -> Result<(T, Op)>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction().map_err(|e| pg_err("starting a write", e))?;
+        let row = catalog::collection_row(&mut tx, id, true)?;
+        let out = self.cache.write(id, &row, tx, apply)?;
+        drop(conn);
+        self.cache.evict(id);
+        Ok(out)
+    }
+}
+
+impl ChromaApi for Cluster {
+    fn heartbeat(&self) -> Result<u128> {
+        // A node whose storage is down is not healthy: load balancers see it here.
+        self.inner.pool.get()?.simple_query("SELECT 1").map_err(|e| pg_err("checking the storage", e))?;
+        Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()))
+    }
+
+    fn version(&self) -> Result<String> {
+        Ok(chroma_types::VERSION.to_string())
+    }
+
+    fn max_batch_size(&self) -> Result<usize> {
+        Ok(self.inner.settings.max_batch_size)
+    }
+
+    fn reset(&self) -> Result<()> {
+        if !self.inner.settings.allow_reset {
+            return Err(chroma_types::Error::new(
+                chroma_types::ErrorKind::Forbidden,
+                "Resetting is not allowed by this configuration (set ALLOW_RESET=TRUE, or Settings { allow_reset: true, .. })",
+            ));
+        }
+        let mut conn = self.inner.pool.get()?;
+        let mut tx = conn.transaction().map_err(|e| pg_err("resetting", e))?;
+        catalog::reset(&mut tx)?;
+        tx.commit().map_err(|e| pg_err("resetting", e))?;
+        self.inner.cache.clear();
+        Ok(())
+    }
+
+    fn create_tenant(&self, name: &str) -> Result<()> {
+        catalog::create_tenant(&mut *self.inner.pool.get()?, name)
+    }
+
+    fn get_tenant(&self, name: &str) -> Result<Tenant> {
+        catalog::tenant(&mut *self.inner.pool.get()?, name)
+    }
+
+    fn list_tenants(&self, limit: Option<usize>, offset: usize) -> Result<Vec<Tenant>> {
+        catalog::tenants(&mut *self.inner.pool.get()?, limit, offset)
+    }
+
+    fn delete_tenant(&self, name: &str) -> Result<()> {
+        catalog::delete_tenant(&mut *self.inner.pool.get()?, name)
+    }
+
+    fn create_database(&self, tenant: &str, name: &str) -> Result<Database> {
+        catalog::create_database(&mut *self.inner.pool.get()?, tenant, name)
+    }
+
+    fn get_database(&self, tenant: &str, name: &str) -> Result<Database> {
+        catalog::database(&mut *self.inner.pool.get()?, tenant, name)
+    }
+
+    fn list_databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Database>> {
+        catalog::databases(&mut *self.inner.pool.get()?, tenant, limit, offset)
+    }
+
+    fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
+        let mut conn = self.inner.pool.get()?;
+        let mut tx = conn.transaction().map_err(|e| pg_err("deleting a database", e))?;
+        let ids = catalog::delete_database(&mut tx, tenant, name)?;
+        tx.commit().map_err(|e| pg_err("deleting a database", e))?;
+        ids.into_iter().for_each(|id| self.inner.cache.forget(id));
+        Ok(())
+    }
+
+    fn create_collection(&self, tenant: &str, database: &str, req: CreateCollection) -> Result<Collection> {
+        // Two tries: a concurrent create of the same name makes the first fail on the unique
+        // constraint; the second sees the winner (and returns it for get_or_create).
+        for _ in 0..2 {
+            let mut conn = self.inner.pool.get()?;
+            let mut tx = conn.transaction().map_err(|e| pg_err("creating a collection", e))?;
+            if let Some(c) = catalog::create_collection(&mut tx, tenant, database, &req)? {
+                tx.commit().map_err(|e| pg_err("creating a collection", e))?;
+                return Ok(c);
+            }
+        }
+        Err(chroma_types::Error::exists(format!("Collection {} already exists", req.name)))
+    }
+
+    fn get_collection(&self, tenant: &str, database: &str, name: &str) -> Result<Collection> {
+        catalog::collection_named(&mut *self.inner.pool.get()?, tenant, database, name)
+    }
+
+    fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
+        Ok(catalog::collection_row(&mut *self.inner.pool.get()?, id, false)?.coll)
+    }
+
+    fn list_collections(
+        &self,
+        tenant: &str,
+        database: &str,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Result<Vec<Collection>> {
+        catalog::collections(&mut *self.inner.pool.get()?, tenant, database, limit, offset)
+    }
+
+    fn count_collections(&self, tenant: &str, database: &str) -> Result<usize> {
+        catalog::count_collections(&mut *self.inner.pool.get()?, tenant, database)
+    }
+
+    fn update_collection(&self, id: Uuid, req: UpdateCollection) -> Result<()> {
+        let mut conn = self.inner.pool.get()?;
+        let mut tx = conn.transaction().map_err(|e| pg_err("updating a collection", e))?;
+        catalog::update_collection(&mut tx, id, req)?;
+        tx.commit().map_err(|e| pg_err("updating a collection", e))
+    }
+
+    fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
+        let mut conn = self.inner.pool.get()?;
+        let mut tx = conn.transaction().map_err(|e| pg_err("deleting a collection", e))?;
+        let c = catalog::collection_named(&mut tx, tenant, database, name)?;
+        catalog::collection_row(&mut tx, c.id, true)?;
+        catalog::drop_collection(&mut tx, c.id)?;
+        tx.commit().map_err(|e| pg_err("deleting a collection", e))?;
+        self.inner.cache.forget(c.id);
+        Ok(())
+    }
+
+    fn fork_collection(&self, id: Uuid, new_name: &str) -> Result<Collection> {
+        let mut conn = self.inner.pool.get()?;
+        let mut tx = conn.transaction().map_err(|e| pg_err("forking a collection", e))?;
+        let c = catalog::fork_collection(&mut tx, id, new_name)?;
+        tx.commit().map_err(|e| pg_err("forking a collection", e))?;
+        Ok(c)
+    }
+
+    fn fork_count(&self, id: Uuid) -> Result<usize> {
+        catalog::fork_count(&mut *self.inner.pool.get()?, id)
+    }
+
+    fn indexing_status(&self, id: Uuid) -> Result<IndexingStatus> {
+        self.inner.read(id, |e| e.indexing_status(id))
+    }
+
+    fn add(&self, collection: Uuid, req: AddRequest) -> Result<()> {
+        self.inner.write(collection, |e| {
+            let op = Op::Add(req.clone());
+            e.add(collection, req)?;
+            Ok(((), op))
+        })
+    }
+
+    fn upsert(&self, collection: Uuid, req: AddRequest) -> Result<()> {
+        self.inner.write(collection, |e| {
+            let op = Op::Upsert(req.clone());
+            e.upsert(collection, req)?;
+            Ok(((), op))
+        })
+    }
+
+    fn update(&self, collection: Uuid, req: UpdateRequest) -> Result<()> {
+        self.inner.write(collection, |e| {
+            let op = Op::Update(req.clone());
+            e.update(collection, req)?;
+            Ok(((), op))
+        })
+    }
+
+    fn delete(&self, collection: Uuid, req: DeleteRequest) -> Result<Vec<String>> {
+        self.inner.write(collection, |e| {
+            let ids = e.delete(collection, req)?;
+            Ok((ids.clone(), Op::Delete(ids)))
+        })
+    }
+
+    fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {
+        self.inner.read(collection, |e| e.get(collection, req))
+    }
+
+    fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult> {
+        self.inner.read(collection, |e| e.query(collection, req))
+    }
+
+    fn count(&self, collection: Uuid) -> Result<usize> {
+        self.inner.read(collection, |e| e.count(collection))
+    }
+}
