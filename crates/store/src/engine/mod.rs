@@ -19,6 +19,8 @@ mod open;
 mod plan;
 mod pool;
 mod read;
+mod search;
+mod sparse;
 mod write;
 
 pub use compact::VacuumReport;
@@ -66,6 +68,8 @@ struct CollState {
     index: RwLock<IndexState>,
     /// A background indexer is running for this collection.
     indexing: AtomicBool,
+    /// Sparse inverted indexes by metadata key (`sparse.rs`), rebuilt when stale.
+    sparse: Mutex<HashMap<String, Arc<sparse::SparseIndex>>>,
 }
 
 /// The in-memory vector index of a collection, once loaded.
