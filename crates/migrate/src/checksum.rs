@@ -149,6 +149,23 @@ fn put_value(buf: &mut Vec<u8>, v: &MetadataValue) {
                 buf.push(u8::from(*b));
             }
         }
+        MetadataValue::Sparse(v) => {
+            buf.push(b'V');
+            buf.extend_from_slice(&(v.indices.len() as u64).to_le_bytes());
+            for (i, x) in v.indices.iter().zip(&v.values) {
+                buf.extend_from_slice(&i.to_le_bytes());
+                buf.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            match &v.tokens {
+                None => buf.push(0),
+                Some(t) => {
+                    buf.push(1);
+                    for s in t {
+                        put_str(buf, s);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -566,6 +566,9 @@ pub fn record_bytes(r: &Record) -> u64 {
             MetadataValue::IntArray(a) => 8 * a.len(),
             MetadataValue::FloatArray(a) => 8 * a.len(),
             MetadataValue::BoolArray(a) => a.len(),
+            MetadataValue::Sparse(v) => {
+                8 * v.indices.len() + v.tokens.as_ref().map_or(0, |t| t.iter().map(String::len).sum())
+            }
         }
     };
     let md = r.metadata.as_ref().map_or(0, |m| m.iter().map(|(k, v)| k.len() + value(v)).sum());

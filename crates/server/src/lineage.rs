@@ -1,7 +1,7 @@
 //! v2 collection calls of the 1.x clients beyond records: `fork`, `fork_count` and
 //! `indexing_status`, which chroma-rs serves (a local Chroma 1.5.9 refuses the first two
-//! with 501 and fails the third with 500), and `search` and the attached-function calls,
-//! which get the answers of a local Chroma 1.5.9.
+//! with 501 and fails the third with 500), `search` (the 1.x Search API, which a local 1.5.9
+//! refuses), and the attached-function calls, which get the answers of a local Chroma 1.5.9.
 
 use crate::errors::{Fail, Op};
 use crate::reply::{finish, json_response, ok};
@@ -97,8 +97,10 @@ fn refused(status: u16, name: &str, message: &str) -> Response {
     resp
 }
 
-/// `search` (1.x hybrid search): not available locally in Chroma 1.5.9 either. The body and
-/// the collection are checked first, as there.
+/// `search` (1.x Search API, see `docs/search.md`): a local Chroma 1.5.9 refuses it ("not
+/// implemented for local executor"); chroma-rs serves it. The body is read into the search
+/// plan after the collection is found in the path's scope, so a bad plan on a missing
+/// collection reports the collection.
 pub(crate) async fn search(
     State(st): State<AppState>,
     Extension(line): Extension<ClientLine>,
@@ -106,19 +108,14 @@ pub(crate) async fn search(
     Coll(coll): Coll,
     bytes: Bytes,
 ) -> Response {
-    #[derive(Deserialize)]
-    struct SearchBody {
-        #[allow(dead_code)]
-        searches: serde_json::Value,
-    }
     let r = async {
-        let _: SearchBody = body(&bytes)?;
-        on_collection(&st, scope, &coll, |api, id| api.get_collection_by_id(id)).await?;
-        Ok(refused(
-            501,
-            "ChromaError",
-            "Error executing plan: Not implemented: Search operation is not implemented for local executor",
-        ))
+        let v: serde_json::Value = body(&bytes)?;
+        let res = on_collection(&st, scope, &coll, move |api, id| {
+            let req = wire::search::search_request_from_json(&v)?;
+            api.search(id, req)
+        })
+        .await?;
+        Ok(ok(wire::search::search_result_to_json(&res)))
     };
     finish(line, r.await)
 }

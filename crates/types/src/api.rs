@@ -111,4 +111,6 @@ pub trait ChromaApi: Send + Sync {
     fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult>;
     /// How many records the collection holds.
     fn count(&self, collection: Uuid) -> Result<usize>;
+    /// 1.x Search API: a batch of ranked, filtered, grouped searches.
+    fn search(&self, collection: Uuid, req: crate::search::SearchRequest) -> Result<crate::search::SearchResult>;
 }

@@ -15,6 +15,8 @@
 //! * [`validate`]: name rules, id / embedding / metadata checks.
 //! * [`api`]: the [`api::ChromaApi`] trait that the embedded engine and the HTTP client both
 //!   implement, so one client type and one test suite cover every mode.
+//! * [`search`]: the 1.x Search API plan (rank expressions, group-by, select) and its result.
+//! * [`sparse`]: the 1.x `SparseVector` value (tagged JSON, checked, exact round trip).
 //! * [`settings`]: user settings, including the refusal of Chroma 0.3.x configurations.
 #![deny(missing_docs)]
 
@@ -25,7 +27,9 @@ pub mod error;
 pub mod filter;
 pub mod metadata;
 pub mod model;
+pub mod search;
 pub mod settings;
+pub mod sparse;
 pub mod validate;
 
 pub use api::{ChromaApi, IndexingStatus};
@@ -35,6 +39,7 @@ pub use filter::{Dialect, Where, WhereDocument};
 pub use metadata::{Metadata, MetadataValue, UpdateMetadata};
 pub use model::*;
 pub use settings::Settings;
+pub use sparse::SparseVector;
 
 /// The tenant every client uses unless told otherwise.
 pub const DEFAULT_TENANT: &str = "default_tenant";

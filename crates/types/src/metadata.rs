@@ -26,6 +26,7 @@
 //! (`1e400`) is refused by the JSON parser itself.
 
 use crate::error::{Error, Result};
+use crate::sparse::SparseVector;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -49,6 +50,9 @@ pub enum MetadataValue {
     FloatArray(Vec<f64>),
     /// 1.x: a list of booleans.
     BoolArray(Vec<bool>),
+    /// 1.x: a sparse vector (`{"#type": "sparse_vector", ...}` on the wire); searchable with a
+    /// sparse `Knn`, never matched by a `where` filter.
+    Sparse(SparseVector),
 }
 
 /// Record or collection metadata. `BTreeMap` keeps output deterministic.
@@ -80,6 +84,7 @@ impl MetadataValue {
             MetadataValue::IntArray(_) => "list of int",
             MetadataValue::FloatArray(_) => "list of float",
             MetadataValue::BoolArray(_) => "list of bool",
+            MetadataValue::Sparse(_) => "sparse vector",
         }
     }
 
@@ -94,6 +99,7 @@ impl MetadataValue {
             MetadataValue::IntArray(v) => Value::Array(v.iter().map(|i| Value::from(*i)).collect()),
             MetadataValue::FloatArray(v) => Value::Array(v.iter().map(|f| float_json(*f)).collect()),
             MetadataValue::BoolArray(v) => Value::Array(v.iter().map(|b| Value::Bool(*b)).collect()),
+            MetadataValue::Sparse(v) => v.to_json(),
         }
     }
 
@@ -107,6 +113,9 @@ impl MetadataValue {
             Value::Null => Err(Error::invalid(format!(
                 "Expected metadata value for key '{key}' to be a str, int, float, bool or list, got None"
             ))),
+            Value::Object(_) if SparseVector::is_tagged(v) => {
+                SparseVector::from_json(&format!("metadata key '{key}'"), v).map(MetadataValue::Sparse)
+            }
             Value::Object(_) => Err(Error::invalid(format!(
                 "Expected metadata value for key '{key}' to be a str, int, float, bool or list, got a dict"
             ))),
@@ -275,6 +284,17 @@ mod tests {
         assert!(metadata_from_json(&json!({"a": []})).is_err());
         assert!(metadata_from_json(&json!({"a": [1, "x"]})).is_err());
         assert!(metadata_from_json(&json!([1])).is_err());
+        assert!(
+            metadata_from_json(&json!({"a": {"#type": "sparse_vector", "indices": [2, 1], "values": [1, 1]}})).is_err()
+        );
+    }
+
+    #[test]
+    fn sparse_vectors_are_values() {
+        let v = json!({"s": {"#type": "sparse_vector", "indices": [0, 4], "values": [0.25, 1.5]}, "n": 1});
+        let m = metadata_from_json(&v).unwrap();
+        assert!(matches!(&m["s"], MetadataValue::Sparse(s) if s.indices == vec![0, 4]));
+        assert_eq!(metadata_to_json(&m), v);
     }
 
     /// The one rule for numbers beyond i64, on literal JSON text as the server receives it:

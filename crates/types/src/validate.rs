@@ -258,6 +258,9 @@ pub fn collection_metadata(m: &Metadata) -> Result<()> {
         if v.is_array() {
             return Err(Error::invalid(format!("Collection metadata value for key '{k}' cannot be a list")));
         }
+        if matches!(v, crate::MetadataValue::Sparse(_)) {
+            return Err(Error::invalid(format!("Collection metadata value for key '{k}' cannot be a sparse vector")));
+        }
     }
     Ok(())
 }

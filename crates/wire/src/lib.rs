@@ -14,7 +14,7 @@
 //!
 //! Modules: [`line`](mod@line) (which client line / API version), [`embeddings`], [`requests`] (request
 //! bodies), [`objects`] (tenants, databases, collections), [`results`] (get and query
-//! results), [`errors`] (error bodies read back into [`chroma_types::Error`]).
+//! results), [`search`] (the 1.x Search API request and answer), [`errors`] (error bodies read back into [`chroma_types::Error`]).
 
 #![deny(missing_docs)]
 
@@ -24,6 +24,7 @@ pub mod line;
 pub mod objects;
 pub mod requests;
 pub mod results;
+pub mod search;
 
 pub use embeddings::{decode_base64_embedding, encode_base64_embedding, EmbeddingIn};
 pub use errors::{error_from_response, ErrorBody};

@@ -307,4 +307,16 @@ impl ChromaApi for HttpApi {
     fn count(&self, collection: Uuid) -> Result<usize> {
         as_usize(&self.json("GET", &self.coll_path(collection, "count")?, None)?, "count")
     }
+
+    fn search(
+        &self,
+        collection: Uuid,
+        req: chroma_types::search::SearchRequest,
+    ) -> Result<chroma_types::search::SearchResult> {
+        let body = json_body(&wire::search::search_request_to_json(&req))?;
+        let bytes = self.send("POST", &self.coll_path(collection, "search")?, Some(body))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::internal_from("Cannot read the search result", e))?;
+        wire::search::search_result_from_json(&v)
+    }
 }

@@ -2,6 +2,7 @@
 //! (in `catalog.rs`, `write.rs` or `read.rs`).
 
 use super::Engine;
+use chroma_types::search::{SearchRequest, SearchResult};
 use chroma_types::{
     AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult,
     IndexingStatus, QueryRequest, QueryResult, Result, Tenant, UpdateCollection, UpdateRequest,
@@ -134,5 +135,9 @@ impl ChromaApi for Engine {
 
     fn count(&self, collection: Uuid) -> Result<usize> {
         self.count_records(collection)
+    }
+
+    fn search(&self, collection: Uuid, req: SearchRequest) -> Result<SearchResult> {
+        self.search_records(collection, &req)
     }
 }

@@ -21,6 +21,8 @@ mod open;
 mod plan;
 mod pool;
 mod read;
+mod search;
+mod sparse;
 mod write;
 
 pub use catalog::altered_config;
@@ -69,6 +71,8 @@ struct CollState {
     index: RwLock<IndexState>,
     /// A background indexer is running for this collection.
     indexing: AtomicBool,
+    /// Sparse inverted indexes by metadata key (`sparse.rs`), rebuilt when stale.
+    sparse: Mutex<HashMap<String, Arc<sparse::SparseIndex>>>,
 }
 
 /// The in-memory vector index of a collection, once loaded.

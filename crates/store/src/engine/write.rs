@@ -482,6 +482,9 @@ impl<'a> MetadataRows<'a> {
                 MetadataValue::BoolArray(a) => {
                     self.rows.extend(a.iter().map(|b| (rid, k, 1, None, None, None, Some(i64::from(*b)))));
                 }
+                // Not filterable: a sparse vector lives in the record's metadata text and the
+                // sparse index built from it (`engine/sparse.rs`), never in `metadata_index`.
+                MetadataValue::Sparse(_) => {}
             }
         }
     }

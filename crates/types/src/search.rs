@@ -1,0 +1,250 @@
+//! The 1.x Search API plan (`collection.search(Search()...)`): a filter, a rank expression,
+//! an optional group-by, paging and a selection of fields, several searches per call.
+//!
+//! Scores follow Chroma's convention: **lower is better**. A dense `Knn` scores a record by
+//! its distance in the collection's space, a sparse `Knn` by the negated inner product (so the
+//! largest inner product comes first), and `return_rank` turns either into the 0-based
+//! position in that `Knn`'s list. `Rrf` is sent by the clients already expanded into this
+//! arithmetic (`-(w1/(k+rank1) + ...)`). See `docs/search.md`.
+
+use crate::filter::Where;
+use crate::sparse::SparseVector;
+
+/// The key of the dense embedding in `Knn.key`, `select` and filters.
+pub const EMBEDDING_KEY: &str = "#embedding";
+/// The key of the document.
+pub const DOCUMENT_KEY: &str = "#document";
+/// The key of the whole metadata.
+pub const METADATA_KEY: &str = "#metadata";
+/// The key of the score.
+pub const SCORE_KEY: &str = "#score";
+/// The key of the record id.
+pub const ID_KEY: &str = "#id";
+
+/// What a `Knn` searches with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KnnQuery {
+    /// A dense vector, against `#embedding`.
+    Dense(Vec<f32>),
+    /// A sparse vector, against a metadata key holding sparse vectors.
+    Sparse(SparseVector),
+}
+
+/// `$knn`: the `limit` nearest records (among those passing the filter) to `query` in `key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knn {
+    /// The query vector.
+    pub query: KnnQuery,
+    /// `#embedding` or a metadata key of sparse vectors.
+    pub key: String,
+    /// How many nearest records this `Knn` scores (the clients' default is 16).
+    pub limit: usize,
+    /// The score of a record outside this `Knn`'s list; `None` drops such a record.
+    pub default: Option<f64>,
+    /// Score by 0-based position in the list instead of by distance.
+    pub return_rank: bool,
+}
+
+/// A rank expression. Every operator the 1.5.9 Python client and 3.x JS client can send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rank {
+    /// `$knn`.
+    Knn(Knn),
+    /// `$val`: a constant.
+    Val(f64),
+    /// `$sum` of two or more.
+    Sum(Vec<Rank>),
+    /// `$mul` of two or more.
+    Mul(Vec<Rank>),
+    /// `$max` of two or more.
+    Max(Vec<Rank>),
+    /// `$min` of two or more.
+    Min(Vec<Rank>),
+    /// `$sub`: left - right.
+    Sub(Box<Rank>, Box<Rank>),
+    /// `$div`: left / right.
+    Div(Box<Rank>, Box<Rank>),
+    /// `$abs`.
+    Abs(Box<Rank>),
+    /// `$exp`: e to the rank.
+    Exp(Box<Rank>),
+    /// `$log`: natural logarithm.
+    Log(Box<Rank>),
+}
+
+impl Rank {
+    /// Every `Knn` in the expression, depth first (the order [`Rank::eval`] numbers them).
+    pub fn knns(&self) -> Vec<&Knn> {
+        fn walk<'a>(r: &'a Rank, out: &mut Vec<&'a Knn>) {
+            match r {
+                Rank::Knn(k) => out.push(k),
+                Rank::Val(_) => {}
+                Rank::Sum(v) | Rank::Mul(v) | Rank::Max(v) | Rank::Min(v) => v.iter().for_each(|x| walk(x, out)),
+                Rank::Sub(a, b) | Rank::Div(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Rank::Abs(a) | Rank::Exp(a) | Rank::Log(a) => walk(a, out),
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
+    /// The score of one record, given the value of each `Knn` (numbered as by [`Rank::knns`])
+    /// for it: `None` when some `Knn` without a default has no value, which drops the record.
+    pub fn eval(&self, knn_values: &[Option<f64>]) -> Option<f64> {
+        let mut next = 0;
+        self.eval_at(knn_values, &mut next)
+    }
+
+    fn eval_at(&self, vals: &[Option<f64>], next: &mut usize) -> Option<f64> {
+        // Evaluate every child even after a `None`, so the Knn numbering stays aligned.
+        let all = |v: &[Rank], next: &mut usize| -> Option<Vec<f64>> {
+            let out: Vec<Option<f64>> = v.iter().map(|x| x.eval_at(vals, next)).collect();
+            out.into_iter().collect()
+        };
+        match self {
+            Rank::Knn(k) => {
+                let i = *next;
+                *next += 1;
+                vals.get(i).copied().flatten().or(k.default)
+            }
+            Rank::Val(v) => Some(*v),
+            Rank::Sum(v) => all(v, next).map(|x| x.iter().sum()),
+            Rank::Mul(v) => all(v, next).map(|x| x.iter().product()),
+            Rank::Max(v) => all(v, next).map(|x| x.into_iter().fold(f64::NEG_INFINITY, f64::max)),
+            Rank::Min(v) => all(v, next).map(|x| x.into_iter().fold(f64::INFINITY, f64::min)),
+            Rank::Sub(a, b) => {
+                let (a, b) = (a.eval_at(vals, next), b.eval_at(vals, next));
+                Some(a? - b?)
+            }
+            Rank::Div(a, b) => {
+                let (a, b) = (a.eval_at(vals, next), b.eval_at(vals, next));
+                Some(a? / b?)
+            }
+            Rank::Abs(a) => a.eval_at(vals, next).map(f64::abs),
+            Rank::Exp(a) => a.eval_at(vals, next).map(f64::exp),
+            Rank::Log(a) => a.eval_at(vals, next).map(f64::ln),
+        }
+    }
+}
+
+/// `$min_k` / `$max_k`: which records each group keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    /// `$max_k` (largest first) when true, `$min_k` (smallest first) when false.
+    pub max: bool,
+    /// Sort keys, in order: `#score` or metadata keys.
+    pub keys: Vec<String>,
+    /// Records kept per group.
+    pub k: usize,
+}
+
+/// `group_by`: group the ranked records by metadata keys and keep some of each group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupBy {
+    /// Metadata keys whose values form the group.
+    pub keys: Vec<String>,
+    /// Which records of each group are kept.
+    pub aggregate: Aggregate,
+}
+
+/// The filter of one search: `#id` clauses pulled out of the `where` as the engine applies them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchFilter {
+    /// Only these ids (`#id` `$eq` / `$in`; several clauses intersect).
+    pub ids: Option<Vec<String>>,
+    /// Never these ids (`#id` `$ne` / `$nin`).
+    pub exclude_ids: Vec<String>,
+    /// The rest of the `where` (metadata and `#document` clauses).
+    pub r#where: Option<Where>,
+}
+
+/// One search of a batch.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Search {
+    /// Which records take part.
+    pub filter: SearchFilter,
+    /// The ranking; `None` returns the filtered records in insertion order with no score.
+    pub rank: Option<Rank>,
+    /// Grouping of the ranked records.
+    pub group_by: Option<GroupBy>,
+    /// Records skipped first.
+    pub offset: usize,
+    /// At most this many records; `None` for all.
+    pub limit: Option<usize>,
+    /// The fields returned, as sent: `#document`, `#embedding`, `#metadata`, `#score`,
+    /// metadata keys.
+    pub select: Vec<String>,
+}
+
+/// How much of the write-ahead log a search reads (1.x `ReadLevel`). chroma-rs has no separate
+/// log: every acknowledged write is searchable, so all three levels read everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadLevel {
+    /// `index_and_wal` (the default).
+    #[default]
+    IndexAndWal,
+    /// `index_only`.
+    IndexOnly,
+    /// `index_and_bounded_wal`.
+    IndexAndBoundedWal,
+}
+
+/// A batch of searches.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchRequest {
+    /// The searches, answered in order.
+    pub searches: Vec<Search>,
+    /// The read level.
+    pub read_level: ReadLevel,
+}
+
+/// The answer: one column-major payload per search.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchResult {
+    /// Ids per search.
+    pub ids: Vec<Vec<String>>,
+    /// Documents per search, when `#document` was selected.
+    pub documents: Vec<Option<Vec<Option<String>>>>,
+    /// Embeddings per search, when `#embedding` was selected.
+    pub embeddings: Vec<Option<Vec<Option<Vec<f32>>>>>,
+    /// Metadata per search, when `#metadata` or metadata keys were selected.
+    pub metadatas: Vec<Option<Vec<Option<crate::Metadata>>>>,
+    /// Scores per search, when `#score` was selected.
+    pub scores: Vec<Option<Vec<Option<f64>>>>,
+    /// The selected keys per search.
+    pub select: Vec<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn knn(default: Option<f64>) -> Rank {
+        Rank::Knn(Knn {
+            query: KnnQuery::Dense(vec![0.0]),
+            key: EMBEDDING_KEY.into(),
+            limit: 1,
+            default,
+            return_rank: false,
+        })
+    }
+
+    #[test]
+    fn eval_numbers_knns_depth_first_and_drops_missing() {
+        let r = Rank::Sub(Box::new(Rank::Sum(vec![knn(None), Rank::Val(1.0)])), Box::new(knn(Some(5.0))));
+        assert_eq!(r.knns().len(), 2);
+        assert_eq!(r.eval(&[Some(2.0), Some(1.0)]), Some(2.0));
+        assert_eq!(r.eval(&[Some(2.0), None]), Some(-2.0));
+        assert_eq!(r.eval(&[None, Some(1.0)]), None);
+        let m = Rank::Max(vec![knn(None), Rank::Exp(Box::new(Rank::Val(0.0))), Rank::Abs(Box::new(Rank::Val(-3.0)))]);
+        assert_eq!(m.eval(&[Some(2.0)]), Some(3.0));
+        assert_eq!(
+            Rank::Log(Box::new(Rank::Div(Box::new(Rank::Val(1.0)), Box::new(Rank::Val(1.0))))).eval(&[]),
+            Some(0.0)
+        );
+    }
+}
