@@ -26,6 +26,7 @@ use chroma_types::{
     AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult,
     IndexingStatus, QueryRequest, QueryResult, Result, Settings, Tenant, UpdateCollection, UpdateRequest,
 };
+use chroma_types::search::{SearchRequest, SearchResult};
 use log::Op;
 use pg::{pg_err, Pool};
 use std::path::PathBuf;
@@ -315,5 +316,9 @@ impl ChromaApi for Cluster {
 
     fn count(&self, collection: Uuid) -> Result<usize> {
         self.inner.read(collection, |e| e.count(collection))
+    }
+
+    fn search(&self, collection: Uuid, req: SearchRequest) -> Result<SearchResult> {
+        self.inner.read(collection, |e| e.search(collection, req))
     }
 }
