@@ -40,7 +40,7 @@ fn metadata(row: usize) -> Value {
         "i": row,
         "bucket": format!("b{}", row % 10),
         "f": row as f64 / 7.0,
-        "flag": row % 3 == 0,
+        "flag": row.is_multiple_of(3),
         "tags": [format!("t{}", row % 5), format!("t{}", row % 7)],
         "nums": [row % 4, 100 + row % 6],
     })
@@ -141,7 +141,7 @@ fn exercise(e: &Engine) -> Uuid {
         .map(|r| {
             let mut m = UpdateMetadata::new();
             m.insert("bucket".into(), Some(MetadataValue::Str(format!("b{}", (r + 3) % 10))));
-            m.insert("i".into(), Some(MetadataValue::Float(r as f64 + 0.5)));
+            m.insert("i".into(), Some(MetadataValue::Float(f64::from(r) + 0.5)));
             m.insert("flag".into(), None);
             m.insert("tags".into(), Some(MetadataValue::StrArray(vec!["t3".into()])));
             Some(m)

@@ -526,8 +526,10 @@ impl FilterIndex {
             }
             self.live.set(slot);
         }
-        // Numeric columns got appended values: restore their order (an adaptive sort: a
-        // sorted run plus a short tail costs about one pass).
+        // Numeric columns got appended values: restore their order. The stable sort on
+        // purpose: it finds the long sorted run and merges the short tail into it in about one
+        // pass, where the unstable sort would sort everything again.
+        #[allow(clippy::stable_sort_primitive)]
         for ps in self.scalars.values_mut().chain(self.arrays.values_mut()) {
             if !ps.ints.is_sorted() {
                 ps.ints.sort();
