@@ -91,7 +91,7 @@ for t in sorted({r["threads"] for r in rows if "threads" in r and r["engine"] !=
            for e in names if any(r.get("threads") == t and r["engine"] == e for r in rows)}
     for e, v in med.items():
         ver = next((r.get("version", "") for r in rows if r["engine"] == e), "")
-        print(f"| {t} | {names[e]}{' (' + ver + ')' if ver else ''} | {v:.0f} | {med['native'] / v:.2f}x |")
+        print(f"| {t} | {names[e]}{' (' + ver + ')' if ver else ''} | {v:.1f} | {med['native'] / v:.2f}x |")
 for r in rows:
     if r["engine"] == "e2e":
         print(f"\nEnd to end: {r['sentences']} sentences embedded and indexed (persistent client, batches of "

@@ -269,22 +269,20 @@ fn with_embedding_function(
         // Not an object: the engine reports it with the request's other checks.
         Some(other) => return Ok(Some(other)),
     };
-    match map.get("embedding_function").filter(|v| !v.is_null()) {
-        Some(stored) => {
-            let stored_name = stored.get("name").and_then(Value::as_str);
-            if let (Some(ef), Some(stored_name)) = (ef, stored_name) {
-                if ef.name() != chroma_embed::DEFAULT_NAME && ef.name() != stored_name {
-                    return Err(chroma_types::Error::invalid(format!(
-                        "Multiple embedding functions provided. Please provide only one. Embedding function conflict: {} vs {stored_name}",
-                        ef.name()
-                    )));
-                }
+    if let Some(stored) = map.get("embedding_function").filter(|v| !v.is_null()) {
+        let stored_name = stored.get("name").and_then(Value::as_str);
+        if let (Some(ef), Some(stored_name)) = (ef, stored_name) {
+            if ef.name() != chroma_embed::DEFAULT_NAME && ef.name() != stored_name {
+                return Err(chroma_types::Error::invalid(format!(
+                    "Multiple embedding functions provided. Please provide only one. Embedding function conflict: {} vs {stored_name}",
+                    ef.name()
+                )));
             }
         }
-        None => {
-            let stored = ef.map_or_else(chroma_embed::default_stored_config, |ef| ef.stored_config());
-            map.insert("embedding_function".into(), stored);
-        }
+    } else {
+        let stored =
+            ef.map_or_else(chroma_embed::default_stored_config, chroma_embed::EmbeddingFunction::stored_config);
+        map.insert("embedding_function".into(), stored);
     }
     Ok(Some(Value::Object(map)))
 }

@@ -78,7 +78,7 @@ fn stored_embedding_function_is_what_chroma_1x_reads_and_writes() {
 
     // In process too: a collection made without a function stores the default's config.
     let local = Client::ephemeral().unwrap();
-    let c = local.create_collection("c", CollectionOptions::new()).unwrap();
+    let c = local.create_collection("local", CollectionOptions::new()).unwrap();
     assert_eq!(c.config().embedding_function, Some(default_stored_config()));
 
     let api: Arc<dyn chroma_types::ChromaApi> =

@@ -17,12 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("usage: throughput MODEL_DIR [ROUNDS] [SENTENCES [COUNT]]")?;
     let rounds: usize = args.next().map_or(Ok(5), |r| r.parse())?;
-    let texts: Vec<String> = match args.next() {
-        Some(file) => std::fs::read_to_string(file)?.lines().map(str::to_string).collect(),
-        None => {
-            let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/embed/sentences.json");
-            serde_json::from_slice(&std::fs::read(fixture)?)?
-        }
+    let texts: Vec<String> = if let Some(file) = args.next() {
+        std::fs::read_to_string(file)?.lines().map(str::to_string).collect()
+    } else {
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/embed/sentences.json");
+        serde_json::from_slice(&std::fs::read(fixture)?)?
     };
     let count: usize = args.next().map_or(Ok(300), |c| c.parse())?;
     if texts.len() < count {

@@ -52,7 +52,11 @@ pub trait EmbeddingFunction: Send + Sync {
 /// The `embedding_function` entry Chroma 1.x stores for a function it knows by `name`:
 /// `{"type": "known", "name": name, "config": config}`.
 pub fn known_config(name: &str, config: serde_json::Value) -> serde_json::Value {
-    serde_json::json!({"type": "known", "name": name, "config": config})
+    let mut entry = serde_json::Map::new();
+    entry.insert("type".into(), "known".into());
+    entry.insert("name".into(), name.into());
+    entry.insert("config".into(), config);
+    serde_json::Value::Object(entry)
 }
 
 /// The stored config of the default function ([`DefaultEmbeddingFunction`]), without

@@ -17,7 +17,7 @@ pub const OPENAI_DEFAULT_KEY_ENV: &str = "CHROMA_OPENAI_API_KEY";
 /// The API's base URL when none is given.
 pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
 
-/// Texts per request: OpenAI's limit on `input` items is 2048.
+/// Texts per request: the `OpenAI` API's limit on `input` items is 2048.
 const DEFAULT_BATCH: usize = 2048;
 
 /// Embeddings from an OpenAI-compatible `/embeddings` endpoint.
@@ -39,7 +39,7 @@ pub struct OpenAiEmbeddingFunction {
 }
 
 impl OpenAiEmbeddingFunction {
-    /// The model `model_name` (e.g. `text-embedding-3-small`) at OpenAI, key from
+    /// The model `model_name` (e.g. `text-embedding-3-small`) at `OpenAI`, key from
     /// `CHROMA_OPENAI_API_KEY`.
     pub fn new(model_name: impl Into<String>) -> Self {
         Self {

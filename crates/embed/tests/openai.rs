@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 enum Mode {
     /// 3-d vectors derived from each text, items in reverse order with their `index`.
     Good,
-    /// 401 with OpenAI's error shape.
+    /// 401 with the `OpenAI` API's error shape.
     Unauthorized,
     /// One vector fewer than texts.
     Short,
