@@ -56,10 +56,24 @@ fi
 
 # ---- hypothesis cap plugin
 mkdir -p "$WORK/plugin"
+# Health checks time data generation; the suites run side by side on CI's 2 cores, where a slow
+# example is the machine, not the server: they are all suppressed, also where a test's own
+# @settings(suppress_health_check=[...]) would bring them back.
 cat >"$WORK/plugin/chroma_rs_cap.py" <<'EOF'
 import hypothesis
 
+def _no_health_checks():
+    init = hypothesis.settings.__init__
+
+    def patched(self, *args, **kwargs):
+        if "suppress_health_check" in kwargs:
+            kwargs["suppress_health_check"] = list(hypothesis.HealthCheck)
+        init(self, *args, **kwargs)
+
+    hypothesis.settings.__init__ = patched
+
 def pytest_configure(config):
+    _no_health_checks()
     hypothesis.settings.register_profile(
         "chroma_rs_cap",
         max_examples=10,

@@ -1,7 +1,24 @@
-"""Hypothesis capped as scripts/chroma-suite.sh caps it: 10 examples, 20 steps, no deadline, no shrinking."""
+"""Hypothesis capped as scripts/chroma-suite.sh caps it: 10 examples, 20 steps, no deadline, no
+shrinking, and no health checks (see the note there: they time data generation, which a busy
+machine slows)."""
 import hypothesis
 
+
+def _no_health_checks():
+    # A test's own @settings(suppress_health_check=[...]) would replace the profile's list and
+    # bring the timing checks back: every settings object suppresses them all.
+    init = hypothesis.settings.__init__
+
+    def patched(self, *args, **kwargs):
+        if "suppress_health_check" in kwargs:
+            kwargs["suppress_health_check"] = list(hypothesis.HealthCheck)
+        init(self, *args, **kwargs)
+
+    hypothesis.settings.__init__ = patched
+
+
 def pytest_configure(config):
+    _no_health_checks()
     hypothesis.settings.register_profile(
         "chroma_rs_cap", max_examples=10, stateful_step_count=20, deadline=None, derandomize=True,
         database=None, suppress_health_check=list(hypothesis.HealthCheck),
