@@ -394,6 +394,8 @@ fn for_each_value<'a>(md: &'a Metadata, mut f: impl FnMut(&'a str, bool, Value<'
             MetadataValue::IntArray(a) => a.iter().for_each(|i| f(k, true, Value::Int(*i))),
             MetadataValue::FloatArray(a) => a.iter().for_each(|x| f(k, true, Value::Float(*x))),
             MetadataValue::BoolArray(a) => a.iter().for_each(|b| f(k, true, Value::Bool(*b))),
+            // Not in `metadata_index` either: sparse vectors are searched, not filtered on.
+            MetadataValue::Sparse(_) => {}
         }
     }
 }
