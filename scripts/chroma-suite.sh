@@ -58,7 +58,7 @@ fi
 mkdir -p "$WORK/plugin"
 # Health checks time data generation; the suites run side by side on CI's 2 cores, where a slow
 # example is the machine, not the server: they are all suppressed, also where a test's own
-# @settings(suppress_health_check=[...]) would bring them back.
+# @settings(suppress_health_check=[...], deadline=...) would bring them back (so are deadlines).
 cat >"$WORK/plugin/chroma_rs_cap.py" <<'EOF'
 import hypothesis
 
@@ -68,6 +68,8 @@ def _no_health_checks():
     def patched(self, *args, **kwargs):
         if "suppress_health_check" in kwargs:
             kwargs["suppress_health_check"] = list(hypothesis.HealthCheck)
+        if "deadline" in kwargs:
+            kwargs["deadline"] = None
         init(self, *args, **kwargs)
 
     hypothesis.settings.__init__ = patched

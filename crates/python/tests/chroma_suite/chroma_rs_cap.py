@@ -12,6 +12,8 @@ def _no_health_checks():
     def patched(self, *args, **kwargs):
         if "suppress_health_check" in kwargs:
             kwargs["suppress_health_check"] = list(hypothesis.HealthCheck)
+        if "deadline" in kwargs:
+            kwargs["deadline"] = None
         init(self, *args, **kwargs)
 
     hypothesis.settings.__init__ = patched
