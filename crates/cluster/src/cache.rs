@@ -382,7 +382,9 @@ impl Cache {
     /// Drops every cache.
     pub fn clear(&self) {
         let ids: Vec<Uuid> = self.entries.lock().keys().copied().collect();
-        ids.into_iter().for_each(|id| self.forget(id));
+        for id in ids {
+            self.forget(id);
+        }
     }
 
     /// Evicts least recently used caches (other than `keep`, and none in use) until the
@@ -443,12 +445,9 @@ pub fn spawn_listener(inner: Weak<Inner>) {
             None => return,
             Some(i) => i.pool.connect_dedicated(),
         };
-        let mut client = match client {
-            Ok(c) => c,
-            Err(_) => {
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
-            }
+        let Ok(mut client) = client else {
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
         };
         if client.batch_execute("LISTEN chroma_log").is_err() {
             std::thread::sleep(Duration::from_secs(1));
