@@ -197,6 +197,16 @@ impl Cache {
     }
 
     fn load_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize)> {
+        // The statement stays open while the cache takes its rows in (graph inserts and all),
+        // which can outlast the per-statement timeout; a dead server is still noticed by the
+        // TCP user timeout.
+        conn.batch_execute("SET statement_timeout = 0").map_err(|e| pg_err("loading a cache", e))?;
+        let loaded = self.stream_rows(id, conn);
+        conn.batch_execute("RESET statement_timeout").map_err(|e| pg_err("loading a cache", e))?;
+        loaded
+    }
+
+    fn stream_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize)> {
         let mut rows = conn
             .query_raw(
                 "SELECT c.log_position, r.id, r.embedding, r.document, r.uri, r.metadata
