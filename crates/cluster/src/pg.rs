@@ -38,8 +38,9 @@ pub fn pg_err(context: &str, e: postgres::Error) -> Error {
         Some(code) => {
             let c = code.code();
             // Class 08 (connection), 57 (operator intervention: shutdown, query_canceled by
-            // statement_timeout), 53 (insufficient resources), 40 (serialization/deadlock).
-            c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c.starts_with("40")
+            // statement_timeout), 53 (insufficient resources), 40 (serialization/deadlock),
+            // 55P03 (lock_timeout: another node's write held the collection too long).
+            c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c.starts_with("40") || c == "55P03"
         }
     };
     if unavailable {
@@ -76,9 +77,10 @@ impl Pool {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(10))
             .tcp_user_timeout(timeout)
+            // A node frozen inside a write (stopped, not killed: its socket stays open) would
+            // hold the collection's row lock; PostgreSQL ends such a session after a minute.
             .options(&format!(
-                "-c statement_timeout={ms} -c lock_timeout={ms} -c idle_in_transaction_session_timeout={}",
-                ms * 4
+                "-c statement_timeout={ms} -c lock_timeout={ms} -c idle_in_transaction_session_timeout=60000"
             ))
             .application_name("chroma-rs");
         Ok(Pool {
