@@ -83,6 +83,17 @@ struct RunArgs {
     /// Keep everything in memory instead (nothing is written to disk).
     #[arg(long, conflicts_with = "path")]
     ephemeral: bool,
+    /// Serve from PostgreSQL (15+), the system of record for any number of nodes:
+    /// postgres://USER@HOST:PORT/DB. Nothing durable is kept on this node (docs/scale-out.md).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["path", "ephemeral"])]
+    storage: Option<String>,
+    /// With --storage: keep the per-collection caches in this folder (emptied at start)
+    /// instead of memory.
+    #[arg(long, value_name = "DIR", requires = "storage")]
+    cache_path: Option<PathBuf>,
+    /// With --storage: evict caches, least recently used first, past this many bytes.
+    #[arg(long, value_name = "N", requires = "storage")]
+    cache_bytes: Option<u64>,
     /// Address to listen on [default: 127.0.0.1].
     #[arg(long)]
     host: Option<String>,
@@ -117,6 +128,12 @@ struct RunArgs {
 enum Place {
     Memory,
     Folder(PathBuf),
+    /// `--storage`: PostgreSQL, with the node's caches in memory or a folder.
+    Postgres {
+        url: String,
+        cache_path: Option<PathBuf>,
+        cache_bytes: Option<u64>,
+    },
 }
 
 /// What `run` serves, with the settings resolved: flags > environment > config file > defaults.
@@ -197,7 +214,12 @@ fn resolve(args: &RunArgs, env: &[(String, String)]) -> Result<Resolved, String>
     if let Some(t) = &args.idle_timeout {
         config.idle_timeout = chroma_server::config::parse_timeout("--idle-timeout", t).map_err(|e| e.message)?;
     }
-    let place = if args.ephemeral {
+    let place = if let Some(url) = &args.storage {
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(format!("--storage {url:?}: expected a postgres:// URL"));
+        }
+        Place::Postgres { url: url.clone(), cache_path: args.cache_path.clone(), cache_bytes: args.cache_bytes }
+    } else if args.ephemeral {
         Place::Memory
     } else {
         let from_env_or_file = chroma_server::config::persist_path(file.as_ref(), env.iter().cloned());
@@ -236,22 +258,38 @@ fn run(args: &RunArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     settings.allow_reset = config.allow_reset;
+    let cluster_settings = settings.clone();
     let (engine, what) = match &place {
-        Place::Memory => (Engine::ephemeral(settings), "memory (ephemeral: nothing is saved)".to_string()),
+        Place::Memory => (Engine::ephemeral(settings).map(Some), "memory (ephemeral: nothing is saved)".to_string()),
         Place::Folder(path) => {
             let shown = path.canonicalize().unwrap_or(path.clone()).display().to_string();
-            (Engine::open(path, settings), format!("data folder {shown}"))
+            (Engine::open(path, settings).map(Some), format!("data folder {shown}"))
         }
+        Place::Postgres { .. } => (Ok(None), String::new()),
     };
     let engine = match engine {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
+    let (api, what): (Arc<dyn ChromaApi>, String) = match (&engine, &place) {
+        (Some(e), _) => (Arc::new(e.clone()), what),
+        (None, Place::Postgres { url, cache_path, cache_bytes }) => {
+            let mut opts = chroma_cluster::ClusterOptions::new(url.clone());
+            opts.cache_path.clone_from(cache_path);
+            opts.cache_bytes = *cache_bytes;
+            opts.settings = cluster_settings;
+            match chroma_cluster::Cluster::open(opts) {
+                // The URL without its user and password.
+                Ok(c) => (Arc::new(c), format!("PostgreSQL storage {}", url.rsplit('@').next().unwrap_or(url))),
+                Err(e) => return fail(e),
+            }
+        }
+        (None, _) => return fail("no storage"),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(format!("starting the async runtime: {e}")),
     };
-    let api: Arc<dyn ChromaApi> = Arc::new(engine.clone());
     let (host, port) = (config.host.clone(), config.port);
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await.map_err(|e| {
@@ -264,7 +302,7 @@ fn run(args: &RunArgs) -> ExitCode {
             .await
             .map_err(|e| format!("server error: {e}"))
     });
-    if let Err(e) = engine.flush() {
+    if let Err(e) = engine.as_ref().map_or(Ok(()), Engine::flush) {
         tracing::warn!(error = %e, "saving index graphs on shutdown failed; they will be rebuilt on next open");
     }
     match result {

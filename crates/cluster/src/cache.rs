@@ -197,6 +197,16 @@ impl Cache {
     }
 
     fn load_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize)> {
+        // The statement stays open while the cache takes its rows in (graph inserts and all),
+        // which can outlast the per-statement timeout; a dead server is still noticed by the
+        // TCP user timeout.
+        conn.batch_execute("SET statement_timeout = 0").map_err(|e| pg_err("loading a cache", e))?;
+        let loaded = self.stream_rows(id, conn);
+        conn.batch_execute("RESET statement_timeout").map_err(|e| pg_err("loading a cache", e))?;
+        loaded
+    }
+
+    fn stream_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize)> {
         let mut rows = conn
             .query_raw(
                 "SELECT c.log_position, r.id, r.embedding, r.document, r.uri, r.metadata
@@ -382,7 +392,9 @@ impl Cache {
     /// Drops every cache.
     pub fn clear(&self) {
         let ids: Vec<Uuid> = self.entries.lock().keys().copied().collect();
-        ids.into_iter().for_each(|id| self.forget(id));
+        for id in ids {
+            self.forget(id);
+        }
     }
 
     /// Evicts least recently used caches (other than `keep`, and none in use) until the
@@ -443,12 +455,9 @@ pub fn spawn_listener(inner: Weak<Inner>) {
             None => return,
             Some(i) => i.pool.connect_dedicated(),
         };
-        let mut client = match client {
-            Ok(c) => c,
-            Err(_) => {
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
-            }
+        let Ok(mut client) = client else {
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
         };
         if client.batch_execute("LISTEN chroma_log").is_err() {
             std::thread::sleep(Duration::from_secs(1));

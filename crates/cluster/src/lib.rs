@@ -201,7 +201,9 @@ impl ChromaApi for Cluster {
         let mut tx = conn.transaction().map_err(|e| pg_err("deleting a database", e))?;
         let ids = catalog::delete_database(&mut tx, tenant, name)?;
         tx.commit().map_err(|e| pg_err("deleting a database", e))?;
-        ids.into_iter().for_each(|id| self.inner.cache.forget(id));
+        for id in ids {
+            self.inner.cache.forget(id);
+        }
         Ok(())
     }
 

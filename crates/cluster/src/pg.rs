@@ -23,7 +23,11 @@ pub fn schema_version() -> i32 {
 }
 
 fn checksum(sql: &str) -> String {
-    Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    Sha256::digest(sql.as_bytes()).iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// A PostgreSQL failure as Chroma's error: the server unreachable, shutting down or over its
@@ -34,8 +38,9 @@ pub fn pg_err(context: &str, e: postgres::Error) -> Error {
         Some(code) => {
             let c = code.code();
             // Class 08 (connection), 57 (operator intervention: shutdown, query_canceled by
-            // statement_timeout), 53 (insufficient resources), 40 (serialization/deadlock).
-            c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c.starts_with("40")
+            // statement_timeout), 53 (insufficient resources), 40 (serialization/deadlock),
+            // 55P03 (lock_timeout: another node's write held the collection too long).
+            c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c.starts_with("40") || c == "55P03"
         }
     };
     if unavailable {
@@ -72,9 +77,10 @@ impl Pool {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(10))
             .tcp_user_timeout(timeout)
+            // A node frozen inside a write (stopped, not killed: its socket stays open) would
+            // hold the collection's row lock; PostgreSQL ends such a session after a minute.
             .options(&format!(
-                "-c statement_timeout={ms} -c lock_timeout={ms} -c idle_in_transaction_session_timeout={}",
-                ms * 4
+                "-c statement_timeout={ms} -c lock_timeout={ms} -c idle_in_transaction_session_timeout=60000"
             ))
             .application_name("chroma-rs");
         Ok(Pool {

@@ -1,4 +1,4 @@
-//! The engine's behaviour suite (crates/store/tests/common/api_suite.rs) on a node over
+//! The engine's behaviour suite (`crates/store/tests/common/api_suite.rs`) on a node over
 //! PostgreSQL, and again with its reads on a second node.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Shared test setup: a fresh PostgreSQL database per test on the server named by
-//! `CHROMA_RS_POSTGRES_URL` (scripts/fixtures/start-postgres.sh starts one).
+//! `CHROMA_RS_POSTGRES_URL` (`scripts/fixtures/start-postgres.sh` starts one).
 #![allow(dead_code)]
 
 use chroma_cluster::{Cluster, ClusterOptions};
