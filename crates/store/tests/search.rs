@@ -51,7 +51,8 @@ struct Rec {
 fn setup() -> (Engine, uuid::Uuid, Vec<Rec>) {
     let e = Engine::ephemeral(Settings::default()).unwrap();
     let md: Metadata = [("hnsw:search_ef".to_string(), MetadataValue::Int(400))].into();
-    let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("search").metadata(md)).unwrap();
+    let c =
+        e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("search").metadata(md)).unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let recs: Vec<Rec> = (0..N)
         .map(|i| Rec {
@@ -62,19 +63,20 @@ fn setup() -> (Engine, uuid::Uuid, Vec<Rec>) {
             p: f64::from(rng.unit()),
         })
         .collect();
-    let req = AddRequest::new(recs.iter().map(|r| r.id.clone()).collect(), recs.iter().map(|r| r.emb.clone()).collect())
-        .documents(recs.iter().map(|r| Some(format!("doc {}", r.id))).collect())
-        .metadatas(
-            recs.iter()
-                .map(|r| {
-                    Some(Metadata::from([
-                        ("g".to_string(), MetadataValue::Int(r.g)),
-                        ("p".to_string(), MetadataValue::Float(r.p)),
-                        ("sp".to_string(), MetadataValue::Sparse(r.sp.clone())),
-                    ]))
-                })
-                .collect(),
-        );
+    let req =
+        AddRequest::new(recs.iter().map(|r| r.id.clone()).collect(), recs.iter().map(|r| r.emb.clone()).collect())
+            .documents(recs.iter().map(|r| Some(format!("doc {}", r.id))).collect())
+            .metadatas(
+                recs.iter()
+                    .map(|r| {
+                        Some(Metadata::from([
+                            ("g".to_string(), MetadataValue::Int(r.g)),
+                            ("p".to_string(), MetadataValue::Float(r.p)),
+                            ("sp".to_string(), MetadataValue::Sparse(r.sp.clone())),
+                        ]))
+                    })
+                    .collect(),
+            );
     e.add(c.id, req).unwrap();
     (e, c.id, recs)
 }
@@ -144,10 +146,13 @@ fn knns_of(r: &Rank) -> Vec<Knn> {
 fn reference(recs: &[Rec], allowed: &dyn Fn(&Rec) -> bool, s: &Search) -> Vec<(String, f64)> {
     let pool: Vec<&Rec> = recs.iter().filter(|r| allowed(r)).collect();
     let rank = s.rank.as_ref().unwrap();
-    let lists: Vec<(Knn, Vec<(String, f64)>)> = knns_of(rank).into_iter().map(|k| {
-        let l = ref_knn(&k, &pool);
-        (k, l)
-    }).collect();
+    let lists: Vec<(Knn, Vec<(String, f64)>)> = knns_of(rank)
+        .into_iter()
+        .map(|k| {
+            let l = ref_knn(&k, &pool);
+            (k, l)
+        })
+        .collect();
     let mut cands: Vec<String> = lists.iter().flat_map(|(_, l)| l.iter().map(|(id, _)| id.clone())).collect();
     let mut seen = HashSet::new();
     cands.retain(|c| seen.insert(c.clone()));
@@ -206,7 +211,10 @@ fn expressions(q: &[f32], sq: &SparseVector) -> Vec<(&'static str, Rank)> {
         ("sparse", sparse(sq, 10, None, false)),
         ("sparse rank", sparse(sq, 5, None, true)),
         ("rrf", rrf(vec![dense(q, 20, Some(1000.0), true), sparse(sq, 20, Some(1000.0), true)], 60.0, &[1.0, 1.0])),
-        ("rrf weighted", rrf(vec![dense(q, 15, Some(50.0), true), sparse(sq, 15, Some(50.0), true)], 10.0, &[0.7, 0.3])),
+        (
+            "rrf weighted",
+            rrf(vec![dense(q, 15, Some(50.0), true), sparse(sq, 15, Some(50.0), true)], 10.0, &[0.7, 0.3]),
+        ),
         ("sum no default", Rank::Sum(vec![dense(q, 30, None, false), sparse(sq, 30, None, false)])),
         ("sub", Rank::Sub(b(dense(q, 12, Some(3.0), false)), b(sparse(sq, 12, Some(0.0), false)))),
         ("mul", Rank::Mul(vec![dense(q, 10, None, false), Rank::Val(0.5), Rank::Val(-2.0)])),
@@ -228,12 +236,18 @@ fn every_rank_expression_and_group_by_matches_brute_force() {
         ("none", SearchFilter::default(), Box::new(|_| true)),
         (
             "all",
-            SearchFilter { r#where: parse_where(Some(&json!({"p": {"$gte": 0.0}}))).unwrap(), ..SearchFilter::default() },
+            SearchFilter {
+                r#where: parse_where(Some(&json!({"p": {"$gte": 0.0}}))).unwrap(),
+                ..SearchFilter::default()
+            },
             Box::new(|_| true),
         ),
         (
             "some",
-            SearchFilter { r#where: parse_where(Some(&json!({"g": {"$in": [1, 3]}}))).unwrap(), ..SearchFilter::default() },
+            SearchFilter {
+                r#where: parse_where(Some(&json!({"g": {"$in": [1, 3]}}))).unwrap(),
+                ..SearchFilter::default()
+            },
             Box::new(|r| r.g == 1 || r.g == 3),
         ),
         (
@@ -257,7 +271,10 @@ fn every_rank_expression_and_group_by_matches_brute_force() {
     ];
     let groupings = [
         None,
-        Some(GroupBy { keys: vec!["g".into()], aggregate: Aggregate { max: false, keys: vec!["#score".into()], k: 2 } }),
+        Some(GroupBy {
+            keys: vec!["g".into()],
+            aggregate: Aggregate { max: false, keys: vec!["#score".into()], k: 2 },
+        }),
         Some(GroupBy { keys: vec!["g".into()], aggregate: Aggregate { max: true, keys: vec!["p".into()], k: 1 } }),
     ];
     let mut checked = 0;
@@ -315,14 +332,19 @@ fn no_rank_pages_the_filtered_records_and_sparse_values_round_trip() {
         select: vec!["#metadata".into(), "#embedding".into(), "#score".into()],
         ..Search::default()
     };
-    let batch = SearchRequest { searches: vec![s.clone(), Search { limit: Some(2), ..Search::default() }], ..SearchRequest::default() };
+    let batch = SearchRequest {
+        searches: vec![s.clone(), Search { limit: Some(2), ..Search::default() }],
+        ..SearchRequest::default()
+    };
     let got = e.search(cid, batch).unwrap();
     let want: Vec<&Rec> = recs.iter().filter(|r| r.g == 2).skip(1).take(3).collect();
     assert_eq!(got.ids[0], want.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
     assert_eq!(got.ids[1], vec!["r000", "r001"]);
     assert!(got.scores[0].as_ref().unwrap().iter().all(Option::is_none));
     assert!(got.documents[0].is_none() && got.metadatas[1].is_none());
-    for (r, (m, emb)) in want.iter().zip(got.metadatas[0].as_ref().unwrap().iter().zip(got.embeddings[0].as_ref().unwrap())) {
+    for (r, (m, emb)) in
+        want.iter().zip(got.metadatas[0].as_ref().unwrap().iter().zip(got.embeddings[0].as_ref().unwrap()))
+    {
         assert_eq!(m.as_ref().unwrap()["sp"], MetadataValue::Sparse(r.sp.clone()));
         assert_eq!(emb.as_ref().unwrap(), &r.emb);
     }
@@ -350,7 +372,8 @@ fn sparse_index_follows_writes() {
 #[test]
 fn bad_sparse_metadata_is_refused_whole() {
     let (e, cid, _) = setup();
-    let bad = serde_json::from_value::<MetadataValue>(json!({"#type": "sparse_vector", "indices": [3, 1], "values": [1, 2]}));
+    let bad =
+        serde_json::from_value::<MetadataValue>(json!({"#type": "sparse_vector", "indices": [3, 1], "values": [1, 2]}));
     assert!(bad.is_err());
     // A dense query of the wrong dimension is the query path's clear error.
     let s = Search { rank: Some(dense(&[1.0, 2.0], 3, None, false)), ..Search::default() };
