@@ -75,7 +75,7 @@ fn setup() -> (Engine, uuid::Uuid, Vec<Rec>) {
                         Some(Metadata::from([
                             ("g".to_string(), MetadataValue::Int(r.g)),
                             ("p".to_string(), MetadataValue::Float(r.p)),
-                            ("sp".to_string(), MetadataValue::Sparse(r.sp.clone())),
+                            ("sp".to_string(), MetadataValue::Sparse(Box::new(r.sp.clone()))),
                         ]))
                     })
                     .collect(),
@@ -350,7 +350,7 @@ fn no_rank_pages_the_filtered_records_and_sparse_values_round_trip() {
     for (r, (m, emb)) in
         want.iter().zip(got.metadatas[0].as_ref().unwrap().iter().zip(got.embeddings[0].as_ref().unwrap()))
     {
-        assert_eq!(m.as_ref().unwrap()["sp"], MetadataValue::Sparse(r.sp.clone()));
+        assert_eq!(m.as_ref().unwrap()["sp"], MetadataValue::Sparse(Box::new(r.sp.clone())));
         assert_eq!(emb.as_ref().unwrap(), &r.emb);
     }
     assert_eq!(got.select[0], vec!["#metadata", "#embedding", "#score"]);
@@ -367,7 +367,7 @@ fn sparse_index_follows_writes() {
     assert!(run(&e).contains(&recs[5].id) || !run(&e).is_empty());
     // A new record holding the query scaled up must come first at once.
     let big = SparseVector::new(q.indices.clone(), q.values.iter().map(|v| v * 100.0).collect(), None).unwrap();
-    let md = Metadata::from([("sp".to_string(), MetadataValue::Sparse(big))]);
+    let md = Metadata::from([("sp".to_string(), MetadataValue::Sparse(Box::new(big)))]);
     e.add(cid, AddRequest::new(vec!["new".into()], vec![vec![0.5; DIM]]).metadatas(vec![Some(md)])).unwrap();
     assert_eq!(run(&e)[0], "new");
     e.delete(cid, chroma_types::DeleteRequest { ids: Some(vec!["new".into()]), ..Default::default() }).unwrap();
