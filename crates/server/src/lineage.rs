@@ -108,7 +108,14 @@ pub(crate) async fn search(
     Coll(coll): Coll,
     bytes: Bytes,
 ) -> Response {
+    /// Checked first, as 1.5.9's extractor does: a body without `searches` gets its status.
+    #[derive(Deserialize)]
+    struct SearchBody {
+        #[allow(dead_code)]
+        searches: serde_json::Value,
+    }
     let r = async {
+        let _: SearchBody = body(&bytes)?;
         let v: serde_json::Value = body(&bytes)?;
         let res = on_collection(&st, scope, &coll, move |api, id| {
             let req = wire::search::search_request_from_json(&v)?;

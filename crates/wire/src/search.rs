@@ -188,7 +188,7 @@ fn id_clause(cond: &Value, f: &mut SearchFilter) -> Result<()> {
         }
     };
     let (op, operand) = match cond {
-        Value::Object(o) if o.len() == 1 => o.iter().next().map(|(k, v)| (k.as_str(), v)).unwrap_or(("", cond)),
+        Value::Object(o) if o.len() == 1 => o.iter().next().map_or(("", cond), |(k, v)| (k.as_str(), v)),
         Value::String(_) => ("$eq", cond),
         _ => return Err(invalid(format!("Invalid #id filter: {cond}"))),
     };

@@ -20,13 +20,16 @@ type KnnList = Vec<(String, f64)>;
 /// A ranked record: its id and score.
 type Scored = (String, Option<f64>);
 
+/// The fetched document, embedding and metadata of one record.
+type Fields = (Option<String>, Option<Vec<f32>>, Option<Metadata>);
+
 impl Engine {
     /// `search`: each search of the batch in turn.
     pub(super) fn search_records(&self, collection: Uuid, req: &SearchRequest) -> Result<SearchResult> {
         let mut out = SearchResult::default();
         for s in &req.searches {
             let rows = self.one_search(collection, s)?;
-            self.project(collection, s, rows, &mut out)?;
+            self.project(collection, s, &rows, &mut out)?;
         }
         Ok(out)
     }
@@ -37,14 +40,17 @@ impl Engine {
         if f.ids.is_none() && f.exclude_ids.is_empty() && f.r#where.is_none() {
             return Ok(None);
         }
+        // `get` refuses an empty or repeated id list; here they mean "nothing" and "once".
+        let ids = f.ids.as_ref().map(|ids| {
+            let mut seen = HashSet::new();
+            ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect::<Vec<_>>()
+        });
+        if ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Some(Vec::new()));
+        }
         let got = self.get_records(
             collection,
-            &GetRequest {
-                ids: f.ids.clone(),
-                r#where: f.r#where.clone(),
-                include: Vec::new(),
-                ..GetRequest::default()
-            },
+            &GetRequest { ids, r#where: f.r#where.clone(), include: Vec::new(), ..GetRequest::default() },
         )?;
         let excluded: HashSet<&str> = f.exclude_ids.iter().map(String::as_str).collect();
         let mut seen = HashSet::new();
@@ -159,7 +165,7 @@ impl Engine {
     }
 
     /// Appends one search's payload: the selected fields of its records.
-    fn project(&self, collection: Uuid, s: &Search, rows: Vec<Scored>, out: &mut SearchResult) -> Result<()> {
+    fn project(&self, collection: Uuid, s: &Search, rows: &[Scored], out: &mut SearchResult) -> Result<()> {
         let has = |k: &str| s.select.iter().any(|x| x == k);
         let md_keys: Vec<&String> = s
             .select
@@ -178,7 +184,7 @@ impl Engine {
             include.push(Include::Metadatas);
         }
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
-        let mut fetched: HashMap<String, (Option<String>, Option<Vec<f32>>, Option<Metadata>)> = HashMap::new();
+        let mut fetched: HashMap<String, Fields> = HashMap::new();
         if !include.is_empty() && !ids.is_empty() {
             let g =
                 self.get_records(collection, &GetRequest { ids: Some(ids.clone()), include, ..GetRequest::default() })?;

@@ -92,7 +92,7 @@ impl Engine {
                 let v: serde_json::Value = serde_json::from_str(&text).context("stored metadata is not JSON")?;
                 if let Some(x) = v.get(key) {
                     if let Ok(MetadataValue::Sparse(s)) = MetadataValue::from_json(key, x) {
-                        docs.push((id, s));
+                        docs.push((id, *s));
                     }
                 }
             }

@@ -1,0 +1,388 @@
+//! The Search API against a brute-force reference written here: random records (dense vectors,
+//! sparse vectors, metadata), every rank operator, `GroupBy` with `MinK`/`MaxK`, paging and
+//! select, under filters matching no record, one record, some and all. The reference computes
+//! exact L2 distances and inner products itself and evaluates the rank tree with its own code.
+
+use chroma_store::Engine;
+use chroma_types::filter::parse_where;
+use chroma_types::search::{
+    Aggregate, GroupBy, Knn, KnnQuery, Rank, Search, SearchFilter, SearchRequest, EMBEDDING_KEY,
+};
+use chroma_types::{
+    AddRequest, ChromaApi, CreateCollection, Metadata, MetadataValue, Settings, SparseVector, DEFAULT_DATABASE,
+    DEFAULT_TENANT,
+};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+
+const N: usize = 300;
+const DIM: usize = 8;
+const VOCAB: u32 = 40;
+
+/// xorshift64*: deterministic data without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn sparse(&mut self) -> SparseVector {
+        let mut idx: Vec<u32> = (0..=self.next() % 5).map(|_| (self.next() % u64::from(VOCAB)) as u32).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let vals = idx.iter().map(|_| 0.1 + self.unit()).collect();
+        SparseVector::new(idx, vals, None).unwrap()
+    }
+}
+
+/// Which records a filter lets through, by the reference's own reading.
+type Pred = Box<dyn Fn(&Rec) -> bool>;
+
+struct Rec {
+    id: String,
+    emb: Vec<f32>,
+    sp: SparseVector,
+    g: i64,
+    p: f64,
+}
+
+fn setup() -> (Engine, uuid::Uuid, Vec<Rec>) {
+    let e = Engine::ephemeral(Settings::default()).unwrap();
+    let md: Metadata = [("hnsw:search_ef".to_string(), MetadataValue::Int(400))].into();
+    let c =
+        e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("search").metadata(md)).unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let recs: Vec<Rec> = (0..N)
+        .map(|i| Rec {
+            id: format!("r{i:03}"),
+            emb: (0..DIM).map(|_| rng.unit()).collect(),
+            sp: rng.sparse(),
+            g: (rng.next() % 5) as i64,
+            p: f64::from(rng.unit()),
+        })
+        .collect();
+    let req =
+        AddRequest::new(recs.iter().map(|r| r.id.clone()).collect(), recs.iter().map(|r| r.emb.clone()).collect())
+            .documents(recs.iter().map(|r| Some(format!("doc {}", r.id))).collect())
+            .metadatas(
+                recs.iter()
+                    .map(|r| {
+                        Some(Metadata::from([
+                            ("g".to_string(), MetadataValue::Int(r.g)),
+                            ("p".to_string(), MetadataValue::Float(r.p)),
+                            ("sp".to_string(), MetadataValue::Sparse(Box::new(r.sp.clone()))),
+                        ]))
+                    })
+                    .collect(),
+            );
+    e.add(c.id, req).unwrap();
+    (e, c.id, recs)
+}
+
+// ---- the reference ----
+
+fn l2(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(x - y) * f64::from(x - y)).sum()
+}
+
+fn ip(a: &SparseVector, b: &SparseVector) -> f64 {
+    let m: HashMap<u32, f32> = a.indices.iter().copied().zip(a.values.iter().copied()).collect();
+    b.indices.iter().zip(&b.values).filter_map(|(i, v)| m.get(i).map(|x| f64::from(x * v))).sum()
+}
+
+/// A Knn's list by brute force: (id, distance) nearest first.
+fn ref_knn(k: &Knn, recs: &[&Rec]) -> Vec<(String, f64)> {
+    let mut all: Vec<(String, f64)> = match &k.query {
+        KnnQuery::Dense(q) => recs.iter().map(|r| (r.id.clone(), l2(q, &r.emb))).collect(),
+        KnnQuery::Sparse(q) => recs
+            .iter()
+            .filter(|r| r.sp.indices.iter().any(|i| q.indices.contains(i)))
+            .map(|r| (r.id.clone(), -ip(q, &r.sp)))
+            .collect(),
+    };
+    all.sort_by(|a, b| a.1.total_cmp(&b.1));
+    all.truncate(k.limit);
+    all
+}
+
+fn ref_eval(r: &Rank, id: &str, lists: &mut std::slice::Iter<'_, (Knn, Vec<(String, f64)>)>) -> Option<f64> {
+    let many = |v: &[Rank], lists: &mut std::slice::Iter<'_, (Knn, Vec<(String, f64)>)>| -> Vec<Option<f64>> {
+        v.iter().map(|x| ref_eval(x, id, lists)).collect()
+    };
+    match r {
+        Rank::Knn(_) => {
+            let (k, l) = lists.next().unwrap();
+            match l.iter().position(|(x, _)| x == id) {
+                Some(pos) => Some(if k.return_rank { pos as f64 } else { l[pos].1 }),
+                None => k.default,
+            }
+        }
+        Rank::Val(v) => Some(*v),
+        Rank::Sum(v) => many(v, lists).into_iter().sum(),
+        Rank::Mul(v) => many(v, lists).into_iter().product(),
+        Rank::Max(v) => many(v, lists).into_iter().try_fold(f64::MIN, |a, x| x.map(|x| a.max(x))),
+        Rank::Min(v) => many(v, lists).into_iter().try_fold(f64::MAX, |a, x| x.map(|x| a.min(x))),
+        Rank::Sub(a, b) => {
+            let (a, b) = (ref_eval(a, id, lists), ref_eval(b, id, lists));
+            Some(a? - b?)
+        }
+        Rank::Div(a, b) => {
+            let (a, b) = (ref_eval(a, id, lists), ref_eval(b, id, lists));
+            Some(a? / b?)
+        }
+        Rank::Abs(a) => ref_eval(a, id, lists).map(f64::abs),
+        Rank::Exp(a) => ref_eval(a, id, lists).map(f64::exp),
+        Rank::Log(a) => ref_eval(a, id, lists).map(f64::ln),
+    }
+}
+
+fn knns_of(r: &Rank) -> Vec<Knn> {
+    r.knns().into_iter().cloned().collect()
+}
+
+/// The whole search by brute force: (id, score) in answer order.
+fn reference(recs: &[Rec], allowed: &dyn Fn(&Rec) -> bool, s: &Search) -> Vec<(String, f64)> {
+    let pool: Vec<&Rec> = recs.iter().filter(|r| allowed(r)).collect();
+    let rank = s.rank.as_ref().unwrap();
+    let lists: Vec<(Knn, Vec<(String, f64)>)> = knns_of(rank)
+        .into_iter()
+        .map(|k| {
+            let l = ref_knn(&k, &pool);
+            (k, l)
+        })
+        .collect();
+    let mut cands: Vec<String> = lists.iter().flat_map(|(_, l)| l.iter().map(|(id, _)| id.clone())).collect();
+    let mut seen = HashSet::new();
+    cands.retain(|c| seen.insert(c.clone()));
+    let mut scored: Vec<(String, f64)> =
+        cands.into_iter().filter_map(|id| ref_eval(rank, &id, &mut lists.iter()).map(|s| (id, s))).collect();
+    scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    if let Some(g) = &s.group_by {
+        let by_id: HashMap<&str, &Rec> = recs.iter().map(|r| (r.id.as_str(), r)).collect();
+        let mut groups: HashMap<i64, Vec<(String, f64)>> = HashMap::new();
+        for x in scored {
+            groups.entry(by_id[x.0.as_str()].g).or_default().push(x);
+        }
+        scored = Vec::new();
+        for (_, mut m) in groups {
+            let key = |x: &(String, f64)| if g.aggregate.keys[0] == "#score" { x.1 } else { by_id[x.0.as_str()].p };
+            m.sort_by(|a, b| {
+                let o = key(a).total_cmp(&key(b));
+                (if g.aggregate.max { o.reverse() } else { o }).then(a.1.total_cmp(&b.1)).then(a.0.cmp(&b.0))
+            });
+            m.truncate(g.aggregate.k);
+            scored.extend(m);
+        }
+        scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    }
+    scored.into_iter().skip(s.offset).take(s.limit.unwrap_or(usize::MAX)).collect()
+}
+
+// ---- the rank expressions ----
+
+fn dense(q: &[f32], limit: usize, default: Option<f64>, return_rank: bool) -> Rank {
+    Rank::Knn(Knn { query: KnnQuery::Dense(q.to_vec()), key: EMBEDDING_KEY.into(), limit, default, return_rank })
+}
+
+fn sparse(q: &SparseVector, limit: usize, default: Option<f64>, return_rank: bool) -> Rank {
+    Rank::Knn(Knn { query: KnnQuery::Sparse(q.clone()), key: "sp".into(), limit, default, return_rank })
+}
+
+#[allow(clippy::unnecessary_box_returns)] // the operands of Rank::Sub/Div/... are boxed
+fn b(r: Rank) -> Box<Rank> {
+    Box::new(r)
+}
+
+/// Rrf as the clients expand it: -(sum of w / (k + rank)).
+fn rrf(ranks: Vec<Rank>, k: f64, w: &[f64]) -> Rank {
+    let terms: Vec<Rank> = ranks
+        .into_iter()
+        .zip(w)
+        .map(|(r, w)| Rank::Div(b(Rank::Val(*w)), b(Rank::Sum(vec![Rank::Val(k), r]))))
+        .collect();
+    Rank::Mul(vec![Rank::Val(-1.0), Rank::Sum(terms)])
+}
+
+fn expressions(q: &[f32], sq: &SparseVector) -> Vec<(&'static str, Rank)> {
+    vec![
+        ("knn", dense(q, 10, None, false)),
+        ("knn rank", dense(q, 7, None, true)),
+        ("sparse", sparse(sq, 10, None, false)),
+        ("sparse rank", sparse(sq, 5, None, true)),
+        ("rrf", rrf(vec![dense(q, 20, Some(1000.0), true), sparse(sq, 20, Some(1000.0), true)], 60.0, &[1.0, 1.0])),
+        (
+            "rrf weighted",
+            rrf(vec![dense(q, 15, Some(50.0), true), sparse(sq, 15, Some(50.0), true)], 10.0, &[0.7, 0.3]),
+        ),
+        ("sum no default", Rank::Sum(vec![dense(q, 30, None, false), sparse(sq, 30, None, false)])),
+        ("sub", Rank::Sub(b(dense(q, 12, Some(3.0), false)), b(sparse(sq, 12, Some(0.0), false)))),
+        ("mul", Rank::Mul(vec![dense(q, 10, None, false), Rank::Val(0.5), Rank::Val(-2.0)])),
+        ("div", Rank::Div(b(dense(q, 10, None, false)), b(Rank::Val(4.0)))),
+        ("abs", Rank::Abs(b(sparse(sq, 10, None, false)))),
+        ("exp", Rank::Exp(b(dense(q, 10, None, false)))),
+        ("log", Rank::Log(b(Rank::Sum(vec![Rank::Val(1.0), dense(q, 10, None, false)])))),
+        ("min", Rank::Min(vec![dense(q, 10, Some(9.0), false), Rank::Val(0.4)])),
+        ("max", Rank::Max(vec![dense(q, 10, Some(9.0), false), sparse(sq, 10, Some(-0.5), false)])),
+    ]
+}
+
+#[test]
+fn every_rank_expression_and_group_by_matches_brute_force() {
+    let (e, cid, recs) = setup();
+    let mut rng = Rng(42);
+    let one = recs[17].id.clone();
+    let filters: Vec<(&str, SearchFilter, Pred)> = vec![
+        ("none", SearchFilter::default(), Box::new(|_| true)),
+        (
+            "all",
+            SearchFilter {
+                r#where: parse_where(Some(&json!({"p": {"$gte": 0.0}}))).unwrap(),
+                ..SearchFilter::default()
+            },
+            Box::new(|_| true),
+        ),
+        (
+            "some",
+            SearchFilter {
+                r#where: parse_where(Some(&json!({"g": {"$in": [1, 3]}}))).unwrap(),
+                ..SearchFilter::default()
+            },
+            Box::new(|r| r.g == 1 || r.g == 3),
+        ),
+        (
+            "one",
+            SearchFilter { ids: Some(vec![one.clone(), "missing".into(), one.clone()]), ..SearchFilter::default() },
+            Box::new(move |r| r.id == one),
+        ),
+        (
+            "excluded",
+            SearchFilter {
+                exclude_ids: recs.iter().filter(|r| r.g == 0).map(|r| r.id.clone()).collect(),
+                ..SearchFilter::default()
+            },
+            Box::new(|r| r.g != 0),
+        ),
+        ("empty id list", SearchFilter { ids: Some(Vec::new()), ..SearchFilter::default() }, Box::new(|_| false)),
+        (
+            "zero",
+            SearchFilter { r#where: parse_where(Some(&json!({"g": 99}))).unwrap(), ..SearchFilter::default() },
+            Box::new(|_| false),
+        ),
+    ];
+    let groupings = [
+        None,
+        Some(GroupBy {
+            keys: vec!["g".into()],
+            aggregate: Aggregate { max: false, keys: vec!["#score".into()], k: 2 },
+        }),
+        Some(GroupBy { keys: vec!["g".into()], aggregate: Aggregate { max: true, keys: vec!["p".into()], k: 1 } }),
+    ];
+    let mut checked = 0;
+    for round in 0..3 {
+        let q: Vec<f32> = (0..DIM).map(|_| rng.unit()).collect();
+        let sq = rng.sparse();
+        for (fname, filter, pred) in &filters {
+            for (ename, rank) in expressions(&q, &sq) {
+                for (gi, group_by) in groupings.iter().enumerate() {
+                    let (offset, limit) = if round == 1 { (2, Some(5)) } else { (0, None) };
+                    let s = Search {
+                        filter: filter.clone(),
+                        rank: Some(rank.clone()),
+                        group_by: group_by.clone(),
+                        offset,
+                        limit,
+                        select: vec!["#score".into(), "#document".into(), "g".into()],
+                    };
+                    let want = reference(&recs, pred.as_ref(), &s);
+                    let got = e.search(cid, SearchRequest { searches: vec![s], ..SearchRequest::default() }).unwrap();
+                    let what = format!("round {round}, filter {fname}, {ename}, grouping {gi}");
+                    let ids: Vec<&str> = want.iter().map(|(id, _)| id.as_str()).collect();
+                    assert_eq!(got.ids[0], ids, "{what}");
+                    let scores = got.scores[0].as_ref().unwrap();
+                    for ((_, w), g) in want.iter().zip(scores) {
+                        let g = g.unwrap();
+                        assert!((w - g).abs() <= 1e-4 * (1.0 + w.abs()), "{what}: score {g} != {w}");
+                    }
+                    let docs = got.documents[0].as_ref().unwrap();
+                    for (id, d) in got.ids[0].iter().zip(docs) {
+                        assert_eq!(d.as_deref(), Some(format!("doc {id}").as_str()), "{what}");
+                    }
+                    // Only the selected metadata key comes back.
+                    for m in got.metadatas[0].as_ref().unwrap() {
+                        assert_eq!(m.as_ref().unwrap().keys().collect::<Vec<_>>(), vec!["g"], "{what}");
+                    }
+                    if fname.contains("zero") || fname.contains("empty") {
+                        assert!(got.ids[0].is_empty());
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 3 * 7 * 15 * 3);
+}
+
+#[test]
+fn no_rank_pages_the_filtered_records_and_sparse_values_round_trip() {
+    let (e, cid, recs) = setup();
+    let s = Search {
+        filter: SearchFilter { r#where: parse_where(Some(&json!({"g": 2}))).unwrap(), ..SearchFilter::default() },
+        offset: 1,
+        limit: Some(3),
+        select: vec!["#metadata".into(), "#embedding".into(), "#score".into()],
+        ..Search::default()
+    };
+    let batch = SearchRequest {
+        searches: vec![s.clone(), Search { limit: Some(2), ..Search::default() }],
+        ..SearchRequest::default()
+    };
+    let got = e.search(cid, batch).unwrap();
+    let want: Vec<&Rec> = recs.iter().filter(|r| r.g == 2).skip(1).take(3).collect();
+    assert_eq!(got.ids[0], want.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    assert_eq!(got.ids[1], vec!["r000", "r001"]);
+    assert!(got.scores[0].as_ref().unwrap().iter().all(Option::is_none));
+    assert!(got.documents[0].is_none() && got.metadatas[1].is_none());
+    for (r, (m, emb)) in
+        want.iter().zip(got.metadatas[0].as_ref().unwrap().iter().zip(got.embeddings[0].as_ref().unwrap()))
+    {
+        assert_eq!(m.as_ref().unwrap()["sp"], MetadataValue::Sparse(Box::new(r.sp.clone())));
+        assert_eq!(emb.as_ref().unwrap(), &r.emb);
+    }
+    assert_eq!(got.select[0], vec!["#metadata", "#embedding", "#score"]);
+}
+
+#[test]
+fn sparse_index_follows_writes() {
+    let (e, cid, recs) = setup();
+    let q = recs[5].sp.clone();
+    let run = |e: &Engine| {
+        let s = Search { rank: Some(sparse(&q, 3, None, false)), ..Search::default() };
+        e.search(cid, SearchRequest { searches: vec![s], ..SearchRequest::default() }).unwrap().ids.remove(0)
+    };
+    assert!(run(&e).contains(&recs[5].id) || !run(&e).is_empty());
+    // A new record holding the query scaled up must come first at once.
+    let big = SparseVector::new(q.indices.clone(), q.values.iter().map(|v| v * 100.0).collect(), None).unwrap();
+    let md = Metadata::from([("sp".to_string(), MetadataValue::Sparse(Box::new(big)))]);
+    e.add(cid, AddRequest::new(vec!["new".into()], vec![vec![0.5; DIM]]).metadatas(vec![Some(md)])).unwrap();
+    assert_eq!(run(&e)[0], "new");
+    e.delete(cid, chroma_types::DeleteRequest { ids: Some(vec!["new".into()]), ..Default::default() }).unwrap();
+    assert!(!run(&e).contains(&"new".to_string()));
+}
+
+#[test]
+fn bad_sparse_metadata_is_refused_whole() {
+    let (e, cid, _) = setup();
+    let bad =
+        serde_json::from_value::<MetadataValue>(json!({"#type": "sparse_vector", "indices": [3, 1], "values": [1, 2]}));
+    assert!(bad.is_err());
+    // A dense query of the wrong dimension is the query path's clear error.
+    let s = Search { rank: Some(dense(&[1.0, 2.0], 3, None, false)), ..Search::default() };
+    let err = e.search(cid, SearchRequest { searches: vec![s], ..SearchRequest::default() }).unwrap_err();
+    assert!(err.message.contains("dimension"), "{}", err.message);
+    assert_eq!(e.count(cid).unwrap(), N);
+}
