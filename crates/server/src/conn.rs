@@ -191,13 +191,13 @@ impl Activity {
             }
             Some(match (s.head_started, t.header_read, t.idle) {
                 (Some(h), Some(limit), _) => h + limit,
-                // A head without a time limit: nothing to time until its request begins.
-                (Some(_), None, _) => recheck,
                 (None, header, Some(idle)) => {
                     let idle_at = s.last + idle;
                     header.map_or(idle_at, |limit| idle_at.min(now + limit))
                 }
-                (None, _, None) => recheck,
+                // A head without a time limit (nothing to time until its request begins), or
+                // no idle limit: look again later.
+                (Some(_), None, _) | (None, _, None) => recheck,
             })
         })
     }
