@@ -22,11 +22,11 @@ pub use pg::schema_version;
 
 use cache::Cache;
 use chroma_store::Engine;
+use chroma_types::search::{SearchRequest, SearchResult};
 use chroma_types::{
     AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult,
     IndexingStatus, QueryRequest, QueryResult, Result, Settings, Tenant, UpdateCollection, UpdateRequest,
 };
-use chroma_types::search::{SearchRequest, SearchResult};
 use log::Op;
 use pg::{pg_err, Pool};
 use std::path::PathBuf;
