@@ -15,7 +15,8 @@
 #            FUZZ_SECONDS (default 15) each, seeded from crates/fuzz/corpus/; a failing input
 #            is written to target/fuzz-failures/<target>/ with the command that replays it
 #   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
-#            0.5.23 and 1.5.9 against one running `chroma-rs run`; its /openapi.json through
+#            0.5.23 and 1.5.9 against one running `chroma-rs run`, and under 1.5.9 against a node
+#            on PostgreSQL (`run --storage`, scripts/fixtures/start-postgres.sh); its /openapi.json through
 #            openapi-spec-validator (scripts/check-openapi.py)
 #   python   the chroma_rs Python package (crates/python): wheel built with maturin, its own tests
 #            and our pytest suite in process (PersistentClient and EphemeralClient)
@@ -176,6 +177,22 @@ step_api() {
     CHROMA_RS_URL="http://127.0.0.1:18790" "$CHROMA_RS_VENVS/chroma-$v/bin/python" -m pytest -q -p no:cacheprovider tests || rc=1
     stop_server
   done
+  # The same tests against a node on PostgreSQL (`run --storage`, issue 15): the 1.5.9 client.
+  local pg_url
+  if pg_url=$(timeout 600 bash scripts/fixtures/start-postgres.sh 2>"$LOG_DIR/postgres-start-api.log" </dev/null | tail -1) \
+    && psql "$pg_url" -q -c "DROP DATABASE IF EXISTS api_node" -c "CREATE DATABASE api_node" >/dev/null; then
+    stop_server
+    ALLOW_RESET=TRUE "$CHROMA_RS_BIN" run --storage "${pg_url%/*}/api_node" --host 127.0.0.1 --port 18790 \
+      >"$LOG_DIR/server-api-postgres.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18790/api/v2/heartbeat >/dev/null 2>&1 && break; sleep 0.2; done
+    say "api: pytest tests/ with chromadb 1.5.9 against a node on PostgreSQL"
+    CHROMA_RS_URL="http://127.0.0.1:18790" "$CHROMA_RS_VENVS/chroma-1.5.9/bin/python" -m pytest -q -p no:cacheprovider tests || rc=1
+    stop_server
+  else
+    echo "PostgreSQL could not be started (see $LOG_DIR/postgres-start-api.log)" >&2
+    rc=1
+  fi
   start_server 18790 api-openapi || return 1
   say "api: /openapi.json through openapi-spec-validator, /docs"
   "$CHROMA_RS_VENVS/tools/bin/python" scripts/check-openapi.py "http://127.0.0.1:18790" || rc=1
