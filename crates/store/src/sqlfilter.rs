@@ -194,6 +194,17 @@ impl Builder {
         if self.dialect.contains_needs_trigram && needle.chars().count() < 3 {
             return "0".into();
         }
+        if self.dialect.contains_wildcards && needle.contains(['_', '%']) {
+            // Each `_` / `%` is any one character, the rest literal: a regular expression, run
+            // by `chroma_regexp` on each document (no trigram candidates: a wildcard term may
+            // have none).
+            let pattern: String = needle
+                .chars()
+                .map(|c| if c == '_' || c == '%' { ".".to_string() } else { regex::escape(&c.to_string()) })
+                .collect();
+            let p = self.p(Value::Text(pattern));
+            return format!("(r.document IS NOT NULL AND chroma_regexp({p}, r.document))");
+        }
         let fold = self.dialect.contains_case_insensitive;
         // Parameters are positional: the index query's goes first, as in the text.
         let candidates = if fold { None } else { trigram_query(needle) }.map(|query| {

@@ -538,15 +538,28 @@ fn eval_where(w: &Where, md: Option<&Metadata>, doc: Option<&str>, d: Dialect) -
     }
 }
 
+/// `$contains`: the term literally, or with [`Dialect::contains_wildcards`] each `_` / `%` as
+/// any one character (how Chroma 0.4/0.5's own tests model their `LIKE`).
+fn contains(text: &str, needle: &str, d: Dialect) -> bool {
+    if d.contains_wildcards && needle.contains(['_', '%']) {
+        let chars: Vec<char> = needle.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        return t.len() >= chars.len()
+            && t.windows(chars.len())
+                .any(|w| w.iter().zip(&chars).all(|(a, b)| (*b == '_' || *b == '%') && *a != '\n' || a == b));
+    }
+    text.contains(needle)
+}
+
 fn eval_doc(wd: &WhereDocument, doc: Option<&str>, d: Dialect) -> bool {
     let missing_ok = d.not_contains_matches_missing_document;
     let re = |p: &str| regex::Regex::new(p).unwrap();
     match wd {
         WhereDocument::And(p) => p.iter().all(|x| eval_doc(x, doc, d)),
         WhereDocument::Or(p) => p.iter().any(|x| eval_doc(x, doc, d)),
-        WhereDocument::Contains(s) => doc.is_some_and(|t| t.contains(s.as_str())),
+        WhereDocument::Contains(s) => doc.is_some_and(|t| contains(t, s, d)),
         WhereDocument::NotContains(s) => match doc {
-            Some(t) => !t.contains(s.as_str()),
+            Some(t) => !contains(t, s, d),
             None => missing_ok,
         },
         WhereDocument::Regex(p) => doc.is_some_and(|t| re(p).is_match(t)),

@@ -328,6 +328,10 @@ pub struct Dialect {
     pub not_contains_matches_missing_document: bool,
     /// `$contains` ignores case (0.4.x over HTTP did, by accident; 1.x does not).
     pub contains_case_insensitive: bool,
+    /// `$contains` / `$not_contains` read `_` and `%` in the term as "any one character"
+    /// (0.4.x and 0.5.x matched documents with SQL `LIKE`, and their own test suites model
+    /// those characters so); 1.x matches the term literally.
+    pub contains_wildcards: bool,
     /// `$contains` terms shorter than 3 characters match nothing (0.4.x trigram index quirk).
     pub contains_needs_trigram: bool,
     /// `get` without ids returns records ordered by id (0.4.x) instead of insertion order.
@@ -344,6 +348,7 @@ impl Dialect {
         ne_matches_missing: true,
         not_contains_matches_missing_document: true,
         contains_case_insensitive: false,
+        contains_wildcards: false,
         contains_needs_trigram: false,
         get_ordered_by_id: false,
         legacy_metadata_keys: false,
@@ -353,6 +358,7 @@ impl Dialect {
         ne_matches_missing: false,
         not_contains_matches_missing_document: false,
         contains_case_insensitive: false,
+        contains_wildcards: true,
         contains_needs_trigram: false,
         get_ordered_by_id: true,
         legacy_metadata_keys: true,
