@@ -54,41 +54,11 @@ else
   done
 fi
 
-# ---- hypothesis cap plugin
-mkdir -p "$WORK/plugin"
-# Health checks time data generation; the suites run side by side on CI's 2 cores, where a slow
-# example is the machine, not the server: they are all suppressed, also where a test's own
-# @settings(suppress_health_check=[...], deadline=...) would bring them back (so are deadlines).
-cat >"$WORK/plugin/chroma_rs_cap.py" <<'EOF'
-import hypothesis
-
-def _no_health_checks():
-    init = hypothesis.settings.__init__
-
-    def patched(self, *args, **kwargs):
-        if "suppress_health_check" in kwargs:
-            kwargs["suppress_health_check"] = list(hypothesis.HealthCheck)
-        if "deadline" in kwargs:
-            kwargs["deadline"] = None
-        init(self, *args, **kwargs)
-
-    hypothesis.settings.__init__ = patched
-
-def pytest_configure(config):
-    _no_health_checks()
-    hypothesis.settings.register_profile(
-        "chroma_rs_cap",
-        max_examples=10,
-        stateful_step_count=20,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(hypothesis.HealthCheck),
-        # No shrinking: a failure is reported as found instead of minutes later.
-        phases=[hypothesis.Phase.explicit, hypothesis.Phase.reuse, hypothesis.Phase.generate],
-    )
-    hypothesis.settings.load_profile("chroma_rs_cap")
-EOF
+# ---- hypothesis cap plugin: crates/python/tests/chroma_suite/chroma_rs_cap.py (shared with
+# scripts/chroma-suite-inprocess.sh). Health checks and deadlines time data generation; the
+# suites run side by side on CI's 2 cores, where a slow example is the machine, not the server:
+# the plugin turns them off, also where a test's own @settings would bring them back.
+PLUGIN_DIR="$ROOT/crates/python/tests/chroma_suite"
 
 # ---- files and deselects, with reasons
 COMMON_FILES=(
@@ -173,7 +143,7 @@ cd "$SITE"
 set +e
 CHROMA_INTEGRATION_TEST_ONLY=1 CHROMA_API_IMPL=chromadb.api.fastapi.FastAPI \
 CHROMA_SERVER_HOST="$HOST" CHROMA_SERVER_HTTP_PORT="$PORT" ANONYMIZED_TELEMETRY=False \
-PYTHONPATH="$WORK/plugin${PYTHONPATH:+:$PYTHONPATH}" \
+PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
   "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
 rc=$?
 set -e

@@ -1,4 +1,5 @@
-"""Hypothesis capped as scripts/chroma-suite.sh caps it: 10 examples, 20 steps, no deadline, no
+"""pytest plugin for Chroma's own suites (scripts/chroma-suite.sh, scripts/chroma-suite-inprocess.sh):
+hypothesis capped at 10 examples, 20 steps, no deadline, no
 shrinking, and no health checks (see the note there: they time data generation, which a busy
 machine slows)."""
 import hypothesis
