@@ -127,6 +127,18 @@ fn proc_status(key: &str) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// The CPU's model name (Linux `/proc/cpuinfo`), for the record: figures depend on it.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
 fn cpu_seconds() -> f64 {
     // utime + stime of this process from /proc/self/stat (clock ticks of 100 Hz)
     std::fs::read_to_string("/proc/self/stat")
@@ -375,7 +387,8 @@ fn main() {
     eprintln!("[chroma-rs-bench] {} on {ds}: load phase", a.label);
     let mut res = json!({"label": a.label, "system": "chroma-rs", "dataset": ds,
                          "mode": if a.ephemeral { "ephemeral" } else { "persistent" }, "payload": "full",
-                         "time": utc_now(), "version": VERSION});
+                         "time": utc_now(), "version": VERSION, "cpu": cpu_model(),
+                         "simd_cap": std::env::var("CHROMA_RS_SIMD").unwrap_or_default()});
     if a.ephemeral {
         // one process: nothing to reopen
         res["load"] = phase_load(&a);

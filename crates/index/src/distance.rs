@@ -6,6 +6,11 @@
 //! LLVM vectorises with the baseline SIMD of the target, e.g. SSE2 or NEON).
 //! [`supported_kernels`] lists every family the CPU can run, for benchmarks and cross-checks.
 //!
+//! The environment variable `CHROMA_RS_SIMD` (`avx2` or `scalar`; read once, at the first
+//! distance) caps the family, so one AVX-512 machine can measure what an AVX2-only CPU gets
+//! (the README's AVX2 figures). A family the CPU lacks, or an unknown value, is ignored with a
+//! message on stderr: the knob can slow a process down, never make it fault.
+//!
 //! All public functions here compute over the common prefix `min(a.len(), b.len())` and never
 //! panic; the index validates dimensions before calling them.
 
@@ -63,8 +68,35 @@ pub(crate) fn kernels() -> Kernels {
     *KERNELS.get_or_init(detect)
 }
 
-/// The best family the running CPU supports.
+/// Environment variable that caps the kernel family (see the module docs).
+pub const SIMD_ENV: &str = "CHROMA_RS_SIMD";
+
+/// The best family the running CPU supports, capped by `CHROMA_RS_SIMD`.
 fn detect() -> Kernels {
+    let cap = std::env::var(SIMD_ENV).ok().filter(|v| !v.is_empty());
+    let best = best_supported();
+    let Some(cap) = cap else { return best };
+    if let Some(k) = supported_kernels().into_iter().find(|k| names_family(&cap, k.0.name)) {
+        return k.0;
+    }
+    let known: Vec<&str> = supported_kernels().iter().map(|k| k.0.name).collect();
+    eprintln!(
+        "chroma-rs: {SIMD_ENV}={cap:?} is not a kernel family this CPU runs ({}); using {}",
+        known.join(", "),
+        best.name
+    );
+    best
+}
+
+/// Whether `CHROMA_RS_SIMD`'s value names the family `name` ("avx2" or "avx2+fma";
+/// "avx512" or "avx512f"; "scalar"), ignoring case.
+fn names_family(value: &str, name: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    v == name || Some(v.as_str()) == name.split('+').next() || v == name.trim_end_matches('f')
+}
+
+/// The best family the running CPU supports.
+fn best_supported() -> Kernels {
     #[cfg(target_arch = "x86_64")]
     {
         if has_avx512() {
@@ -134,7 +166,8 @@ pub fn supported_kernels() -> Vec<KernelFamily> {
     v
 }
 
-/// Name of the kernel family in use ("avx512f", "avx2+fma" or "scalar").
+/// Name of the kernel family in use ("avx512f", "avx2+fma" or "scalar"): the best the CPU
+/// supports unless `CHROMA_RS_SIMD` caps it.
 pub fn simd_level() -> &'static str {
     kernels().name
 }
@@ -481,6 +514,17 @@ mod tests {
     }
     fn ref_dot(a: &[f32], b: &[f32]) -> f64 {
         a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+    }
+
+    #[test]
+    fn simd_env_values_name_families() {
+        assert!(names_family("avx2", "avx2+fma"));
+        assert!(names_family("AVX2+FMA", "avx2+fma"));
+        assert!(names_family("avx512", "avx512f"));
+        assert!(names_family("scalar", "scalar"));
+        assert!(!names_family("avx", "avx2+fma"));
+        assert!(!names_family("avx2", "avx512f"));
+        assert!(!names_family("sse", "scalar"));
     }
 
     #[test]
