@@ -1,8 +1,10 @@
 //! [`Collection`]: a handle on one collection, with the record calls.
 
 use crate::args::{Delete, Get, Query, Records, Update};
+use crate::search::Search;
 use chroma_types::filter::{parse_where, parse_where_document};
 use chroma_types::metadata::metadata_from_json;
+use chroma_types::search::{ReadLevel, SearchRequest, SearchResult};
 use chroma_types::{
     ChromaApi, DeleteRequest, Dialect, Error, GetRequest, GetResult, Include, Metadata, QueryRequest, QueryResult,
     Result, UpdateCollection,
@@ -152,6 +154,27 @@ impl Collection {
             dialect: self.dialect,
         };
         self.api.query(self.model.id, req)
+    }
+
+    /// One search of the Search API (Python's `collection.search(Search()...)`); see
+    /// [`crate::search`].
+    pub fn search(&self, search: Search) -> Result<SearchResult> {
+        self.search_many(vec![search])
+    }
+
+    /// Several searches in one call, answered in order (one payload per search).
+    pub fn search_many(&self, searches: Vec<Search>) -> Result<SearchResult> {
+        self.search_at(searches, ReadLevel::default())
+    }
+
+    /// Several searches at a read level (1.x `read_level`; chroma-rs's own engine reads every
+    /// acknowledged write at every level).
+    pub fn search_at(&self, searches: Vec<Search>, read_level: ReadLevel) -> Result<SearchResult> {
+        if searches.is_empty() {
+            return Err(Error::invalid("A search call needs at least one search"));
+        }
+        let searches = searches.into_iter().map(Search::into_plan).collect::<Result<Vec<_>>>()?;
+        self.api.search(self.model.id, SearchRequest { searches, read_level })
     }
 
     /// How many records the collection holds.

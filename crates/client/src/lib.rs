@@ -41,7 +41,8 @@
 //! or downloaded at first use). `tls` adds `https://` URLs.
 //!
 //! Modules: [`client`] (the [`Client`]), [`collection`] (the [`Collection`] handle), [`args`]
-//! (the argument builders), [`http`] (the HTTP backend).
+//! (the argument builders), [`search`] (the Search API builder: `Search`, `Knn`, `Rrf`,
+//! `GroupBy`, rank arithmetic), [`http`] (the HTTP backend).
 
 #![deny(missing_docs)]
 
@@ -50,6 +51,7 @@ pub mod client;
 pub mod collection;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod search;
 
 /// The JSON shapes of Chroma's HTTP API (the `chroma-wire` crate).
 #[cfg(feature = "http")]

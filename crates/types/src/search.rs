@@ -7,8 +7,11 @@
 //! position in that `Knn`'s list. `Rrf` is sent by the clients already expanded into this
 //! arithmetic (`-(w1/(k+rank1) + ...)`). See `docs/search.md`.
 
-use crate::filter::Where;
+use serde_json::{json, Map, Value};
+
+use crate::filter::{parse_where, Where};
 use crate::sparse::SparseVector;
+use crate::{Error, Result};
 
 /// The key of the dense embedding in `Knn.key`, `select` and filters.
 pub const EMBEDDING_KEY: &str = "#embedding";
@@ -160,6 +163,108 @@ pub struct SearchFilter {
     pub exclude_ids: Vec<String>,
     /// The rest of the `where` (metadata and `#document` clauses).
     pub r#where: Option<Where>,
+}
+
+impl SearchFilter {
+    /// Reads a search's `filter`: a 1.x `where` in which `#id` clauses (`$eq`, `$in`, `$ne`,
+    /// `$nin`) may stand at the top level or inside a top-level `$and`; they become the id
+    /// lists, the rest stays the `where`. Missing, `null` and `{}` mean no filter.
+    pub fn from_json(v: Option<&Value>) -> Result<Self> {
+        filter_from_json(v)
+    }
+}
+
+fn filter_from_json(v: Option<&Value>) -> Result<SearchFilter> {
+    let mut f = SearchFilter::default();
+    let Some(v) = v else { return Ok(f) };
+    if v.is_null() || v.as_object().is_some_and(Map::is_empty) {
+        return Ok(f);
+    }
+    let rest = take_ids(v, &mut f, true)?;
+    f.r#where = match rest {
+        None => None,
+        Some(w) => parse_where(Some(&w))?,
+    };
+    Ok(f)
+}
+
+fn take_ids(v: &Value, f: &mut SearchFilter, top: bool) -> Result<Option<Value>> {
+    let Value::Object(m) = v else { return Ok(Some(v.clone())) };
+    if let Some(Value::Array(parts)) = m.get("$and").filter(|_| m.len() == 1 && top) {
+        let mut kept = Vec::new();
+        for p in parts {
+            if let Some(rest) = take_ids(p, f, true)? {
+                kept.push(rest);
+            }
+        }
+        return Ok(match kept.len() {
+            0 => None,
+            1 => kept.pop(),
+            _ => Some(json!({ "$and": kept })),
+        });
+    }
+    if let Some(cond) = m.get(ID_KEY) {
+        if m.len() != 1 {
+            return Err(invalid("A where clause must hold exactly one key"));
+        }
+        if !top {
+            return Err(invalid("#id filters are supported at the top level or inside $and, not under $or"));
+        }
+        id_clause(cond, f)?;
+        return Ok(None);
+    }
+    if let Some(Value::Array(parts)) = m.get("$or") {
+        for p in parts {
+            take_ids(p, f, false)?;
+        }
+    }
+    if let Some(Value::Array(parts)) = m.get("$and") {
+        for p in parts {
+            take_ids(p, f, top)?;
+        }
+    }
+    Ok(Some(v.clone()))
+}
+
+fn id_clause(cond: &Value, f: &mut SearchFilter) -> Result<()> {
+    let strs = |v: &Value| -> Result<Vec<String>> {
+        let one = |x: &Value| {
+            x.as_str().map(str::to_string).ok_or_else(|| invalid(format!("#id operands must be strings, got {x}")))
+        };
+        match v {
+            Value::Array(a) => a.iter().map(one).collect(),
+            x => Ok(vec![one(x)?]),
+        }
+    };
+    let (op, operand) = match cond {
+        Value::Object(o) if o.len() == 1 => o.iter().next().map_or(("", cond), |(k, v)| (k.as_str(), v)),
+        Value::String(_) => ("$eq", cond),
+        _ => return Err(invalid(format!("Invalid #id filter: {cond}"))),
+    };
+    match op {
+        "$eq" | "$in" => {
+            if op == "$in" && !operand.is_array() {
+                return Err(invalid(format!("$in requires a list, got {operand}")));
+            }
+            let ids = strs(operand)?;
+            f.ids = Some(match f.ids.take() {
+                None => ids,
+                Some(prev) => prev.into_iter().filter(|x| ids.contains(x)).collect(),
+            });
+        }
+        "$ne" | "$nin" => {
+            if op == "$nin" && !operand.is_array() {
+                return Err(invalid(format!("$nin requires a list, got {operand}")));
+            }
+            f.exclude_ids.extend(strs(operand)?);
+        }
+        _ => return Err(invalid(format!("Unsupported operator {op} on #id (use $eq, $ne, $in or $nin)"))),
+    }
+    Ok(())
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::invalid(msg.into())
 }
 
 /// One search of a batch.
