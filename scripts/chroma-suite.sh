@@ -3,6 +3,9 @@
 #
 # usage: scripts/chroma-suite.sh <version> [extra pytest args...]
 #   version: 0.4.24 | 0.5.23 | 1.5.9   (venvs from scripts/setup-venvs.sh)
+#            1.5.9-cluster: the 1.5.9 suite in the mode Chroma runs it against its distributed
+#            server (CHROMA_CLUSTER_TEST_ONLY=1): the Search API, sparse vectors, fork count,
+#            indexing status and the filtering property tests through search
 #   env:  CHROMA_RS_VENVS  where the venvs live (default <repo>/.venvs)
 #         CHROMA_RS_SERVER command that serves chroma-rs: it gets "--path DIR --host 127.0.0.1 --port P"
 #                          appended (default: the chroma-server `serve` example, built here)
@@ -17,10 +20,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VERSION="${1:?usage: chroma-suite.sh <0.4.24|0.5.23|1.5.9> [pytest args]}"
+VERSION="${1:?usage: chroma-suite.sh <0.4.24|0.5.23|1.5.9|1.5.9-cluster> [pytest args]}"
 shift || true
 VENVS="${CHROMA_RS_VENVS:-$ROOT/.venvs}"
-VENV="$VENVS/chroma-$VERSION"
+VENV="$VENVS/chroma-${VERSION%-cluster}"
 PY="$VENV/bin/python"
 [ -x "$PY" ] || { echo "no venv $VENV (run scripts/setup-venvs.sh chroma-$VERSION)" >&2; exit 2; }
 SITE="$("$PY" -c 'import chromadb, os; print(os.path.dirname(os.path.dirname(chromadb.__file__)))')"
@@ -132,6 +135,20 @@ case "$VERSION" in
       chromadb/test/api/test_schema_e2e.py::test_schema_rejects_conflicting_discoverable_key_types
     )
     ;;
+  1.5.9-cluster)
+    # The files whose tests run only in cluster mode (the rest of the suite runs in the 1.5.9
+    # mode above); of test_filtering.py only the tests that go through collection.search.
+    FILES=(
+      chromadb/test/api/test_search_api.py
+      chromadb/test/api/test_schema_e2e.py
+      chromadb/test/api/test_fork_count_api.py
+      chromadb/test/api/test_indexing_status.py
+      chromadb/test/property/test_filtering.py
+    )
+    set -- -k "not test_filtering.py or search" "$@"
+    DESELECT+=(
+    )
+    ;;
   *) echo "unsupported version $VERSION" >&2; exit 2 ;;
 esac
 if [ -n "${SUITE_FILES:-}" ]; then read -r -a FILES <<<"$SUITE_FILES"; fi
@@ -141,10 +158,20 @@ for d in "${DESELECT[@]}"; do ARGS+=(--deselect "$d"); done
 
 cd "$SITE"
 set +e
-CHROMA_INTEGRATION_TEST_ONLY=1 CHROMA_API_IMPL=chromadb.api.fastapi.FastAPI \
-CHROMA_SERVER_HOST="$HOST" CHROMA_SERVER_HTTP_PORT="$PORT" ANONYMIZED_TELEMETRY=False \
-PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
-  "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
+if [ "$VERSION" = 1.5.9-cluster ]; then
+  # Cluster mode: every fixture is a plain HTTP client to CHROMA_SERVER_HOST=host:port.
+  # CHROMA_RS_SHORT_WAITS makes the plugin cut the suite's fixed 60 s sleeps (left for Chroma's
+  # frontend query cache to expire after a compaction; chroma-rs has no such cache) to 1 s.
+  env -u CHROMA_INTEGRATION_TEST_ONLY -u CHROMA_RUST_BINDINGS_TEST_ONLY \
+    CHROMA_CLUSTER_TEST_ONLY=1 CHROMA_SERVER_HOST="$HOST:$PORT" ANONYMIZED_TELEMETRY=False \
+    CHROMA_RS_SHORT_WAITS=1 PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
+    "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
+else
+  CHROMA_INTEGRATION_TEST_ONLY=1 CHROMA_API_IMPL=chromadb.api.fastapi.FastAPI \
+  CHROMA_SERVER_HOST="$HOST" CHROMA_SERVER_HTTP_PORT="$PORT" ANONYMIZED_TELEMETRY=False \
+  PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
+    "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
+fi
 rc=$?
 set -e
 if [ $rc -ne 0 ] && [ -n "$SERVER_PID" ]; then
