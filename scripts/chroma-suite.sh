@@ -116,6 +116,9 @@ case "$VERSION" in
       chromadb/test/test_api.py::test_persist
       chromadb/test/test_api.py::test_ssl_self_signed
       chromadb/test/test_api.py::test_ssl_self_signed_without_ssl_verify
+      # Asserts that a local Chroma refuses a sparse vector index; chroma-rs has one (issue #13;
+      # the 1.5.9-cluster mode runs the sparse vector tests).
+      chromadb/test/api/test_schema_e2e.py::test_sparse_vector_not_allowed_locally
       # In-process persistent fixture (imports hnswlib, not installed): never reaches the server.
       "chromadb/test/api/test_delete_database.py::test_collection_was_removed[python_sqlite_persistent"
       # These add documents without embeddings: the client embeds them with the default ONNX
@@ -147,6 +150,47 @@ case "$VERSION" in
     )
     set -- -k "not test_filtering.py or search" "$@"
     DESELECT+=(
+      # Distributed Chroma's default vector index is SPANN and these assert its `spann` config
+      # in the schema; chroma-rs builds HNSW, as a local Chroma does (SPANN internals).
+      chromadb/test/api/test_schema_e2e.py::test_schema_vector_config_persistence_with_ef
+      chromadb/test/api/test_schema_e2e.py::test_modify_collection_no_initial_config_creates_default_schema
+      chromadb/test/api/test_schema_e2e.py::test_modify_collection_with_initial_spann_schema
+      chromadb/test/api/test_schema_e2e.py::test_modify_collection_updates_schema_spann_multiple_fields
+      chromadb/test/api/test_schema_e2e.py::test_modify_collection_preserves_other_schema_fields
+      # These add documents without embeddings: the client embeds them with the default ONNX
+      # embedding function, whose model download fails offline ("Name or service not known"),
+      # before anything reaches the server (as in the 1.5.9 mode above).
+      chromadb/test/api/test_schema_e2e.py::test_schema_defaults_enable_indexed_operations
+      chromadb/test/api/test_schema_e2e.py::test_get_or_create_and_get_collection_preserve_schema
+      chromadb/test/api/test_schema_e2e.py::test_sparse_vector_source_key_and_index_constraints
+      chromadb/test/api/test_schema_e2e.py::test_schema_persistence_with_custom_overrides
+      chromadb/test/api/test_schema_e2e.py::test_schema_delete_index_and_restore
+      chromadb/test/api/test_schema_e2e.py::test_schema_discovers_new_keys_after_compaction
+      chromadb/test/api/test_schema_e2e.py::test_schema_rejects_conflicting_discoverable_key_types
+      chromadb/test/api/test_schema_e2e.py::test_collection_fork_inherits_and_isolates_schema
+      chromadb/test/api/test_schema_e2e.py::test_schema_embedding_configuration_enforced
+      chromadb/test/api/test_schema_e2e.py::test_schema_precedence_for_overrides_discoverables_and_defaults
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_document_source_no_metadata
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_document_source_and_metadata
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_metadata_source_key
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_mixed_metadata_none_and_filled
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_skips_existing_values
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_missing_source_field
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_string_inverted_index
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_update_and_upsert
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_persistence_across_client_reload
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_batch_operations
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_empty_documents
+      chromadb/test/api/test_schema_e2e.py::test_create_index_with_key_type
+      chromadb/test/api/test_schema_e2e.py::test_delete_index_with_key_type
+      chromadb/test/api/test_schema_e2e.py::test_sparse_vector_index_config_with_key_types
+      chromadb/test/api/test_schema_e2e.py::test_search_api_uses_embedded_searches_with_sparse_embeddings
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_blocks_where_document_queries
+      chromadb/test/api/test_schema_e2e.py::test_fts_enabled_by_default_where_document_works
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_schema_persistence
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_documents_still_stored
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_then_new_collection_with_fts_enabled
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_search_api_blocks_document_filter
     )
     ;;
   *) echo "unsupported version $VERSION" >&2; exit 2 ;;
