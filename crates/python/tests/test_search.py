@@ -4,6 +4,8 @@ weighted sum with defaults, GroupBy + MinK, paging, filters matching none, one a
 text queries embedded by the collection's embedding function, and chromadb's own Search objects
 when chromadb is importable."""
 
+import uuid
+
 import numpy as np
 import pytest
 
@@ -24,7 +26,7 @@ def _data(seed=7):
 @pytest.fixture()
 def coll():
     client = chroma_rs.EphemeralClient()
-    c = client.create_collection("search_ref", embedding_function=None)
+    c = client.create_collection(f"search_ref_{uuid.uuid4().hex}", embedding_function=None)
     ids, emb, metas, docs = _data()
     c.add(ids=ids, embeddings=emb, metadatas=metas, documents=docs)
     return c
@@ -146,7 +148,7 @@ def test_text_query_is_embedded_by_the_collection_function():
             return "test-ef"
 
     client = chroma_rs.EphemeralClient()
-    c = client.create_collection("search_text", embedding_function=Ef())
+    c = client.create_collection(f"search_text_{uuid.uuid4().hex}", embedding_function=Ef())
     c.add(ids=["a", "b", "c"], embeddings=[[3.0, 1.0, 0.0], [9.0, 1.0, 0.0], [20.0, 1.0, 0.0]])
     res = c.search({"rank": {"$knn": {"query": "nine char", "limit": 2}}})
     assert calls == [["nine char"]]
