@@ -3,6 +3,9 @@
 #
 # usage: scripts/chroma-suite.sh <version> [extra pytest args...]
 #   version: 0.4.24 | 0.5.23 | 1.5.9   (venvs from scripts/setup-venvs.sh)
+#            1.5.9-cluster: the 1.5.9 suite in the mode Chroma runs it against its distributed
+#            server (CHROMA_CLUSTER_TEST_ONLY=1): the Search API, sparse vectors, fork count,
+#            indexing status and the filtering property tests through search
 #   env:  CHROMA_RS_VENVS  where the venvs live (default <repo>/.venvs)
 #         CHROMA_RS_SERVER command that serves chroma-rs: it gets "--path DIR --host 127.0.0.1 --port P"
 #                          appended (default: the chroma-server `serve` example, built here)
@@ -17,10 +20,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VERSION="${1:?usage: chroma-suite.sh <0.4.24|0.5.23|1.5.9> [pytest args]}"
+VERSION="${1:?usage: chroma-suite.sh <0.4.24|0.5.23|1.5.9|1.5.9-cluster> [pytest args]}"
 shift || true
 VENVS="${CHROMA_RS_VENVS:-$ROOT/.venvs}"
-VENV="$VENVS/chroma-$VERSION"
+VENV="$VENVS/chroma-${VERSION%-cluster}"
 PY="$VENV/bin/python"
 [ -x "$PY" ] || { echo "no venv $VENV (run scripts/setup-venvs.sh chroma-$VERSION)" >&2; exit 2; }
 SITE="$("$PY" -c 'import chromadb, os; print(os.path.dirname(os.path.dirname(chromadb.__file__)))')"
@@ -113,6 +116,9 @@ case "$VERSION" in
       chromadb/test/test_api.py::test_persist
       chromadb/test/test_api.py::test_ssl_self_signed
       chromadb/test/test_api.py::test_ssl_self_signed_without_ssl_verify
+      # Asserts that a local Chroma refuses a sparse vector index; chroma-rs has one (issue #13;
+      # the 1.5.9-cluster mode runs the sparse vector tests).
+      chromadb/test/api/test_schema_e2e.py::test_sparse_vector_not_allowed_locally
       # In-process persistent fixture (imports hnswlib, not installed): never reaches the server.
       "chromadb/test/api/test_delete_database.py::test_collection_was_removed[python_sqlite_persistent"
       # These add documents without embeddings: the client embeds them with the default ONNX
@@ -132,6 +138,61 @@ case "$VERSION" in
       chromadb/test/api/test_schema_e2e.py::test_schema_rejects_conflicting_discoverable_key_types
     )
     ;;
+  1.5.9-cluster)
+    # The files whose tests run only in cluster mode (the rest of the suite runs in the 1.5.9
+    # mode above); of test_filtering.py only the tests that go through collection.search.
+    FILES=(
+      chromadb/test/api/test_search_api.py
+      chromadb/test/api/test_schema_e2e.py
+      chromadb/test/api/test_fork_count_api.py
+      chromadb/test/api/test_indexing_status.py
+      chromadb/test/property/test_filtering.py
+    )
+    set -- -k "not test_filtering.py or search" "$@"
+    DESELECT+=(
+      # Distributed Chroma's default vector index is SPANN and these assert its `spann` config
+      # in the schema; chroma-rs builds HNSW, as a local Chroma does (SPANN internals).
+      chromadb/test/api/test_schema_e2e.py::test_schema_vector_config_persistence_with_ef
+      chromadb/test/api/test_schema_e2e.py::test_modify_collection_no_initial_config_creates_default_schema
+      chromadb/test/api/test_schema_e2e.py::test_modify_collection_with_initial_spann_schema
+      chromadb/test/api/test_schema_e2e.py::test_modify_collection_updates_schema_spann_multiple_fields
+      chromadb/test/api/test_schema_e2e.py::test_modify_collection_preserves_other_schema_fields
+      # These add documents without embeddings: the client embeds them with the default ONNX
+      # embedding function, whose model download fails offline ("Name or service not known"),
+      # before anything reaches the server (as in the 1.5.9 mode above).
+      chromadb/test/api/test_schema_e2e.py::test_schema_defaults_enable_indexed_operations
+      chromadb/test/api/test_schema_e2e.py::test_get_or_create_and_get_collection_preserve_schema
+      chromadb/test/api/test_schema_e2e.py::test_sparse_vector_source_key_and_index_constraints
+      chromadb/test/api/test_schema_e2e.py::test_schema_persistence_with_custom_overrides
+      chromadb/test/api/test_schema_e2e.py::test_schema_delete_index_and_restore
+      chromadb/test/api/test_schema_e2e.py::test_schema_discovers_new_keys_after_compaction
+      chromadb/test/api/test_schema_e2e.py::test_schema_rejects_conflicting_discoverable_key_types
+      chromadb/test/api/test_schema_e2e.py::test_collection_fork_inherits_and_isolates_schema
+      chromadb/test/api/test_schema_e2e.py::test_schema_embedding_configuration_enforced
+      chromadb/test/api/test_schema_e2e.py::test_schema_precedence_for_overrides_discoverables_and_defaults
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_document_source_no_metadata
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_document_source_and_metadata
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_metadata_source_key
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_mixed_metadata_none_and_filled
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_skips_existing_values
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_missing_source_field
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_string_inverted_index
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_update_and_upsert
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_persistence_across_client_reload
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_batch_operations
+      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_empty_documents
+      chromadb/test/api/test_schema_e2e.py::test_create_index_with_key_type
+      chromadb/test/api/test_schema_e2e.py::test_delete_index_with_key_type
+      chromadb/test/api/test_schema_e2e.py::test_sparse_vector_index_config_with_key_types
+      chromadb/test/api/test_schema_e2e.py::test_search_api_uses_embedded_searches_with_sparse_embeddings
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_blocks_where_document_queries
+      chromadb/test/api/test_schema_e2e.py::test_fts_enabled_by_default_where_document_works
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_schema_persistence
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_documents_still_stored
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_then_new_collection_with_fts_enabled
+      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_search_api_blocks_document_filter
+    )
+    ;;
   *) echo "unsupported version $VERSION" >&2; exit 2 ;;
 esac
 if [ -n "${SUITE_FILES:-}" ]; then read -r -a FILES <<<"$SUITE_FILES"; fi
@@ -141,10 +202,20 @@ for d in "${DESELECT[@]}"; do ARGS+=(--deselect "$d"); done
 
 cd "$SITE"
 set +e
-CHROMA_INTEGRATION_TEST_ONLY=1 CHROMA_API_IMPL=chromadb.api.fastapi.FastAPI \
-CHROMA_SERVER_HOST="$HOST" CHROMA_SERVER_HTTP_PORT="$PORT" ANONYMIZED_TELEMETRY=False \
-PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
-  "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
+if [ "$VERSION" = 1.5.9-cluster ]; then
+  # Cluster mode: every fixture is a plain HTTP client to CHROMA_SERVER_HOST=host:port.
+  # CHROMA_RS_SHORT_WAITS makes the plugin cut the suite's fixed 60 s sleeps (left for Chroma's
+  # frontend query cache to expire after a compaction; chroma-rs has no such cache) to 1 s.
+  env -u CHROMA_INTEGRATION_TEST_ONLY -u CHROMA_RUST_BINDINGS_TEST_ONLY \
+    CHROMA_CLUSTER_TEST_ONLY=1 CHROMA_SERVER_HOST="$HOST:$PORT" ANONYMIZED_TELEMETRY=False \
+    CHROMA_RS_SHORT_WAITS=1 PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
+    "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
+else
+  CHROMA_INTEGRATION_TEST_ONLY=1 CHROMA_API_IMPL=chromadb.api.fastapi.FastAPI \
+  CHROMA_SERVER_HOST="$HOST" CHROMA_SERVER_HTTP_PORT="$PORT" ANONYMIZED_TELEMETRY=False \
+  PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
+    "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
+fi
 rc=$?
 set -e
 if [ $rc -ne 0 ] && [ -n "$SERVER_PID" ]; then

@@ -206,8 +206,10 @@ step_chroma() {
   # one another's Python and HTTP round trips, so they run side by side: on CI's 2 cores this
   # takes the step from the sum of the three to about the longest one. Each writes its own log,
   # printed whole when the suite fails and as pytest's summary line when it passes.
+  # 1.5.9-cluster is the same suite in the mode Chroma runs it against its distributed server
+  # (the Search API, sparse vectors, fork count, indexing status; see docs/testing.md).
   local rc=0 v pids=() st
-  for v in 0.4.24 0.5.23 1.5.9; do
+  for v in 0.4.24 0.5.23 1.5.9 1.5.9-cluster; do
     say "chroma: Chroma $v's own API test suite against chroma-rs run (log: $LOG_DIR/chroma-$v.log)"
     CHROMA_RS_SERVER="$CHROMA_RS_BIN run" bash scripts/chroma-suite.sh "$v" >"$LOG_DIR/chroma-$v.log" 2>&1 &
     pids+=($!)
@@ -220,7 +222,7 @@ step_chroma() {
     bash scripts/chroma-suite-inprocess.sh ours >"$LOG_DIR/chroma-inprocess.log" 2>&1 &
   pids+=($!)
   local i=0
-  for v in 0.4.24 0.5.23 1.5.9 inprocess; do
+  for v in 0.4.24 0.5.23 1.5.9 1.5.9-cluster inprocess; do
     wait "${pids[$i]}"
     st=$?
     i=$((i + 1))

@@ -112,3 +112,62 @@ def test_group_by_min_k(data):
     assert got["ids"][0] == [f"r{i:03d}" for i in want]
     assert [m["bucket"] for m in got["metadatas"][0]] == [f"b{i % 4}" for i in want]
     np.testing.assert_allclose(got["scores"][0], d[want], rtol=1e-4, atol=1e-4)
+
+
+# Sentences with shared and repeated words, of different lengths (BM25's length normalisation).
+BM25_DOCS = [
+    "the quick brown fox jumps over the lazy dog",
+    "a quick brown dog outpaces a quick red fox",
+    "foxes are quick and clever animals of the forest",
+    "the dog sleeps all day in the sun",
+    "brown bears and brown foxes live in the northern forest",
+    "nothing to see here at all",
+    "quick quick quick: the fastest fox of them all",
+    "clever dogs learn quick tricks from clever trainers",
+    "the forest is quiet at night",
+    "a red fox and a brown fox met a lazy brown dog in the forest by the river",
+]
+
+
+def test_bm25_sparse_index_through_the_schema(client):
+    """A sparse vector index on a metadata key, sourced from #document by
+    ChromaBm25EmbeddingFunction with bm25=True: the client embeds the documents into the key,
+    the server stores them exactly, and a text Knn on the key (embedded by the client with the
+    same function) ranks by Okapi BM25: sum over query terms of IDF(t) times the document's
+    term weight (docs/search.md)."""
+    from chromadb import K, Knn, Search
+    from chromadb.api.types import Schema, SparseVectorIndexConfig
+    from chromadb.utils.embedding_functions import ChromaBm25EmbeddingFunction
+
+    ef = ChromaBm25EmbeddingFunction()
+    schema = Schema().create_index(
+        key="bm25", config=SparseVectorIndexConfig(source_key="#document", embedding_function=ef, bm25=True)
+    )
+    col = client.create_collection("bm25-ref", schema=schema)
+    n = len(BM25_DOCS)
+    rng = np.random.default_rng(5)
+    ids = [f"d{i:02d}" for i in range(n)]
+    col.add(ids=ids, embeddings=rng.normal(size=(n, 4)).tolist(), documents=BM25_DOCS)
+    stored = col.get(ids=ids, include=["metadatas"])["metadatas"]
+    vectors = ef(BM25_DOCS)
+    for m, v in zip(stored, vectors):
+        assert m["bm25"].indices == v.indices
+        np.testing.assert_allclose(m["bm25"].values, v.values, rtol=1e-6)
+    # the schema comes back with the index, its source key and function
+    cfg = col.schema.keys["bm25"].sparse_vector.sparse_vector_index.config
+    assert (cfg.source_key, cfg.bm25) == ("#document", True)
+
+    for text in ["quick brown fox", "lazy dog in the forest", "clever", "unknownword"]:
+        got = col.search(Search().rank(Knn(query=text, key="bm25", limit=5)).select(K.SCORE))
+        q = ef.embed_query([text])[0]
+        df = {t: sum(t in v.indices for v in vectors) for t in q.indices}
+        idf = {t: np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in q.indices}
+        scores = {}
+        for i, v in enumerate(vectors):
+            w = dict(zip(v.indices, v.values))
+            shared = [t for t in q.indices if t in w]
+            if shared:
+                scores[i] = -sum(idf[t] * w[t] for t in shared)
+        want = sorted(scores, key=lambda i: (scores[i], ids[i]))[:5]
+        assert got["ids"][0] == [ids[i] for i in want], text
+        np.testing.assert_allclose(got["scores"][0], [scores[i] for i in want], rtol=1e-5)

@@ -319,6 +319,19 @@ impl Engine {
         Ok(d)
     }
 
+    /// The 1.x Search API: `request` is the JSON text of the HTTP route's body
+    /// (`{"searches": [...], "read_level": ...}`, as chromadb's `Search.to_dict()` writes it),
+    /// parsed and answered exactly as the server does; the answer is its JSON text.
+    fn search(&self, py: Python<'_>, id: &str, request: &str) -> PyResult<String> {
+        let id = uuid(py, id)?;
+        let v: Value = serde_json::from_str(request)
+            .map_err(|e| chroma_types::Error::invalid(format!("search request is not JSON: {e}")))
+            .py(py)?;
+        let req = chroma_wire::search::search_request_from_json(&v).py(py)?;
+        let res = py.detach(|| self.api.search(id, req)).py(py)?;
+        Ok(chroma_wire::search::search_result_to_json(&res).to_string())
+    }
+
     /// Adds records; ids already present are an error (nothing is written).
     #[pyo3(signature = (id, ids, embeddings, documents=None, uris=None, metadatas=None))]
     #[allow(clippy::too_many_arguments)]

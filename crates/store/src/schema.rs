@@ -106,6 +106,16 @@ CREATE INDEX records_by_cid_rid ON records (cid, rid);
 ALTER TABLE collections ADD COLUMN lineage TEXT;
 ",
     },
+    Migration {
+        version: 5,
+        name: "operation counts and indexed operations",
+        sql: r"
+ALTER TABLE collections ADD COLUMN total_ops INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE collections ADD COLUMN indexed_ops INTEGER NOT NULL DEFAULT 0;
+UPDATE collections SET total_ops = (SELECT count(*) FROM records r WHERE r.cid = collections.cid);
+UPDATE collections SET indexed_ops = total_ops;
+",
+    },
 ];
 
 /// The schema version this build writes.

@@ -10,23 +10,25 @@ use crate::model::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// How far a collection's vector index has caught up with its writes (1.x
-/// `get_indexing_status`). chroma-rs counts vector slots: every stored vector is one op, and
-/// it is indexed once linked into the HNSW graph (until then searches scan it exactly).
+/// How far a collection's indexes have caught up with its writes (1.x
+/// `get_indexing_status`). chroma-rs counts record operations as Chroma's log does (each
+/// record added, upserted, updated or deleted is one op; a fork inherits its source's count);
+/// they are indexed once the collection's version has stepped past them (the background
+/// indexer linked every vector and saved the graph). Searches see unindexed ops all the same.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct IndexingStatus {
-    /// Vectors linked into the graph.
+    /// Operations covered by the last version step.
     pub num_indexed_ops: u64,
-    /// Vectors stored but not linked yet.
+    /// Operations written since.
     pub num_unindexed_ops: u64,
-    /// Every stored vector.
+    /// Every operation written.
     pub total_ops: u64,
     /// `num_indexed_ops / total_ops`, 1.0 for an empty collection.
     pub op_indexing_progress: f64,
 }
 
 impl IndexingStatus {
-    /// The status of an index with `indexed` of `total` vectors linked.
+    /// The status of a collection with `indexed` of `total` operations indexed.
     pub fn new(indexed: usize, total: usize) -> IndexingStatus {
         let indexed = indexed.min(total);
         IndexingStatus {

@@ -224,22 +224,16 @@ impl IndexConfig {
 
     /// Reads a 1.x collection `schema` on top of `self`: the vector index's space and
     /// embedding function (an embedding function given in both the configuration and the
-    /// schema must be the same one), and the entries for metadata keys. Sparse vector indexes
-    /// are refused, as by a local Chroma. `null` changes nothing.
+    /// schema must be the same one), and the entries for metadata keys, a sparse vector index
+    /// among them (checked as distributed Chroma checks it: on one metadata key only, its
+    /// `source_key` `#document` or a metadata key). `null` changes nothing.
     pub fn apply_schema(mut self, schema: Option<&Value>, configured_ef: Option<&Value>) -> Result<Self> {
         let Some(schema) = schema.filter(|s| !s.is_null()) else { return Ok(self) };
         let Value::Object(s) = schema else {
             return Err(Error::invalid(format!("Expected schema to be an object, got {schema}")));
         };
         let keys = s.get("keys").and_then(Value::as_object).cloned().unwrap_or_default();
-        let sparse_on = |entry: &Value| {
-            entry.pointer("/sparse_vector/sparse_vector_index/enabled").and_then(Value::as_bool) == Some(true)
-        };
-        if keys.values().any(sparse_on) || s.get("defaults").is_some_and(sparse_on) {
-            return Err(Error::invalid(
-                "Sparse vector indexing is not enabled in local mode (chroma-rs has no sparse index)",
-            ));
-        }
+        check_schema_keys(&keys, s.get("defaults"))?;
         let vector = keys
             .get("#embedding")
             .and_then(|e| e.pointer("/float_list/vector_index/config"))
@@ -285,6 +279,17 @@ impl IndexConfig {
             self.schema_keys = Some(own);
         }
         Ok(self)
+    }
+
+    /// Whether the schema declares `key`'s sparse vector index as BM25 (`bm25: true` in its
+    /// `SparseVectorIndexConfig`): its sparse searches then weigh each query term by its IDF.
+    pub fn sparse_bm25(&self, key: &str) -> bool {
+        self.schema_keys
+            .as_ref()
+            .and_then(|k| k.get(key))
+            .and_then(|e| e.pointer("/sparse_vector/sparse_vector_index/config/bm25"))
+            .and_then(Value::as_bool)
+            == Some(true)
     }
 
     /// The `hnsw` object of a 1.x schema's vector index (`HnswIndexConfig`: every field
@@ -499,4 +504,56 @@ mod tests {
         let old: IndexConfig = serde_json::from_value(serde_json::to_value(IndexConfig::default()).unwrap()).unwrap();
         assert!(!old.fts_disabled);
     }
+}
+
+/// The checks distributed Chroma makes on a schema's keys: `#` keys other than `#document` and
+/// `#embedding` are reserved; a sparse vector index sits on one metadata key (not in the
+/// defaults, at most one per collection) and its `source_key` is `#document` or a metadata key.
+fn check_schema_keys(keys: &serde_json::Map<String, Value>, defaults: Option<&Value>) -> Result<()> {
+    let sparse_on = |entry: &Value| {
+        entry.pointer("/sparse_vector/sparse_vector_index/enabled").and_then(Value::as_bool) == Some(true)
+    };
+    if defaults.is_some_and(sparse_on) {
+        return Err(Error::invalid(
+            "A sparse vector index cannot be enabled in the schema defaults: create it on one metadata key",
+        ));
+    }
+    let mut sparse_keys = Vec::new();
+    for (key, entry) in keys {
+        if key.starts_with('#') && key != "#document" && key != "#embedding" {
+            return Err(Error::invalid(format!(
+                "Invalid key '{key}' in schema: keys starting with '#' are reserved (#document, #embedding)"
+            )));
+        }
+        if !sparse_on(entry) {
+            continue;
+        }
+        if key.starts_with('#') {
+            return Err(Error::invalid(format!("A sparse vector index cannot be created on the special key '{key}'")));
+        }
+        let config = entry.pointer("/sparse_vector/sparse_vector_index/config");
+        match config.and_then(|c| c.get("source_key")) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(src)) if src == "#document" || (!src.is_empty() && !src.starts_with('#')) => {}
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "Invalid source_key {other} for the sparse vector index on '{key}': it must be #document or a metadata key"
+                )))
+            }
+        }
+        if let Some(b) = config.and_then(|c| c.get("bm25")).filter(|b| !b.is_null() && !b.is_boolean()) {
+            return Err(Error::invalid(format!(
+                "Invalid bm25 {b} for the sparse vector index on '{key}': expected a boolean"
+            )));
+        }
+        sparse_keys.push(key.as_str());
+    }
+    if sparse_keys.len() > 1 {
+        return Err(Error::invalid(format!(
+            "Only one sparse vector index is allowed per collection, the schema enables {}: {}",
+            sparse_keys.len(),
+            sparse_keys.join(", ")
+        )));
+    }
+    Ok(())
 }

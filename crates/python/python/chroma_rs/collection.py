@@ -6,13 +6,14 @@ common mistakes); the engine checks the rest and its errors arrive as ``chroma_r
 classes.
 """
 
+import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from uuid import UUID
 
 import numpy as np
 
 from chroma_rs.errors import DuplicateIDError
-from chroma_rs.types import CollectionModel, GetResult, IndexingStatus, QueryResult, Schema
+from chroma_rs.types import CollectionModel, GetResult, IndexingStatus, QueryResult, Schema, SearchResult
 
 Embedding = Union[Sequence[float], np.ndarray]
 Embeddings = Union[Sequence[Embedding], np.ndarray]
@@ -128,6 +129,13 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return v.tolist()
     return v
+
+
+def _json_value(v: Any) -> Any:
+    """``json.dumps``'s fallback for a search: NumPy values as plain ones, anything else refused."""
+    if isinstance(v, (np.generic, np.ndarray)):
+        return _plain(v)
+    raise TypeError(f"Object of type {type(v).__name__} cannot be sent in search")
 
 
 def _check_logical(where: Any, kind: str) -> None:
@@ -401,6 +409,48 @@ class Collection:
         result = self._engine.query(self._cid, emb, int(n_results), ids, where, where_document, engine_items)
         result["included"] = items
         return result  # type: ignore[return-value]
+
+    def search(self, searches: Any, read_level: Any = "index_and_wal") -> SearchResult:
+        """The 1.x Search API, in process: one search or a list, each a chromadb ``Search``
+        (anything with ``to_dict()``) or its dict form (``{"filter", "rank", "group_by",
+        "limit", "select"}``). A ``Knn`` whose query is a text is embedded with the collection's
+        embedding function first, as chromadb does. ``read_level`` is accepted and has no effect
+        (every acknowledged write is searchable). Semantics: docs/search.md."""
+        if searches is None:
+            items: List[Any] = []
+        elif isinstance(searches, (list, tuple)):
+            items = list(searches)
+        else:
+            items = [searches]
+        payload = []
+        for s in items:
+            d = s.to_dict() if hasattr(s, "to_dict") else s
+            if not isinstance(d, dict):
+                raise TypeError(f"Expected a Search or its dict form, got {type(s).__name__} in search.")
+            payload.append(self._embed_text_queries(d))
+        level = getattr(read_level, "value", read_level)
+        request = json.dumps({"searches": payload, "read_level": level}, default=_json_value)
+        return SearchResult(json.loads(self._engine.search(self._cid, request)))
+
+    def _embed_text_queries(self, node: Any) -> Any:
+        """A copy of a search's dict form with every text ``$knn`` query embedded."""
+        if isinstance(node, list):
+            return [self._embed_text_queries(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: self._embed_text_queries(v) for k, v in node.items()}
+        knn = out.get("$knn")
+        if isinstance(knn, dict) and isinstance(knn.get("query"), str):
+            key = knn.get("key", "#embedding")
+            if key != "#embedding":
+                raise ValueError(
+                    f"A text query on the sparse key {key!r} needs a sparse embedding function; "
+                    "pass the SparseVector itself in search."
+                )
+            knn = dict(knn)
+            knn["query"] = self._embed([knn["query"]], "search")[0].tolist()
+            out["$knn"] = knn
+        return out
 
     # -- the collection itself -----------------------------------------------------------------
     def modify(

@@ -40,6 +40,28 @@ class QueryResult(TypedDict):
     included: List[str]
 
 
+class SearchResult(dict):  # type: ignore[type-arg]
+    """The answer of ``Collection.search``, column-major as chromadb's ``SearchResult``: one entry
+    per search in ``ids``, ``documents``, ``embeddings``, ``metadatas``, ``scores`` (a column a
+    search did not select is ``None``) and ``select`` (the keys selected)."""
+
+    def rows(self) -> List[List[Dict[str, Any]]]:
+        """Row-major: per search, one dict per record with ``id`` and the selected fields."""
+        out: List[List[Dict[str, Any]]] = []
+        for i, ids in enumerate(self["ids"]):
+            rows = []
+            for j, rid in enumerate(ids):
+                row: Dict[str, Any] = {"id": rid}
+                for col, key in (("documents", "document"), ("embeddings", "embedding"),
+                                 ("metadatas", "metadata"), ("scores", "score")):
+                    values = (self.get(col) or [None] * (i + 1))[i]
+                    if values is not None:
+                        row[key] = values[j]
+                rows.append(row)
+            out.append(rows)
+        return out
+
+
 @dataclass
 class IndexingStatus:
     """Progress of the background indexer (``Collection.get_indexing_status()``)."""

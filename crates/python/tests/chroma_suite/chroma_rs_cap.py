@@ -2,6 +2,9 @@
 hypothesis capped at 10 examples, 20 steps, no deadline, no
 shrinking, and no health checks (see the note there: they time data generation, which a busy
 machine slows)."""
+import os
+import time
+
 import hypothesis
 
 
@@ -20,8 +23,23 @@ def _no_health_checks():
     hypothesis.settings.__init__ = patched
 
 
+def _short_waits():
+    # Cluster mode (CHROMA_RS_SHORT_WAITS=1): the suite sleeps a fixed 60 s after a compaction
+    # "to invalidate the frontend query cache". chroma-rs has no such cache (a read sees every
+    # acknowledged write), so long fixed sleeps become 1 s; short polling sleeps are kept.
+    # Installed before the test modules import `sleep` from `time`.
+    sleep = time.sleep
+
+    def short(seconds):
+        sleep(1.0 if seconds >= 30 else seconds)
+
+    time.sleep = short
+
+
 def pytest_configure(config):
     _no_health_checks()
+    if os.environ.get("CHROMA_RS_SHORT_WAITS") == "1":
+        _short_waits()
     hypothesis.settings.register_profile(
         "chroma_rs_cap", max_examples=10, stateful_step_count=20, deadline=None, derandomize=True,
         database=None, suppress_health_check=list(hypothesis.HealthCheck),

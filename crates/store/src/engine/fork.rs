@@ -80,8 +80,8 @@ impl Engine {
             return Err(Error::exists(format!("Collection {new_name} already exists")));
         }
         tx.execute(
-            "INSERT INTO collections (id, name, database_id, metadata, config, dimension, version, log_position, slot_count, generation, lineage)
-             SELECT ?1, ?2, database_id, metadata, config, dimension, version, log_position, slot_count, generation, COALESCE(lineage, id)
+            "INSERT INTO collections (id, name, database_id, metadata, config, dimension, version, log_position, slot_count, generation, lineage, total_ops, indexed_ops)
+             SELECT ?1, ?2, database_id, metadata, config, dimension, version, log_position, slot_count, generation, COALESCE(lineage, id), total_ops, indexed_ops
              FROM collections WHERE cid = ?3",
             params![new_id.to_string(), new_name, row.cid],
         )
@@ -133,10 +133,18 @@ impl Engine {
         Ok(n as usize)
     }
 
-    /// `indexing_status`: the index's linked and stored vectors.
+    /// `indexing_status`: the record operations written, and those covered by the last
+    /// version step (see [`schedule_version_step`](Self::schedule_version_step)).
     pub(super) fn indexing(&self, id: Uuid) -> Result<IndexingStatus> {
-        let (linked, stored) = self.index_progress(id)?;
-        Ok(IndexingStatus::new(linked, stored))
+        let conn = self.reader()?;
+        let ops: Option<(i64, i64)> = conn
+            .query_row("SELECT indexed_ops, total_ops FROM collections WHERE id = ?1", [id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .context("reading indexing status")?;
+        let (indexed, total) = ops.ok_or_else(|| Error::collection_not_found(&id.to_string()))?;
+        Ok(IndexingStatus::new(indexed.max(0) as usize, total.max(0) as usize))
     }
 }
 

@@ -9,6 +9,7 @@ use chroma_index::{HnswParams, VectorIndex};
 use chroma_types::{Error, IndexConfig, Result, Space};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Unlinked vectors found on load up to this many are linked before the load returns;
@@ -16,6 +17,11 @@ use uuid::Uuid;
 const INLINE_INDEX_MAX: usize = 2048;
 /// Slots the background indexer links per step (a writer waits at most one step).
 const INDEX_STEP: usize = 1024;
+/// A collection's version steps once no write came for this long (Chroma's compactor also
+/// runs behind the writes; a quiet spell makes one step cover a burst of writes).
+const VERSION_STEP_QUIET: Duration = Duration::from_millis(1000);
+/// How often a waiting version stepper looks again.
+const VERSION_STEP_POLL: Duration = Duration::from_millis(100);
 
 /// The index crate's name for a collection's distance function.
 pub(super) fn to_index_space(s: Space) -> chroma_index::Space {
@@ -247,5 +253,90 @@ impl Engine {
         g.saved_slots =
             index.save_graph(&folder::graph_path(&dir, row.generation), row.coll.log_position).map_err(index_err)?;
         Ok(())
+    }
+
+    /// After a committed write: the collection's `version` steps (and `indexing_status`
+    /// counts every operation written so far as indexed) once writes have been quiet for
+    /// [`VERSION_STEP_QUIET`], the vector index has linked every vector and, persistent, its
+    /// graph is saved: what Chroma's compaction does, which clients wait for by polling the
+    /// collection's `version`. Nothing when background indexing is off (a bulk loader).
+    pub(super) fn schedule_version_step(&self, id: Uuid, st: &Arc<CollState>) {
+        *st.last_write.lock() = Some(Instant::now());
+        if !self.inner.background_indexing.load(Ordering::Acquire) || st.stepping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let st2 = st.clone();
+        let spawned = std::thread::Builder::new()
+            .name("chroma-rs-version".into())
+            .spawn(move || Self::version_loop(&weak, id, &st2));
+        if let Err(e) = spawned {
+            st.stepping.store(false, Ordering::Release);
+            tracing::warn!(error = %e, "could not start the version stepper; the version steps after the next write");
+        }
+    }
+
+    /// The version stepper's thread (see [`schedule_version_step`](Self::schedule_version_step)).
+    /// Holds the engine only while stepping, so dropping the engine ends it.
+    fn version_loop(weak: &Weak<Inner>, id: Uuid, st: &Arc<CollState>) {
+        loop {
+            let due = st.last_write.lock().map(|t| t + VERSION_STEP_QUIET);
+            let now = Instant::now();
+            if let Some(due) = due.filter(|d| *d > now) {
+                std::thread::sleep((due - now).min(VERSION_STEP_POLL));
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            }
+            let Some(inner) = weak.upgrade() else { return };
+            let engine = Engine { inner };
+            let started = Instant::now();
+            let stepped = engine.version_step(id, st);
+            drop(engine);
+            match stepped {
+                Ok(false) => {
+                    std::thread::sleep(VERSION_STEP_POLL); // the indexer is still linking
+                    continue;
+                }
+                Ok(true) => {}
+                Err(e) => {
+                    if e.kind != chroma_types::ErrorKind::NotFound {
+                        tracing::warn!(collection = %id, error = %e, "could not step the collection version");
+                    }
+                }
+            }
+            st.stepping.store(false, Ordering::Release);
+            // A write after this step began would have found the stepper running: go on if so.
+            let more = st.last_write.lock().is_some_and(|t| t >= started);
+            if !more || st.stepping.swap(true, Ordering::AcqRel) {
+                return;
+            }
+        }
+    }
+
+    /// One version step: `false` while the index still has unlinked vectors. Under the
+    /// collection's writer lock, so the operations counted are those the index holds.
+    fn version_step(&self, id: Uuid, st: &Arc<CollState>) -> Result<bool> {
+        let _w = st.write.lock();
+        let row = self.collection_row(id)?;
+        self.ensure_index(st, &row)?;
+        {
+            let mut g = st.index.write();
+            if g.index.as_ref().is_some_and(|i| i.pending() > 0) {
+                drop(g);
+                self.spawn_indexer(id, st);
+                return Ok(false);
+            }
+            self.save_graph_best_effort(&row, &mut g, 1);
+        }
+        let conn = self.inner.conn.lock();
+        conn.execute(
+            "UPDATE collections SET indexed_ops = total_ops, version = version + 1
+             WHERE cid = ?1 AND indexed_ops < total_ops",
+            [row.cid],
+        )
+        .context("stepping the collection version")?;
+        Ok(true)
     }
 }

@@ -73,6 +73,10 @@ struct CollState {
     indexing: AtomicBool,
     /// Sparse inverted indexes by metadata key (`sparse.rs`), rebuilt when stale.
     sparse: Mutex<HashMap<String, Arc<sparse::SparseIndex>>>,
+    /// A version stepper is running for this collection (`indexer.rs`).
+    stepping: AtomicBool,
+    /// When the last write to this collection committed (the stepper waits for a quiet spell).
+    last_write: Mutex<Option<std::time::Instant>>,
 }
 
 /// The in-memory vector index of a collection, once loaded.

@@ -114,8 +114,9 @@ impl Engine {
                     ix.ids.iter().map(|id| set.contains(id.as_str())).collect()
                 });
                 // Lower is better: the distance of a sparse match is its negated inner product.
+                let bm25 = row.coll.config.sparse_bm25(&k.key);
                 Ok(ix
-                    .top(q, k.limit, mask.as_deref())
+                    .top(q, k.limit, mask.as_deref(), bm25)
                     .into_iter()
                     .map(|(d, ip)| (ix.ids[d as usize].clone(), -f64::from(ip)))
                     .collect())

@@ -43,11 +43,28 @@ impl SparseIndex {
 
     /// The `limit` records with the largest inner product with `query`, as `(document number,
     /// inner product)`, best first (ties by document number); `allowed` (by document number)
-    /// restricts the candidates.
-    pub(super) fn top(&self, query: &SparseVector, limit: usize, allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
+    /// restricts the candidates. With `bm25` (the key's schema says its vectors are BM25 term
+    /// weights, as `ChromaBm25EmbeddingFunction` writes them) each query term weighs its IDF
+    /// instead of its own value: the score is Okapi BM25, `sum idf(t) * w(t, d)`, with
+    /// `idf(t) = ln(1 + (N - n(t) + 0.5) / (n(t) + 0.5))` over the `N` records holding a vector
+    /// for the key, `n(t)` of them holding `t`.
+    pub(super) fn top(
+        &self,
+        query: &SparseVector,
+        limit: usize,
+        allowed: Option<&[bool]>,
+        bm25: bool,
+    ) -> Vec<(u32, f32)> {
         let mut acc: HashMap<u32, f32> = HashMap::new();
-        for (i, &q) in query.indices.iter().zip(&query.values) {
+        let n_docs = self.ids.len() as f64;
+        for (i, &value) in query.indices.iter().zip(&query.values) {
             let Some(list) = self.postings.get(i) else { continue };
+            let q = if bm25 {
+                let n = list.len() as f64;
+                (1.0 + (n_docs - n + 0.5) / (n + 0.5)).ln() as f32
+            } else {
+                value
+            };
             for &(d, x) in list {
                 if allowed.is_some_and(|a| !a[d as usize]) {
                     continue;
@@ -120,9 +137,17 @@ mod tests {
             ],
         );
         let q = v(vec![1, 2], vec![2.0, 1.0]);
-        assert_eq!(ix.top(&q, 10, None), vec![(0, 3.0), (1, 3.0)]);
-        assert_eq!(ix.top(&q, 1, None), vec![(0, 3.0)]);
-        assert_eq!(ix.top(&q, 10, Some(&[false, true, true])), vec![(1, 3.0)]);
-        assert!(ix.top(&v(vec![7], vec![1.0]), 10, None).is_empty());
+        assert_eq!(ix.top(&q, 10, None, false), vec![(0, 3.0), (1, 3.0)]);
+        assert_eq!(ix.top(&q, 1, None, false), vec![(0, 3.0)]);
+        assert_eq!(ix.top(&q, 10, Some(&[false, true, true]), false), vec![(1, 3.0)]);
+        assert!(ix.top(&v(vec![7], vec![1.0]), 10, None, false).is_empty());
+        // BM25: the query's values are ignored, each term weighs its IDF (term 1 is in one of
+        // three records, term 2 in two)
+        let idf = |n: f64| (1.0 + (3.0 - n + 0.5) / (n + 0.5)).ln() as f32;
+        let got = ix.top(&q, 10, None, true);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[1].0), (0, 1), "{got:?}");
+        assert!((got[0].1 - (idf(1.0) + idf(2.0))).abs() < 1e-6, "{got:?}");
+        assert!((got[1].1 - 3.0 * idf(2.0)).abs() < 1e-6, "{got:?}");
     }
 }

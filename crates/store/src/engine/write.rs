@@ -139,6 +139,7 @@ impl Engine {
         let g = (index == IndexUpdate::Immediate).then(|| st.index.write());
         let seq = row.coll.log_position as i64 + 1;
         let Some((plan, existing)) = self.commit_write(&row, mode, rows, dim, seq)? else { return Ok(()) };
+        self.schedule_version_step(collection, &st);
         let Some(mut g) = g else {
             return Ok(()); // deferred (bulk_add)
         };
@@ -229,8 +230,9 @@ impl Engine {
             };
             apply_records(&tx, row.cid, seq, &plan.records)?;
             tx.execute(
-                "UPDATE collections SET slot_count = ?2, log_position = ?3, dimension = COALESCE(dimension, ?4) WHERE cid = ?1",
-                params![row.cid, plan.slot_count, seq, dim.map(|d| d as i64)],
+                "UPDATE collections SET slot_count = ?2, log_position = ?3, dimension = COALESCE(dimension, ?4),
+                 total_ops = total_ops + ?5 WHERE cid = ?1",
+                params![row.cid, plan.slot_count, seq, dim.map(|d| d as i64), plan.records.len() as i64],
             )
             .context("updating collection")?;
             if let Some(h) = vectors_written {
@@ -317,8 +319,11 @@ impl Engine {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).context("starting delete")?;
         let rids: Vec<i64> = matched.iter().map(|m| m.0).collect();
         delete_rows(&tx, &rids)?;
-        tx.execute("UPDATE collections SET log_position = log_position + 1 WHERE cid = ?1", [row.cid])
-            .context("updating collection")?;
+        tx.execute(
+            "UPDATE collections SET log_position = log_position + 1, total_ops = total_ops + ?2 WHERE cid = ?1",
+            params![row.cid, matched.len() as i64],
+        )
+        .context("updating collection")?;
         budget::check_before_commit()?;
         budget::shielded(|| tx.commit()).context("committing delete")?;
         drop(conn);
@@ -340,6 +345,7 @@ impl Engine {
             }
         }
         drop(g);
+        self.schedule_version_step(collection, &st);
         self.maybe_auto_compact(&st, &row);
         Ok(matched.into_iter().map(|m| m.1).collect())
     }
