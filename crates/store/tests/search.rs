@@ -386,3 +386,26 @@ fn bad_sparse_metadata_is_refused_whole() {
     assert!(err.message.contains("dimension"), "{}", err.message);
     assert_eq!(e.count(cid).unwrap(), N);
 }
+
+#[test]
+fn equal_scores_rank_in_id_order_in_every_knn_list() {
+    // Records added out of id order with the same sparse vector and the same embedding: a Knn
+    // list orders equal scores by id, so a `return_rank` position is where the same Knn
+    // searched alone shows the record.
+    let e = Engine::ephemeral(Settings::default()).unwrap();
+    let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("ties")).unwrap();
+    let sv = SparseVector::new(vec![3, 7], vec![1.0, 2.0], None).unwrap();
+    let ids: Vec<String> = ["d", "b", "e", "a", "c"].iter().map(|s| (*s).to_string()).collect();
+    let md = Metadata::from([("sp".to_string(), MetadataValue::Sparse(Box::new(sv.clone())))]);
+    e.add(c.id, AddRequest::new(ids.clone(), vec![vec![0.25, 0.5]; 5]).metadatas(vec![Some(md); 5])).unwrap();
+    // Sparse: the limit keeps the lowest ids. Dense: the index keeps the first added of equal
+    // distances (its slot order), then they rank in id order.
+    for (rank, want) in
+        [(sparse(&sv, 3, None, true), ["a", "b", "c"]), (dense(&[0.0, 0.0], 3, None, true), ["b", "d", "e"])]
+    {
+        let s = Search { rank: Some(rank), select: vec!["#score".into()], ..Search::default() };
+        let got = e.search(c.id, SearchRequest { searches: vec![s], ..SearchRequest::default() }).unwrap();
+        assert_eq!(got.ids[0], want);
+        assert_eq!(got.scores[0], Some(vec![Some(0.0), Some(1.0), Some(2.0)]));
+    }
+}

@@ -104,7 +104,11 @@ impl Engine {
                 let r = self.query_records(collection, &req)?;
                 let ids = r.ids.into_iter().next().unwrap_or_default();
                 let d = r.distances.and_then(|d| d.into_iter().next()).unwrap_or_default();
-                Ok(ids.into_iter().zip(d.into_iter().map(f64::from)).collect())
+                // Equal distances in id order, as the final sort and the sparse lists order them,
+                // so a rank (`return_rank`) is the position the same search alone would show.
+                let mut list: KnnList = ids.into_iter().zip(d.into_iter().map(f64::from)).collect();
+                list.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+                Ok(list)
             }
             KnnQuery::Sparse(q) => {
                 let row = self.collection_row(collection)?;

@@ -94,7 +94,7 @@ impl Engine {
         let docs = {
             let conn = self.reader()?;
             let mut stmt = conn
-                .prepare_cached("SELECT id, metadata FROM records WHERE cid = ?1 AND metadata IS NOT NULL ORDER BY rid")
+                .prepare_cached("SELECT id, metadata FROM records WHERE cid = ?1 AND metadata IS NOT NULL ORDER BY id")
                 .context("reading sparse vectors")?;
             let rows = stmt
                 .query_map([row.cid], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
