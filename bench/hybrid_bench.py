@@ -41,6 +41,9 @@ def log(msg):
 
 
 # --------------------------------------------------------------------------- corpus
+POS = {"noun": "n", "verb": "v", "adj": "a", "adv": "r"}  # WordNet's letters: offsets repeat across files
+
+
 def wordnet_synsets(folder="/usr/share/wordnet"):
     """[(synset id, words, definition, [examples])] in file order."""
     out = []
@@ -63,7 +66,7 @@ def wordnet_synsets(folder="/usr/share/wordnet"):
                     elif p:
                         definition.append(p)
                 if definition:
-                    out.append((f"{part[0]}{fields[0]}", words, "; ".join(definition), examples))
+                    out.append((f"{POS[part]}{fields[0]}", words, "; ".join(definition), examples))
     return out
 
 

@@ -51,9 +51,8 @@ fn fill(col: &Collection) -> Data {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let vectors: Vec<Vec<f32>> = (0..N).map(|_| rng.vec()).collect();
     let sparse: Vec<SparseVector> = (0..N).map(|_| rng.sparse()).collect();
-    let metadatas = (0..N)
-        .map(|i| json!({"i": i, "bucket": format!("b{}", i % 4), "bag": sparse[i].to_json()}))
-        .collect();
+    let metadatas =
+        (0..N).map(|i| json!({"i": i, "bucket": format!("b{}", i % 4), "bag": sparse[i].to_json()})).collect();
     col.add(
         Records::new((0..N).map(id), vectors.clone())
             .documents((0..N).map(|i| format!("doc {i}")))
