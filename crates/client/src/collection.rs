@@ -136,6 +136,18 @@ impl Collection {
         self.api.get(self.model.id, req)
     }
 
+    /// The 1.x Search API: one or more [`Search`](crate::search::Search)es, answered in order
+    /// (see [`search`](crate::search)).
+    pub fn search(
+        &self,
+        searches: impl IntoIterator<Item = crate::search::Search>,
+    ) -> Result<chroma_types::search::SearchResult> {
+        let searches = searches.into_iter().map(crate::search::Search::into_plan).collect::<Result<Vec<_>>>()?;
+        let req =
+            chroma_types::search::SearchRequest { searches, read_level: chroma_types::search::ReadLevel::default() };
+        self.api.search(self.model.id, req)
+    }
+
     /// Nearest neighbours of each query embedding.
     pub fn query(&self, query: Query) -> Result<QueryResult> {
         if query.n_results == 0 {

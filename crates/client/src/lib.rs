@@ -50,6 +50,7 @@ pub mod client;
 pub mod collection;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod search;
 
 /// The JSON shapes of Chroma's HTTP API (the `chroma-wire` crate).
 #[cfg(feature = "http")]

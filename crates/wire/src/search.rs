@@ -4,7 +4,7 @@
 //! answer `{"ids", "documents", "embeddings", "metadatas", "scores", "select"}` they parse.
 //! Both directions: the server reads requests and writes results, the HTTP client the reverse.
 
-use chroma_types::filter::{parse_where, Where};
+use chroma_types::filter::Where;
 use chroma_types::metadata::{metadata_from_json, metadata_to_json};
 use chroma_types::search::{
     Aggregate, GroupBy, Knn, KnnQuery, Rank, ReadLevel, Search, SearchFilter, SearchRequest, SearchResult,
@@ -12,7 +12,7 @@ use chroma_types::search::{
 };
 use chroma_types::sparse::f32_json;
 use chroma_types::{Error, Result, SparseVector};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// The deepest rank expression accepted: deeper nesting is no real ranking and would only
 /// risk the stack.
@@ -55,7 +55,7 @@ fn search_from_json(v: &Value) -> Result<Search> {
             return Err(invalid(format!("Unexpected field '{k}' in a search")));
         }
     }
-    let filter = filter_from_json(m.get("filter"))?;
+    let filter = SearchFilter::from_json(m.get("filter"))?;
     let rank = match m.get("rank") {
         None | Some(Value::Null) => None,
         Some(Value::Object(o)) if o.is_empty() => None,
@@ -120,98 +120,6 @@ fn count(v: &Value, what: &str, zero_ok: bool) -> Result<usize> {
         return Err(invalid(format!("{what} must be positive, got 0")));
     }
     usize::try_from(n).map_err(|_| invalid(format!("{what} is too large: {n}")))
-}
-
-/// The `#id` clauses of a filter, pulled out where the engine can apply them as id lists: at
-/// the top level or inside a top-level `$and`. Under `$or` they are refused (no id list can
-/// express them).
-fn filter_from_json(v: Option<&Value>) -> Result<SearchFilter> {
-    let mut f = SearchFilter::default();
-    let Some(v) = v else { return Ok(f) };
-    if v.is_null() || v.as_object().is_some_and(Map::is_empty) {
-        return Ok(f);
-    }
-    let rest = take_ids(v, &mut f, true)?;
-    f.r#where = match rest {
-        None => None,
-        Some(w) => parse_where(Some(&w))?,
-    };
-    Ok(f)
-}
-
-fn take_ids(v: &Value, f: &mut SearchFilter, top: bool) -> Result<Option<Value>> {
-    let Value::Object(m) = v else { return Ok(Some(v.clone())) };
-    if let Some(Value::Array(parts)) = m.get("$and").filter(|_| m.len() == 1 && top) {
-        let mut kept = Vec::new();
-        for p in parts {
-            if let Some(rest) = take_ids(p, f, true)? {
-                kept.push(rest);
-            }
-        }
-        return Ok(match kept.len() {
-            0 => None,
-            1 => kept.pop(),
-            _ => Some(json!({ "$and": kept })),
-        });
-    }
-    if let Some(cond) = m.get(ID_KEY) {
-        if m.len() != 1 {
-            return Err(invalid("A where clause must hold exactly one key"));
-        }
-        if !top {
-            return Err(invalid("#id filters are supported at the top level or inside $and, not under $or"));
-        }
-        id_clause(cond, f)?;
-        return Ok(None);
-    }
-    if let Some(Value::Array(parts)) = m.get("$or") {
-        for p in parts {
-            take_ids(p, f, false)?;
-        }
-    }
-    if let Some(Value::Array(parts)) = m.get("$and") {
-        for p in parts {
-            take_ids(p, f, top)?;
-        }
-    }
-    Ok(Some(v.clone()))
-}
-
-fn id_clause(cond: &Value, f: &mut SearchFilter) -> Result<()> {
-    let strs = |v: &Value| -> Result<Vec<String>> {
-        let one = |x: &Value| {
-            x.as_str().map(str::to_string).ok_or_else(|| invalid(format!("#id operands must be strings, got {x}")))
-        };
-        match v {
-            Value::Array(a) => a.iter().map(one).collect(),
-            x => Ok(vec![one(x)?]),
-        }
-    };
-    let (op, operand) = match cond {
-        Value::Object(o) if o.len() == 1 => o.iter().next().map_or(("", cond), |(k, v)| (k.as_str(), v)),
-        Value::String(_) => ("$eq", cond),
-        _ => return Err(invalid(format!("Invalid #id filter: {cond}"))),
-    };
-    match op {
-        "$eq" | "$in" => {
-            if op == "$in" && !operand.is_array() {
-                return Err(invalid(format!("$in requires a list, got {operand}")));
-            }
-            let ids = strs(operand)?;
-            f.ids = Some(match f.ids.take() {
-                None => ids,
-                Some(prev) => prev.into_iter().filter(|x| ids.contains(x)).collect(),
-            });
-        }
-        "$ne" | "$nin" => {
-            if op == "$nin" && !operand.is_array() {
-                return Err(invalid(format!("$nin requires a list, got {operand}")));
-            }
-            f.exclude_ids.extend(strs(operand)?);
-        }
-        _ => return Err(invalid(format!("Unsupported operator {op} on #id (use $eq, $ne, $in or $nin)"))),
-    }
-    Ok(())
 }
 
 fn ranks(v: &Value, op: &str, depth: usize) -> Result<Vec<Rank>> {
