@@ -106,7 +106,9 @@ pub fn rrf(ranks: Vec<Rank>, k: f64, weights: Option<Vec<f64>>, normalize: bool)
         if total <= 0.0 {
             return Err(Error::invalid("Rrf weights sum to zero: they cannot be normalised"));
         }
-        w.iter_mut().for_each(|x| *x /= total);
+        for x in &mut w {
+            *x /= total;
+        }
     }
     let terms: Vec<Rank> = ranks.into_iter().zip(w).map(|(r, w)| Rank::Val(w) / (Rank::Val(k) + r)).collect();
     let sum = if terms.len() == 1 { terms.into_iter().next().unwrap_or(Rank::Val(0.0)) } else { Rank::Sum(terms) };

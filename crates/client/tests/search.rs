@@ -1,6 +1,6 @@
 //! The Rust client's Search API builders on an embedded client, against a brute-force
 //! reference on random data: a filtered Knn (filters matching none, one and all records), a
-//! weighted sum with defaults and paging, Rrf of two Knn lists, GroupBy with MinK and MaxK,
+//! weighted sum with defaults and paging, `Rrf` of two `Knn` lists, `GroupBy` with `MinK` and `MaxK`,
 //! a sparse Knn, `#id` filters and bad input.
 #![cfg(feature = "embedded")]
 
@@ -11,6 +11,9 @@ use serde_json::json;
 
 const N: usize = 120;
 const DIM: usize = 6;
+
+/// A filter and which record indices it allows.
+type Case = (Option<serde_json::Value>, Box<dyn Fn(usize) -> bool>);
 
 fn rng(seed: &mut u64) -> f32 {
     *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -78,7 +81,7 @@ fn close(got: &[Option<f64>], want: &[f64]) {
 fn filtered_knn_matching_none_one_and_all() {
     let mut d = setup("search-filtered");
     let q = query(&mut d);
-    let cases: Vec<(Option<serde_json::Value>, Box<dyn Fn(usize) -> bool>)> = vec![
+    let cases: Vec<Case> = vec![
         (Some(json!({"tag": "none"})), Box::new(|_| false)),
         (Some(json!({"tag": "one"})), Box::new(|i| i == 7)),
         (None, Box::new(|_| true)),
