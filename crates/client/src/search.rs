@@ -1,5 +1,5 @@
 //! The 1.x Search API's builders, mirroring the Python client's (`Search().where(...)
-//! .rank(Knn(...)).group_by(...).limit(...).select(...)`), for [`Collection::search`]:
+//! .rank(Knn(...)).group_by(...).limit(...).select(...)`), for [`Collection::search`](crate::Collection::search):
 //!
 //! ```
 //! # #[cfg(feature = "embedded")]
