@@ -2,8 +2,9 @@
 numpy reference: a filtered Knn with select, Rrf of two Knn lists, GroupBy with MinK.
 
 Chroma 1.5.9's own local server refuses search ("not implemented for local executor"); ours
-serves it (docs/search.md). Older clients have no Search API, and the in-process package does not
-have it yet: those runs skip.
+serves it (docs/search.md). Older clients have no Search API, and the in-process runs (chroma_rs,
+which takes chromadb's Search objects but does not define them) skip: its own
+crates/python/tests/test_search.py covers Collection.search in process.
 """
 
 import numpy as np

@@ -241,49 +241,33 @@ impl From<f64> for Rank {
     }
 }
 
-/// `a + b`, flattening sums as the Python client does.
+// The arithmetic itself (flattening `a + b + c` into one `$sum`, as the Python client does)
+// is chroma-types' `Rank` operators; these wrap them.
 impl<R: Into<Rank>> Add<R> for Rank {
     type Output = Rank;
     fn add(self, rhs: R) -> Rank {
-        let mut parts = match self.0 {
-            plan::Rank::Sum(v) => v,
-            r => vec![r],
-        };
-        match rhs.into().0 {
-            plan::Rank::Sum(v) => parts.extend(v),
-            r => parts.push(r),
-        }
-        Rank(plan::Rank::Sum(parts))
+        Rank(self.0 + rhs.into().0)
     }
 }
 
 impl<R: Into<Rank>> Sub<R> for Rank {
     type Output = Rank;
     fn sub(self, rhs: R) -> Rank {
-        Rank(plan::Rank::Sub(Box::new(self.0), Box::new(rhs.into().0)))
+        Rank(self.0 - rhs.into().0)
     }
 }
 
-/// `a * b`, flattening products as the Python client does.
 impl<R: Into<Rank>> Mul<R> for Rank {
     type Output = Rank;
     fn mul(self, rhs: R) -> Rank {
-        let mut parts = match self.0 {
-            plan::Rank::Mul(v) => v,
-            r => vec![r],
-        };
-        match rhs.into().0 {
-            plan::Rank::Mul(v) => parts.extend(v),
-            r => parts.push(r),
-        }
-        Rank(plan::Rank::Mul(parts))
+        Rank(self.0 * rhs.into().0)
     }
 }
 
 impl<R: Into<Rank>> Div<R> for Rank {
     type Output = Rank;
     fn div(self, rhs: R) -> Rank {
-        Rank(plan::Rank::Div(Box::new(self.0), Box::new(rhs.into().0)))
+        Rank(self.0 / rhs.into().0)
     }
 }
 
@@ -291,7 +275,7 @@ impl<R: Into<Rank>> Div<R> for Rank {
 impl Neg for Rank {
     type Output = Rank;
     fn neg(self) -> Rank {
-        Rank::val(-1.0) * self
+        Rank(-self.0)
     }
 }
 

@@ -425,6 +425,58 @@ impl IndexConfig {
     }
 }
 
+/// The checks distributed Chroma makes on a schema's keys: `#` keys other than `#document` and
+/// `#embedding` are reserved; a sparse vector index sits on one metadata key (not in the
+/// defaults, at most one per collection) and its `source_key` is `#document` or a metadata key.
+fn check_schema_keys(keys: &serde_json::Map<String, Value>, defaults: Option<&Value>) -> Result<()> {
+    let sparse_on = |entry: &Value| {
+        entry.pointer("/sparse_vector/sparse_vector_index/enabled").and_then(Value::as_bool) == Some(true)
+    };
+    if defaults.is_some_and(sparse_on) {
+        return Err(Error::invalid(
+            "A sparse vector index cannot be enabled in the schema defaults: create it on one metadata key",
+        ));
+    }
+    let mut sparse_keys = Vec::new();
+    for (key, entry) in keys {
+        if key.starts_with('#') && key != "#document" && key != "#embedding" {
+            return Err(Error::invalid(format!(
+                "Invalid key '{key}' in schema: keys starting with '#' are reserved (#document, #embedding)"
+            )));
+        }
+        if !sparse_on(entry) {
+            continue;
+        }
+        if key.starts_with('#') {
+            return Err(Error::invalid(format!("A sparse vector index cannot be created on the special key '{key}'")));
+        }
+        let config = entry.pointer("/sparse_vector/sparse_vector_index/config");
+        match config.and_then(|c| c.get("source_key")) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(src)) if src == "#document" || (!src.is_empty() && !src.starts_with('#')) => {}
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "Invalid source_key {other} for the sparse vector index on '{key}': it must be #document or a metadata key"
+                )))
+            }
+        }
+        if let Some(b) = config.and_then(|c| c.get("bm25")).filter(|b| !b.is_null() && !b.is_boolean()) {
+            return Err(Error::invalid(format!(
+                "Invalid bm25 {b} for the sparse vector index on '{key}': expected a boolean"
+            )));
+        }
+        sparse_keys.push(key.as_str());
+    }
+    if sparse_keys.len() > 1 {
+        return Err(Error::invalid(format!(
+            "Only one sparse vector index is allowed per collection, the schema enables {}: {}",
+            sparse_keys.len(),
+            sparse_keys.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,56 +556,4 @@ mod tests {
         let old: IndexConfig = serde_json::from_value(serde_json::to_value(IndexConfig::default()).unwrap()).unwrap();
         assert!(!old.fts_disabled);
     }
-}
-
-/// The checks distributed Chroma makes on a schema's keys: `#` keys other than `#document` and
-/// `#embedding` are reserved; a sparse vector index sits on one metadata key (not in the
-/// defaults, at most one per collection) and its `source_key` is `#document` or a metadata key.
-fn check_schema_keys(keys: &serde_json::Map<String, Value>, defaults: Option<&Value>) -> Result<()> {
-    let sparse_on = |entry: &Value| {
-        entry.pointer("/sparse_vector/sparse_vector_index/enabled").and_then(Value::as_bool) == Some(true)
-    };
-    if defaults.is_some_and(sparse_on) {
-        return Err(Error::invalid(
-            "A sparse vector index cannot be enabled in the schema defaults: create it on one metadata key",
-        ));
-    }
-    let mut sparse_keys = Vec::new();
-    for (key, entry) in keys {
-        if key.starts_with('#') && key != "#document" && key != "#embedding" {
-            return Err(Error::invalid(format!(
-                "Invalid key '{key}' in schema: keys starting with '#' are reserved (#document, #embedding)"
-            )));
-        }
-        if !sparse_on(entry) {
-            continue;
-        }
-        if key.starts_with('#') {
-            return Err(Error::invalid(format!("A sparse vector index cannot be created on the special key '{key}'")));
-        }
-        let config = entry.pointer("/sparse_vector/sparse_vector_index/config");
-        match config.and_then(|c| c.get("source_key")) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(src)) if src == "#document" || (!src.is_empty() && !src.starts_with('#')) => {}
-            Some(other) => {
-                return Err(Error::invalid(format!(
-                    "Invalid source_key {other} for the sparse vector index on '{key}': it must be #document or a metadata key"
-                )))
-            }
-        }
-        if let Some(b) = config.and_then(|c| c.get("bm25")).filter(|b| !b.is_null() && !b.is_boolean()) {
-            return Err(Error::invalid(format!(
-                "Invalid bm25 {b} for the sparse vector index on '{key}': expected a boolean"
-            )));
-        }
-        sparse_keys.push(key.as_str());
-    }
-    if sparse_keys.len() > 1 {
-        return Err(Error::invalid(format!(
-            "Only one sparse vector index is allowed per collection, the schema enables {}: {}",
-            sparse_keys.len(),
-            sparse_keys.join(", ")
-        )));
-    }
-    Ok(())
 }

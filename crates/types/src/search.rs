@@ -7,11 +7,10 @@
 //! position in that `Knn`'s list. `Rrf` is sent by the clients already expanded into this
 //! arithmetic (`-(w1/(k+rank1) + ...)`). See `docs/search.md`.
 
-use serde_json::{json, Map, Value};
-
+use crate::error::{Error, Result};
 use crate::filter::{parse_where, Where};
 use crate::sparse::SparseVector;
-use crate::{Error, Result};
+use serde_json::{json, Map, Value};
 
 /// The key of the dense embedding in `Knn.key`, `select` and filters.
 pub const EMBEDDING_KEY: &str = "#embedding";
@@ -134,6 +133,71 @@ impl Rank {
     }
 }
 
+// Arithmetic on rank expressions, as the clients write it (`knn * 0.8 + other * 0.2`).
+impl From<f64> for Rank {
+    fn from(x: f64) -> Rank {
+        Rank::Val(x)
+    }
+}
+
+impl From<Knn> for Rank {
+    fn from(k: Knn) -> Rank {
+        Rank::Knn(k)
+    }
+}
+
+impl<T: Into<Rank>> std::ops::Add<T> for Rank {
+    type Output = Rank;
+    fn add(self, rhs: T) -> Rank {
+        match (self, rhs.into()) {
+            // flattened, as the Python client flattens `a + b + c` into one `$sum`
+            (Rank::Sum(mut a), Rank::Sum(b)) => {
+                a.extend(b);
+                Rank::Sum(a)
+            }
+            (Rank::Sum(mut a), b) => {
+                a.push(b);
+                Rank::Sum(a)
+            }
+            (a, b) => Rank::Sum(vec![a, b]),
+        }
+    }
+}
+
+impl<T: Into<Rank>> std::ops::Mul<T> for Rank {
+    type Output = Rank;
+    fn mul(self, rhs: T) -> Rank {
+        match (self, rhs.into()) {
+            (Rank::Mul(mut a), b) => {
+                a.push(b);
+                Rank::Mul(a)
+            }
+            (a, b) => Rank::Mul(vec![a, b]),
+        }
+    }
+}
+
+impl<T: Into<Rank>> std::ops::Sub<T> for Rank {
+    type Output = Rank;
+    fn sub(self, rhs: T) -> Rank {
+        Rank::Sub(Box::new(self), Box::new(rhs.into()))
+    }
+}
+
+impl<T: Into<Rank>> std::ops::Div<T> for Rank {
+    type Output = Rank;
+    fn div(self, rhs: T) -> Rank {
+        Rank::Div(Box::new(self), Box::new(rhs.into()))
+    }
+}
+
+impl std::ops::Neg for Rank {
+    type Output = Rank;
+    fn neg(self) -> Rank {
+        Rank::Mul(vec![Rank::Val(-1.0), self])
+    }
+}
+
 /// `$min_k` / `$max_k`: which records each group keeps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aggregate {
@@ -166,26 +230,22 @@ pub struct SearchFilter {
 }
 
 impl SearchFilter {
-    /// Reads a search's `filter`: a 1.x `where` in which `#id` clauses (`$eq`, `$in`, `$ne`,
-    /// `$nin`) may stand at the top level or inside a top-level `$and`; they become the id
-    /// lists, the rest stays the `where`. Missing, `null` and `{}` mean no filter.
-    pub fn from_json(v: Option<&Value>) -> Result<Self> {
-        filter_from_json(v)
+    /// Reads a search's `filter` (a 1.x `where`, with `#document` and `#id` clauses). The `#id`
+    /// clauses are pulled out where the engine can apply them as id lists: at the top level or
+    /// inside a top-level `$and`. Under `$or` they are refused (no id list can express them).
+    pub fn from_json(v: Option<&Value>) -> Result<SearchFilter> {
+        let mut f = SearchFilter::default();
+        let Some(v) = v else { return Ok(f) };
+        if v.is_null() || v.as_object().is_some_and(Map::is_empty) {
+            return Ok(f);
+        }
+        let rest = take_ids(v, &mut f, true)?;
+        f.r#where = match rest {
+            None => None,
+            Some(w) => parse_where(Some(&w))?,
+        };
+        Ok(f)
     }
-}
-
-fn filter_from_json(v: Option<&Value>) -> Result<SearchFilter> {
-    let mut f = SearchFilter::default();
-    let Some(v) = v else { return Ok(f) };
-    if v.is_null() || v.as_object().is_some_and(Map::is_empty) {
-        return Ok(f);
-    }
-    let rest = take_ids(v, &mut f, true)?;
-    f.r#where = match rest {
-        None => None,
-        Some(w) => parse_where(Some(&w))?,
-    };
-    Ok(f)
 }
 
 fn take_ids(v: &Value, f: &mut SearchFilter, top: bool) -> Result<Option<Value>> {
@@ -205,10 +265,10 @@ fn take_ids(v: &Value, f: &mut SearchFilter, top: bool) -> Result<Option<Value>>
     }
     if let Some(cond) = m.get(ID_KEY) {
         if m.len() != 1 {
-            return Err(invalid("A where clause must hold exactly one key"));
+            return Err(Error::invalid("A where clause must hold exactly one key"));
         }
         if !top {
-            return Err(invalid("#id filters are supported at the top level or inside $and, not under $or"));
+            return Err(Error::invalid("#id filters are supported at the top level or inside $and, not under $or"));
         }
         id_clause(cond, f)?;
         return Ok(None);
@@ -229,7 +289,9 @@ fn take_ids(v: &Value, f: &mut SearchFilter, top: bool) -> Result<Option<Value>>
 fn id_clause(cond: &Value, f: &mut SearchFilter) -> Result<()> {
     let strs = |v: &Value| -> Result<Vec<String>> {
         let one = |x: &Value| {
-            x.as_str().map(str::to_string).ok_or_else(|| invalid(format!("#id operands must be strings, got {x}")))
+            x.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| Error::invalid(format!("#id operands must be strings, got {x}")))
         };
         match v {
             Value::Array(a) => a.iter().map(one).collect(),
@@ -239,12 +301,12 @@ fn id_clause(cond: &Value, f: &mut SearchFilter) -> Result<()> {
     let (op, operand) = match cond {
         Value::Object(o) if o.len() == 1 => o.iter().next().map_or(("", cond), |(k, v)| (k.as_str(), v)),
         Value::String(_) => ("$eq", cond),
-        _ => return Err(invalid(format!("Invalid #id filter: {cond}"))),
+        _ => return Err(Error::invalid(format!("Invalid #id filter: {cond}"))),
     };
     match op {
         "$eq" | "$in" => {
             if op == "$in" && !operand.is_array() {
-                return Err(invalid(format!("$in requires a list, got {operand}")));
+                return Err(Error::invalid(format!("$in requires a list, got {operand}")));
             }
             let ids = strs(operand)?;
             f.ids = Some(match f.ids.take() {
@@ -254,17 +316,13 @@ fn id_clause(cond: &Value, f: &mut SearchFilter) -> Result<()> {
         }
         "$ne" | "$nin" => {
             if op == "$nin" && !operand.is_array() {
-                return Err(invalid(format!("$nin requires a list, got {operand}")));
+                return Err(Error::invalid(format!("$nin requires a list, got {operand}")));
             }
             f.exclude_ids.extend(strs(operand)?);
         }
-        _ => return Err(invalid(format!("Unsupported operator {op} on #id (use $eq, $ne, $in or $nin)"))),
+        _ => return Err(Error::invalid(format!("Unsupported operator {op} on #id (use $eq, $ne, $in or $nin)"))),
     }
     Ok(())
-}
-
-fn invalid(msg: impl Into<String>) -> Error {
-    Error::invalid(msg.into())
 }
 
 /// One search of a batch.

@@ -122,9 +122,6 @@ fn count(v: &Value, what: &str, zero_ok: bool) -> Result<usize> {
     usize::try_from(n).map_err(|_| invalid(format!("{what} is too large: {n}")))
 }
 
-/// The `#id` clauses of a filter, pulled out where the engine can apply them as id lists: at
-/// the top level or inside a top-level `$and`. Under `$or` they are refused (no id list can
-/// express them).
 fn ranks(v: &Value, op: &str, depth: usize) -> Result<Vec<Rank>> {
     let Value::Array(a) = v else { return Err(invalid(format!("{op} requires a list, got {v}"))) };
     if a.len() < 2 {

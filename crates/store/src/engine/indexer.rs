@@ -19,7 +19,7 @@ const INLINE_INDEX_MAX: usize = 2048;
 const INDEX_STEP: usize = 1024;
 /// A collection's version steps once no write came for this long (Chroma's compactor also
 /// runs behind the writes; a quiet spell makes one step cover a burst of writes).
-const VERSION_STEP_QUIET: Duration = Duration::from_millis(1000);
+const VERSION_STEP_QUIET: Duration = Duration::from_secs(1);
 /// How often a waiting version stepper looks again.
 const VERSION_STEP_POLL: Duration = Duration::from_millis(100);
 
