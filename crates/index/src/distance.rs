@@ -4,6 +4,8 @@
 //! detection: AVX-512F on `x86_64` where available (with AVX2 and FMA, which every AVX-512
 //! CPU has), else AVX2+FMA, else a portable scalar loop (8 independent accumulators, which
 //! LLVM vectorises with the baseline SIMD of the target, e.g. SSE2 or NEON).
+//! `CHROMA_RS_SIMD=avx2` or `=scalar` caps the choice (read once, at the first distance), so
+//! the narrower paths can be benchmarked on an AVX-512 machine.
 //! [`supported_kernels`] lists every family the CPU can run, for benchmarks and cross-checks.
 //!
 //! All public functions here compute over the common prefix `min(a.len(), b.len())` and never
@@ -63,11 +65,17 @@ pub(crate) fn kernels() -> Kernels {
     *KERNELS.get_or_init(detect)
 }
 
-/// The best family the running CPU supports.
+/// The best family the running CPU supports, capped by `CHROMA_RS_SIMD` (`avx2` or
+/// `scalar`: to measure the narrower kernels on a wider CPU; a family the CPU lacks, or any
+/// other value, is ignored, as an environment variable must not be able to break a server).
 fn detect() -> Kernels {
+    let cap = std::env::var("CHROMA_RS_SIMD").unwrap_or_default();
+    if cap == "scalar" {
+        return Kernels::SCALAR;
+    }
     #[cfg(target_arch = "x86_64")]
     {
-        if has_avx512() {
+        if cap != "avx2" && has_avx512() {
             return Kernels::AVX512;
         }
         if has_avx2_fma() {
@@ -90,7 +98,7 @@ fn has_avx2_fma() -> bool {
 
 /// One family of distance kernels that the running CPU supports, callable directly: lets
 /// benchmarks and tests compare the families with each other. The index itself always uses
-/// the best one ([`simd_level`]).
+/// the best one, or the one `CHROMA_RS_SIMD` caps it to ([`simd_level`]).
 #[derive(Clone, Copy, Debug)]
 pub struct KernelFamily(Kernels);
 
