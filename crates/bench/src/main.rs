@@ -127,18 +127,6 @@ fn proc_status(key: &str) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// The CPU's model name (Linux `/proc/cpuinfo`), for the record: figures depend on it.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default()
-}
-
 fn cpu_seconds() -> f64 {
     // utime + stime of this process from /proc/self/stat (clock ticks of 100 Hz)
     std::fs::read_to_string("/proc/self/stat")
@@ -299,6 +287,19 @@ fn phase_reopen(a: &Args) -> Value {
     json!({"cold_open_s": cold, "default": d, "ef10": ef10, "ef100": ef100, "client_rss_end": proc_status("VmRSS"), "client_peak_rss": proc_status("VmHWM")})
 }
 
+/// The CPU's model name (`/proc/cpuinfo`), so a record says which machine it comes from.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|x| x.1.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
 /// The filtered workload: each filter of `--filters` over the first 200 queries.
 fn phase_filters(a: &Args, e: &Engine, id: uuid::Uuid) -> Value {
     use chroma_types::filter::{parse_where, parse_where_document};
@@ -387,8 +388,8 @@ fn main() {
     eprintln!("[chroma-rs-bench] {} on {ds}: load phase", a.label);
     let mut res = json!({"label": a.label, "system": "chroma-rs", "dataset": ds,
                          "mode": if a.ephemeral { "ephemeral" } else { "persistent" }, "payload": "full",
-                         "time": utc_now(), "version": VERSION, "cpu": cpu_model(),
-                         "simd_cap": std::env::var("CHROMA_RS_SIMD").unwrap_or_default()});
+                         "time": utc_now(), "version": VERSION,
+                         "simd": chroma_index::distance::simd_level(), "cpu": cpu_model()});
     if a.ephemeral {
         // one process: nothing to reopen
         res["load"] = phase_load(&a);

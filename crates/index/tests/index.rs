@@ -168,6 +168,46 @@ fn filtered_search_is_exact_top_k() {
 }
 
 #[test]
+fn selective_filters_take_the_filtered_walk() {
+    // 10k slots, ef 20: a filter keeping 1.3k-2k slots is past the exact plan (`c > 64 ef'`
+    // and `c^2 > 32 ef' n`) and below n / 5, so it takes the ACORN-style walk that only
+    // computes distances to allowed slots. Random, strided and one-cluster filters, with
+    // tombstones: exactly k allowed live results, sorted, and near the exact filtered top-k.
+    let dim = 16;
+    let n = 10_000;
+    let (data, queries) = split(n, 20, dim, 25, 0.35, 77);
+    let mut idx = VectorIndex::new(dim, Space::L2, params(2)).unwrap();
+    idx.append(&data).unwrap();
+    let mut rng = StdRng::seed_from_u64(9);
+    for _ in 0..200 {
+        idx.remove(rng.random_range(0..n as u32)).unwrap();
+    }
+    let mut random: Vec<u32> = (0..n as u32).filter(|_| rng.random_range(0..100) < 18).collect();
+    random.sort_unstable();
+    let strided: Vec<u32> = (0..n as u32).filter(|s| s % 6 == 1).collect();
+    // the slots nearest one data point: a filter that is one region of the graph
+    let center = &data[..dim];
+    let mut near: Vec<u32> = exact(Space::L2, &data, dim, center, 1900, |_| true).iter().map(|x| x.slot).collect();
+    near.sort_unstable();
+    for (name, allowed) in [("random", &random), ("strided", &strided), ("one region", &near)] {
+        assert!(allowed.len() > 1280 && allowed.len() < 2000, "{name}: {} slots", allowed.len());
+        let set: HashSet<u32> = allowed.iter().copied().collect();
+        let (mut hits, mut wanted) = (0, 0);
+        for q in queries.chunks_exact(dim) {
+            let got = idx.search(q, 10, Some(20), Filter::Allowed(allowed)).unwrap();
+            let want = exact(Space::L2, &data, dim, q, 10, |s| set.contains(&s) && idx.is_live(s));
+            assert_eq!(got.len(), 10, "{name}");
+            assert!(got.iter().all(|r| set.contains(&r.slot) && idx.is_live(r.slot)), "{name}");
+            assert_sorted(&got);
+            hits += recall(&got, &want);
+            wanted += want.len();
+        }
+        let r = hits as f64 / wanted as f64;
+        assert!(r >= 0.9, "{name}: recall {r}");
+    }
+}
+
+#[test]
 fn filter_far_from_query_still_returns_k() {
     // the allowed set is one cluster, the query sits in another: HNSW with the filter cannot
     // collect k results cheaply, the fallback must still return exactly k

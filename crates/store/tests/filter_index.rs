@@ -4,15 +4,16 @@
 //! before and after each kind of write that the index follows in place (add, in-place
 //! metadata update, upsert with new vectors, delete) or rebuilds after (compaction, fork,
 //! reopen). A second test takes collections past the brute-force threshold, where broad
-//! filters walk the HNSW graph with the filter, and checks recall against the exact filtered
-//! top-10.
+//! filters walk the HNSW graph with the filter and (at a low `ef_search`) selective ones take
+//! the walk that computes distances to allowed slots only, and checks recall against the
+//! exact filtered top-10.
 
 use chroma_store::Engine;
 use chroma_types::filter::{parse_where, parse_where_document};
 use chroma_types::metadata::metadata_from_json;
 use chroma_types::{
     AddRequest, ChromaApi, CreateCollection, DeleteRequest, GetRequest, Include, MetadataValue, QueryRequest, Settings,
-    UpdateMetadata, UpdateRequest, DEFAULT_DATABASE, DEFAULT_TENANT,
+    UpdateCollection, UpdateMetadata, UpdateRequest, DEFAULT_DATABASE, DEFAULT_TENANT,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -215,8 +216,29 @@ fn filtered_search_recall() {
         json!({"bucket": {"$ne": "b3"}}),                                 // 90%: graph
         json!({"$or": [{"flag": true}, {"tags": {"$contains": "t2"}}]}),
     ];
+    check_recall(&e, c.id, &vectors, &mut rng, &cases, 0.99);
+    // At ef_search 25, filters keeping 1.6k-2.4k of the 12k slots take the walk that
+    // computes distances to allowed slots only (chroma-index's crate docs; at the default ef
+    // that needs ~40k slots): recall stays high even at this low ef.
+    e.update_collection(
+        c.id,
+        UpdateCollection { new_configuration: Some(json!({"hnsw": {"ef_search": 25}})), ..Default::default() },
+    )
+    .unwrap();
+    let acorn = [
+        json!({"i": {"$lt": 2000}}),
+        json!({"$and": [{"flag": true}, {"i": {"$gte": 6000}}]}),
+        json!({"$or": [{"bucket": "b3"}, {"i": {"$lt": 600}}]}),
+    ];
+    check_recall(&e, c.id, &vectors, &mut rng, &acorn, 0.98);
+}
+
+/// Recall@10 of filtered queries against the exact filtered top-10, over 40 random queries
+/// per filter.
+fn check_recall(e: &Engine, cid: Uuid, vectors: &[Vec<f32>], rng: &mut Rng, cases: &[Value], min: f64) {
+    let dim = vectors[0].len();
     for w in cases {
-        let allowed: Vec<usize> = get_ids(&e, c.id, Some(&w), None).iter().map(|id| id[2..].parse().unwrap()).collect();
+        let allowed: Vec<usize> = get_ids(e, cid, Some(w), None).iter().map(|id| id[2..].parse().unwrap()).collect();
         let (mut found, mut wanted) = (0usize, 0usize);
         for _ in 0..40 {
             let q = rng.vector(dim);
@@ -227,12 +249,13 @@ fn filtered_search_recall() {
                 .collect();
             exact.sort_by(|a, b| a.0.total_cmp(&b.0));
             let truth: BTreeSet<String> = exact.iter().take(10).map(|x| format!("id{}", x.1)).collect();
-            let got = query_ids(&e, c.id, q, 10, Some(&w), None);
+            let got = query_ids(e, cid, q, 10, Some(w), None);
             assert_eq!(got.len(), truth.len().min(10), "{w}");
             found += got.iter().filter(|id| truth.contains(*id)).count();
             wanted += truth.len();
         }
         let recall = found as f64 / wanted as f64;
-        assert!(recall >= 0.99, "{w}: recall {recall:.3}");
+        eprintln!("{w}: {} slots, recall {recall:.4}", allowed.len());
+        assert!(recall >= min, "{w}: recall {recall:.3}");
     }
 }
