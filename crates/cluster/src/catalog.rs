@@ -156,11 +156,13 @@ pub fn databases(
     Ok(rows.iter().map(|r| Database { id: r.get(0), name: r.get(1), tenant: tenant.to_string() }).collect())
 }
 
-/// Deletes a collection's rows (catalog, records, log).
+/// Deletes a collection's rows (catalog, records, log, saved graph).
 pub fn drop_collection(c: &mut impl GenericClient, id: Uuid) -> Result<()> {
     for sql in [
         "DELETE FROM chroma_records WHERE collection_id = $1",
         "DELETE FROM chroma_log WHERE collection_id = $1",
+        "DELETE FROM chroma_graph_chunks WHERE collection_id = $1",
+        "DELETE FROM chroma_graphs WHERE collection_id = $1",
         "DELETE FROM chroma_collections WHERE id = $1",
     ] {
         c.execute(sql, &[&id]).map_err(|e| pg_err("deleting a collection", e))?;
@@ -366,7 +368,7 @@ pub fn fork_count(c: &mut impl GenericClient, id: Uuid) -> Result<usize> {
 /// Empties every table and puts the default tenant and database back.
 pub fn reset(c: &mut impl GenericClient) -> Result<()> {
     c.batch_execute(
-        "TRUNCATE chroma_records, chroma_log, chroma_collections, chroma_databases, chroma_tenants;
+        "TRUNCATE chroma_records, chroma_log, chroma_graph_chunks, chroma_graphs, chroma_collections, chroma_databases, chroma_tenants;
          INSERT INTO chroma_tenants (name) VALUES ('default_tenant');
          INSERT INTO chroma_databases (id, tenant, name) VALUES ('00000000-0000-0000-0000-000000000000', 'default_tenant', 'default_database');
          SELECT pg_notify('chroma_log', 'reset');",

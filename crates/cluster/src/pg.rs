@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 /// The schema migrations, in order: (version, name, SQL). Append only: an applied migration's
 /// text is checked against its checksum on every start.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (2, "graphs", include_str!("../migrations/0002_graphs.sql")),
+];
 
 /// Key of the advisory lock under which nodes starting at once apply the migrations.
 const MIGRATION_LOCK: i64 = 0x6368_726f_6d61_0001;
