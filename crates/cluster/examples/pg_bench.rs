@@ -12,10 +12,10 @@
 //! ```sh
 //! CHROMA_RS_POSTGRES_URL=$(bash scripts/fixtures/start-postgres.sh) \
 //!   cargo run --release -p chroma-cluster --example pg_bench -- bench-data/clustered-100k-384 \
-//!   [--queries 1000] [--out bench/results/FILE.jsonl] [--work DIR]
+//!   [--queries 1000] [--out bench/results/FILE.jsonl] [--work DIR] [--cold-only]
 //! ```
 //! Prints one JSON line (and appends it to `--out`). The PostgreSQL database `chroma_pg_bench`
-//! is dropped and re-created.
+//! is dropped and re-created; `--cold-only` runs only the cold loads, on the database a full run left.
 
 use chroma_cluster::{Cluster, ClusterOptions};
 use chroma_store::Engine;
@@ -140,6 +140,52 @@ fn cold_query(url: &str, coll: Uuid, d: &Data) -> Res<(f64, f64, Cluster)> {
     Ok((t.elapsed().as_secs_f64(), recall(&got, &d.gt[0]), c))
 }
 
+/// A new node's first query with no saved graph, the time until its graph is published, and
+/// a second new node's first query and query p50 with it.
+fn cold_loads(url: &str, pc: Uuid, d: &Data) -> Res<serde_json::Value> {
+    let nqf = d.queries.len() as f64;
+    // cold loads from PostgreSQL
+    let (cold1_s, cold1_recall, c1) = cold_query(url, pc, d)?;
+    eprintln!("cold node, no saved graph: first query after {cold1_s:.2} s (recall@10 {cold1_recall:.2})");
+    let t = Instant::now();
+    let mut conn = postgres::Client::connect(url, postgres::NoTls)?;
+    let published_s = loop {
+        let n: i64 = conn.query_one("SELECT count(*) FROM chroma_graphs WHERE collection_id = $1", &[&pc])?.get(0);
+        if n > 0 {
+            break cold1_s + t.elapsed().as_secs_f64();
+        }
+        if t.elapsed() > Duration::from_secs(600) {
+            return Err("the cold node did not publish its graph within 10 minutes".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let graph_bytes: i64 = conn.query_one("SELECT bytes FROM chroma_graphs WHERE collection_id = $1", &[&pc])?.get(0);
+    eprintln!("graph linked and published {published_s:.1} s after the cold node started ({graph_bytes} bytes)");
+    drop(c1);
+    let (cold2_s, cold2_recall, c2) = cold_query(url, pc, d)?;
+    let mut t2 = Vec::new();
+    let mut r2 = 0.0;
+    for (q, gt) in d.queries.iter().zip(&d.gt) {
+        let t = Instant::now();
+        r2 += recall(&query(&c2, pc, q)?, gt);
+        t2.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let c2p50 = pct(&mut t2, 0.5);
+    eprintln!(
+        "cold node, saved graph: first query after {cold2_s:.2} s (recall@10 {cold2_recall:.2}), then p50 {c2p50:.2} ms, recall@10 {:.3}",
+        r2 / nqf
+    );
+    drop(c2);
+
+    Ok(serde_json::json!({
+        "cold_first_query_s": cold1_s, "cold_first_query_recall10": cold1_recall,
+        "cold_graph_published_s": published_s, "graph_bytes": graph_bytes,
+        "cold_with_graph_first_query_s": cold2_s, "cold_with_graph_recall10": cold2_recall,
+        "cold_with_graph_query_p50_ms": c2p50, "cold_with_graph_recall10_all": r2 / nqf,
+        "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+    }))
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
@@ -150,10 +196,20 @@ fn main() -> Res<()> {
     let d = load_data(&dataset, nq)?;
     eprintln!("{}: {} x {}, {} queries", dataset.display(), d.n, d.dim, d.queries.len());
 
+    let url = format!("{}/chroma_pg_bench", base_url.rsplit_once('/').ok_or("URL without a database")?.0);
+    if args.iter().any(|a| a == "--cold-only") {
+        // the cold loads alone, on the database a full run left (its saved graph dropped first)
+        let pc = node(&url)?.get_collection(T, D, "bench")?.id;
+        let mut conn = postgres::Client::connect(&url, postgres::NoTls)?;
+        conn.execute("DELETE FROM chroma_graph_chunks", &[])?;
+        conn.execute("DELETE FROM chroma_graphs", &[])?;
+        let line = cold_loads(&url, pc, &d)?;
+        println!("{line}");
+        return Ok(());
+    }
     let mut admin = postgres::Client::connect(&base_url, postgres::NoTls)?;
     admin.batch_execute("DROP DATABASE IF EXISTS chroma_pg_bench WITH (FORCE)")?;
     admin.batch_execute("CREATE DATABASE chroma_pg_bench")?;
-    let url = format!("{}/chroma_pg_bench", base_url.rsplit_once('/').ok_or("URL without a database")?.0);
     if work.exists() {
         std::fs::remove_dir_all(&work)?;
     }
@@ -194,38 +250,7 @@ fn main() -> Res<()> {
     eprintln!("warm query p50: folder {fp50:.2} ms, postgres {pp50:.2} ms ({:.2}x)", pp50 / fp50);
     drop(pg);
 
-    // cold loads from PostgreSQL
-    let (cold1_s, cold1_recall, c1) = cold_query(&url, pc, &d)?;
-    eprintln!("cold node, no saved graph: first query after {cold1_s:.2} s (recall@10 {cold1_recall:.2})");
-    let t = Instant::now();
-    let mut conn = postgres::Client::connect(&url, postgres::NoTls)?;
-    let published_s = loop {
-        let n: i64 = conn.query_one("SELECT count(*) FROM chroma_graphs WHERE collection_id = $1", &[&pc])?.get(0);
-        if n > 0 {
-            break cold1_s + t.elapsed().as_secs_f64();
-        }
-        if t.elapsed() > Duration::from_secs(600) {
-            return Err("the cold node did not publish its graph within 10 minutes".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let graph_bytes: i64 = conn.query_one("SELECT bytes FROM chroma_graphs WHERE collection_id = $1", &[&pc])?.get(0);
-    eprintln!("graph linked and published {published_s:.1} s after the cold node started ({graph_bytes} bytes)");
-    drop(c1);
-    let (cold2_s, cold2_recall, c2) = cold_query(&url, pc, &d)?;
-    let mut t2 = Vec::new();
-    let mut r2 = 0.0;
-    for (q, gt) in d.queries.iter().zip(&d.gt) {
-        let t = Instant::now();
-        r2 += recall(&query(&c2, pc, q)?, gt);
-        t2.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let c2p50 = pct(&mut t2, 0.5);
-    eprintln!(
-        "cold node, saved graph: first query after {cold2_s:.2} s (recall@10 {cold2_recall:.2}), then p50 {c2p50:.2} ms, recall@10 {:.3}",
-        r2 / nqf
-    );
-    drop(c2);
+    let cold = cold_loads(&url, pc, &d)?;
 
     // the folder's cold open
     drop(folder);
@@ -246,10 +271,7 @@ fn main() -> Res<()> {
         "folder_query_p50_ms": fp50, "folder_query_p95_ms": fp95, "folder_recall10": rf / nqf,
         "pg_query_p50_ms": pp50, "pg_query_p95_ms": pp95, "pg_recall10": rp / nqf,
         "pg_query_p50_ratio": pp50 / fp50,
-        "cold_first_query_s": cold1_s, "cold_first_query_recall10": cold1_recall,
-        "cold_graph_published_s": published_s, "graph_bytes": graph_bytes,
-        "cold_with_graph_first_query_s": cold2_s, "cold_with_graph_recall10": cold2_recall,
-        "cold_with_graph_query_p50_ms": c2p50, "cold_with_graph_recall10_all": r2 / nqf,
+        "cold": cold,
         "folder_cold_open_first_query_s": folder_cold_s,
         "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
     });

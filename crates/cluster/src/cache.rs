@@ -291,51 +291,70 @@ impl Cache {
         loaded
     }
 
+    /// Streams the rows (one statement) while a second thread puts the previous batch into
+    /// the cache: decoding PostgreSQL's rows and the engine's inserts overlap.
     fn stream_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize, graphs::IdsHash)> {
         let mut rows = conn
-            .query_raw(
+            .query_typed_raw(
                 "SELECT c.log_position, r.id, r.embedding, r.document, r.uri, r.metadata
                  FROM chroma_collections c LEFT JOIN chroma_records r ON r.collection_id = c.id
                  WHERE c.id = $1 ORDER BY r.seq",
-                [&id],
+                [(&id as &(dyn postgres::types::ToSql + Sync), postgres::types::Type::UUID)],
             )
             .map_err(|e| pg_err("loading a cache", e))?;
         let dialect = Dialect { legacy_metadata_keys: true, ..Dialect::V1 };
-        let mut batch = AddRequest { dialect, ..Default::default() };
-        let (mut docs, mut uris, mut metas) = (Vec::new(), Vec::new(), Vec::new());
-        let mut pos = None;
-        let mut n = 0;
-        let mut ids = graphs::IdsHash::default();
-        let mut flush =
-            |batch: &mut AddRequest, docs: &mut Vec<_>, uris: &mut Vec<_>, metas: &mut Vec<_>| -> Result<()> {
-                if batch.ids.is_empty() {
-                    return Ok(());
+        let new_batch = || AddRequest {
+            dialect,
+            documents: Some(Vec::with_capacity(LOAD_BATCH)),
+            uris: Some(Vec::with_capacity(LOAD_BATCH)),
+            metadatas: Some(Vec::with_capacity(LOAD_BATCH)),
+            ..Default::default()
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<AddRequest>(2);
+        let engine = &self.engine;
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || -> Result<usize> {
+                let mut n = 0;
+                for req in rx {
+                    n += req.ids.len();
+                    // On error the receiver is dropped: the reader's next send fails and it stops.
+                    engine.bulk_add_unlinked(id, req)?;
                 }
-                batch.documents = Some(std::mem::take(docs));
-                batch.uris = Some(std::mem::take(uris));
-                batch.metadatas = Some(std::mem::take(metas));
-                let req = std::mem::replace(batch, AddRequest { dialect, ..Default::default() });
-                n += req.ids.len();
-                self.engine.bulk_add_unlinked(id, req)
-            };
-        while let Some(r) = rows.next().map_err(|e| pg_err("loading a cache", e))? {
-            pos = Some(r.get::<_, i64>(0) as u64);
-            let Some(rid) = r.get::<_, Option<String>>(1) else { continue };
-            ids.push(&rid);
-            let emb: Option<Vec<u8>> = r.get(2);
-            batch.ids.push(rid);
-            batch.embeddings.push(emb.as_deref().map_or(Ok(Vec::new()), bytes_f32)?);
-            docs.push(r.get::<_, Option<String>>(3));
-            uris.push(r.get::<_, Option<String>>(4));
-            let meta: Option<String> = r.get(5);
-            metas.push(meta.map(|t| parse_metadata(&t)).transpose()?);
-            if batch.ids.len() >= LOAD_BATCH {
-                flush(&mut batch, &mut docs, &mut uris, &mut metas)?;
-            }
-        }
-        flush(&mut batch, &mut docs, &mut uris, &mut metas)?;
-        let pos = pos.ok_or_else(|| Error::collection_not_found(&id.to_string()))?;
-        Ok((pos, n, ids))
+                Ok(n)
+            });
+            let mut pos = None;
+            let mut ids = graphs::IdsHash::default();
+            let mut batch = new_batch();
+            let read = (|| -> Result<()> {
+                while let Some(r) = rows.next().map_err(|e| pg_err("loading a cache", e))? {
+                    pos = Some(r.get::<_, i64>(0) as u64);
+                    let Some(rid) = r.get::<_, Option<String>>(1) else { continue };
+                    ids.push(&rid);
+                    batch.ids.push(rid);
+                    batch.embeddings.push(r.get::<_, Option<&[u8]>>(2).map_or(Ok(Vec::new()), bytes_f32)?);
+                    let meta: Option<&str> = r.get(5);
+                    let meta = meta.map(parse_metadata).transpose()?;
+                    if let (Some(d), Some(u), Some(m)) = (&mut batch.documents, &mut batch.uris, &mut batch.metadatas) {
+                        d.push(r.get::<_, Option<String>>(3));
+                        u.push(r.get::<_, Option<String>>(4));
+                        m.push(meta);
+                    }
+                    if batch.ids.len() >= LOAD_BATCH && tx.send(std::mem::replace(&mut batch, new_batch())).is_err() {
+                        return Ok(()); // the writer failed: its error is returned below
+                    }
+                }
+                if !batch.ids.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                Ok(())
+            })();
+            drop(tx);
+            let written = writer.join().map_err(|_| Error::internal("the cache loader thread panicked"))?;
+            read?;
+            let n = written?;
+            let pos = pos.ok_or_else(|| Error::collection_not_found(&id.to_string()))?;
+            Ok((pos, n, ids))
+        })
     }
 
     fn catch_up(
