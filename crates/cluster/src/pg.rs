@@ -46,8 +46,10 @@ pub fn pg_err(context: &str, e: postgres::Error) -> Error {
             c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c.starts_with("40") || c == "55P03"
         }
     };
+    // A server error's Display is only "db error": name what the server said.
+    let said = e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()));
     if unavailable {
-        Error::unavailable(format!("PostgreSQL storage unavailable while {context}: {e}")).with_source(e)
+        Error::unavailable(format!("PostgreSQL storage unavailable while {context}: {said}")).with_source(e)
     } else {
         Error::internal_from(format!("PostgreSQL storage error while {context}"), e)
     }
