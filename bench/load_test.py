@@ -58,7 +58,9 @@ OPS = ("add", "query", "get")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", default=os.environ.get("CHROMA_URL", "http://127.0.0.1:8000"))
+    p.add_argument("--url", default=os.environ.get("CHROMA_URL", "http://127.0.0.1:8000"),
+                   help="server URL; several, comma-separated (nodes over one PostgreSQL): client i "
+                        "talks to URL i mod n, setup and verification to the first")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     p.add_argument("--clients", type=int, default=32, help="concurrent client threads (default 32)")
     p.add_argument("--dim", type=int, default=128)
@@ -74,6 +76,12 @@ def parse_args(argv=None):
     p.add_argument("--keep", action="store_true", help="keep the collection afterwards")
     p.add_argument("--server-pid", type=int, default=None,
                    help="pid of the server process (local): report its CPU seconds during the run")
+    p.add_argument("--node-pids", default=None,
+                   help="comma-separated pids of local server processes (the nodes): their CPU seconds "
+                        "summed, and per query/op, in the report")
+    p.add_argument("--postgres-cpu", action="store_true",
+                   help="report the CPU seconds of every local `postgres` process during the run, and "
+                        "per record added")
     p.add_argument("--timeout", type=float, default=60.0, help="per-request HTTP timeout, seconds")
     p.add_argument("--rss-interval", type=float, default=5.0,
                    help="with --server-pid: sample the server's RSS every this many seconds (default 5)")
@@ -194,6 +202,22 @@ def proc_cpu_seconds(pid):
         return None
 
 
+def postgres_cpu_seconds():
+    """utime+stime of every local process named postgres* (the server and its backends)."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+            if "(postgres" in head:
+                total += sum(int(x) for x in rest.split()[11:13])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(sorted_vals, q):
     if not sorted_vals:
         return None
@@ -235,7 +259,8 @@ class Worker(threading.Thread):
 
     def run(self):
         try:
-            client = make_client(self.args.url, self.args.timeout)
+            urls = self.args.url.split(",")
+            client = make_client(urls[self.idx % len(urls)], self.args.timeout)
             coll = client.get_collection(self.coll_name)
         except Exception as e:  # noqa: BLE001
             self.setup_error = f"{type(e).__name__}: {e}"
@@ -297,7 +322,7 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     started_at = _dt.datetime.now(_dt.timezone.utc)
 
-    admin = make_client(args.url, args.timeout)
+    admin = make_client(args.url.split(",")[0], args.timeout)
     try:
         server_version = admin.get_version()
     except Exception as e:  # noqa: BLE001
@@ -330,6 +355,9 @@ def main(argv=None):
     load_before = [round(x, 2) for x in os.getloadavg()]
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     srv0 = proc_cpu_seconds(args.server_pid)
+    node_pids = [int(x) for x in args.node_pids.split(",")] if args.node_pids else []
+    nodes0 = [proc_cpu_seconds(p) for p in node_pids]
+    pg0 = postgres_cpu_seconds() if args.postgres_cpu else None
     t_start = time.monotonic()
     sampler = None
     if args.server_pid is not None and proc_rss_kib(args.server_pid) is not None:
@@ -345,6 +373,10 @@ def main(argv=None):
     rss = rss_report(sampler.samples, elapsed, args.rss_growth_mib, args.rss_per_record) if sampler else None
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     srv1 = proc_cpu_seconds(args.server_pid)
+    nodes1 = [proc_cpu_seconds(p) for p in node_pids]
+    nodes_cpu = (round(sum(b - a for a, b in zip(nodes0, nodes1)), 2)
+                 if node_pids and None not in nodes0 + nodes1 else None)
+    pg_cpu = round(postgres_cpu_seconds() - pg0, 2) if pg0 is not None else None
     server_cpu = round(srv1 - srv0, 1) if srv0 is not None and srv1 is not None else None
     load_after = [round(x, 2) for x in os.getloadavg()]
     client_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -431,6 +463,12 @@ def main(argv=None):
         "verify": verify,
         "client_cpu_s": round(client_cpu, 1),
         "server_cpu_s": server_cpu,
+        "nodes": len(args.url.split(",")),
+        "nodes_cpu_s": nodes_cpu,
+        "nodes_cpu_ms_per_op": round(nodes_cpu / total_ops * 1e3, 3) if nodes_cpu is not None and total_ops else None,
+        "postgres_cpu_s": pg_cpu,
+        "postgres_cpu_us_per_record": (round(pg_cpu / (len(lat.get("add", [])) * args.batch) * 1e6, 1)
+                                       if pg_cpu is not None and lat.get("add") else None),
         "host": platform.node(),
         "cpus": os.cpu_count(),
         "loadavg_before": load_before,
@@ -454,6 +492,9 @@ def main(argv=None):
     print(f"client-side CPU: {client_cpu:.1f}s over {elapsed:.1f}s wall; load average before {load_before[0]}, "
           f"after {load_after[0]} ({os.cpu_count()} CPUs)"
           + (f"; server CPU {server_cpu:.1f}s" if server_cpu is not None else ""))
+    if nodes_cpu is not None or pg_cpu is not None:
+        print(f"nodes ({result['nodes']}) CPU: {nodes_cpu}s, {result['nodes_cpu_ms_per_op']} ms per op; "
+              f"PostgreSQL CPU: {pg_cpu}s, {result['postgres_cpu_us_per_record']} µs per record added")
     if rss is not None:
         print(f"server RSS (every {rss['interval_s']}s): start {rss['start_mib']} MiB, mid {rss['mid_mib']}, "
               f"peak {rss['peak_mib']}, end {rss['end_mib']}; second half +{rss['second_half_growth_mib']} MiB "

@@ -3,8 +3,9 @@
 //! advanced from `chroma_log`, evicted least recently used past `--cache-bytes`.
 
 use crate::catalog::{self, CollRow};
+use crate::graphs;
 use crate::log::{bytes_f32, f32_bytes, Op};
-use crate::pg::pg_err;
+use crate::pg::{pg_err, Pool};
 use crate::Inner;
 use chroma_store::Engine;
 use chroma_types::metadata::metadata_from_json;
@@ -38,6 +39,10 @@ struct Loaded {
     incarnation: i64,
     config: String,
     pos: u64,
+    /// Set while the cache is exactly what a load from `chroma_records` made of it (no change
+    /// applied since) and its graph was not taken from PostgreSQL: the graph it links then
+    /// fits every node loading the same records, so it is published (see `graphs`).
+    publishable: Option<graphs::Built>,
 }
 
 struct Entry {
@@ -54,6 +59,7 @@ type WriteGuard = ArcRwLockWriteGuard<RawRwLock, State>;
 
 pub struct Cache {
     engine: Engine,
+    pool: Arc<Pool>,
     entries: Mutex<HashMap<Uuid, Arc<Entry>>>,
     limit: Option<u64>,
     start: Instant,
@@ -73,8 +79,8 @@ fn record_bytes(dim: Option<usize>) -> u64 {
 }
 
 impl Cache {
-    pub fn new(engine: Engine, limit: Option<u64>) -> Cache {
-        Cache { engine, entries: Mutex::new(HashMap::new()), limit, start: Instant::now() }
+    pub fn new(engine: Engine, limit: Option<u64>, pool: Arc<Pool>) -> Cache {
+        Cache { engine, pool, entries: Mutex::new(HashMap::new()), limit, start: Instant::now() }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -183,20 +189,99 @@ impl Cache {
         };
         self.engine.create_collection_with_config(DEFAULT_TENANT, DEFAULT_DATABASE, create, &row.coll.config)?;
         let result = self.load_rows(id, conn);
-        let (pos, n) = match result {
+        let (pos, n, ids) = match result {
             Ok(x) => x,
             Err(e) => {
                 let _ = self.engine.delete_collection(DEFAULT_TENANT, DEFAULT_DATABASE, &id.to_string());
                 return Err(e);
             }
         };
+        let loaded_ms = started.elapsed().as_millis() as u64;
+        let built = graphs::Built {
+            incarnation: row.incarnation,
+            config_sha: graphs::config_sha(&row.config_text),
+            position: pos,
+            ids_sha: ids.finish(),
+        };
+        let imported = n > 0 && self.import_graph(id, &built, conn);
+        // The vectors are searchable now (exact scan); the graph links behind (or is complete).
+        self.engine.link_in_background(id)?;
         entry.bytes.store(n as u64 * record_bytes(row.coll.dimension), Ordering::Relaxed);
-        st.loaded = Some(Loaded { incarnation: row.incarnation, config: row.config_text.clone(), pos });
-        tracing::info!(collection = %id, records = n, position = pos, ms = started.elapsed().as_millis() as u64, "cache loaded from PostgreSQL");
+        let publishable = (n > 0 && !imported).then_some(built);
+        if let Some(b) = &publishable {
+            self.spawn_publisher(entry, id, b.clone());
+        }
+        st.loaded = Some(Loaded { incarnation: row.incarnation, config: row.config_text.clone(), pos, publishable });
+        tracing::info!(collection = %id, records = n, position = pos, load_ms = loaded_ms, graph_from_postgres = imported,
+            ms = started.elapsed().as_millis() as u64, "cache loaded from PostgreSQL");
         Ok(())
     }
 
-    fn load_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize)> {
+    /// Takes the collection's graph from PostgreSQL if one was built over exactly these
+    /// records; false (the vectors stay unlinked) if there is none or it does not load.
+    fn import_graph(&self, id: Uuid, built: &graphs::Built, conn: &mut impl GenericClient) -> bool {
+        let bytes = match graphs::fetch(conn, id, built) {
+            Ok(Some(b)) => b,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(collection = %id, error = %e, "could not read the saved graph; linking the vectors here");
+                return false;
+            }
+        };
+        match self.engine.import_graph(id, &bytes) {
+            Ok(linked) => {
+                tracing::info!(collection = %id, linked, bytes = bytes.len(), "graph taken from PostgreSQL");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(collection = %id, error = %e, "saved graph refused; linking the vectors here");
+                if let Err(e) = graphs::discard(conn, id, built) {
+                    tracing::warn!(collection = %id, error = %e, "could not discard the refused graph");
+                }
+                false
+            }
+        }
+    }
+
+    /// Waits (on its own thread) until the collection's vectors are all linked, then saves the
+    /// graph to PostgreSQL if the cache is still exactly what the load made (`publishable`).
+    fn spawn_publisher(&self, entry: &Entry, id: Uuid, built: graphs::Built) {
+        let (engine, state, pool) = (self.engine.clone(), entry.state.clone(), self.pool.clone());
+        let still = move |st: &State| st.loaded.as_ref().is_some_and(|l| l.publishable.as_ref() == Some(&built));
+        let spawned = std::thread::Builder::new().name("chroma-cluster-graph".into()).spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(200));
+                if !still(&state.read()) {
+                    return;
+                }
+                match engine.index_progress(id) {
+                    Ok((linked, stored)) if linked >= stored => break,
+                    Ok(_) => {}
+                    Err(_) => return, // dropped from the cache meanwhile
+                }
+            }
+            // The state's read lock keeps writes and catch-ups out while the graph is copied.
+            let (export, built) = {
+                let st = state.read();
+                let Some(b) = st.loaded.as_ref().and_then(|l| l.publishable.clone()) else { return };
+                match engine.export_graph(id) {
+                    Ok(Some(x)) if x.linked == x.stored => (x, b),
+                    _ => return,
+                }
+            };
+            let started = Instant::now();
+            match graphs::publish(&pool, id, &built, &export.bytes, export.linked) {
+                Ok(saved) => tracing::info!(collection = %id, saved, bytes = export.bytes.len(),
+                    ms = started.elapsed().as_millis() as u64, "graph published to PostgreSQL"),
+                Err(e) => tracing::warn!(collection = %id, error = %e, "could not publish the graph"),
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the graph publisher");
+        }
+    }
+
+    fn load_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize, graphs::IdsHash)> {
         // The statement stays open while the cache takes its rows in (graph inserts and all),
         // which can outlast the per-statement timeout; a dead server is still noticed by the
         // TCP user timeout.
@@ -206,49 +291,70 @@ impl Cache {
         loaded
     }
 
-    fn stream_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize)> {
+    /// Streams the rows (one statement) while a second thread puts the previous batch into
+    /// the cache: decoding PostgreSQL's rows and the engine's inserts overlap.
+    fn stream_rows(&self, id: Uuid, conn: &mut impl GenericClient) -> Result<(u64, usize, graphs::IdsHash)> {
         let mut rows = conn
-            .query_raw(
+            .query_typed_raw(
                 "SELECT c.log_position, r.id, r.embedding, r.document, r.uri, r.metadata
                  FROM chroma_collections c LEFT JOIN chroma_records r ON r.collection_id = c.id
                  WHERE c.id = $1 ORDER BY r.seq",
-                [&id],
+                [(&id as &(dyn postgres::types::ToSql + Sync), postgres::types::Type::UUID)],
             )
             .map_err(|e| pg_err("loading a cache", e))?;
         let dialect = Dialect { legacy_metadata_keys: true, ..Dialect::V1 };
-        let mut batch = AddRequest { dialect, ..Default::default() };
-        let (mut docs, mut uris, mut metas) = (Vec::new(), Vec::new(), Vec::new());
-        let mut pos = None;
-        let mut n = 0;
-        let mut flush =
-            |batch: &mut AddRequest, docs: &mut Vec<_>, uris: &mut Vec<_>, metas: &mut Vec<_>| -> Result<()> {
-                if batch.ids.is_empty() {
-                    return Ok(());
+        let new_batch = || AddRequest {
+            dialect,
+            documents: Some(Vec::with_capacity(LOAD_BATCH)),
+            uris: Some(Vec::with_capacity(LOAD_BATCH)),
+            metadatas: Some(Vec::with_capacity(LOAD_BATCH)),
+            ..Default::default()
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<AddRequest>(2);
+        let engine = &self.engine;
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || -> Result<usize> {
+                let mut n = 0;
+                for req in rx {
+                    n += req.ids.len();
+                    // On error the receiver is dropped: the reader's next send fails and it stops.
+                    engine.bulk_add_unlinked(id, req)?;
                 }
-                batch.documents = Some(std::mem::take(docs));
-                batch.uris = Some(std::mem::take(uris));
-                batch.metadatas = Some(std::mem::take(metas));
-                let req = std::mem::replace(batch, AddRequest { dialect, ..Default::default() });
-                n += req.ids.len();
-                self.engine.bulk_add(id, req)
-            };
-        while let Some(r) = rows.next().map_err(|e| pg_err("loading a cache", e))? {
-            pos = Some(r.get::<_, i64>(0) as u64);
-            let Some(rid) = r.get::<_, Option<String>>(1) else { continue };
-            let emb: Option<Vec<u8>> = r.get(2);
-            batch.ids.push(rid);
-            batch.embeddings.push(emb.as_deref().map_or(Ok(Vec::new()), bytes_f32)?);
-            docs.push(r.get::<_, Option<String>>(3));
-            uris.push(r.get::<_, Option<String>>(4));
-            let meta: Option<String> = r.get(5);
-            metas.push(meta.map(|t| parse_metadata(&t)).transpose()?);
-            if batch.ids.len() >= LOAD_BATCH {
-                flush(&mut batch, &mut docs, &mut uris, &mut metas)?;
-            }
-        }
-        flush(&mut batch, &mut docs, &mut uris, &mut metas)?;
-        let pos = pos.ok_or_else(|| Error::collection_not_found(&id.to_string()))?;
-        Ok((pos, n))
+                Ok(n)
+            });
+            let mut pos = None;
+            let mut ids = graphs::IdsHash::default();
+            let mut batch = new_batch();
+            let read = (|| -> Result<()> {
+                while let Some(r) = rows.next().map_err(|e| pg_err("loading a cache", e))? {
+                    pos = Some(r.get::<_, i64>(0) as u64);
+                    let Some(rid) = r.get::<_, Option<String>>(1) else { continue };
+                    ids.push(&rid);
+                    batch.ids.push(rid);
+                    batch.embeddings.push(r.get::<_, Option<&[u8]>>(2).map_or(Ok(Vec::new()), bytes_f32)?);
+                    let meta: Option<&str> = r.get(5);
+                    let meta = meta.map(parse_metadata).transpose()?;
+                    if let (Some(d), Some(u), Some(m)) = (&mut batch.documents, &mut batch.uris, &mut batch.metadatas) {
+                        d.push(r.get::<_, Option<String>>(3));
+                        u.push(r.get::<_, Option<String>>(4));
+                        m.push(meta);
+                    }
+                    if batch.ids.len() >= LOAD_BATCH && tx.send(std::mem::replace(&mut batch, new_batch())).is_err() {
+                        return Ok(()); // the writer failed: its error is returned below
+                    }
+                }
+                if !batch.ids.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                Ok(())
+            })();
+            drop(tx);
+            let written = writer.join().map_err(|_| Error::internal("the cache loader thread panicked"))?;
+            read?;
+            let n = written?;
+            let pos = pos.ok_or_else(|| Error::collection_not_found(&id.to_string()))?;
+            Ok((pos, n, ids))
+        })
     }
 
     fn catch_up(
@@ -274,6 +380,7 @@ impl Cache {
             }
             let op = Op::decode(r.get(1))?;
             let n = op.ids().len() as u64;
+            l.publishable = None;
             apply(&self.engine, id, op)?;
             l.pos = p;
             entry.bytes.fetch_add(n * record_bytes(row.coll.dimension), Ordering::Relaxed);
@@ -305,6 +412,7 @@ impl Cache {
             Ok(()) => {
                 if let Some(l) = st.loaded.as_mut() {
                     l.pos = row.coll.log_position + 1;
+                    l.publishable = None;
                 }
                 let dim = self.engine.get_collection_by_id(id).ok().and_then(|c| c.dimension);
                 entry.bytes.fetch_add(n * record_bytes(dim), Ordering::Relaxed);

@@ -15,6 +15,7 @@
 
 mod cache;
 mod catalog;
+mod graphs;
 mod log;
 mod pg;
 
@@ -75,7 +76,7 @@ pub struct Cluster {
 }
 
 struct Inner {
-    pool: Pool,
+    pool: Arc<Pool>,
     cache: Cache,
     settings: Settings,
 }
@@ -84,7 +85,7 @@ impl Cluster {
     /// Connects, applies the schema migrations (once, under an advisory lock), and opens an
     /// empty cache.
     pub fn open(opts: ClusterOptions) -> Result<Cluster> {
-        let pool = Pool::new(&opts.url, opts.pool_size, opts.timeout)?;
+        let pool = Arc::new(Pool::new(&opts.url, opts.pool_size, opts.timeout)?);
         pg::migrate(&mut *pool.get()?)?;
         let mut cache_settings = opts.settings.clone();
         cache_settings.allow_reset = true;
@@ -99,7 +100,8 @@ impl Cluster {
             }
             None => Engine::ephemeral(cache_settings)?,
         };
-        let inner = Arc::new(Inner { pool, cache: Cache::new(engine, opts.cache_bytes), settings: opts.settings });
+        let cache = Cache::new(engine, opts.cache_bytes, pool.clone());
+        let inner = Arc::new(Inner { pool, cache, settings: opts.settings });
         if opts.listen {
             cache::spawn_listener(Arc::downgrade(&inner));
         }

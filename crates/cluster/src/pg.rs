@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 /// The schema migrations, in order: (version, name, SQL). Append only: an applied migration's
 /// text is checked against its checksum on every start.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (2, "graphs", include_str!("../migrations/0002_graphs.sql")),
+];
 
 /// Key of the advisory lock under which nodes starting at once apply the migrations.
 const MIGRATION_LOCK: i64 = 0x6368_726f_6d61_0001;
@@ -43,8 +46,10 @@ pub fn pg_err(context: &str, e: postgres::Error) -> Error {
             c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c.starts_with("40") || c == "55P03"
         }
     };
+    // A server error's Display is only "db error": name what the server said.
+    let said = e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()));
     if unavailable {
-        Error::unavailable(format!("PostgreSQL storage unavailable while {context}: {e}")).with_source(e)
+        Error::unavailable(format!("PostgreSQL storage unavailable while {context}: {said}")).with_source(e)
     } else {
         Error::internal_from(format!("PostgreSQL storage error while {context}"), e)
     }

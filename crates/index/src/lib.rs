@@ -637,6 +637,43 @@ impl VectorIndex {
         Ok(n)
     }
 
+    /// The graph of the linked slots `0..indexed()` in the file format of
+    /// [`save_graph`](Self::save_graph), in memory (to be kept elsewhere than in a file, and
+    /// given back to [`attach_graph`](Self::attach_graph)). Returns the bytes and the number
+    /// of slots they cover.
+    pub fn graph_bytes(&self, tag: u64) -> (Vec<u8>, usize) {
+        let _step = self.build_lock.lock();
+        let n = self.indexed();
+        (persist::encode(&self.graph, n, self.dim, self.space, self.params.ef_construction, tag), n)
+    }
+
+    /// Replaces the graph with one saved from an index holding the same vectors in the same
+    /// slots (by [`graph_bytes`](Self::graph_bytes) or [`save_graph`](Self::save_graph)),
+    /// keeping this index's vectors and tombstones: slots beyond the graph are left pending.
+    /// The same checks as [`load`](Self::load); on error the index is unchanged.
+    pub fn attach_graph(&mut self, bytes: &[u8]) -> Result<LoadInfo, IndexError> {
+        let gf = persist::decode(bytes, self.dim, self.space, self.params.m)?;
+        if gf.slots > self.len() {
+            return Err(IndexError::Mismatch(format!(
+                "graph covers {} slots but the index holds {}",
+                gf.slots,
+                self.len()
+            )));
+        }
+        let live: Vec<bool> = (0..self.len() as u32).map(|s| !self.is_deleted(s)).collect();
+        let mut idx = VectorIndex::new(self.dim, self.space, self.params.clone())?;
+        // The vectors move (no copy); they were checked when they were appended, so adopting
+        // them again cannot fail, but if it did they are put back.
+        let vectors = std::mem::take(&mut self.vectors);
+        if let Err(e) = idx.adopt_vectors(vectors) {
+            self.vectors = std::mem::take(&mut idx.vectors);
+            return Err(e);
+        }
+        let info = idx.install_graph_file(&gf, |s| live.get(s as usize).copied().unwrap_or(false));
+        *self = idx;
+        Ok(info)
+    }
+
     /// Loads a graph saved by [`save_graph`](Self::save_graph) and attaches `vectors`
     /// (slot-major; may hold more slots than the file covers: those are left pending, see
     /// [`index_pending`](Self::index_pending)).
@@ -679,19 +716,25 @@ impl VectorIndex {
         }
         let mut idx = VectorIndex::new(dim, space, params)?;
         idx.adopt_vectors(vectors)?;
+        let info = idx.install_graph_file(&gf, live);
+        Ok((idx, info))
+    }
+
+    /// Installs a decoded graph file over freshly adopted vectors (every slot a fresh node).
+    fn install_graph_file(&mut self, gf: &persist::GraphFile, live: impl Fn(u32) -> bool) -> LoadInfo {
         // the file's levels win for the slots it covers
         for (s, &lv) in gf.levels.iter().enumerate() {
-            if idx.graph.levels[s] != lv {
-                idx.graph.levels[s] = lv;
-                idx.graph.upper[s] =
-                    (0..lv as usize * (idx.graph.m + 1)).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
+            if self.graph.levels[s] != lv {
+                self.graph.levels[s] = lv;
+                self.graph.upper[s] =
+                    (0..lv as usize * (self.graph.m + 1)).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
             }
         }
-        debug_assert_eq!(gf.m, idx.graph.m);
-        persist::install(&idx.graph, &gf);
-        idx.mark_dead(&live);
-        idx.indexed.store(gf.slots, Ordering::Release);
-        Ok((idx, LoadInfo { tag: gf.tag, graph_slots: gf.slots as u32 }))
+        debug_assert_eq!(gf.m, self.graph.m);
+        persist::install(&self.graph, gf);
+        self.mark_dead(&live);
+        self.indexed.store(gf.slots, Ordering::Release);
+        LoadInfo { tag: gf.tag, graph_slots: gf.slots as u32 }
     }
 
     /// Rebuilds without tombstones. Returns the new index and `map[old_slot] = Some(new_slot)`

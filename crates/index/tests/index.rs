@@ -749,3 +749,35 @@ fn save_with_pending_tail_and_append_behind_it() {
         assert_eq!(got, exact(Space::L2, &data[..4000 * dim], dim, v, 3, |_| true));
     }
 }
+
+#[test]
+fn attach_graph_links_a_copy_of_the_same_vectors() {
+    let dim = 8;
+    let vecs: Vec<f32> = (0..3000 * dim).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let params = HnswParams { num_threads: 1, ..HnswParams::default() };
+    let mut built = VectorIndex::new(dim, Space::L2, params.clone()).unwrap();
+    built.append(&vecs).unwrap();
+    built.remove(5).unwrap();
+    let (bytes, n) = built.graph_bytes(42);
+    assert_eq!(n, 3000);
+    let mut copy = VectorIndex::new(dim, Space::L2, params.clone()).unwrap();
+    copy.append_unindexed(&vecs).unwrap();
+    copy.remove(5).unwrap();
+    let mut damaged = bytes.clone();
+    damaged[200] ^= 1;
+    assert!(copy.attach_graph(&damaged).is_err());
+    assert_eq!((copy.indexed(), copy.len(), copy.live_count()), (0, 3000, 2999), "unchanged after a refusal");
+    let info = copy.attach_graph(&bytes).unwrap();
+    assert_eq!((info.tag, info.graph_slots), (42, 3000));
+    assert_eq!((copy.indexed(), copy.live_count()), (3000, 2999));
+    for q in 0..20 {
+        let query = &vecs[q * 97 * dim..(q * 97 + 1) * dim];
+        let a = built.search(query, 10, None, Filter::All).unwrap();
+        let b = copy.search(query, 10, None, Filter::All).unwrap();
+        assert_eq!(a, b);
+    }
+    // A graph over more slots than the index holds is refused.
+    let mut small = VectorIndex::new(dim, Space::L2, params).unwrap();
+    small.append_unindexed(&vecs[..100 * dim]).unwrap();
+    assert!(small.attach_graph(&bytes).is_err());
+}

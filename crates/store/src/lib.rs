@@ -50,4 +50,4 @@ mod sqlfilter;
 /// The failpoint layer of our own file I/O (see `chroma_index::fileio`), for fault-injection tests.
 #[cfg(feature = "testing")]
 pub use chroma_index::fileio;
-pub use engine::{altered_config, Engine, PreparedBatch, VacuumReport};
+pub use engine::{altered_config, Engine, GraphExport, PreparedBatch, VacuumReport};

@@ -323,3 +323,43 @@ fn legacy_metadata_keys() {
     assert_eq!(ids(json!({"#h2": {"$gt": 1}}), Dialect::V1), vec!["b"]);
     assert!(parse_where(Some(&json!({"$dollar": 1}))).is_err());
 }
+
+#[test]
+fn unlinked_bulk_load_answers_at_once_and_takes_an_exported_graph() {
+    let load = |e: &Engine| {
+        let c = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("unlinked")).unwrap();
+        for b in 0..3 {
+            let ids: Vec<String> = (0..1500).map(|i| format!("{b}-{i}")).collect();
+            let embs: Vec<Vec<f32>> = (0..1500).map(|i| vec![b as f32, i as f32, (i % 7) as f32]).collect();
+            e.bulk_add_unlinked(c.id, AddRequest::new(ids, embs)).unwrap();
+        }
+        c.id
+    };
+    let a = Engine::ephemeral(Settings::default()).unwrap();
+    let ca = load(&a);
+    // Stored, not linked, and found (the pending vectors are scanned exactly).
+    assert_eq!(a.index_progress(ca).unwrap(), (0, 4500));
+    let r = a.query(ca, QueryRequest::new(vec![vec![2.0, 7.0, 0.0]], 1)).unwrap();
+    assert_eq!(r.ids, vec![vec!["2-7".to_string()]]);
+    a.link_in_background(ca).unwrap();
+    assert_eq!(wait_linked(&a, ca), (4500, 4500));
+    let graph = a.export_graph(ca).unwrap().unwrap();
+    assert_eq!((graph.linked, graph.stored, graph.live), (4500, 4500, 4500));
+
+    // A second copy of the same records takes the graph: linked at once, same answers.
+    let b = Engine::ephemeral(Settings::default()).unwrap();
+    let cb = load(&b);
+    assert!(b.import_graph(cb, b"not a graph").is_err(), "garbage is refused");
+    assert_eq!(b.index_progress(cb).unwrap(), (0, 4500), "a refused graph leaves the index as it was");
+    assert_eq!(b.import_graph(cb, &graph.bytes).unwrap(), 4500);
+    assert_eq!(b.index_progress(cb).unwrap(), (4500, 4500));
+    for q in [vec![1.0, 100.0, 2.0], vec![0.0, 1499.0, 1.0]] {
+        let ra = a.query(ca, QueryRequest::new(vec![q.clone()], 5)).unwrap();
+        let rb = b.query(cb, QueryRequest::new(vec![q], 5)).unwrap();
+        assert_eq!(ra.ids, rb.ids);
+    }
+    // Writes after the import keep index and storage in step.
+    b.add(cb, AddRequest::new(vec!["z".into()], vec![vec![9.0, 9.0, 9.0]])).unwrap();
+    let r = b.query(cb, QueryRequest::new(vec![vec![9.0, 9.0, 9.0]], 1)).unwrap();
+    assert_eq!(r.ids, vec![vec!["z".to_string()]]);
+}

@@ -12,6 +12,19 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// A collection's graph, from [`Engine::export_graph`].
+#[derive(Debug, Clone)]
+pub struct GraphExport {
+    /// The graph file's bytes (chroma-index's format, CRC-checked).
+    pub bytes: Vec<u8>,
+    /// Slots the graph covers (linked).
+    pub linked: usize,
+    /// Slots stored (linked or pending).
+    pub stored: usize,
+    /// Slots holding a live record.
+    pub live: usize,
+}
+
 /// Unlinked vectors found on load up to this many are linked before the load returns;
 /// more are linked in the background.
 const INLINE_INDEX_MAX: usize = 2048;
@@ -153,6 +166,63 @@ impl Engine {
         let row = self.collection_row(collection)?;
         let mut g = st.index.write();
         self.save_graph_if_behind(&row, &mut g, 1)
+    }
+
+    /// Links a collection's pending vectors (left by [`bulk_add_unlinked`](Self::bulk_add_unlinked)):
+    /// by the background indexer when there are many and background indexing is on (searches
+    /// scan them exactly meanwhile), else now.
+    pub fn link_in_background(&self, collection: Uuid) -> Result<()> {
+        let st = self.state(collection);
+        let row = self.collection_row(collection)?;
+        self.ensure_index(&st, &row)?;
+        let pending = st.index.read().index.as_ref().map_or(0, VectorIndex::pending);
+        if pending > INLINE_INDEX_MAX && self.inner.background_indexing.load(Ordering::Acquire) {
+            self.spawn_indexer(collection, &st);
+        } else if pending > 0 {
+            if let Some(idx) = st.index.read().index.as_ref() {
+                idx.index_pending(usize::MAX);
+            }
+        }
+        Ok(())
+    }
+
+    /// The graph of a collection's linked vectors, in chroma-index's graph file format (see
+    /// `chroma_index::VectorIndex::graph_bytes`), tagged with the collection's log position;
+    /// `None` if it has no vectors.
+    pub fn export_graph(&self, collection: Uuid) -> Result<Option<GraphExport>> {
+        let st = self.state(collection);
+        let row = self.collection_row(collection)?;
+        self.ensure_index(&st, &row)?;
+        let g = st.index.read();
+        Ok(g.index.as_ref().map(|i| {
+            let (bytes, linked) = i.graph_bytes(row.coll.log_position);
+            GraphExport { bytes, linked, stored: i.len(), live: i.live_count() }
+        }))
+    }
+
+    /// Puts a graph exported by [`export_graph`](Self::export_graph) from a copy of this
+    /// collection holding the same vectors in the same slots in place of the collection's
+    /// graph; vectors beyond it are linked in the background. The caller vouches that the
+    /// slots match (a wrong graph cannot break memory safety, only mis-rank results); a
+    /// damaged or mismatched (dimension, space, M, too many slots) graph is refused and the
+    /// index left as it was. Returns the slots now linked.
+    pub fn import_graph(&self, collection: Uuid, bytes: &[u8]) -> Result<usize> {
+        let st = self.state(collection);
+        let _w = st.write.lock();
+        let row = self.collection_row(collection)?;
+        self.ensure_index(&st, &row)?;
+        let mut g = st.index.write();
+        let Some(idx) = g.index.as_mut() else {
+            return Err(Error::invalid(format!("collection {collection} has no vectors to attach a graph to")));
+        };
+        idx.attach_graph(bytes).map_err(index_err)?;
+        let (linked, pending) = (idx.indexed(), idx.pending());
+        self.save_graph_best_effort(&row, &mut g, 1);
+        drop(g);
+        if pending > 0 {
+            self.spawn_indexer(collection, &st);
+        }
+        Ok(linked)
     }
 
     /// Starts the background indexer of a collection unless one is running or background

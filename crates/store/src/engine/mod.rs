@@ -27,6 +27,7 @@ mod write;
 
 pub use catalog::altered_config;
 pub use compact::VacuumReport;
+pub use indexer::GraphExport;
 pub use write::PreparedBatch;
 
 use crate::error::ResultExt;

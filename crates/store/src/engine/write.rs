@@ -41,6 +41,9 @@ enum IndexUpdate {
     Immediate,
     /// On the next load, which catches up from the vector file (the bulk load).
     Deferred,
+    /// Right after the commit, stored but not linked into the graph (searched exactly until
+    /// [`Engine::link_in_background`] or [`Engine::import_graph`] links it).
+    Unlinked,
 }
 
 /// An `add` batch validated and converted by [`Engine::prepare_bulk`] (on any thread), to be
@@ -118,6 +121,17 @@ impl Engine {
         self.write_rows(batch.collection, WriteMode::Add, batch.rows, Embeddings::Checked { dim: batch.dim }, index)
     }
 
+    /// A bulk load whose vectors are searchable at once, by exact scan, and linked into the
+    /// graph later: by [`link_in_background`](Self::link_in_background), by a graph saved
+    /// elsewhere ([`import_graph`](Self::import_graph)), or by the next write's indexer. For
+    /// a derived copy that must answer soon (a cluster node's cache). Folder engines defer
+    /// the index as [`bulk_add`](Self::bulk_add) does.
+    pub fn bulk_add_unlinked(&self, collection: Uuid, req: AddRequest) -> Result<()> {
+        let batch = self.prepare_bulk(collection, req)?;
+        let index = if self.inner.root.is_some() { IndexUpdate::Deferred } else { IndexUpdate::Unlinked };
+        self.write_rows(batch.collection, WriteMode::Add, batch.rows, Embeddings::Checked { dim: batch.dim }, index)
+    }
+
     /// Writes `rows`: plan, vectors, one transaction, then the in-memory index.
     fn write_rows(
         &self,
@@ -136,7 +150,7 @@ impl Engine {
 
         // Readers pair SQLite rows with index vectors under the index lock: hold it from
         // before the commit until the index has the write, so none sees one without the other.
-        let g = (index == IndexUpdate::Immediate).then(|| st.index.write());
+        let g = (index != IndexUpdate::Deferred).then(|| st.index.write());
         let seq = row.coll.log_position as i64 + 1;
         let Some((plan, existing)) = self.commit_write(&row, mode, rows, dim, seq)? else { return Ok(()) };
         self.schedule_version_step(collection, &st);
@@ -149,7 +163,7 @@ impl Engine {
             *filter = None; // out of step: the next filtered query rebuilds it
         }
         // The write is durable; now bring the in-memory index up to date.
-        if !self.apply_to_index(&row, &mut g, &plan, dim)? {
+        if !self.apply_to_index(&row, &mut g, &plan, dim, index == IndexUpdate::Immediate)? {
             return Ok(());
         }
         // Appends behind an unlinked tail join it (the graph stays a prefix of the slots).
@@ -164,7 +178,7 @@ impl Engine {
             self.save_graph_best_effort(&saved_row, &mut g, threshold);
         }
         drop(g);
-        if tail {
+        if tail && index == IndexUpdate::Immediate {
             self.spawn_indexer(collection, &st);
         }
         if !plan.removed_slots.is_empty() {
@@ -178,7 +192,7 @@ impl Engine {
     /// the vector file).
     fn prepare_index_for_write(&self, st: &Arc<CollState>, row: &CollRow, index: IndexUpdate) -> Result<()> {
         match index {
-            IndexUpdate::Immediate => self.ensure_index(st, row),
+            IndexUpdate::Immediate | IndexUpdate::Unlinked => self.ensure_index(st, row),
             IndexUpdate::Deferred => {
                 let mut g = st.index.write();
                 if g.loaded {
@@ -245,10 +259,17 @@ impl Engine {
         Ok(Some((plan, existing)))
     }
 
-    /// Appends the plan's vectors to the in-memory index and removes the replaced slots.
-    /// Returns `false` when the index was out of step with storage and has been dropped
-    /// (persistent: it is reloaded on next use).
-    fn apply_to_index(&self, row: &CollRow, g: &mut IndexState, plan: &WritePlan, dim: Option<usize>) -> Result<bool> {
+    /// Appends the plan's vectors to the in-memory index (linked, or left pending) and removes
+    /// the replaced slots. Returns `false` when the index was out of step with storage and
+    /// has been dropped (persistent: it is reloaded on next use).
+    fn apply_to_index(
+        &self,
+        row: &CollRow,
+        g: &mut IndexState,
+        plan: &WritePlan,
+        dim: Option<usize>,
+        link: bool,
+    ) -> Result<bool> {
         if g.index.is_none() {
             if let Some(d) = dim {
                 let idx = VectorIndex::new(d, to_index_space(row.coll.config.space), hnsw_params(&row.coll.config))
@@ -259,7 +280,7 @@ impl Engine {
         let Some(index) = g.index.as_mut() else { return Ok(true) };
         let consistent = index.len() as u64 == row.slot_count;
         let appended = if consistent && !plan.new_vectors.is_empty() {
-            index.append(&plan.new_vectors).map(|_| ())
+            if link { index.append(&plan.new_vectors) } else { index.append_unindexed(&plan.new_vectors) }.map(|_| ())
         } else {
             Ok(())
         };
