@@ -457,28 +457,7 @@ impl Graph {
                     nbuf.push(nb);
                 }
             }
-            if let Some(&first) = nbuf.first() {
-                st.prefetch(first);
-            }
-            for j in 0..nbuf.len() {
-                let nb = nbuf[j];
-                if let Some(&next) = nbuf.get(j + 1) {
-                    st.prefetch(next);
-                }
-                let d = st.dist(q, nb);
-                if sc.top.len() < ef || d < lower {
-                    sc.cand.push(Reverse(Cand { d, id: nb }));
-                    if accept_all || accept(nb) {
-                        sc.top.push(Cand { d, id: nb });
-                        if sc.top.len() > ef {
-                            sc.top.pop();
-                        }
-                        if let Some(t) = sc.top.peek() {
-                            lower = t.d;
-                        }
-                    }
-                }
-            }
+            Self::offer(st, q, &nbuf, ef, sc, &mut lower, |nb| accept_all || accept(nb));
         }
         sc.nbuf = nbuf;
     }
@@ -545,28 +524,45 @@ impl Graph {
                     }
                 }
             }
-            if let Some(&first) = nbuf.first() {
-                st.prefetch(first);
+            Self::offer(st, q, &nbuf, ef, sc, &mut lower, |_| true);
+        }
+        sc.nbuf = nbuf;
+    }
+
+    /// The inner step of both layer searches: scores the nodes of `nbuf` (prefetching the next
+    /// one's vector), queues each that could still improve the results as a candidate, and
+    /// keeps those `accept`ed among the best `ef` in `sc.top`; `lower` follows the worst kept.
+    #[inline]
+    fn offer(
+        st: &Store,
+        q: &Query,
+        nbuf: &[u32],
+        ef: usize,
+        sc: &mut Scratch,
+        lower: &mut f32,
+        accept: impl Fn(u32) -> bool,
+    ) {
+        if let Some(&first) = nbuf.first() {
+            st.prefetch(first);
+        }
+        for (j, &nb) in nbuf.iter().enumerate() {
+            if let Some(&next) = nbuf.get(j + 1) {
+                st.prefetch(next);
             }
-            for j in 0..nbuf.len() {
-                let nb = nbuf[j];
-                if let Some(&next) = nbuf.get(j + 1) {
-                    st.prefetch(next);
-                }
-                let d = st.dist(q, nb);
-                if sc.top.len() < ef || d < lower {
-                    sc.cand.push(Reverse(Cand { d, id: nb }));
+            let d = st.dist(q, nb);
+            if sc.top.len() < ef || d < *lower {
+                sc.cand.push(Reverse(Cand { d, id: nb }));
+                if accept(nb) {
                     sc.top.push(Cand { d, id: nb });
                     if sc.top.len() > ef {
                         sc.top.pop();
                     }
                     if let Some(t) = sc.top.peek() {
-                        lower = t.d;
+                        *lower = t.d;
                     }
                 }
             }
         }
-        sc.nbuf = nbuf;
     }
 
     /// The level-0 links of `id` (a snapshot: a list being rewritten may be read half old).
