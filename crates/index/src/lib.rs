@@ -811,9 +811,9 @@ impl VectorIndex {
             return all();
         }
         let mut res = if self.n_deleted == 0 {
-            self.hnsw(q, k, ef, |_| true, true)
+            self.hnsw(q, k, ef, |_| true, Level0::All)
         } else {
-            self.hnsw(q, k, ef, |s| !self.is_deleted(s), false)
+            self.hnsw(q, k, ef, |s| !self.is_deleted(s), Level0::Accepted)
         };
         if indexed < total {
             let tail = self.brute(q, k, (indexed as u32..total as u32).filter(|&s| !self.is_deleted(s)));
@@ -857,8 +857,8 @@ impl VectorIndex {
         }
         let accept = |s: u32| bits.get(s as usize >> 6).is_some_and(|w| w & (1u64 << (s & 63)) != 0);
         let mut res = match plan {
-            Plan::Walk => self.hnsw(q, k, ef, accept, false),
-            _ => self.hnsw_filtered(q, k, ef, accept),
+            Plan::Walk => self.hnsw(q, k, ef, accept, Level0::Accepted),
+            _ => self.hnsw(q, k, ef, accept, Level0::Filtered),
         };
         if indexed < total {
             let from = ids.partition_point(|&s| (s as usize) < indexed);
@@ -938,9 +938,11 @@ impl VectorIndex {
         }
     }
 
-    /// HNSW search with [`graph::Graph::search_layer_filtered`] at level 0: distances only
-    /// to accepted slots; returns at most k results, sorted.
-    fn hnsw_filtered<A: Fn(u32) -> bool>(&self, q: &Query, k: usize, ef: usize, accept: A) -> Vec<Neighbor> {
+    /// HNSW search; returns at most k accepted results, sorted. Level 0 is walked by `walk`:
+    /// every node, the filter applied to the results (`accept_all` skips even that), or
+    /// ([`Level0::Filtered`], [`graph::Graph::search_layer_filtered`]) computing distances
+    /// only to accepted slots, with a 1.5x wider beam.
+    fn hnsw<A: Fn(u32) -> bool>(&self, q: &Query, k: usize, ef: usize, accept: A, walk: Level0) -> Vec<Neighbor> {
         let e = *self.graph.entry.lock();
         if e.node == NONE {
             return Vec::new();
@@ -951,7 +953,11 @@ impl VectorIndex {
         let d0 = st.dist(q, e.node);
         let (cur, cur_d) = self.graph.greedy(&st, q, e.node, d0, e.max_level as usize, 0, &mut buf);
         sc.nbuf = buf;
-        self.graph.search_layer_filtered(&st, q, cur, cur_d, ef + ef / 2, &mut sc, accept);
+        match walk {
+            Level0::All => self.graph.search_layer(&st, q, cur, cur_d, ef, 0, &mut sc, accept, true),
+            Level0::Accepted => self.graph.search_layer(&st, q, cur, cur_d, ef, 0, &mut sc, accept, false),
+            Level0::Filtered => self.graph.search_layer_filtered(&st, q, cur, cur_d, ef + ef / 2, &mut sc, accept),
+        }
         let mut v = std::mem::take(&mut sc.sorted);
         v.clear();
         v.extend(sc.top.drain());
@@ -961,29 +967,17 @@ impl VectorIndex {
         self.pool.put(sc);
         out
     }
+}
 
-    /// HNSW search; returns at most k accepted results, sorted.
-    fn hnsw<A: Fn(u32) -> bool>(&self, q: &Query, k: usize, ef: usize, accept: A, accept_all: bool) -> Vec<Neighbor> {
-        let e = *self.graph.entry.lock();
-        if e.node == NONE {
-            return Vec::new();
-        }
-        let st = self.store();
-        let mut sc = self.pool.take();
-        let mut buf = std::mem::take(&mut sc.nbuf);
-        let d0 = st.dist(q, e.node);
-        let (cur, cur_d) = self.graph.greedy(&st, q, e.node, d0, e.max_level as usize, 0, &mut buf);
-        sc.nbuf = buf;
-        self.graph.search_layer(&st, q, cur, cur_d, ef, 0, &mut sc, accept, accept_all);
-        let mut v = std::mem::take(&mut sc.sorted);
-        v.clear();
-        v.extend(sc.top.drain());
-        v.sort_unstable();
-        let out = v.iter().take(k).map(|c| Neighbor { slot: c.id, distance: c.d }).collect();
-        sc.sorted = v;
-        self.pool.put(sc);
-        out
-    }
+/// How [`VectorIndex::hnsw`] walks level 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level0 {
+    /// Every node is a result (no filter, no tombstone).
+    All,
+    /// Every node is walked; only accepted ones are results.
+    Accepted,
+    /// Distances only to accepted nodes (ACORN-1 style).
+    Filtered,
 }
 
 /// The way a filtered search runs.
