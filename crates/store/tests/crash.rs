@@ -13,6 +13,8 @@
 //!   embedding, searched among its group (exact search), returns it at distance ~0; the same
 //!   unfiltered (HNSW, the collection is big enough) returns full result lists whose distances
 //!   are the true distances of the returned records, finding the record itself nearly always;
+//! * the sparse vectors in the records' metadata come back exactly, and a sparse `Knn` search
+//!   (the inverted index, derived from `SQLite`) returns the model's exact inner-product order;
 //! * one generation of vector/graph files is left after a reopen.
 //!
 //! Then the next cycle starts a new child on the same folder. `CRASH_CYCLES` sets the number of
@@ -249,7 +251,9 @@ fn gen_op(rng: &mut Rng, live: &[String], prefix: &str, next: &mut usize) -> WOp
         let grp = rng.below(GROUPS as u64) as i64;
         WRec {
             doc: Some(format!("doc of {id}")),
-            md: Some(json!({"grp": grp, "v": rng.below(1000), "tag": format!("t{}", rng.below(5))})),
+            md: Some(json!({"grp": grp, "v": rng.below(1000), "tag": format!("t{}", rng.below(5)), "sp": {
+                "#type": "sparse_vector", "indices": [rng.below(8), 8 + rng.below(8)],
+                "values": [0.5 + rng.below(100) as f64 / 7.0, 1.0 + rng.below(100) as f64 / 3.0]}})),
             emb: Some(random_emb(rng)),
             id,
         }
@@ -440,6 +444,32 @@ fn check_index(e: &Engine, cid: uuid::Uuid, model: &Model) -> usize {
             assert_eq!(res.ids[i], vec![(*id).clone()], "group {g}: {id} is not found by its own embedding");
             assert!(res.distances.as_ref().unwrap()[i][0] < 1e-5);
         }
+    }
+    // the sparse index (derived from SQLite, rebuilt on first use): exact inner-product order
+    for term in [3u32, 11] {
+        let q = chroma_types::SparseVector::new(vec![term], vec![1.0], None).unwrap();
+        let mut want: Vec<(f32, &String)> = model
+            .iter()
+            .filter_map(|(id, r)| match r.md.as_ref().and_then(|m| m.get("sp")) {
+                Some(MetadataValue::Sparse(v)) => Some((v.dot(&q), id)),
+                _ => None,
+            })
+            .filter(|(d, _)| *d != 0.0)
+            .collect();
+        want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        want.truncate(10);
+        assert!(!want.is_empty() || model.len() < 40, "the records carry sparse vectors");
+        let knn = chroma_types::search::Knn {
+            query: chroma_types::search::KnnQuery::Sparse(q),
+            key: "sp".into(),
+            limit: 10,
+            default: None,
+            return_rank: false,
+        };
+        let s = chroma_types::search::Search { rank: Some(chroma_types::search::Rank::Knn(knn)), ..Default::default() };
+        let got =
+            e.search(cid, chroma_types::search::SearchRequest { searches: vec![s], ..Default::default() }).unwrap();
+        assert_eq!(got.ids[0], want.iter().map(|w| w.1.clone()).collect::<Vec<_>>(), "sparse search on term {term}");
     }
     // unfiltered (HNSW once the collection is big): consistent distances, full lists
     let ids: Vec<&String> = model.keys().collect();
