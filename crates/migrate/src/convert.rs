@@ -111,6 +111,13 @@ fn value(key: &str, v: &LegacyValue, collection: bool) -> Result<MetadataValue, 
             ))
         }
         LegacyValue::List(_) | LegacyValue::Map(_) => {
+            // A tagged sparse vector (`{"#type": "sparse_vector", ...}`, from a 1.x server with
+            // the Search API) in a record's metadata: held exactly.
+            if let Some(j) = v.to_json().filter(|j| !collection && chroma_types::SparseVector::is_tagged(j)) {
+                if let Ok(m @ MetadataValue::Sparse(_)) = MetadataValue::from_json(key, &j) {
+                    return Ok(m);
+                }
+            }
             let text = json_text(v);
             Err((
                 issue(

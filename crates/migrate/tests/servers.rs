@@ -242,3 +242,57 @@ fn out_of_real_chroma_0_4_24_when_available() {
         );
     }
 }
+
+#[test]
+fn sparse_vectors_out_of_our_server_exactly() {
+    // Sparse vectors exist only where the Search API does (chroma-rs, Chroma's cloud): a
+    // server holding them migrates into a folder with every index and value exactly, and the
+    // copy answers a sparse search as the source does.
+    use chroma_types::search::{Knn, KnnQuery, Rank, Search, SearchRequest};
+    use chroma_types::{AddRequest, CreateCollection, Metadata, MetadataValue, SparseVector};
+    let (url, engine) = start_server();
+    let c = engine
+        .create_collection("default_tenant", "default_database", CreateCollection::new("sparse-src"))
+        .expect("create");
+    let n = 40usize;
+    let sv = |i: usize| {
+        let values = vec![0.1 + i as f32 / 3.0, 123.456, 1e-7 * (i as f32 + 1.0)];
+        SparseVector::new(vec![i as u32 % 7, 7 + i as u32 % 5, 4_000_000_000], values, None).expect("sparse")
+    };
+    let mds: Vec<Option<Metadata>> =
+        (0..n).map(|i| Some(Metadata::from([("sp".to_string(), MetadataValue::Sparse(Box::new(sv(i))))]))).collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("s{i:02}")).collect();
+    engine
+        .add(c.id, AddRequest::new(ids.clone(), (0..n).map(|i| vec![i as f32, 1.0]).collect()).metadatas(mds))
+        .expect("add");
+    let out = tmp();
+    let dest = out.path().join("dest");
+    let r = out_of_server(&url, &dest, 7);
+    assert_eq!(r.outcome, "migrated, verified", "{}", r.to_text());
+    let got = read_folder(&dest);
+    let (_, _, recs) = got.get("sparse-src").expect("collection copied");
+    assert_eq!(recs.len(), n);
+    for g in recs {
+        let i: usize = g.id[1..].parse().expect("id");
+        let md = g.metadata.as_ref().expect("metadata");
+        assert_eq!(md.get("sp"), Some(&MetadataValue::Sparse(Box::new(sv(i)))), "{}", g.id);
+    }
+    // The copy's sparse index answers as the source's.
+    let search = |e: &Engine, cid| {
+        let knn = Knn {
+            query: KnnQuery::Sparse(SparseVector::new(vec![3, 9], vec![1.0, 2.0], None).expect("query")),
+            key: "sp".into(),
+            limit: 10,
+            default: None,
+            return_rank: false,
+        };
+        let s = Search { rank: Some(Rank::Knn(knn)), select: vec!["#score".into()], ..Search::default() };
+        e.search(cid, SearchRequest { searches: vec![s], ..SearchRequest::default() }).expect("search")
+    };
+    let want = search(&engine, c.id);
+    drop(got);
+    let copy = Engine::open(&dest, Settings::default()).expect("open copy");
+    let cc = copy.get_collection("default_tenant", "default_database", "sparse-src").expect("copy");
+    assert_eq!(search(&copy, cc.id), want);
+    assert!(!want.ids[0].is_empty());
+}

@@ -23,9 +23,11 @@ def _data(seed=7):
     return ids, emb, metas, docs
 
 
+# Each test on its own folder: the process shares one ephemeral engine, whose settings other test
+# files choose first.
 @pytest.fixture()
-def coll():
-    client = chroma_rs.EphemeralClient()
+def coll(tmp_path):
+    client = chroma_rs.PersistentClient(path=str(tmp_path))
     c = client.create_collection(f"search_ref_{uuid.uuid4().hex}", embedding_function=None)
     ids, emb, metas, docs = _data()
     c.add(ids=ids, embeddings=emb, metadatas=metas, documents=docs)
@@ -136,7 +138,7 @@ def test_group_by_min_k(coll):
     assert [m["g"] for m in res["metadatas"][0]] == [metas[i]["g"] for _, i in want]
 
 
-def test_text_query_is_embedded_by_the_collection_function():
+def test_text_query_is_embedded_by_the_collection_function(tmp_path):
     calls = []
 
     class Ef:
@@ -147,7 +149,7 @@ def test_text_query_is_embedded_by_the_collection_function():
         def name(self):
             return "test-ef"
 
-    client = chroma_rs.EphemeralClient()
+    client = chroma_rs.PersistentClient(path=str(tmp_path))
     c = client.create_collection(f"search_text_{uuid.uuid4().hex}", embedding_function=Ef())
     c.add(ids=["a", "b", "c"], embeddings=[[3.0, 1.0, 0.0], [9.0, 1.0, 0.0], [20.0, 1.0, 0.0]])
     res = c.search({"rank": {"$knn": {"query": "nine char", "limit": 2}}})

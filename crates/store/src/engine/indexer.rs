@@ -221,6 +221,10 @@ impl Engine {
         drop(g);
         if pending > 0 {
             self.spawn_indexer(collection, &st);
+        } else {
+            // Fully linked by the attached graph: indexing status says so at once, as after
+            // a version step.
+            self.mark_indexed(row.cid)?;
         }
         Ok(linked)
     }
@@ -400,13 +404,21 @@ impl Engine {
             }
             self.save_graph_best_effort(&row, &mut g, 1);
         }
+        self.mark_indexed(row.cid)?;
+        Ok(true)
+    }
+
+    /// Records that the index covers every operation written: `indexed_ops = total_ops` and
+    /// the version steps, unless nothing was new. The caller holds the writer lock and has
+    /// checked that nothing is pending.
+    fn mark_indexed(&self, cid: i64) -> Result<()> {
         let conn = self.inner.conn.lock();
         conn.execute(
             "UPDATE collections SET indexed_ops = total_ops, version = version + 1
              WHERE cid = ?1 AND indexed_ops < total_ops",
-            [row.cid],
+            [cid],
         )
         .context("stepping the collection version")?;
-        Ok(true)
+        Ok(())
     }
 }
