@@ -22,7 +22,7 @@ if [[ "${JS_TESTS_SKIP_INSTALL:-0}" != 1 || ! -d node_modules ]]; then
 fi
 
 files=()
-[[ ",$API," == *",v2,"* ]] && files+=(v2.test.js)
+[[ ",$API," == *",v2,"* ]] && files+=(v2.test.js search.test.js)
 [[ ",$API," == *",v1,"* ]] && files+=(v1.test.js)
 if [[ ${#files[@]} -eq 0 ]]; then
   echo "js-tests: API must be v1, v2 or v1,v2 (got '$API')" >&2
