@@ -127,27 +127,10 @@ impl<'a> Store<'a> {
     }
 
     /// Hints the CPU to fetch the first two cache lines of row `id` (no-op when out of range
-    /// or not on `x86_64`).
+    /// or not on `x86_64`): the hardware prefetcher follows from there within the row.
     #[inline]
     pub fn prefetch(&self, id: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            if (id as usize) < self.n {
-                // SAFETY: `id < n` (checked above) satisfies `ptr`'s contract. `_mm_prefetch`
-                // needs SSE, which every x86_64 CPU has (it is in the target's baseline). The
-                // second address is computed with `wrapping_add` (it may lie past the end of
-                // `data` for a short last row), and a prefetch never faults or reads memory
-                // architecturally, whatever the address.
-                unsafe {
-                    let p = self.ptr(id).cast::<i8>();
-                    _mm_prefetch::<_MM_HINT_T0>(p);
-                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = id;
+        self.prefetch_bytes(id, 128);
     }
 
     /// Hints the CPU to fetch the whole of row `id` (no-op when out of range or not on
@@ -155,16 +138,25 @@ impl<'a> Store<'a> {
     /// the hardware prefetcher does not follow jumps of several pages.
     #[inline]
     pub fn prefetch_row(&self, id: u32) {
+        self.prefetch_bytes(id, self.dim * 4);
+    }
+
+    /// Prefetches the cache lines of the first `bytes` bytes of row `id`.
+    #[inline]
+    fn prefetch_bytes(&self, id: u32, bytes: usize) {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             if (id as usize) < self.n {
-                // SAFETY: as in `prefetch`: `id < n` satisfies `ptr`'s contract, the offsets
-                // stay within the row (`off < dim * 4` bytes), and a prefetch never faults.
+                // SAFETY: `id < n` (checked above) satisfies `ptr`'s contract. `_mm_prefetch`
+                // needs SSE, which every x86_64 CPU has (it is in the target's baseline). The
+                // addresses are computed with `wrapping_add` (they may lie past the end of
+                // `data` for a short last row), and a prefetch never faults or reads memory
+                // architecturally, whatever the address.
                 unsafe {
                     let p = self.ptr(id).cast::<i8>();
                     let mut off = 0;
-                    while off < self.dim * 4 {
+                    while off < bytes {
                         _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off));
                         off += 64;
                     }
@@ -172,7 +164,7 @@ impl<'a> Store<'a> {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = id;
+        let _ = (id, bytes);
     }
 }
 
