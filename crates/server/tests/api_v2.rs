@@ -344,6 +344,27 @@ fn schema_and_embedding_function() {
     assert!(r.json()["message"].as_str().unwrap().contains("Cannot filter using metadata key 'restricted'"));
     let r = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"where": {"free": "y"}}"#));
     assert_eq!(r.json()["ids"], json!(["a"]));
+    // keys met in written metadata join the schema (Chroma's discovery); declared ones stay
+    let got = raw(&s, "GET", &format!("{T}/collections/off1"), &[], None).json();
+    assert_eq!(got["schema"]["keys"]["free"]["string"]["string_inverted_index"]["enabled"], json!(true));
+    assert_eq!(got["schema"]["keys"]["restricted"]["string"]["string_inverted_index"]["enabled"], json!(false));
+    // inverted indexes off in the defaults: discovered keys inherit it, their filters are refused
+    let mut sc = schema("l2", &default_ef, json!({}));
+    sc["defaults"] = json!({"string": {"string_inverted_index": {"enabled": false, "config": {}}}});
+    let r = post(json!({"name": "off2", "schema": sc}));
+    assert_eq!(
+        r.json()["schema"]["defaults"]["string"]["string_inverted_index"]["enabled"],
+        json!(false),
+        "{}",
+        r.body
+    );
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let add = json!({"ids": ["a"], "embeddings": [[1.0, 2.0]], "metadatas": [{"g": "x", "n": 1}]});
+    assert_eq!(raw(&s, "POST", &format!("{T}/collections/{id}/add"), &[], Some(&add.to_string())).status, 201);
+    let r = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"where": {"g": "x"}}"#));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = raw(&s, "POST", &format!("{T}/collections/{id}/get"), &[], Some(r#"{"where": {"n": 1}}"#));
+    assert_eq!(r.json()["ids"], json!(["a"]), "{}", r.body);
     // collection metadata {} is refused on every line
     let r = post(json!({"name": "md0", "metadata": {}}));
     assert_eq!(r.status, 400, "{}", r.body);

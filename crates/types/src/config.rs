@@ -74,6 +74,11 @@ pub struct IndexConfig {
     /// refused, as by Chroma.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fts_disabled: bool,
+    /// 1.x: value types (`string`, `int`, `float`, `bool`) whose inverted index the schema's
+    /// `defaults` disabled. Keys discovered in written metadata inherit it (see
+    /// [`IndexConfig::discover_keys`]), so filtering on them is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_index_off: Vec<String>,
 }
 
 impl Default for IndexConfig {
@@ -90,6 +95,7 @@ impl Default for IndexConfig {
             embedding_function: None,
             schema_keys: None,
             fts_disabled: false,
+            default_index_off: Vec::new(),
         }
     }
 }
@@ -274,6 +280,13 @@ impl IndexConfig {
         }
         self.fts_disabled =
             keys.get("#document").and_then(|d| d.pointer("/string/fts_index/enabled")) == Some(&Value::Bool(false));
+        if let Some(defaults) = s.get("defaults") {
+            self.default_index_off = INVERTED_TYPES
+                .iter()
+                .filter(|t| defaults.pointer(&format!("/{t}/{t}_inverted_index/enabled")) == Some(&Value::Bool(false)))
+                .map(|t| (*t).to_string())
+                .collect();
+        }
         let own: serde_json::Map<String, Value> = keys.into_iter().filter(|(k, _)| !k.starts_with('#')).collect();
         if !own.is_empty() {
             self.schema_keys = Some(own);
@@ -339,6 +352,43 @@ impl IndexConfig {
         })
     }
 
+    /// Adds to the schema's keys the metadata keys (and value types) of `metadata` that it does
+    /// not list yet, as Chroma's schema discovers them from written records: each gets an
+    /// inverted index of its value type, enabled unless the schema's defaults disabled that
+    /// type. Returns whether anything was added. Sparse vectors are left out: their index is
+    /// declared in the schema, never discovered.
+    pub fn discover_keys(&mut self, metadata: &Metadata) -> bool {
+        let mut added = false;
+        for (key, value) in metadata {
+            let Some(kind) = inverted_type(value) else { continue };
+            if key.starts_with('#') || self.knows_key(key, kind) {
+                continue;
+            }
+            let enabled = !self.default_index_off.iter().any(|t| t == kind);
+            let keys = self.schema_keys.get_or_insert_with(serde_json::Map::new);
+            let entry = keys.entry(key.clone()).or_insert_with(|| json!({}));
+            if let Value::Object(types) = entry {
+                types.insert(
+                    kind.to_string(),
+                    json!({ format!("{kind}_inverted_index"): {"enabled": enabled, "config": {}} }),
+                );
+                added = true;
+            }
+        }
+        added
+    }
+
+    /// Whether [`IndexConfig::discover_keys`] would add nothing for `metadata`.
+    pub fn knows_keys(&self, metadata: &Metadata) -> bool {
+        metadata.iter().all(|(key, value)| {
+            key.starts_with('#') || inverted_type(value).is_none_or(|kind| self.knows_key(key, kind))
+        })
+    }
+
+    fn knows_key(&self, key: &str, kind: &str) -> bool {
+        self.schema_keys.as_ref().and_then(|k| k.get(key)).is_some_and(|e| e.get(kind).is_some() || !e.is_object())
+    }
+
     /// Is this metadata key one of the reserved `hnsw:` parameters?
     pub fn is_hnsw_key(key: &str) -> bool {
         HNSW_KEYS.contains(&key)
@@ -401,14 +451,15 @@ impl IndexConfig {
         if let Some(v) = keyed.as_object_mut() {
             v.insert("source_key".into(), json!("#document"));
         }
+        let inverted = |t: &str| on(!self.default_index_off.iter().any(|x| x == t));
         let mut schema = json!({
             "defaults": {
-                "string": {"fts_index": on(false), "string_inverted_index": on(true)},
+                "string": {"fts_index": on(false), "string_inverted_index": inverted("string")},
                 "float_list": {"vector_index": {"enabled": false, "config": vector}},
                 "sparse_vector": {"sparse_vector_index": {"enabled": false, "config": {"embedding_function": {"type": "unknown"}, "bm25": false}}},
-                "int": {"int_inverted_index": on(true)},
-                "float": {"float_inverted_index": on(true)},
-                "bool": {"bool_inverted_index": on(true)},
+                "int": {"int_inverted_index": inverted("int")},
+                "float": {"float_inverted_index": inverted("float")},
+                "bool": {"bool_inverted_index": inverted("bool")},
             },
             "keys": {
                 "#document": {"string": {"fts_index": on(!self.fts_disabled), "string_inverted_index": on(false)}},
@@ -422,6 +473,20 @@ impl IndexConfig {
             }
         }
         schema
+    }
+}
+
+/// The value types a schema gives an inverted index.
+const INVERTED_TYPES: [&str; 4] = ["string", "int", "float", "bool"];
+
+/// The schema value type of a metadata value's inverted index (arrays: their elements' type).
+fn inverted_type(value: &MetadataValue) -> Option<&'static str> {
+    match value {
+        MetadataValue::Str(_) | MetadataValue::StrArray(_) => Some("string"),
+        MetadataValue::Int(_) | MetadataValue::IntArray(_) => Some("int"),
+        MetadataValue::Float(_) | MetadataValue::FloatArray(_) => Some("float"),
+        MetadataValue::Bool(_) | MetadataValue::BoolArray(_) => Some("bool"),
+        MetadataValue::Sparse(_) => None,
     }
 }
 
@@ -526,6 +591,43 @@ mod tests {
             .apply_configuration(Some(&json!({"spann": null, "hnsw": {"ef_search": 9}})))
             .unwrap();
         assert_eq!(c.ef_search, 9);
+    }
+
+    #[test]
+    fn discovered_keys_inherit_the_defaults() {
+        let md = |pairs: Vec<(&str, MetadataValue)>| -> Metadata {
+            pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        };
+        let off = json!({"defaults": {"string": {"string_inverted_index": {"enabled": false, "config": {}}}},
+            "keys": {"pinned": {"string": {"string_inverted_index": {"enabled": true, "config": {}}}}}});
+        let mut c = IndexConfig::default().apply_schema(Some(&off), None).unwrap();
+        assert_eq!(c.default_index_off, vec!["string".to_string()]);
+        let first = md(vec![
+            ("topic", MetadataValue::Str("a".into())),
+            ("n", MetadataValue::Int(1)),
+            ("pinned", MetadataValue::Str("x".into())),
+        ]);
+        assert!(!c.knows_keys(&first));
+        assert!(c.discover_keys(&first));
+        assert!(c.knows_keys(&first));
+        assert!(!c.discover_keys(&first), "nothing new the second time");
+        // `topic` inherits the disabled default; `n` (int) is on; the declared key is untouched
+        assert_eq!(c.unfilterable_key(["n", "topic"].into_iter()), Some("topic"));
+        assert_eq!(c.unfilterable_key(["n", "pinned"].into_iter()), None);
+        // a second value type of a known key is added beside the first
+        assert!(c.discover_keys(&md(vec![("n", MetadataValue::Float(1.5))])));
+        let s = c.to_schema_json();
+        assert_eq!(s.pointer("/keys/n/int/int_inverted_index/enabled"), Some(&json!(true)));
+        assert_eq!(s.pointer("/keys/n/float/float_inverted_index/enabled"), Some(&json!(true)));
+        assert_eq!(s.pointer("/keys/topic/string/string_inverted_index/enabled"), Some(&json!(false)));
+        assert_eq!(s.pointer("/defaults/string/string_inverted_index/enabled"), Some(&json!(false)));
+        assert_eq!(s.pointer("/defaults/int/int_inverted_index/enabled"), Some(&json!(true)));
+        // sparse vectors and reserved keys are never discovered
+        let sparse = crate::SparseVector::new(vec![1], vec![1.0], None).unwrap();
+        assert!(!c.discover_keys(&md(vec![("sv", MetadataValue::Sparse(Box::new(sparse)))])));
+        // the stored form keeps it all
+        let back: IndexConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(back.to_schema_json(), s);
     }
 
     #[test]

@@ -15,7 +15,9 @@ use crate::error::{json_error, ResultExt};
 use crate::{budget, folder};
 use chroma_index::VectorIndex;
 use chroma_types::metadata::merge_metadata;
-use chroma_types::{validate, AddRequest, DeleteRequest, Error, Metadata, MetadataValue, Result, UpdateRequest};
+use chroma_types::{
+    validate, AddRequest, DeleteRequest, Error, IndexConfig, Metadata, MetadataValue, Result, UpdateRequest,
+};
 use rusqlite::{params, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -243,6 +245,7 @@ impl Engine {
                 None => None,
             };
             apply_records(&tx, row.cid, seq, &plan.records)?;
+            discover_schema_keys(&tx, row, &plan.records)?;
             tx.execute(
                 "UPDATE collections SET slot_count = ?2, log_position = ?3, dimension = COALESCE(dimension, ?4),
                  total_ops = total_ops + ?5 WHERE cid = ?1",
@@ -390,6 +393,31 @@ fn batch_dimension(row: &CollRow, rows: &[WriteRow], embeddings: Embeddings) -> 
 }
 
 /// The stored records of collection `cid` with the given ids.
+/// Adds the metadata keys the collection's schema does not list yet (Chroma's schema
+/// discovery), in the write's transaction: a key is in the schema once a record with it is.
+fn discover_schema_keys(tx: &Transaction, row: &CollRow, records: &[PlannedRecord]) -> Result<()> {
+    let mut config: Option<IndexConfig> = None;
+    for md in records.iter().filter_map(|r| r.metadata.as_ref()) {
+        match &mut config {
+            Some(c) => {
+                c.discover_keys(md);
+            }
+            None if !row.coll.config.knows_keys(md) => {
+                let mut c = row.coll.config.clone();
+                c.discover_keys(md);
+                config = Some(c);
+            }
+            None => {}
+        }
+    }
+    if let Some(c) = config {
+        let text = serde_json::to_string(&c).map_err(json_error)?;
+        tx.execute("UPDATE collections SET config = ?2 WHERE cid = ?1", params![row.cid, text])
+            .context("updating the collection schema")?;
+    }
+    Ok(())
+}
+
 fn read_existing(tx: &Transaction, cid: i64, ids: &[String]) -> Result<HashMap<String, StoredRecord>> {
     let ids_json = serde_json::to_string(ids).map_err(json_error)?;
     let mut stmt = tx
