@@ -458,6 +458,16 @@ impl Cache {
             };
             let docs = got.documents.clone().unwrap_or_else(|| vec![None; n]);
             let uris = got.uris.clone().unwrap_or_else(|| vec![None; n]);
+            // Metadata keys new to the schema join it (as chroma-store does on a folder);
+            // `CollRow::config_text` leaves them out, so caches elsewhere are not reloaded.
+            if let Some(c) =
+                got.metadatas.as_ref().and_then(|m| row.coll.config.with_discovered_keys(m.iter().flatten()))
+            {
+                let text =
+                    serde_json::to_string(&c).map_err(|e| Error::internal_from("encoding a configuration", e))?;
+                tx.execute("UPDATE chroma_collections SET config = $2 WHERE id = $1", &[&id, &text])
+                    .map_err(|e| pg_err("updating the collection schema", e))?;
+            }
             let metas: Vec<Option<String>> = match &got.metadatas {
                 Some(m) => m
                     .iter()

@@ -14,7 +14,8 @@ use uuid::Uuid;
 pub struct CollRow {
     /// As the API shows it.
     pub coll: Collection,
-    /// `config` as stored (compared by caches to notice a changed configuration).
+    /// `config` without its schema keys (compared by caches to notice a changed configuration;
+    /// the keys only change at creation, a new incarnation, and by discovery on write).
     pub config_text: String,
     /// Changes per creation (see the schema).
     pub incarnation: i64,
@@ -42,9 +43,18 @@ fn coll_row(r: &Row) -> Result<CollRow> {
                 .and_then(|v| metadata_from_json(&v))
         })
         .transpose()?;
-    let config_text: String = r.get(5);
+    let stored: String = r.get(5);
     let config: IndexConfig =
-        serde_json::from_str(&config_text).map_err(|e| Error::internal_from("reading collection configuration", e))?;
+        serde_json::from_str(&stored).map_err(|e| Error::internal_from("reading collection configuration", e))?;
+    // The schema's keys change as writes discover metadata keys; every cache discovers them
+    // itself from the same writes, so they are left out of what caches compare.
+    let config_text = if config.schema_keys.is_some() {
+        let mut index_only = config.clone();
+        index_only.schema_keys = None;
+        serde_json::to_string(&index_only).map_err(|e| Error::internal_from("encoding a configuration", e))?
+    } else {
+        stored
+    };
     let dimension: Option<i32> = r.get(6);
     Ok(CollRow {
         coll: Collection {

@@ -378,6 +378,27 @@ impl IndexConfig {
         added
     }
 
+    /// This configuration with the keys of every metadata in `metadatas` discovered (see
+    /// [`IndexConfig::discover_keys`]), or `None` when it lists them all already: the common
+    /// case costs no copy.
+    pub fn with_discovered_keys<'a>(&self, metadatas: impl IntoIterator<Item = &'a Metadata>) -> Option<IndexConfig> {
+        let mut out: Option<IndexConfig> = None;
+        for md in metadatas {
+            match &mut out {
+                Some(c) => {
+                    c.discover_keys(md);
+                }
+                None if !self.knows_keys(md) => {
+                    let mut c = self.clone();
+                    c.discover_keys(md);
+                    out = Some(c);
+                }
+                None => {}
+            }
+        }
+        out
+    }
+
     /// Whether [`IndexConfig::discover_keys`] would add nothing for `metadata`.
     pub fn knows_keys(&self, metadata: &Metadata) -> bool {
         metadata.iter().all(|(key, value)| {

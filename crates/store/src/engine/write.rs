@@ -15,9 +15,7 @@ use crate::error::{json_error, ResultExt};
 use crate::{budget, folder};
 use chroma_index::VectorIndex;
 use chroma_types::metadata::merge_metadata;
-use chroma_types::{
-    validate, AddRequest, DeleteRequest, Error, IndexConfig, Metadata, MetadataValue, Result, UpdateRequest,
-};
+use chroma_types::{validate, AddRequest, DeleteRequest, Error, Metadata, MetadataValue, Result, UpdateRequest};
 use rusqlite::{params, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -396,21 +394,7 @@ fn batch_dimension(row: &CollRow, rows: &[WriteRow], embeddings: Embeddings) -> 
 /// Adds the metadata keys the collection's schema does not list yet (Chroma's schema
 /// discovery), in the write's transaction: a key is in the schema once a record with it is.
 fn discover_schema_keys(tx: &Transaction, row: &CollRow, records: &[PlannedRecord]) -> Result<()> {
-    let mut config: Option<IndexConfig> = None;
-    for md in records.iter().filter_map(|r| r.metadata.as_ref()) {
-        match &mut config {
-            Some(c) => {
-                c.discover_keys(md);
-            }
-            None if !row.coll.config.knows_keys(md) => {
-                let mut c = row.coll.config.clone();
-                c.discover_keys(md);
-                config = Some(c);
-            }
-            None => {}
-        }
-    }
-    if let Some(c) = config {
+    if let Some(c) = row.coll.config.with_discovered_keys(records.iter().filter_map(|r| r.metadata.as_ref())) {
         let text = serde_json::to_string(&c).map_err(json_error)?;
         tx.execute("UPDATE collections SET config = ?2 WHERE cid = ?1", params![row.cid, text])
             .context("updating the collection schema")?;
