@@ -37,7 +37,8 @@ pub struct State {
 
 struct Loaded {
     incarnation: i64,
-    config: String,
+    /// Shared, so a read can note what it saw without copying the text.
+    config: Arc<str>,
     pos: u64,
     /// Set while the cache is exactly what a load from `chroma_records` made of it (no change
     /// applied since) and its graph was not taken from PostgreSQL: the graph it links then
@@ -50,6 +51,21 @@ struct Entry {
     /// Milliseconds since the cache was created, at the last use.
     last_used: AtomicU64,
     bytes: AtomicU64,
+}
+
+/// What a cache was while a read ran on it.
+pub struct Seen {
+    incarnation: i64,
+    config: Arc<str>,
+    pos: u64,
+}
+
+impl Seen {
+    /// True if a read of a cache as it was here answers for `row`: the same collection
+    /// (incarnation) and configuration, at or past `row`'s log position.
+    pub fn covers(&self, row: &CollRow) -> bool {
+        self.incarnation == row.incarnation && *self.config == *row.config_text && self.pos >= row.coll.log_position
+    }
 }
 
 /// A read guard: the collection's cache stays as it is (not advanced, evicted or reloaded)
@@ -126,7 +142,20 @@ impl Cache {
     }
 
     fn current(l: &Loaded, row: &CollRow) -> bool {
-        l.incarnation == row.incarnation && l.config == row.config_text
+        l.incarnation == row.incarnation && *l.config == *row.config_text
+    }
+
+    /// Runs `f` on the collection's cache as it is, without PostgreSQL, if this node holds it
+    /// loaded; with what the cache was (its incarnation, configuration and position) while `f` ran.
+    pub fn as_is<T>(&self, id: Uuid, f: impl FnOnce(&Engine) -> T) -> Option<(Seen, T)> {
+        let entry = self.entries.lock().get(&id).cloned()?;
+        entry.last_used.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        // The read guard keeps catch-ups, writes and reloads out while `f` runs, so the
+        // result is the state at `pos`.
+        let st = entry.state.read_arc();
+        let l = st.loaded.as_ref()?;
+        let seen = Seen { incarnation: l.incarnation, config: l.config.clone(), pos: l.pos };
+        Some((seen, f(&self.engine)))
     }
 
     fn sync(
@@ -211,7 +240,8 @@ impl Cache {
         if let Some(b) = &publishable {
             self.spawn_publisher(entry, id, b.clone());
         }
-        st.loaded = Some(Loaded { incarnation: row.incarnation, config: row.config_text.clone(), pos, publishable });
+        st.loaded =
+            Some(Loaded { incarnation: row.incarnation, config: row.config_text.as_str().into(), pos, publishable });
         tracing::info!(collection = %id, records = n, position = pos, load_ms = loaded_ms, graph_from_postgres = imported,
             ms = started.elapsed().as_millis() as u64, "cache loaded from PostgreSQL");
         Ok(())

@@ -22,6 +22,7 @@ mod pg;
 pub use pg::schema_version;
 
 use cache::Cache;
+use catalog::CollRow;
 use chroma_store::Engine;
 use chroma_types::search::{SearchRequest, SearchResult};
 use chroma_types::{
@@ -29,7 +30,7 @@ use chroma_types::{
     IndexingStatus, QueryRequest, QueryResult, Result, Settings, Tenant, UpdateCollection, UpdateRequest,
 };
 use log::Op;
-use pg::{pg_err, Pool};
+use pg::{pg_err, Conn, Pool};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,15 +116,56 @@ impl Cluster {
 }
 
 impl Inner {
-    /// Runs `f` on the collection's cache, caught up to the position committed when the read began.
-    fn read<T>(&self, id: Uuid, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        let row = catalog::collection_row(&mut *conn, id, false)?;
-        let guard = self.cache.synced(id, &row, &mut *conn)?;
+    /// Runs `f` on the collection's cache, caught up to the position committed when the read
+    /// began (read your writes across nodes).
+    ///
+    /// The PostgreSQL round trip that names that position is overlapped with the work: another
+    /// thread asks for the collection's row (sent after the read began, so it names every write
+    /// acknowledged before) while `f` runs at once on the cache as it is. If the cache was
+    /// then already at or past the row's position (same incarnation and configuration), that
+    /// answer stands; otherwise it is dropped, the cache catches up, and `f` runs again. A
+    /// warm cache kept close by LISTEN/NOTIFY pays the round trip and the query side by side.
+    fn read<T>(&self, id: Uuid, f: impl Fn(&Engine) -> Result<T>) -> Result<T> {
+        let out = std::thread::scope(|s| {
+            let lookup = std::thread::Builder::new().name("chroma-cluster-row".into()).spawn_scoped(
+                s,
+                || -> Result<(CollRow, Conn<'_>)> {
+                    let mut conn = self.pool.get()?;
+                    let row = catalog::collection_row(&mut *conn, id, false)?;
+                    Ok((row, conn))
+                },
+            );
+            let Ok(lookup) = lookup else {
+                // No thread to be had: the round trip first, then the work.
+                let mut conn = self.pool.get()?;
+                let row = catalog::collection_row(&mut *conn, id, false)?;
+                return self.read_synced(id, &row, conn, &f);
+            };
+            let early = self.cache.as_is(id, &f);
+            let (row, conn) = lookup
+                .join()
+                .unwrap_or_else(|_| Err(chroma_types::Error::internal("the row lookup thread panicked")))?;
+            match early {
+                Some((seen, out)) if seen.covers(&row) => out,
+                _ => self.read_synced(id, &row, conn, &f),
+            }
+        });
+        self.cache.evict(id);
+        out
+    }
+
+    /// Runs `f` on the collection's cache once it is caught up to `row`'s position.
+    fn read_synced<T>(
+        &self,
+        id: Uuid,
+        row: &CollRow,
+        mut conn: Conn<'_>,
+        f: impl Fn(&Engine) -> Result<T>,
+    ) -> Result<T> {
+        let guard = self.cache.synced(id, row, &mut *conn)?;
         drop(conn);
         let out = f(self.cache.engine());
         drop(guard);
-        self.cache.evict(id);
         out
     }
 
@@ -311,11 +353,11 @@ impl ChromaApi for Cluster {
     }
 
     fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {
-        self.inner.read(collection, |e| e.get(collection, req))
+        self.inner.read(collection, |e| e.get(collection, req.clone()))
     }
 
     fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult> {
-        self.inner.read(collection, |e| e.query(collection, req))
+        self.inner.read(collection, |e| e.query(collection, req.clone()))
     }
 
     fn count(&self, collection: Uuid) -> Result<usize> {
@@ -323,6 +365,6 @@ impl ChromaApi for Cluster {
     }
 
     fn search(&self, collection: Uuid, req: SearchRequest) -> Result<SearchResult> {
-        self.inner.read(collection, |e| e.search(collection, req))
+        self.inner.read(collection, |e| e.search(collection, req.clone()))
     }
 }

@@ -186,3 +186,62 @@ fn three_writers_on_three_nodes_match_a_serial_reference() {
     assert_eq!(sorted(&late, coll.id), expected);
     assert_eq!(order(&late), order(&nodes[0]));
 }
+
+/// Every id of the collection through `get`, `count` and `search` on `node`; the three must agree.
+fn ids_seen(node: &chroma_cluster::Cluster, id: uuid::Uuid) -> Vec<String> {
+    use chroma_types::search::{Search, SearchRequest};
+    let got = node.get(id, GetRequest::default()).unwrap().ids;
+    assert_eq!(node.count(id).unwrap(), got.len());
+    let req = SearchRequest { searches: vec![Search::default()], ..Default::default() };
+    let searched = node.search(id, req).unwrap().ids.pop().unwrap();
+    assert_eq!(searched, got);
+    got
+}
+
+/// A read runs on the cache as it is while the collection's row is fetched; this checks the
+/// answers that must be thrown away: a cache behind the committed position, a cache of an
+/// older collection with the same id (re-created, so at a *lower* position), a cache of a
+/// deleted collection. Node B does not LISTEN, so nothing but the read path moves its cache.
+#[test]
+fn a_read_on_a_stale_cache_is_redone_after_catching_up() {
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "stale");
+    let a = common::node(&url);
+    let mut o = chroma_cluster::ClusterOptions::new(&url);
+    o.listen = false;
+    let b = chroma_cluster::Cluster::open(o).unwrap();
+    let coll = a.create_collection(T, D, CreateCollection::new("stale")).unwrap();
+    let ids = |r: std::ops::Range<usize>| r.map(|i| format!("s{i}")).collect::<Vec<_>>();
+    for i in 0..6 {
+        a.add(coll.id, AddRequest::new(vec![format!("s{i}")], vec![emb(i)])).unwrap();
+    }
+    assert_eq!(ids_seen(&b, coll.id), ids(0..6));
+    // Behind: B's cache is at position 6, the row at 9.
+    a.add(coll.id, AddRequest::new(vec!["s6".into()], vec![emb(6)])).unwrap();
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["s0".into()]), ..Default::default() }).unwrap();
+    a.upsert(coll.id, AddRequest::new(vec!["s1".into()], vec![emb(100)])).unwrap();
+    assert_eq!(ids_seen(&b, coll.id), ids(1..7));
+    let q = b.query(coll.id, QueryRequest::new(vec![emb(100)], 1)).unwrap();
+    assert_eq!(q.ids[0], vec!["s1".to_string()], "the upserted vector is found");
+    // Warm and current: the first answer stands, and stays right over many reads.
+    for _ in 0..20 {
+        assert_eq!(ids_seen(&b, coll.id), ids(1..7));
+    }
+    // Re-created with the same id: its log is at 2 while B's cache of the old one is at 9.
+    a.delete_collection(T, D, "stale").unwrap();
+    let again = a.create_collection(T, D, CreateCollection { id: Some(coll.id), ..CreateCollection::new("stale") });
+    assert_eq!(again.unwrap().id, coll.id);
+    a.add(coll.id, AddRequest::new(vec!["n0".into()], vec![emb(0)])).unwrap();
+    a.add(coll.id, AddRequest::new(vec!["n1".into()], vec![emb(1)])).unwrap();
+    assert_eq!(a.get_collection_by_id(coll.id).unwrap().log_position, 2);
+    assert_eq!(ids_seen(&b, coll.id), vec!["n0".to_string(), "n1".to_string()]);
+    // Deleted: B still caches it, but the read must say it is gone.
+    a.delete_collection(T, D, "stale").unwrap();
+    for err in [
+        b.get(coll.id, GetRequest::default()).unwrap_err(),
+        b.count(coll.id).unwrap_err(),
+        b.query(coll.id, QueryRequest::new(vec![emb(0)], 1)).unwrap_err(),
+    ] {
+        assert_eq!(err.kind, chroma_types::ErrorKind::NotFound, "{err}");
+    }
+}
