@@ -4,6 +4,8 @@
 //! * **add**: every record through `ChromaApi::add` in batches of 1,000 (folder engine, then
 //!   the PostgreSQL node), records/s, and PostgreSQL's CPU per record written;
 //! * **warm query**: `k = 10` queries alternating between the two, p50/p95, recall@10;
+//! * **warm search**: the same vectors through the Search API (`Knn`, limit 10), the folder
+//!   node, the PostgreSQL node at the default `read_level` and at `index_only`, alternating;
 //! * **cold load**: a new node's first query (load from PostgreSQL + search; its result checked
 //!   against the exact answer), the time until its graph is linked and published to
 //!   PostgreSQL, and a second new node's first query once the graph is there; the folder's
@@ -12,13 +14,14 @@
 //! ```sh
 //! CHROMA_RS_POSTGRES_URL=$(bash scripts/fixtures/start-postgres.sh) \
 //!   cargo run --release -p chroma-cluster --example pg_bench -- bench-data/clustered-100k-384 \
-//!   [--queries 1000] [--out bench/results/FILE.jsonl] [--work DIR] [--cold-only]
+//!   [--queries 1000] [--out bench/results/FILE.jsonl] [--work DIR] [--db NAME] [--cold-only]
 //! ```
-//! Prints one JSON line (and appends it to `--out`). The PostgreSQL database `chroma_pg_bench`
-//! is dropped and re-created; `--cold-only` runs only the cold loads, on the database a full run left.
+//! Prints one JSON line (and appends it to `--out`). The PostgreSQL database `--db` (default
+//! `chroma_pg_bench`) is dropped and re-created; `--cold-only` runs only the cold loads, on the database a full run left.
 
 use chroma_cluster::{Cluster, ClusterOptions};
 use chroma_store::Engine;
+use chroma_types::search::{Knn, KnnQuery, Rank, ReadLevel, Search, SearchRequest};
 use chroma_types::{
     AddRequest, ChromaApi, CreateCollection, QueryRequest, Settings, DEFAULT_DATABASE as D, DEFAULT_TENANT as T,
 };
@@ -122,6 +125,50 @@ fn query(api: &dyn ChromaApi, coll: Uuid, q: &[f32]) -> Res<Vec<String>> {
     Ok(r.ids.pop().unwrap_or_default())
 }
 
+fn search(api: &dyn ChromaApi, coll: Uuid, q: &[f32], level: ReadLevel) -> Res<Vec<String>> {
+    let knn = Knn {
+        query: KnnQuery::Dense(q.to_vec()),
+        key: "#embedding".into(),
+        limit: 10,
+        default: None,
+        return_rank: false,
+    };
+    let s = Search { rank: Some(Rank::Knn(knn)), limit: Some(10), ..Default::default() };
+    let mut r = api.search(coll, SearchRequest { searches: vec![s], read_level: level })?;
+    Ok(r.ids.pop().unwrap_or_default())
+}
+
+/// Search API p50s (ms) and recall@10: the folder node, the PostgreSQL node at the default
+/// read level and at `index_only`, alternating query by query.
+fn warm_search(folder: &dyn ChromaApi, fc: Uuid, pg: &dyn ChromaApi, pc: Uuid, d: &Data) -> Res<serde_json::Value> {
+    let (mut tf, mut tp, mut ti, mut rp, mut ri) = (Vec::new(), Vec::new(), Vec::new(), 0.0, 0.0);
+    for (q, gt) in d.queries.iter().zip(&d.gt) {
+        let t = Instant::now();
+        search(folder, fc, q, ReadLevel::IndexAndWal)?;
+        tf.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        rp += recall(&search(pg, pc, q, ReadLevel::IndexAndWal)?, gt);
+        tp.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        ri += recall(&search(pg, pc, q, ReadLevel::IndexOnly)?, gt);
+        ti.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let nqf = d.queries.len() as f64;
+    let (f50, p50, i50) = (pct(&mut tf, 0.5), pct(&mut tp, 0.5), pct(&mut ti, 0.5));
+    eprintln!(
+        "warm search p50: folder {f50:.2} ms, postgres {p50:.2} ms ({:.2}x), index_only {i50:.2} ms ({:.2}x)",
+        p50 / f50,
+        i50 / f50
+    );
+    Ok(serde_json::json!({
+        "folder_search_p50_ms": f50, "pg_search_p50_ms": p50, "pg_search_index_only_p50_ms": i50,
+        "pg_search_p50_ratio": p50 / f50, "pg_search_index_only_p50_ratio": i50 / f50,
+        "pg_search_p95_ms": pct(&mut tp, 0.95), "pg_search_index_only_p95_ms": pct(&mut ti, 0.95),
+        "folder_search_p95_ms": pct(&mut tf, 0.95),
+        "pg_search_recall10": rp / nqf, "pg_search_index_only_recall10": ri / nqf,
+    }))
+}
+
 fn recall(got: &[String], want: &[String]) -> f64 {
     got.iter().filter(|g| want.contains(g)).count() as f64 / want.len() as f64
 }
@@ -196,7 +243,11 @@ fn main() -> Res<()> {
     let d = load_data(&dataset, nq)?;
     eprintln!("{}: {} x {}, {} queries", dataset.display(), d.n, d.dim, d.queries.len());
 
-    let url = format!("{}/chroma_pg_bench", base_url.rsplit_once('/').ok_or("URL without a database")?.0);
+    let db = arg("--db").unwrap_or_else(|| "chroma_pg_bench".into());
+    if db.is_empty() || !db.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(format!("--db {db:?}: lowercase letters, digits and _ only").into());
+    }
+    let url = format!("{}/{db}", base_url.rsplit_once('/').ok_or("URL without a database")?.0);
     if args.iter().any(|a| a == "--cold-only") {
         // the cold loads alone, on the database a full run left (its saved graph dropped first)
         let pc = node(&url)?.get_collection(T, D, "bench")?.id;
@@ -208,8 +259,8 @@ fn main() -> Res<()> {
         return Ok(());
     }
     let mut admin = postgres::Client::connect(&base_url, postgres::NoTls)?;
-    admin.batch_execute("DROP DATABASE IF EXISTS chroma_pg_bench WITH (FORCE)")?;
-    admin.batch_execute("CREATE DATABASE chroma_pg_bench")?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
+    admin.batch_execute(&format!("CREATE DATABASE {db}"))?;
     if work.exists() {
         std::fs::remove_dir_all(&work)?;
     }
@@ -248,6 +299,7 @@ fn main() -> Res<()> {
     let nqf = d.queries.len() as f64;
     let (fp50, fp95, pp50, pp95) = (pct(&mut tf, 0.5), pct(&mut tf, 0.95), pct(&mut tp, 0.5), pct(&mut tp, 0.95));
     eprintln!("warm query p50: folder {fp50:.2} ms, postgres {pp50:.2} ms ({:.2}x)", pp50 / fp50);
+    let searched = warm_search(&folder, fc, &pg, pc, &d)?;
     drop(pg);
 
     let cold = cold_loads(&url, pc, &d)?;
@@ -271,6 +323,7 @@ fn main() -> Res<()> {
         "folder_query_p50_ms": fp50, "folder_query_p95_ms": fp95, "folder_recall10": rf / nqf,
         "pg_query_p50_ms": pp50, "pg_query_p95_ms": pp95, "pg_recall10": rp / nqf,
         "pg_query_p50_ratio": pp50 / fp50,
+        "search": searched,
         "cold": cold,
         "folder_cold_open_first_query_s": folder_cold_s,
         "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),

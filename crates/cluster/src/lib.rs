@@ -24,7 +24,7 @@ pub use pg::schema_version;
 use cache::Cache;
 use catalog::CollRow;
 use chroma_store::Engine;
-use chroma_types::search::{SearchRequest, SearchResult};
+use chroma_types::search::{ReadLevel, SearchRequest, SearchResult};
 use chroma_types::{
     AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult,
     IndexingStatus, QueryRequest, QueryResult, Result, Settings, Tenant, UpdateCollection, UpdateRequest,
@@ -365,6 +365,15 @@ impl ChromaApi for Cluster {
     }
 
     fn search(&self, collection: Uuid, req: SearchRequest) -> Result<SearchResult> {
+        // `index_only` (1.x clients) accepts an answer that may miss the latest writes: a
+        // cache this node holds serves it as it is, with no PostgreSQL round trip. Without a
+        // cache the read loads one like any other. `index_and_bounded_wal` reads everything.
+        if req.read_level == ReadLevel::IndexOnly {
+            if let Some((_, out)) = self.inner.cache.as_is(collection, |e| e.search(collection, req.clone())) {
+                self.inner.cache.evict(collection);
+                return out;
+            }
+        }
         self.inner.read(collection, |e| e.search(collection, req.clone()))
     }
 }

@@ -245,3 +245,51 @@ fn a_read_on_a_stale_cache_is_redone_after_catching_up() {
         assert_eq!(err.kind, chroma_types::ErrorKind::NotFound, "{err}");
     }
 }
+
+/// `read_level=index_only` (1.x search): a node serves the cache it holds as it is, so a
+/// write on A may be missing from B's index-only answer; a default read on B is never stale,
+/// and after it the index-only answer has caught up too.
+#[test]
+fn index_only_search_may_be_stale_a_default_read_is_not() {
+    use chroma_types::search::{Knn, KnnQuery, Rank, ReadLevel, Search, SearchRequest};
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "readlevel");
+    let a = common::node(&url);
+    let mut o = chroma_cluster::ClusterOptions::new(&url);
+    o.listen = false;
+    let b = chroma_cluster::Cluster::open(o).unwrap();
+    let coll = a.create_collection(T, D, CreateCollection::new("readlevel")).unwrap();
+    let search = |node: &chroma_cluster::Cluster, level: ReadLevel| {
+        let knn = Knn {
+            query: KnnQuery::Dense(emb(50)),
+            key: "#embedding".into(),
+            limit: 16,
+            default: None,
+            return_rank: false,
+        };
+        let s = Search { rank: Some(Rank::Knn(knn)), limit: Some(3), ..Default::default() };
+        node.search(coll.id, SearchRequest { searches: vec![s], read_level: level }).unwrap().ids.pop().unwrap()
+    };
+    // No cache on B yet: index_only loads one (it cannot answer from nothing).
+    a.add(coll.id, AddRequest::new(vec!["far".into()], vec![emb(1)])).unwrap();
+    assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["far".to_string()]);
+    // A writes the nearest record; B's cache does not hear of it (no LISTEN).
+    a.add(coll.id, AddRequest::new(vec!["near".into()], vec![emb(50)])).unwrap();
+    for _ in 0..3 {
+        assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["far".to_string()], "served as cached");
+    }
+    assert_eq!(search(&b, ReadLevel::IndexAndBoundedWal), vec!["near".to_string(), "far".to_string()]);
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["far".into()]), ..Default::default() }).unwrap();
+    assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["near".to_string(), "far".to_string()], "served as cached");
+    assert_eq!(search(&b, ReadLevel::IndexAndWal), vec!["near".to_string()]);
+    assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["near".to_string()], "caught up by the default read");
+    // A node that LISTENs catches up in the background: index_only converges without a default read.
+    let c = common::node(&url);
+    assert_eq!(search(&c, ReadLevel::IndexOnly), vec!["near".to_string()]);
+    a.add(coll.id, AddRequest::new(vec!["nearer".into()], vec![emb(50)])).unwrap();
+    let started = std::time::Instant::now();
+    while search(&c, ReadLevel::IndexOnly).len() < 2 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the LISTEN catch-up did not arrive");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
