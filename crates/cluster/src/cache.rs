@@ -570,7 +570,7 @@ impl Cache {
             return Ok(());
         }
         let mut conn = inner.pool.get()?;
-        let row = catalog::collection_row(&mut *conn, id, false)?;
+        let row = catalog::collection_row_prepared(&mut conn, id)?;
         let mut st = entry.state.write_arc();
         if st.loaded.is_some() {
             self.sync(&entry, &mut st, id, &row, &mut *conn)?;

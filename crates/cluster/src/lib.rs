@@ -18,6 +18,7 @@ mod catalog;
 mod graphs;
 mod log;
 mod pg;
+mod queue;
 
 pub use pg::schema_version;
 
@@ -32,9 +33,15 @@ use chroma_types::{
 use log::Op;
 use pg::{pg_err, Conn, Pool};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// How long change-log entries are kept by default: far longer than a warm cache (kept close
+/// by LISTEN/NOTIFY) or a write's catch-up ever lags, short enough that the log stays a small
+/// fraction of the records.
+pub const DEFAULT_LOG_RETENTION: Duration = Duration::from_secs(600);
 
 /// How a node reaches PostgreSQL and keeps its caches.
 #[derive(Debug, Clone)]
@@ -54,6 +61,17 @@ pub struct ClusterOptions {
     pub timeout: Duration,
     /// Keep warm caches close behind other nodes' writes (LISTEN/NOTIFY).
     pub listen: bool,
+    /// Run a read's work on the cache while another thread fetches the collection's row
+    /// (see `docs/scale-out.md`, "A read"); `false` fetches the row first. Overlapping needs a
+    /// free core for the fetch: on a machine whose cores are all busy the fetch waits for one.
+    pub read_overlap: bool,
+    /// How long a write waits on this node for the writes to the same collection ahead of it
+    /// (they queue on the node, then take the collection's row lock in PostgreSQL one at a
+    /// time); past it the write fails with `Unavailable`.
+    pub write_queue_timeout: Duration,
+    /// Change-log entries older than this are pruned (a cache further behind reloads from the
+    /// records); `None` keeps the log forever. See `docs/scale-out.md`, "Log pruning".
+    pub log_retention: Option<Duration>,
 }
 
 impl ClusterOptions {
@@ -67,6 +85,9 @@ impl ClusterOptions {
             pool_size: 32,
             timeout: Duration::from_secs(5),
             listen: true,
+            read_overlap: true,
+            write_queue_timeout: Duration::from_secs(30),
+            log_retention: Some(DEFAULT_LOG_RETENTION),
         }
     }
 }
@@ -74,12 +95,16 @@ impl ClusterOptions {
 /// One node: [`ChromaApi`] over PostgreSQL with a derived cache.
 pub struct Cluster {
     inner: Arc<Inner>,
+    log_retention: Option<Duration>,
 }
 
 struct Inner {
     pool: Arc<Pool>,
     cache: Cache,
     settings: Settings,
+    read_overlap: AtomicBool,
+    writers: queue::Queues,
+    write_queue_timeout: Duration,
 }
 
 impl Cluster {
@@ -102,11 +127,34 @@ impl Cluster {
             None => Engine::ephemeral(cache_settings)?,
         };
         let cache = Cache::new(engine, opts.cache_bytes, pool.clone());
-        let inner = Arc::new(Inner { pool, cache, settings: opts.settings });
+        let inner = Arc::new(Inner {
+            pool,
+            cache,
+            settings: opts.settings,
+            read_overlap: AtomicBool::new(opts.read_overlap),
+            writers: queue::Queues::default(),
+            write_queue_timeout: opts.write_queue_timeout,
+        });
         if opts.listen {
             cache::spawn_listener(Arc::downgrade(&inner));
         }
-        Ok(Cluster { inner })
+        if let Some(retention) = opts.log_retention {
+            log::spawn_pruner(Arc::downgrade(&inner.pool), retention);
+        }
+        Ok(Cluster { inner, log_retention: opts.log_retention })
+    }
+
+    /// Prunes the change log now (what the node's pruner does every `log_retention / 4`):
+    /// the number of entries deleted. Nothing if the log is kept (`log_retention: None`) or
+    /// another node is pruning.
+    pub fn prune_log(&self) -> Result<u64> {
+        self.log_retention.map_or(Ok(0), |r| log::prune(&self.inner.pool, r))
+    }
+
+    /// Changes [`ClusterOptions::read_overlap`] on a running node (benchmarks compare both in
+    /// one sitting).
+    pub fn set_read_overlap(&self, on: bool) {
+        self.inner.read_overlap.store(on, Ordering::Relaxed);
     }
 
     /// Bytes the caches hold (estimated) and how many collections are cached.
@@ -126,32 +174,43 @@ impl Inner {
     /// answer stands; otherwise it is dropped, the cache catches up, and `f` runs again. A
     /// warm cache kept close by LISTEN/NOTIFY pays the round trip and the query side by side.
     fn read<T>(&self, id: Uuid, f: impl Fn(&Engine) -> Result<T>) -> Result<T> {
-        let out = std::thread::scope(|s| {
+        let out = if self.read_overlap.load(Ordering::Relaxed) {
+            self.read_overlapped(id, &f)
+        } else {
+            self.read_in_turn(id, &f)
+        };
+        self.cache.evict(id);
+        out
+    }
+
+    /// The round trip first, then the work.
+    fn read_in_turn<T>(&self, id: Uuid, f: &impl Fn(&Engine) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let row = catalog::collection_row_prepared(&mut conn, id)?;
+        self.read_synced(id, &row, conn, f)
+    }
+
+    /// The round trip on another thread while `f` runs on the cache as it is.
+    fn read_overlapped<T>(&self, id: Uuid, f: &impl Fn(&Engine) -> Result<T>) -> Result<T> {
+        std::thread::scope(|s| {
             let lookup = std::thread::Builder::new().name("chroma-cluster-row".into()).spawn_scoped(
                 s,
                 || -> Result<(CollRow, Conn<'_>)> {
                     let mut conn = self.pool.get()?;
-                    let row = catalog::collection_row(&mut *conn, id, false)?;
+                    let row = catalog::collection_row_prepared(&mut conn, id)?;
                     Ok((row, conn))
                 },
             );
-            let Ok(lookup) = lookup else {
-                // No thread to be had: the round trip first, then the work.
-                let mut conn = self.pool.get()?;
-                let row = catalog::collection_row(&mut *conn, id, false)?;
-                return self.read_synced(id, &row, conn, &f);
-            };
-            let early = self.cache.as_is(id, &f);
+            let Ok(lookup) = lookup else { return self.read_in_turn(id, f) };
+            let early = self.cache.as_is(id, f);
             let (row, conn) = lookup
                 .join()
                 .unwrap_or_else(|_| Err(chroma_types::Error::internal("the row lookup thread panicked")))?;
             match early {
                 Some((seen, out)) if seen.covers(&row) => out,
-                _ => self.read_synced(id, &row, conn, &f),
+                _ => self.read_synced(id, &row, conn, f),
             }
-        });
-        self.cache.evict(id);
-        out
+        })
     }
 
     /// Runs `f` on the collection's cache once it is caught up to `row`'s position.
@@ -172,11 +231,13 @@ impl Inner {
     /// One write: locks the collection's row, catches the cache up, applies `apply` to the
     /// cache, writes the touched records and the log entry, commits.
     fn write<T>(&self, id: Uuid, apply: impl FnOnce(&Engine) -> Result<(T, Op)>) -> Result<T> {
+        let turn = self.writers.turn(id, self.write_queue_timeout)?;
         let mut conn = self.pool.get()?;
         let mut tx = conn.transaction().map_err(|e| pg_err("starting a write", e))?;
         let row = catalog::collection_row(&mut tx, id, true)?;
         let out = self.cache.write(id, &row, tx, apply)?;
         drop(conn);
+        drop(turn);
         self.cache.evict(id);
         Ok(out)
     }
@@ -270,7 +331,7 @@ impl ChromaApi for Cluster {
     }
 
     fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
-        Ok(catalog::collection_row(&mut *self.inner.pool.get()?, id, false)?.coll)
+        Ok(catalog::collection_row_prepared(&mut self.inner.pool.get()?, id)?.coll)
     }
 
     fn list_collections(

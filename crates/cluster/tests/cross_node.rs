@@ -293,3 +293,127 @@ fn index_only_search_may_be_stale_a_default_read_is_not() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+fn log_positions(url: &str, id: uuid::Uuid) -> Vec<i64> {
+    let mut pg = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    pg.query("SELECT position FROM chroma_log WHERE collection_id = $1 ORDER BY position", &[&id])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Log pruning: entries older than the retention go; a node whose cache is behind the pruned
+/// horizon (here B, which does not LISTEN) finds its next entry missing and reloads from the
+/// records, with every change it missed (an update, a delete, an upsert of a new vector).
+#[test]
+fn a_cache_behind_the_pruned_log_reloads_from_the_records() {
+    use std::time::Duration;
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "pruned");
+    let mut o = chroma_cluster::ClusterOptions::new(&url);
+    o.log_retention = None;
+    let a = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    o.listen = false;
+    let b = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    assert_eq!(b.prune_log().unwrap(), 0, "a node that keeps the log prunes nothing");
+    o.log_retention = Some(Duration::from_secs(3));
+    let pruner = chroma_cluster::Cluster::open(o).unwrap();
+    let coll = a.create_collection(T, D, CreateCollection::new("pruned")).unwrap();
+    for i in 0..10 {
+        let add = AddRequest::new(vec![format!("p{i}")], vec![emb(i)]).documents(vec![Some(format!("doc {i}"))]);
+        a.add(coll.id, add).unwrap();
+    }
+    assert_eq!(sorted(&b, coll.id), sorted(&a, coll.id));
+    // B's cache is at 10. Entries 11-13 age past the retention, 14-15 do not.
+    let meta = chroma_types::metadata::update_metadata_from_json(&json!({"changed": true})).unwrap();
+    let update = UpdateRequest { ids: vec!["p3".into()], metadatas: Some(vec![Some(meta)]), ..Default::default() };
+    a.update(coll.id, update).unwrap();
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["p4".into()]), ..Default::default() }).unwrap();
+    a.upsert(coll.id, AddRequest::new(vec!["p5".into()], vec![emb(500)])).unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    a.add(coll.id, AddRequest::new(vec!["p10".into()], vec![emb(10)])).unwrap();
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["p0".into()]), ..Default::default() }).unwrap();
+    // Its own pruner (every second) may have run already: the log's state is what counts.
+    pruner.prune_log().unwrap();
+    let left = log_positions(&url, coll.id);
+    assert!(left.iter().all(|&p| p > 13) && left.len() <= 2, "kept {left:?}");
+    let want = sorted(&a, coll.id);
+    assert_eq!(want.len(), 9);
+    assert_eq!(sorted(&b, coll.id), want, "B reloaded past the pruned entries");
+    let order = |n: &chroma_cluster::Cluster| n.get(coll.id, GetRequest::default()).unwrap().ids;
+    assert_eq!(order(&b), order(&a));
+    let q = b.query(coll.id, QueryRequest::new(vec![emb(500)], 1)).unwrap();
+    assert_eq!(q.ids[0], vec!["p5".to_string()]);
+    // The whole log pruned: a cache behind finds no entry at all, and reloads too.
+    let c = {
+        let mut o = chroma_cluster::ClusterOptions::new(&url);
+        o.listen = false;
+        chroma_cluster::Cluster::open(o).unwrap()
+    };
+    assert_eq!(sorted(&c, coll.id), want);
+    a.upsert(coll.id, AddRequest::new(vec!["p1".into()], vec![emb(600)])).unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    pruner.prune_log().unwrap();
+    assert!(log_positions(&url, coll.id).is_empty());
+    let want = sorted(&a, coll.id);
+    assert_eq!(sorted(&c, coll.id), want);
+    assert_eq!(sorted(&b, coll.id), want);
+    // Writes go on from a pruned log (positions continue), and every node follows them.
+    a.add(coll.id, AddRequest::new(vec!["p11".into()], vec![emb(11)])).unwrap();
+    assert_eq!(log_positions(&url, coll.id), vec![17]);
+    assert_eq!(sorted(&b, coll.id), sorted(&a, coll.id));
+    assert_eq!(sorted(&c, coll.id).len(), 10);
+}
+
+/// Writers to one collection queue on their node before taking the row lock: with a lock
+/// timeout shorter than the whole queue's work, every one of many concurrent writers still
+/// commits (in PostgreSQL each waits behind at most the one writer of each other node). A
+/// writer that waits on its node past `write_queue_timeout` gets a clear `Unavailable`, and
+/// leaves nothing behind.
+#[test]
+fn many_writers_on_one_node_queue_there_not_in_postgres() {
+    use std::time::Duration;
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "queue");
+    let mut o = chroma_cluster::ClusterOptions::new(&url);
+    o.timeout = Duration::from_secs(1);
+    let node = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    let other = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    let coll = node.create_collection(T, D, CreateCollection::new("queue")).unwrap();
+    let batch = |w: usize, k: usize| {
+        let ids: Vec<String> = (0..100).map(|i| format!("w{w}-{k}-{i}")).collect();
+        let embs = (0..100).map(|i| vec![w as f32, k as f32, i as f32]).collect();
+        AddRequest::new(ids, embs)
+    };
+    let writers = 24;
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let n = if w % 4 == 3 { &other } else { &node };
+            s.spawn(move || {
+                for k in 0..4 {
+                    n.add(coll.id, batch(w, k)).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(node.count(coll.id).unwrap(), writers * 4 * 100);
+    assert_eq!(node.get_collection_by_id(coll.id).unwrap().log_position, (writers * 4) as u64);
+    // A queue timeout of 1 ms: writers that find another ahead of them on the node give up.
+    o.write_queue_timeout = Duration::from_millis(1);
+    let impatient = chroma_cluster::Cluster::open(o).unwrap();
+    let before = impatient.count(coll.id).unwrap();
+    let impatient = &impatient;
+    let outcomes: Vec<Result<(), chroma_types::Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|w| s.spawn(move || impatient.add(coll.id, batch(100 + w, 0)))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = outcomes.iter().filter(|r| r.is_ok()).count();
+    assert!(ok >= 1, "the first writer has no one ahead of it");
+    for e in outcomes.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(e.kind, chroma_types::ErrorKind::Unavailable, "{e}");
+        assert!(e.message.contains("queued on this node"), "{e}");
+    }
+    assert_eq!(impatient.count(coll.id).unwrap(), before + ok * 100);
+    assert_eq!(node.count(coll.id).unwrap(), before + ok * 100);
+}
