@@ -563,14 +563,22 @@ impl Cache {
         }
     }
 
-    /// Advances a loaded cache to `pos` if it is behind (a notification from another node).
-    fn advance(&self, inner: &Inner, id: Uuid, pos: u64) -> Result<()> {
+    /// Advances a loaded cache if it is behind `pos` (a notification from another node), or
+    /// behind the collection's row when `pos` is `None`.
+    fn advance(&self, inner: &Inner, id: Uuid, pos: Option<u64>) -> Result<()> {
         let Some(entry) = self.entries.lock().get(&id).cloned() else { return Ok(()) };
-        if entry.state.read().loaded.as_ref().is_none_or(|l| l.pos >= pos) {
+        if entry.state.read().loaded.as_ref().is_none_or(|l| pos.is_some_and(|p| l.pos >= p)) {
             return Ok(());
         }
         let mut conn = inner.pool.get()?;
-        let row = catalog::collection_row_prepared(&mut conn, id)?;
+        let row = match catalog::collection_row_prepared(&mut conn, id) {
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                // Deleted (its drop notification missed): `index_only` reads must not find it.
+                self.forget(id);
+                return Ok(());
+            }
+            row => row?,
+        };
         let mut st = entry.state.write_arc();
         if st.loaded.is_some() {
             self.sync(&entry, &mut st, id, &row, &mut *conn)?;
@@ -601,6 +609,17 @@ pub fn spawn_listener(inner: Weak<Inner>) {
             std::thread::sleep(Duration::from_secs(1));
             continue;
         }
+        // Writes committed before LISTEN took effect (at start, or while reconnecting) sent
+        // notifications this node missed: catch up every cache once, so `index_only` reads
+        // are not left behind until the next write.
+        if let Some(node) = inner.upgrade() {
+            let ids: Vec<Uuid> = node.cache.entries.lock().keys().copied().collect();
+            for id in ids {
+                if let Err(e) = node.cache.advance(&node, id, None) {
+                    tracing::debug!(collection = %id, error = %e, "catch-up after LISTEN failed");
+                }
+            }
+        }
         loop {
             let Some(node) = inner.upgrade() else { return };
             let mut pending: HashMap<Uuid, u64> = HashMap::new();
@@ -623,7 +642,7 @@ pub fn spawn_listener(inner: Weak<Inner>) {
                 }
             }
             for (id, pos) in pending {
-                if let Err(e) = node.cache.advance(&node, id, pos) {
+                if let Err(e) = node.cache.advance(&node, id, Some(pos)) {
                     tracing::debug!(collection = %id, error = %e, "background catch-up failed");
                 }
             }

@@ -62,8 +62,11 @@ pub struct ClusterOptions {
     /// Keep warm caches close behind other nodes' writes (LISTEN/NOTIFY).
     pub listen: bool,
     /// Run a read's work on the cache while another thread fetches the collection's row
-    /// (see `docs/scale-out.md`, "A read"); `false` fetches the row first. Overlapping needs a
-    /// free core for the fetch: on a machine whose cores are all busy the fetch waits for one.
+    /// (see `docs/scale-out.md`, "A read") instead of fetching the row first. It hides the
+    /// round trip only when a core is free for the fetch (and PostgreSQL's answer): on the
+    /// 2-core benchmark machine, busy with other jobs, it was slower than the row first
+    /// (1.57x against 1.15x the folder node's query p50), so it is off by default; consider it
+    /// when PostgreSQL is across a network and the nodes have idle cores.
     pub read_overlap: bool,
     /// How long a write waits on this node for the writes to the same collection ahead of it
     /// (they queue on the node, then take the collection's row lock in PostgreSQL one at a
@@ -75,7 +78,9 @@ pub struct ClusterOptions {
 }
 
 impl ClusterOptions {
-    /// Defaults for `url`: caches in memory, no byte limit, 32 connections, 5 s timeout.
+    /// Defaults for `url`: caches in memory, no byte limit, 32 connections, 5 s timeout,
+    /// LISTEN/NOTIFY on, reads fetching the row first, writers queued for up to 30 s on the
+    /// node, the log kept for [`DEFAULT_LOG_RETENTION`].
     pub fn new(url: impl Into<String>) -> Self {
         ClusterOptions {
             url: url.into(),
@@ -85,7 +90,7 @@ impl ClusterOptions {
             pool_size: 32,
             timeout: Duration::from_secs(5),
             listen: true,
-            read_overlap: true,
+            read_overlap: false,
             write_queue_timeout: Duration::from_secs(30),
             log_retention: Some(DEFAULT_LOG_RETENTION),
         }
@@ -165,14 +170,8 @@ impl Cluster {
 
 impl Inner {
     /// Runs `f` on the collection's cache, caught up to the position committed when the read
-    /// began (read your writes across nodes).
-    ///
-    /// The PostgreSQL round trip that names that position is overlapped with the work: another
-    /// thread asks for the collection's row (sent after the read began, so it names every write
-    /// acknowledged before) while `f` runs at once on the cache as it is. If the cache was
-    /// then already at or past the row's position (same incarnation and configuration), that
-    /// answer stands; otherwise it is dropped, the cache catches up, and `f` runs again. A
-    /// warm cache kept close by LISTEN/NOTIFY pays the round trip and the query side by side.
+    /// began (read your writes across nodes): the collection's row, fetched after the read
+    /// began, names every write acknowledged before it.
     fn read<T>(&self, id: Uuid, f: impl Fn(&Engine) -> Result<T>) -> Result<T> {
         let out = if self.read_overlap.load(Ordering::Relaxed) {
             self.read_overlapped(id, &f)
@@ -190,7 +189,10 @@ impl Inner {
         self.read_synced(id, &row, conn, f)
     }
 
-    /// The round trip on another thread while `f` runs on the cache as it is.
+    /// The round trip on another thread while `f` runs at once on the cache as it is. If the
+    /// cache was then already at or past the row's position (same incarnation and
+    /// configuration), that answer stands; otherwise it is dropped, the cache catches up, and
+    /// `f` runs again.
     fn read_overlapped<T>(&self, id: Uuid, f: &impl Fn(&Engine) -> Result<T>) -> Result<T> {
         std::thread::scope(|s| {
             let lookup = std::thread::Builder::new().name("chroma-cluster-row".into()).spawn_scoped(

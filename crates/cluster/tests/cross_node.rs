@@ -198,51 +198,65 @@ fn ids_seen(node: &chroma_cluster::Cluster, id: uuid::Uuid) -> Vec<String> {
     got
 }
 
-/// A read runs on the cache as it is while the collection's row is fetched; this checks the
-/// answers that must be thrown away: a cache behind the committed position, a cache of an
-/// older collection with the same id (re-created, so at a *lower* position), a cache of a
-/// deleted collection. Node B does not LISTEN, so nothing but the read path moves its cache.
+/// A read with `read_overlap` runs on the cache as it is while the collection's row is
+/// fetched; this checks the answers that must be thrown away: a cache behind the committed
+/// position, a cache of an older collection with the same id (re-created, so at a *lower*
+/// position), a cache of a deleted collection. The same reads on a node fetching the row first
+/// (the default) must agree. Neither B node LISTENs, so nothing but the read path moves their
+/// caches.
 #[test]
 fn a_read_on_a_stale_cache_is_redone_after_catching_up() {
     let Some(base) = common::base_url() else { return };
     let url = common::fresh_db(&base, "stale");
     let a = common::node(&url);
-    let mut o = chroma_cluster::ClusterOptions::new(&url);
-    o.listen = false;
-    let b = chroma_cluster::Cluster::open(o).unwrap();
+    let bs = [true, false].map(|overlap| {
+        let mut o = chroma_cluster::ClusterOptions::new(&url);
+        o.listen = false;
+        o.read_overlap = overlap;
+        chroma_cluster::Cluster::open(o).unwrap()
+    });
     let coll = a.create_collection(T, D, CreateCollection::new("stale")).unwrap();
+    let seen = |want: &[String]| {
+        for b in &bs {
+            assert_eq!(ids_seen(b, coll.id), want);
+        }
+    };
     let ids = |r: std::ops::Range<usize>| r.map(|i| format!("s{i}")).collect::<Vec<_>>();
     for i in 0..6 {
         a.add(coll.id, AddRequest::new(vec![format!("s{i}")], vec![emb(i)])).unwrap();
     }
-    assert_eq!(ids_seen(&b, coll.id), ids(0..6));
-    // Behind: B's cache is at position 6, the row at 9.
+    seen(&ids(0..6));
+    // Behind: the B caches are at position 6, the row at 9.
     a.add(coll.id, AddRequest::new(vec!["s6".into()], vec![emb(6)])).unwrap();
     a.delete(coll.id, DeleteRequest { ids: Some(vec!["s0".into()]), ..Default::default() }).unwrap();
     a.upsert(coll.id, AddRequest::new(vec!["s1".into()], vec![emb(100)])).unwrap();
-    assert_eq!(ids_seen(&b, coll.id), ids(1..7));
-    let q = b.query(coll.id, QueryRequest::new(vec![emb(100)], 1)).unwrap();
-    assert_eq!(q.ids[0], vec!["s1".to_string()], "the upserted vector is found");
+    seen(&ids(1..7));
+    for b in &bs {
+        let q = b.query(coll.id, QueryRequest::new(vec![emb(100)], 1)).unwrap();
+        assert_eq!(q.ids[0], vec!["s1".to_string()], "the upserted vector is found");
+    }
     // Warm and current: the first answer stands, and stays right over many reads.
     for _ in 0..20 {
-        assert_eq!(ids_seen(&b, coll.id), ids(1..7));
+        seen(&ids(1..7));
     }
-    // Re-created with the same id: its log is at 2 while B's cache of the old one is at 9.
+    // Re-created with the same id: its log is at 2 while the B caches of the old one are at 9.
     a.delete_collection(T, D, "stale").unwrap();
     let again = a.create_collection(T, D, CreateCollection { id: Some(coll.id), ..CreateCollection::new("stale") });
     assert_eq!(again.unwrap().id, coll.id);
     a.add(coll.id, AddRequest::new(vec!["n0".into()], vec![emb(0)])).unwrap();
     a.add(coll.id, AddRequest::new(vec!["n1".into()], vec![emb(1)])).unwrap();
     assert_eq!(a.get_collection_by_id(coll.id).unwrap().log_position, 2);
-    assert_eq!(ids_seen(&b, coll.id), vec!["n0".to_string(), "n1".to_string()]);
-    // Deleted: B still caches it, but the read must say it is gone.
+    seen(&["n0".to_string(), "n1".to_string()]);
+    // Deleted: the B nodes still cache it, but the read must say it is gone.
     a.delete_collection(T, D, "stale").unwrap();
-    for err in [
-        b.get(coll.id, GetRequest::default()).unwrap_err(),
-        b.count(coll.id).unwrap_err(),
-        b.query(coll.id, QueryRequest::new(vec![emb(0)], 1)).unwrap_err(),
-    ] {
-        assert_eq!(err.kind, chroma_types::ErrorKind::NotFound, "{err}");
+    for b in &bs {
+        for err in [
+            b.get(coll.id, GetRequest::default()).unwrap_err(),
+            b.count(coll.id).unwrap_err(),
+            b.query(coll.id, QueryRequest::new(vec![emb(0)], 1)).unwrap_err(),
+        ] {
+            assert_eq!(err.kind, chroma_types::ErrorKind::NotFound, "{err}");
+        }
     }
 }
 
