@@ -3,7 +3,8 @@
 //!
 //! * **add**: every record through `ChromaApi::add` in batches of 1,000 (folder engine, then
 //!   the PostgreSQL node), records/s, and PostgreSQL's CPU per record written;
-//! * **warm query**: `k = 10` queries alternating between the two, p50/p95, recall@10;
+//! * **warm query**: `k = 10` queries alternating between the two (and the PostgreSQL node
+//!   again with `read_overlap`, on other queries), p50/p95, recall@10;
 //! * **warm search**: the same vectors through the Search API (`Knn`, limit 10), the folder
 //!   node, the PostgreSQL node at the default `read_level` and at `index_only`, alternating;
 //! * **cold load**: a new node's first query (load from PostgreSQL + search; its result checked
@@ -14,10 +15,12 @@
 //! ```sh
 //! CHROMA_RS_POSTGRES_URL=$(bash scripts/fixtures/start-postgres.sh) \
 //!   cargo run --release -p chroma-cluster --example pg_bench -- bench-data/clustered-100k-384 \
-//!   [--queries 1000] [--out bench/results/FILE.jsonl] [--work DIR] [--db NAME] [--cold-only]
+//!   [--queries 1000] [--out bench/results/FILE.jsonl] [--work DIR] [--db NAME] [--cold-only | --warm-only]
 //! ```
 //! Prints one JSON line (and appends it to `--out`). The PostgreSQL database `--db` (default
-//! `chroma_pg_bench`) is dropped and re-created; `--cold-only` runs only the cold loads, on the database a full run left.
+//! `chroma_pg_bench`) is dropped and re-created; `--cold-only` runs only the cold loads,
+//! `--warm-only` only the warm queries and searches, on the database (and `--work` folder) a
+//! full run left.
 
 use chroma_cluster::{Cluster, ClusterOptions};
 use chroma_store::Engine;
@@ -238,6 +241,80 @@ fn cold_loads(url: &str, pc: Uuid, d: &Data) -> Res<serde_json::Value> {
     }))
 }
 
+/// Warm queries and searches (the node's cache loaded): p50/p95 and recall per variant.
+fn warm(folder: &Engine, fc: Uuid, pg: &Cluster, pc: Uuid, d: &Data) -> Res<serde_json::Value> {
+    // warm queries, alternating: the folder, the PostgreSQL node (the row first, the default),
+    // and the same node with its row fetch overlapped with the search (`read_overlap`)
+    let (mut tf, mut tp, mut ts, mut rf, mut rp) = (Vec::new(), Vec::new(), Vec::new(), 0.0, 0.0);
+    for pass in 0..2 {
+        // a first pass warms both (the folder's graph may still be linking after its adds)
+        let n = d.queries.len();
+        for (i, (q, gt)) in d.queries.iter().zip(&d.gt).enumerate() {
+            let t = Instant::now();
+            rf += recall(&query(folder, fc, q)?, gt);
+            tf.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            rp += recall(&query(pg, pc, q)?, gt);
+            tp.push(t.elapsed().as_secs_f64() * 1e3);
+            // another query (see warm_search), so that its graph walk is not in the CPU caches
+            pg.set_read_overlap(true);
+            let t = Instant::now();
+            query(pg, pc, &d.queries[(i + n / 2) % n])?;
+            ts.push(t.elapsed().as_secs_f64() * 1e3);
+            pg.set_read_overlap(false);
+        }
+        if pass == 0 {
+            (tf, tp, ts) = (Vec::new(), Vec::new(), Vec::new());
+            (rf, rp) = (0.0, 0.0);
+        }
+    }
+    let nqf = d.queries.len() as f64;
+    let (fp50, fp95, pp50, pp95) = (pct(&mut tf, 0.5), pct(&mut tf, 0.95), pct(&mut tp, 0.5), pct(&mut tp, 0.95));
+    let (sp50, sp95) = (pct(&mut ts, 0.5), pct(&mut ts, 0.95));
+    eprintln!(
+        "warm query p50: folder {fp50:.2} ms, postgres {pp50:.2} ms ({:.2}x), postgres overlapped {sp50:.2} ms ({:.2}x)",
+        pp50 / fp50,
+        sp50 / fp50
+    );
+    let searched = warm_search(folder, fc, pg, pc, d)?;
+    Ok(serde_json::json!({
+        "folder_query_p50_ms": fp50, "folder_query_p95_ms": fp95, "folder_recall10": rf / nqf,
+        "pg_query_p50_ms": pp50, "pg_query_p95_ms": pp95, "pg_recall10": rp / nqf,
+        "pg_query_p50_ratio": pp50 / fp50,
+        "pg_overlap_query_p50_ms": sp50, "pg_overlap_query_p95_ms": sp95, "pg_overlap_query_p50_ratio": sp50 / fp50,
+        "search": searched,
+    }))
+}
+
+/// Adds `extra`'s fields to the object `line`.
+fn merge(line: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(o), serde_json::Value::Object(x)) = (line.as_object_mut(), extra) {
+        o.extend(x);
+    }
+}
+
+/// `--warm-only`: the warm queries and searches again, on the folder and the database a full
+/// run left (a new node, which takes the graph saved in PostgreSQL).
+fn warm_only(url: &str, work: &Path, d: &Data, out: Option<String>) -> Res<()> {
+    let folder = Engine::open(&work.join("folder"), Settings::default())?;
+    let fc = folder.get_collection(T, D, "bench")?.id;
+    let pg = node(url)?;
+    let pc = pg.get_collection(T, D, "bench")?.id;
+    query(&pg, pc, &d.queries[0])?;
+    let mut line =
+        serde_json::json!({"bench": "pg_vs_folder_warm", "n": d.n, "dim": d.dim, "queries": d.queries.len()});
+    merge(&mut line, warm(&folder, fc, &pg, pc, d)?);
+    merge(
+        &mut line,
+        serde_json::json!({"load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()}),
+    );
+    println!("{line}");
+    if let Some(out) = out {
+        writeln!(std::fs::OpenOptions::new().create(true).append(true).open(out)?, "{line}")?;
+    }
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
@@ -253,6 +330,9 @@ fn main() -> Res<()> {
         return Err(format!("--db {db:?}: lowercase letters, digits and _ only").into());
     }
     let url = format!("{}/{db}", base_url.rsplit_once('/').ok_or("URL without a database")?.0);
+    if args.iter().any(|a| a == "--warm-only") {
+        return warm_only(&url, &work, &d, arg("--out"));
+    }
     if args.iter().any(|a| a == "--cold-only") {
         // the cold loads alone, on the database a full run left (its saved graph dropped first)
         let pc = node(&url)?.get_collection(T, D, "bench")?.id;
@@ -292,40 +372,7 @@ fn main() -> Res<()> {
     }
     drop(conn);
 
-    // warm queries, alternating: the folder, the PostgreSQL node (the row first, the default),
-    // and the same node with its row fetch overlapped with the search (`read_overlap`)
-    let (mut tf, mut tp, mut ts, mut rf, mut rp) = (Vec::new(), Vec::new(), Vec::new(), 0.0, 0.0);
-    for pass in 0..2 {
-        // a first pass warms both (the folder's graph may still be linking after its adds)
-        let n = d.queries.len();
-        for (i, (q, gt)) in d.queries.iter().zip(&d.gt).enumerate() {
-            let t = Instant::now();
-            rf += recall(&query(&folder, fc, q)?, gt);
-            tf.push(t.elapsed().as_secs_f64() * 1e3);
-            let t = Instant::now();
-            rp += recall(&query(&pg, pc, q)?, gt);
-            tp.push(t.elapsed().as_secs_f64() * 1e3);
-            // another query (see warm_search), so that its graph walk is not in the CPU caches
-            pg.set_read_overlap(true);
-            let t = Instant::now();
-            query(&pg, pc, &d.queries[(i + n / 2) % n])?;
-            ts.push(t.elapsed().as_secs_f64() * 1e3);
-            pg.set_read_overlap(false);
-        }
-        if pass == 0 {
-            (tf, tp, ts) = (Vec::new(), Vec::new(), Vec::new());
-            (rf, rp) = (0.0, 0.0);
-        }
-    }
-    let nqf = d.queries.len() as f64;
-    let (fp50, fp95, pp50, pp95) = (pct(&mut tf, 0.5), pct(&mut tf, 0.95), pct(&mut tp, 0.5), pct(&mut tp, 0.95));
-    let (sp50, sp95) = (pct(&mut ts, 0.5), pct(&mut ts, 0.95));
-    eprintln!(
-        "warm query p50: folder {fp50:.2} ms, postgres {pp50:.2} ms ({:.2}x), postgres overlapped {sp50:.2} ms ({:.2}x)",
-        pp50 / fp50,
-        sp50 / fp50
-    );
-    let searched = warm_search(&folder, fc, &pg, pc, &d)?;
+    let warm_line = warm(&folder, fc, &pg, pc, &d)?;
     drop(pg);
 
     let cold = cold_loads(&url, pc, &d)?;
@@ -338,7 +385,7 @@ fn main() -> Res<()> {
     let folder_cold_s = t.elapsed().as_secs_f64();
     eprintln!("folder cold open + first query: {folder_cold_s:.2} s (recall@10 {:.2})", recall(&got, &d.gt[0]));
 
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "bench": "pg_vs_folder",
         "dataset": dataset.file_name().map(|s| s.to_string_lossy().to_string()),
         "n": d.n, "dim": d.dim, "queries": d.queries.len(),
@@ -346,15 +393,11 @@ fn main() -> Res<()> {
         "pg_add_rec_s": d.n as f64 / pg_add_s,
         "pg_add_ratio": folder_add_s / pg_add_s,
         "pg_cpu_per_record_us": pg_cpu_per_rec_us,
-        "folder_query_p50_ms": fp50, "folder_query_p95_ms": fp95, "folder_recall10": rf / nqf,
-        "pg_query_p50_ms": pp50, "pg_query_p95_ms": pp95, "pg_recall10": rp / nqf,
-        "pg_query_p50_ratio": pp50 / fp50,
-        "pg_overlap_query_p50_ms": sp50, "pg_overlap_query_p95_ms": sp95, "pg_overlap_query_p50_ratio": sp50 / fp50,
-        "search": searched,
         "cold": cold,
         "folder_cold_open_first_query_s": folder_cold_s,
         "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
     });
+    merge(&mut line, warm_line);
     println!("{line}");
     if let Some(out) = arg("--out") {
         writeln!(std::fs::OpenOptions::new().create(true).append(true).open(out)?, "{line}")?;
