@@ -86,7 +86,10 @@ const READ_ROW: &str = "SELECT c.id, c.name, d.tenant, d.name, c.metadata, c.con
 /// for it, so PostgreSQL neither parses nor plans it each time (one round trip, as typed).
 pub fn collection_row_prepared(conn: &mut Conn<'_>, id: Uuid) -> Result<CollRow> {
     let st = conn.prepared(READ_ROW).map_err(|e| pg_err("reading a collection", e))?;
-    let row = conn.query_opt(&st, &[&id]).map_err(|e| pg_err("reading a collection", e))?;
+    let row = conn.query_opt(&st, &[&id]).map_err(|e| {
+        conn.forget_prepared();
+        pg_err("reading a collection", e)
+    })?;
     row.as_ref().map(coll_row).transpose()?.ok_or_else(|| Error::collection_not_found(&id.to_string()))
 }
 

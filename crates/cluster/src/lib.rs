@@ -65,7 +65,7 @@ pub struct ClusterOptions {
     /// (see `docs/scale-out.md`, "A read") instead of fetching the row first. It hides the
     /// round trip only when a core is free for the fetch (and PostgreSQL's answer): on the
     /// 2-core benchmark machine, busy with other jobs, it was slower than the row first
-    /// (1.57x against 1.15x the folder node's query p50), so it is off by default; consider it
+    /// (1.30-1.57x against 1.11-1.32x the folder node's query p50), so it is off by default; consider it
     /// when PostgreSQL is across a network and the nodes have idle cores.
     pub read_overlap: bool,
     /// How long a write waits on this node for the writes to the same collection ahead of it

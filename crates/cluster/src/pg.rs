@@ -175,6 +175,14 @@ impl Conn<'_> {
         c.prepared.push((sql, st.clone()));
         Ok(st)
     }
+
+    /// Drops the statements prepared on this connection (after a failed call: the next one
+    /// prepares afresh, so a statement PostgreSQL no longer accepts is not reused forever).
+    pub fn forget_prepared(&mut self) {
+        if let Some(c) = self.client.as_mut() {
+            c.prepared.clear();
+        }
+    }
 }
 
 impl Deref for Conn<'_> {
