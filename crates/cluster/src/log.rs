@@ -15,9 +15,9 @@ use std::time::Duration;
 /// Key of the advisory lock under which one node at a time prunes the log.
 const PRUNE_LOCK: i64 = 0x6368_726f_6d61_0002;
 
-/// Entries deleted per statement when pruning (an entry can hold a batch of vectors: a
-/// bounded statement stays within the statement timeout).
-const PRUNE_BATCH: i64 = 1000;
+/// Entries deleted per statement when pruning (one entry can hold a batch of thousands of
+/// vectors, megabytes: bounded statements keep each transaction short).
+const PRUNE_BATCH: i64 = 256;
 
 /// Deletes the change-log entries written more than `retention` ago, in batches, unless
 /// another node is pruning at the moment. Returns how many were deleted.
@@ -39,6 +39,10 @@ pub fn prune(pool: &Pool, retention: Duration) -> chroma_types::Result<u64> {
         if !mine {
             return Ok(total);
         }
+        // A batch of large entries can outlast the per-statement timeout, and no writer waits
+        // for these rows (writes only insert newer positions); a dead server is still noticed
+        // by the TCP user timeout.
+        tx.batch_execute("SET LOCAL statement_timeout = 0").map_err(|e| pg_err("pruning the change log", e))?;
         // Keyed by (collection_id, position) so that Citus pushes it down shard by shard.
         let n = tx
             .execute(
