@@ -8,7 +8,8 @@
 #
 # Needs a release binary (cargo build --release -p chroma-rs; CHROMA_RS_BIN to override) and
 # Debian's postgresql (scripts/fixtures/start-postgres.sh starts the scratch cluster on 19300).
-# Nodes listen on 127.0.0.1:19310-19313. SKIP_FOLDER=1 skips the folder node. See bench/README.md.
+# Nodes listen on 127.0.0.1:19310-19313. SKIP_FOLDER=1 skips the folder node; PG_NODES_DB_PREFIX
+# (default pg_nodes_) names the databases, dropped and re-created. See bench/README.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 secs="${1:-30}"
@@ -45,7 +46,7 @@ if [ -z "${SKIP_FOLDER:-}" ]; then
 fi
 
 for n in 1 3; do
-  db="pg_nodes_$n"
+  db="${PG_NODES_DB_PREFIX:-pg_nodes_}$n"
   psql "$pg_url" -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
   urls=() 
   for i in $(seq 0 $((n - 1))); do

@@ -3,7 +3,10 @@
 //!
 //! * **add**: every record through `ChromaApi::add` in batches of 1,000 (folder engine, then
 //!   the PostgreSQL node), records/s, and PostgreSQL's CPU per record written;
-//! * **warm query**: `k = 10` queries alternating between the two, p50/p95, recall@10;
+//! * **warm query**: `k = 10` queries alternating between the two (and the PostgreSQL node
+//!   again with `read_overlap`, on other queries), p50/p95, recall@10;
+//! * **warm search**: the same vectors through the Search API (`Knn`, limit 10), the folder
+//!   node, the PostgreSQL node at the default `read_level` and at `index_only`, alternating;
 //! * **cold load**: a new node's first query (load from PostgreSQL + search; its result checked
 //!   against the exact answer), the time until its graph is linked and published to
 //!   PostgreSQL, and a second new node's first query once the graph is there; the folder's
@@ -12,13 +15,16 @@
 //! ```sh
 //! CHROMA_RS_POSTGRES_URL=$(bash scripts/fixtures/start-postgres.sh) \
 //!   cargo run --release -p chroma-cluster --example pg_bench -- bench-data/clustered-100k-384 \
-//!   [--queries 1000] [--out bench/results/FILE.jsonl] [--work DIR] [--cold-only]
+//!   [--queries 1000] [--out bench/results/FILE.jsonl] [--work DIR] [--db NAME] [--cold-only | --warm-only]
 //! ```
-//! Prints one JSON line (and appends it to `--out`). The PostgreSQL database `chroma_pg_bench`
-//! is dropped and re-created; `--cold-only` runs only the cold loads, on the database a full run left.
+//! Prints one JSON line (and appends it to `--out`). The PostgreSQL database `--db` (default
+//! `chroma_pg_bench`) is dropped and re-created; `--cold-only` runs only the cold loads,
+//! `--warm-only` only the warm queries and searches, on the database (and `--work` folder) a
+//! full run left.
 
 use chroma_cluster::{Cluster, ClusterOptions};
 use chroma_store::Engine;
+use chroma_types::search::{Knn, KnnQuery, Rank, ReadLevel, Search, SearchRequest};
 use chroma_types::{
     AddRequest, ChromaApi, CreateCollection, QueryRequest, Settings, DEFAULT_DATABASE as D, DEFAULT_TENANT as T,
 };
@@ -122,6 +128,55 @@ fn query(api: &dyn ChromaApi, coll: Uuid, q: &[f32]) -> Res<Vec<String>> {
     Ok(r.ids.pop().unwrap_or_default())
 }
 
+fn search(api: &dyn ChromaApi, coll: Uuid, q: &[f32], level: ReadLevel) -> Res<Vec<String>> {
+    let knn = Knn {
+        query: KnnQuery::Dense(q.to_vec()),
+        key: "#embedding".into(),
+        limit: 10,
+        default: None,
+        return_rank: false,
+    };
+    let s = Search { rank: Some(Rank::Knn(knn)), limit: Some(10), ..Default::default() };
+    let mut r = api.search(coll, SearchRequest { searches: vec![s], read_level: level })?;
+    Ok(r.ids.pop().unwrap_or_default())
+}
+
+/// Search API p50s (ms) and recall@10: the folder node, the PostgreSQL node at the default
+/// read level and at `index_only`, alternating query by query.
+fn warm_search(folder: &dyn ChromaApi, fc: Uuid, pg: &dyn ChromaApi, pc: Uuid, d: &Data) -> Res<serde_json::Value> {
+    let (mut tf, mut tp, mut ti, mut rp, mut ri) = (Vec::new(), Vec::new(), Vec::new(), 0.0, 0.0);
+    let n = d.queries.len();
+    for i in 0..n {
+        // Each variant takes a different query in each round (all of them over the run), so
+        // none runs a query whose graph walk the previous one just brought into the CPU caches.
+        let t = Instant::now();
+        search(folder, fc, &d.queries[i], ReadLevel::IndexAndWal)?;
+        tf.push(t.elapsed().as_secs_f64() * 1e3);
+        let j = (i + n / 3) % n;
+        let t = Instant::now();
+        rp += recall(&search(pg, pc, &d.queries[j], ReadLevel::IndexAndWal)?, &d.gt[j]);
+        tp.push(t.elapsed().as_secs_f64() * 1e3);
+        let j = (i + 2 * n / 3) % n;
+        let t = Instant::now();
+        ri += recall(&search(pg, pc, &d.queries[j], ReadLevel::IndexOnly)?, &d.gt[j]);
+        ti.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let nqf = d.queries.len() as f64;
+    let (f50, p50, i50) = (pct(&mut tf, 0.5), pct(&mut tp, 0.5), pct(&mut ti, 0.5));
+    eprintln!(
+        "warm search p50: folder {f50:.2} ms, postgres {p50:.2} ms ({:.2}x), index_only {i50:.2} ms ({:.2}x)",
+        p50 / f50,
+        i50 / f50
+    );
+    Ok(serde_json::json!({
+        "folder_search_p50_ms": f50, "pg_search_p50_ms": p50, "pg_search_index_only_p50_ms": i50,
+        "pg_search_p50_ratio": p50 / f50, "pg_search_index_only_p50_ratio": i50 / f50,
+        "pg_search_p95_ms": pct(&mut tp, 0.95), "pg_search_index_only_p95_ms": pct(&mut ti, 0.95),
+        "folder_search_p95_ms": pct(&mut tf, 0.95),
+        "pg_search_recall10": rp / nqf, "pg_search_index_only_recall10": ri / nqf,
+    }))
+}
+
 fn recall(got: &[String], want: &[String]) -> f64 {
     got.iter().filter(|g| want.contains(g)).count() as f64 / want.len() as f64
 }
@@ -186,6 +241,80 @@ fn cold_loads(url: &str, pc: Uuid, d: &Data) -> Res<serde_json::Value> {
     }))
 }
 
+/// Warm queries and searches (the node's cache loaded): p50/p95 and recall per variant.
+fn warm(folder: &Engine, fc: Uuid, pg: &Cluster, pc: Uuid, d: &Data) -> Res<serde_json::Value> {
+    // warm queries, alternating: the folder, the PostgreSQL node (the row first, the default),
+    // and the same node with its row fetch overlapped with the search (`read_overlap`)
+    let (mut tf, mut tp, mut ts, mut rf, mut rp) = (Vec::new(), Vec::new(), Vec::new(), 0.0, 0.0);
+    for pass in 0..2 {
+        // a first pass warms both (the folder's graph may still be linking after its adds)
+        let n = d.queries.len();
+        for (i, (q, gt)) in d.queries.iter().zip(&d.gt).enumerate() {
+            let t = Instant::now();
+            rf += recall(&query(folder, fc, q)?, gt);
+            tf.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            rp += recall(&query(pg, pc, q)?, gt);
+            tp.push(t.elapsed().as_secs_f64() * 1e3);
+            // another query (see warm_search), so that its graph walk is not in the CPU caches
+            pg.set_read_overlap(true);
+            let t = Instant::now();
+            query(pg, pc, &d.queries[(i + n / 2) % n])?;
+            ts.push(t.elapsed().as_secs_f64() * 1e3);
+            pg.set_read_overlap(false);
+        }
+        if pass == 0 {
+            (tf, tp, ts) = (Vec::new(), Vec::new(), Vec::new());
+            (rf, rp) = (0.0, 0.0);
+        }
+    }
+    let nqf = d.queries.len() as f64;
+    let (fp50, fp95, pp50, pp95) = (pct(&mut tf, 0.5), pct(&mut tf, 0.95), pct(&mut tp, 0.5), pct(&mut tp, 0.95));
+    let (sp50, sp95) = (pct(&mut ts, 0.5), pct(&mut ts, 0.95));
+    eprintln!(
+        "warm query p50: folder {fp50:.2} ms, postgres {pp50:.2} ms ({:.2}x), postgres overlapped {sp50:.2} ms ({:.2}x)",
+        pp50 / fp50,
+        sp50 / fp50
+    );
+    let searched = warm_search(folder, fc, pg, pc, d)?;
+    Ok(serde_json::json!({
+        "folder_query_p50_ms": fp50, "folder_query_p95_ms": fp95, "folder_recall10": rf / nqf,
+        "pg_query_p50_ms": pp50, "pg_query_p95_ms": pp95, "pg_recall10": rp / nqf,
+        "pg_query_p50_ratio": pp50 / fp50,
+        "pg_overlap_query_p50_ms": sp50, "pg_overlap_query_p95_ms": sp95, "pg_overlap_query_p50_ratio": sp50 / fp50,
+        "search": searched,
+    }))
+}
+
+/// Adds `extra`'s fields to the object `line`.
+fn merge(line: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(o), serde_json::Value::Object(x)) = (line.as_object_mut(), extra) {
+        o.extend(x);
+    }
+}
+
+/// `--warm-only`: the warm queries and searches again, on the folder and the database a full
+/// run left (a new node, which takes the graph saved in PostgreSQL).
+fn warm_only(url: &str, work: &Path, d: &Data, out: Option<String>) -> Res<()> {
+    let folder = Engine::open(&work.join("folder"), Settings::default())?;
+    let fc = folder.get_collection(T, D, "bench")?.id;
+    let pg = node(url)?;
+    let pc = pg.get_collection(T, D, "bench")?.id;
+    query(&pg, pc, &d.queries[0])?;
+    let mut line =
+        serde_json::json!({"bench": "pg_vs_folder_warm", "n": d.n, "dim": d.dim, "queries": d.queries.len()});
+    merge(&mut line, warm(&folder, fc, &pg, pc, d)?);
+    merge(
+        &mut line,
+        serde_json::json!({"load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()}),
+    );
+    println!("{line}");
+    if let Some(out) = out {
+        writeln!(std::fs::OpenOptions::new().create(true).append(true).open(out)?, "{line}")?;
+    }
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
@@ -196,7 +325,14 @@ fn main() -> Res<()> {
     let d = load_data(&dataset, nq)?;
     eprintln!("{}: {} x {}, {} queries", dataset.display(), d.n, d.dim, d.queries.len());
 
-    let url = format!("{}/chroma_pg_bench", base_url.rsplit_once('/').ok_or("URL without a database")?.0);
+    let db = arg("--db").unwrap_or_else(|| "chroma_pg_bench".into());
+    if db.is_empty() || !db.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(format!("--db {db:?}: lowercase letters, digits and _ only").into());
+    }
+    let url = format!("{}/{db}", base_url.rsplit_once('/').ok_or("URL without a database")?.0);
+    if args.iter().any(|a| a == "--warm-only") {
+        return warm_only(&url, &work, &d, arg("--out"));
+    }
     if args.iter().any(|a| a == "--cold-only") {
         // the cold loads alone, on the database a full run left (its saved graph dropped first)
         let pc = node(&url)?.get_collection(T, D, "bench")?.id;
@@ -208,8 +344,8 @@ fn main() -> Res<()> {
         return Ok(());
     }
     let mut admin = postgres::Client::connect(&base_url, postgres::NoTls)?;
-    admin.batch_execute("DROP DATABASE IF EXISTS chroma_pg_bench WITH (FORCE)")?;
-    admin.batch_execute("CREATE DATABASE chroma_pg_bench")?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
+    admin.batch_execute(&format!("CREATE DATABASE {db}"))?;
     if work.exists() {
         std::fs::remove_dir_all(&work)?;
     }
@@ -227,27 +363,16 @@ fn main() -> Res<()> {
     let pg_cpu_per_rec_us = (postgres_cpu_s() - cpu0) / d.n as f64 * 1e6;
     eprintln!("postgres add: {:.0} rec/s, {pg_cpu_per_rec_us:.0} µs PostgreSQL CPU per record", d.n as f64 / pg_add_s);
 
-    // warm queries, alternating
-    let (mut tf, mut tp, mut rf, mut rp) = (Vec::new(), Vec::new(), 0.0, 0.0);
-    for pass in 0..2 {
-        // a first pass warms both (the folder's graph may still be linking after its adds)
-        for (q, gt) in d.queries.iter().zip(&d.gt) {
-            let t = Instant::now();
-            rf += recall(&query(&folder, fc, q)?, gt);
-            tf.push(t.elapsed().as_secs_f64() * 1e3);
-            let t = Instant::now();
-            rp += recall(&query(&pg, pc, q)?, gt);
-            tp.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        if pass == 0 {
-            tf.clear();
-            tp.clear();
-            (rf, rp) = (0.0, 0.0);
-        }
+    // Warm reads come long after an ingest: let PostgreSQL finish the work the adds left
+    // (autovacuum of 100k fresh rows, a checkpoint) so that it does not compete with them.
+    let mut conn = postgres::Client::connect(&url, postgres::NoTls)?;
+    // (one statement per call: several in one string run as one transaction, which VACUUM refuses)
+    for sql in ["VACUUM ANALYZE chroma_records", "VACUUM ANALYZE chroma_log", "CHECKPOINT"] {
+        conn.batch_execute(sql)?;
     }
-    let nqf = d.queries.len() as f64;
-    let (fp50, fp95, pp50, pp95) = (pct(&mut tf, 0.5), pct(&mut tf, 0.95), pct(&mut tp, 0.5), pct(&mut tp, 0.95));
-    eprintln!("warm query p50: folder {fp50:.2} ms, postgres {pp50:.2} ms ({:.2}x)", pp50 / fp50);
+    drop(conn);
+
+    let warm_line = warm(&folder, fc, &pg, pc, &d)?;
     drop(pg);
 
     let cold = cold_loads(&url, pc, &d)?;
@@ -260,7 +385,7 @@ fn main() -> Res<()> {
     let folder_cold_s = t.elapsed().as_secs_f64();
     eprintln!("folder cold open + first query: {folder_cold_s:.2} s (recall@10 {:.2})", recall(&got, &d.gt[0]));
 
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "bench": "pg_vs_folder",
         "dataset": dataset.file_name().map(|s| s.to_string_lossy().to_string()),
         "n": d.n, "dim": d.dim, "queries": d.queries.len(),
@@ -268,13 +393,11 @@ fn main() -> Res<()> {
         "pg_add_rec_s": d.n as f64 / pg_add_s,
         "pg_add_ratio": folder_add_s / pg_add_s,
         "pg_cpu_per_record_us": pg_cpu_per_rec_us,
-        "folder_query_p50_ms": fp50, "folder_query_p95_ms": fp95, "folder_recall10": rf / nqf,
-        "pg_query_p50_ms": pp50, "pg_query_p95_ms": pp95, "pg_recall10": rp / nqf,
-        "pg_query_p50_ratio": pp50 / fp50,
         "cold": cold,
         "folder_cold_open_first_query_s": folder_cold_s,
         "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
     });
+    merge(&mut line, warm_line);
     println!("{line}");
     if let Some(out) = arg("--out") {
         writeln!(std::fs::OpenOptions::new().create(true).append(true).open(out)?, "{line}")?;

@@ -37,7 +37,8 @@ pub struct State {
 
 struct Loaded {
     incarnation: i64,
-    config: String,
+    /// Shared, so a read can note what it saw without copying the text.
+    config: Arc<str>,
     pos: u64,
     /// Set while the cache is exactly what a load from `chroma_records` made of it (no change
     /// applied since) and its graph was not taken from PostgreSQL: the graph it links then
@@ -50,6 +51,21 @@ struct Entry {
     /// Milliseconds since the cache was created, at the last use.
     last_used: AtomicU64,
     bytes: AtomicU64,
+}
+
+/// What a cache was while a read ran on it.
+pub struct Seen {
+    incarnation: i64,
+    config: Arc<str>,
+    pos: u64,
+}
+
+impl Seen {
+    /// True if a read of a cache as it was here answers for `row`: the same collection
+    /// (incarnation) and configuration, at or past `row`'s log position.
+    pub fn covers(&self, row: &CollRow) -> bool {
+        self.incarnation == row.incarnation && *self.config == *row.config_text && self.pos >= row.coll.log_position
+    }
 }
 
 /// A read guard: the collection's cache stays as it is (not advanced, evicted or reloaded)
@@ -126,7 +142,20 @@ impl Cache {
     }
 
     fn current(l: &Loaded, row: &CollRow) -> bool {
-        l.incarnation == row.incarnation && l.config == row.config_text
+        l.incarnation == row.incarnation && *l.config == *row.config_text
+    }
+
+    /// Runs `f` on the collection's cache as it is, without PostgreSQL, if this node holds it
+    /// loaded; with what the cache was (its incarnation, configuration and position) while `f` ran.
+    pub fn as_is<T>(&self, id: Uuid, f: impl FnOnce(&Engine) -> T) -> Option<(Seen, T)> {
+        let entry = self.entries.lock().get(&id).cloned()?;
+        entry.last_used.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        // The read guard keeps catch-ups, writes and reloads out while `f` runs, so the
+        // result is the state at `pos`.
+        let st = entry.state.read_arc();
+        let l = st.loaded.as_ref()?;
+        let seen = Seen { incarnation: l.incarnation, config: l.config.clone(), pos: l.pos };
+        Some((seen, f(&self.engine)))
     }
 
     fn sync(
@@ -211,7 +240,8 @@ impl Cache {
         if let Some(b) = &publishable {
             self.spawn_publisher(entry, id, b.clone());
         }
-        st.loaded = Some(Loaded { incarnation: row.incarnation, config: row.config_text.clone(), pos, publishable });
+        st.loaded =
+            Some(Loaded { incarnation: row.incarnation, config: row.config_text.as_str().into(), pos, publishable });
         tracing::info!(collection = %id, records = n, position = pos, load_ms = loaded_ms, graph_from_postgres = imported,
             ms = started.elapsed().as_millis() as u64, "cache loaded from PostgreSQL");
         Ok(())
@@ -543,14 +573,22 @@ impl Cache {
         }
     }
 
-    /// Advances a loaded cache to `pos` if it is behind (a notification from another node).
-    fn advance(&self, inner: &Inner, id: Uuid, pos: u64) -> Result<()> {
+    /// Advances a loaded cache if it is behind `pos` (a notification from another node), or
+    /// behind the collection's row when `pos` is `None`.
+    fn advance(&self, inner: &Inner, id: Uuid, pos: Option<u64>) -> Result<()> {
         let Some(entry) = self.entries.lock().get(&id).cloned() else { return Ok(()) };
-        if entry.state.read().loaded.as_ref().is_none_or(|l| l.pos >= pos) {
+        if entry.state.read().loaded.as_ref().is_none_or(|l| pos.is_some_and(|p| l.pos >= p)) {
             return Ok(());
         }
         let mut conn = inner.pool.get()?;
-        let row = catalog::collection_row(&mut *conn, id, false)?;
+        let row = match catalog::collection_row_prepared(&mut conn, id) {
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                // Deleted (its drop notification missed): `index_only` reads must not find it.
+                self.forget(id);
+                return Ok(());
+            }
+            row => row?,
+        };
         let mut st = entry.state.write_arc();
         if st.loaded.is_some() {
             self.sync(&entry, &mut st, id, &row, &mut *conn)?;
@@ -581,6 +619,17 @@ pub fn spawn_listener(inner: Weak<Inner>) {
             std::thread::sleep(Duration::from_secs(1));
             continue;
         }
+        // Writes committed before LISTEN took effect (at start, or while reconnecting) sent
+        // notifications this node missed: catch up every cache once, so `index_only` reads
+        // are not left behind until the next write.
+        if let Some(node) = inner.upgrade() {
+            let ids: Vec<Uuid> = node.cache.entries.lock().keys().copied().collect();
+            for id in ids {
+                if let Err(e) = node.cache.advance(&node, id, None) {
+                    tracing::debug!(collection = %id, error = %e, "catch-up after LISTEN failed");
+                }
+            }
+        }
         loop {
             let Some(node) = inner.upgrade() else { return };
             let mut pending: HashMap<Uuid, u64> = HashMap::new();
@@ -603,7 +652,7 @@ pub fn spawn_listener(inner: Weak<Inner>) {
                 }
             }
             for (id, pos) in pending {
-                if let Err(e) = node.cache.advance(&node, id, pos) {
+                if let Err(e) = node.cache.advance(&node, id, Some(pos)) {
                     tracing::debug!(collection = %id, error = %e, "background catch-up failed");
                 }
             }

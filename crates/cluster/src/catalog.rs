@@ -1,6 +1,6 @@
 //! Tenants, databases and collections in PostgreSQL.
 
-use crate::pg::{is_unique_violation, pg_err};
+use crate::pg::{is_unique_violation, pg_err, Conn};
 use chroma_types::metadata::{metadata_from_json, metadata_to_json};
 use chroma_types::{
     validate, Collection, CreateCollection, Database, Error, IndexConfig, Metadata, Result, Tenant, UpdateCollection,
@@ -84,6 +84,22 @@ pub fn collection_row(c: &mut impl GenericClient, id: Uuid, for_update: bool) ->
     // Every read and write starts here: typed parameters make it one round trip (a plain
     // query is three: prepare, execute, close).
     let row = c.query_typed_opt(&sql, &[(&id, Type::UUID)]).map_err(|e| pg_err("reading a collection", e))?;
+    row.as_ref().map(coll_row).transpose()?.ok_or_else(|| Error::collection_not_found(&id.to_string()))
+}
+
+/// The statement of [`collection_row_prepared`].
+const READ_ROW: &str = "SELECT c.id, c.name, d.tenant, d.name, c.metadata, c.config, c.dimension, c.version, \
+     c.log_position, c.incarnation, c.next_seq FROM chroma_collections c JOIN chroma_databases d ON d.id = c.database_id \
+     WHERE c.id = $1";
+
+/// A collection's row, unlocked, by a statement prepared on the connection: every read asks
+/// for it, so PostgreSQL neither parses nor plans it each time (one round trip, as typed).
+pub fn collection_row_prepared(conn: &mut Conn<'_>, id: Uuid) -> Result<CollRow> {
+    let st = conn.prepared(READ_ROW).map_err(|e| pg_err("reading a collection", e))?;
+    let row = conn.query_opt(&st, &[&id]).map_err(|e| {
+        conn.forget_prepared();
+        pg_err("reading a collection", e)
+    })?;
     row.as_ref().map(coll_row).transpose()?.ok_or_else(|| Error::collection_not_found(&id.to_string()))
 }
 

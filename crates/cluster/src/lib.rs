@@ -18,22 +18,30 @@ mod catalog;
 mod graphs;
 mod log;
 mod pg;
+mod queue;
 
 pub use pg::schema_version;
 
 use cache::Cache;
+use catalog::CollRow;
 use chroma_store::Engine;
-use chroma_types::search::{SearchRequest, SearchResult};
+use chroma_types::search::{ReadLevel, SearchRequest, SearchResult};
 use chroma_types::{
     AddRequest, ChromaApi, Collection, CreateCollection, Database, DeleteRequest, GetRequest, GetResult,
     IndexingStatus, QueryRequest, QueryResult, Result, Settings, Tenant, UpdateCollection, UpdateRequest,
 };
 use log::Op;
-use pg::{pg_err, Pool};
+use pg::{pg_err, Conn, Pool};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// How long change-log entries are kept by default: far longer than a warm cache (kept close
+/// by LISTEN/NOTIFY) or a write's catch-up ever lags, short enough that the log stays a small
+/// fraction of the records.
+pub const DEFAULT_LOG_RETENTION: Duration = Duration::from_secs(600);
 
 /// How a node reaches PostgreSQL and keeps its caches.
 #[derive(Debug, Clone)]
@@ -53,10 +61,26 @@ pub struct ClusterOptions {
     pub timeout: Duration,
     /// Keep warm caches close behind other nodes' writes (LISTEN/NOTIFY).
     pub listen: bool,
+    /// Run a read's work on the cache while another thread fetches the collection's row
+    /// (see `docs/scale-out.md`, "A read") instead of fetching the row first. It hides the
+    /// round trip only when a core is free for the fetch (and PostgreSQL's answer): on the
+    /// 2-core benchmark machine, busy with other jobs, it was slower than the row first
+    /// (1.30-1.57x against 1.11-1.32x the folder node's query p50), so it is off by default; consider it
+    /// when PostgreSQL is across a network and the nodes have idle cores.
+    pub read_overlap: bool,
+    /// How long a write waits on this node for the writes to the same collection ahead of it
+    /// (they queue on the node, then take the collection's row lock in PostgreSQL one at a
+    /// time); past it the write fails with `Unavailable`.
+    pub write_queue_timeout: Duration,
+    /// Change-log entries older than this are pruned (a cache further behind reloads from the
+    /// records); `None` keeps the log forever. See `docs/scale-out.md`, "Log pruning".
+    pub log_retention: Option<Duration>,
 }
 
 impl ClusterOptions {
-    /// Defaults for `url`: caches in memory, no byte limit, 32 connections, 5 s timeout.
+    /// Defaults for `url`: caches in memory, no byte limit, 32 connections, 5 s timeout,
+    /// LISTEN/NOTIFY on, reads fetching the row first, writers queued for up to 30 s on the
+    /// node, the log kept for [`DEFAULT_LOG_RETENTION`].
     pub fn new(url: impl Into<String>) -> Self {
         ClusterOptions {
             url: url.into(),
@@ -66,6 +90,9 @@ impl ClusterOptions {
             pool_size: 32,
             timeout: Duration::from_secs(5),
             listen: true,
+            read_overlap: false,
+            write_queue_timeout: Duration::from_secs(30),
+            log_retention: Some(DEFAULT_LOG_RETENTION),
         }
     }
 }
@@ -73,12 +100,16 @@ impl ClusterOptions {
 /// One node: [`ChromaApi`] over PostgreSQL with a derived cache.
 pub struct Cluster {
     inner: Arc<Inner>,
+    log_retention: Option<Duration>,
 }
 
 struct Inner {
     pool: Arc<Pool>,
     cache: Cache,
     settings: Settings,
+    read_overlap: AtomicBool,
+    writers: queue::Queues,
+    write_queue_timeout: Duration,
 }
 
 impl Cluster {
@@ -101,11 +132,34 @@ impl Cluster {
             None => Engine::ephemeral(cache_settings)?,
         };
         let cache = Cache::new(engine, opts.cache_bytes, pool.clone());
-        let inner = Arc::new(Inner { pool, cache, settings: opts.settings });
+        let inner = Arc::new(Inner {
+            pool,
+            cache,
+            settings: opts.settings,
+            read_overlap: AtomicBool::new(opts.read_overlap),
+            writers: queue::Queues::default(),
+            write_queue_timeout: opts.write_queue_timeout,
+        });
         if opts.listen {
             cache::spawn_listener(Arc::downgrade(&inner));
         }
-        Ok(Cluster { inner })
+        if let Some(retention) = opts.log_retention {
+            log::spawn_pruner(Arc::downgrade(&inner.pool), retention);
+        }
+        Ok(Cluster { inner, log_retention: opts.log_retention })
+    }
+
+    /// Prunes the change log now (what the node's pruner does every `log_retention / 4`):
+    /// the number of entries deleted. Nothing if the log is kept (`log_retention: None`) or
+    /// another node is pruning.
+    pub fn prune_log(&self) -> Result<u64> {
+        self.log_retention.map_or(Ok(0), |r| log::prune(&self.inner.pool, r))
+    }
+
+    /// Changes [`ClusterOptions::read_overlap`] on a running node (benchmarks compare both in
+    /// one sitting).
+    pub fn set_read_overlap(&self, on: bool) {
+        self.inner.read_overlap.store(on, Ordering::Relaxed);
     }
 
     /// Bytes the caches hold (estimated) and how many collections are cached.
@@ -115,26 +169,77 @@ impl Cluster {
 }
 
 impl Inner {
-    /// Runs `f` on the collection's cache, caught up to the position committed when the read began.
-    fn read<T>(&self, id: Uuid, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {
+    /// Runs `f` on the collection's cache, caught up to the position committed when the read
+    /// began (read your writes across nodes): the collection's row, fetched after the read
+    /// began, names every write acknowledged before it.
+    fn read<T>(&self, id: Uuid, f: impl Fn(&Engine) -> Result<T>) -> Result<T> {
+        let out = if self.read_overlap.load(Ordering::Relaxed) {
+            self.read_overlapped(id, &f)
+        } else {
+            self.read_in_turn(id, &f)
+        };
+        self.cache.evict(id);
+        out
+    }
+
+    /// The round trip first, then the work.
+    fn read_in_turn<T>(&self, id: Uuid, f: &impl Fn(&Engine) -> Result<T>) -> Result<T> {
         let mut conn = self.pool.get()?;
-        let row = catalog::collection_row(&mut *conn, id, false)?;
-        let guard = self.cache.synced(id, &row, &mut *conn)?;
+        let row = catalog::collection_row_prepared(&mut conn, id)?;
+        self.read_synced(id, &row, conn, f)
+    }
+
+    /// The round trip on another thread while `f` runs at once on the cache as it is. If the
+    /// cache was then already at or past the row's position (same incarnation and
+    /// configuration), that answer stands; otherwise it is dropped, the cache catches up, and
+    /// `f` runs again.
+    fn read_overlapped<T>(&self, id: Uuid, f: &impl Fn(&Engine) -> Result<T>) -> Result<T> {
+        std::thread::scope(|s| {
+            let lookup = std::thread::Builder::new().name("chroma-cluster-row".into()).spawn_scoped(
+                s,
+                || -> Result<(CollRow, Conn<'_>)> {
+                    let mut conn = self.pool.get()?;
+                    let row = catalog::collection_row_prepared(&mut conn, id)?;
+                    Ok((row, conn))
+                },
+            );
+            let Ok(lookup) = lookup else { return self.read_in_turn(id, f) };
+            let early = self.cache.as_is(id, f);
+            let (row, conn) = lookup
+                .join()
+                .unwrap_or_else(|_| Err(chroma_types::Error::internal("the row lookup thread panicked")))?;
+            match early {
+                Some((seen, out)) if seen.covers(&row) => out,
+                _ => self.read_synced(id, &row, conn, f),
+            }
+        })
+    }
+
+    /// Runs `f` on the collection's cache once it is caught up to `row`'s position.
+    fn read_synced<T>(
+        &self,
+        id: Uuid,
+        row: &CollRow,
+        mut conn: Conn<'_>,
+        f: impl Fn(&Engine) -> Result<T>,
+    ) -> Result<T> {
+        let guard = self.cache.synced(id, row, &mut *conn)?;
         drop(conn);
         let out = f(self.cache.engine());
         drop(guard);
-        self.cache.evict(id);
         out
     }
 
     /// One write: locks the collection's row, catches the cache up, applies `apply` to the
     /// cache, writes the touched records and the log entry, commits.
     fn write<T>(&self, id: Uuid, apply: impl FnOnce(&Engine) -> Result<(T, Op)>) -> Result<T> {
+        let turn = self.writers.turn(id, self.write_queue_timeout)?;
         let mut conn = self.pool.get()?;
         let mut tx = conn.transaction().map_err(|e| pg_err("starting a write", e))?;
         let row = catalog::collection_row(&mut tx, id, true)?;
         let out = self.cache.write(id, &row, tx, apply)?;
         drop(conn);
+        drop(turn);
         self.cache.evict(id);
         Ok(out)
     }
@@ -228,7 +333,7 @@ impl ChromaApi for Cluster {
     }
 
     fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
-        Ok(catalog::collection_row(&mut *self.inner.pool.get()?, id, false)?.coll)
+        Ok(catalog::collection_row_prepared(&mut self.inner.pool.get()?, id)?.coll)
     }
 
     fn list_collections(
@@ -311,11 +416,11 @@ impl ChromaApi for Cluster {
     }
 
     fn get(&self, collection: Uuid, req: GetRequest) -> Result<GetResult> {
-        self.inner.read(collection, |e| e.get(collection, req))
+        self.inner.read(collection, |e| e.get(collection, req.clone()))
     }
 
     fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult> {
-        self.inner.read(collection, |e| e.query(collection, req))
+        self.inner.read(collection, |e| e.query(collection, req.clone()))
     }
 
     fn count(&self, collection: Uuid) -> Result<usize> {
@@ -323,6 +428,15 @@ impl ChromaApi for Cluster {
     }
 
     fn search(&self, collection: Uuid, req: SearchRequest) -> Result<SearchResult> {
-        self.inner.read(collection, |e| e.search(collection, req))
+        // `index_only` (1.x clients) accepts an answer that may miss the latest writes: a
+        // cache this node holds serves it as it is, with no PostgreSQL round trip. Without a
+        // cache the read loads one like any other. `index_and_bounded_wal` reads everything.
+        if req.read_level == ReadLevel::IndexOnly {
+            if let Some((_, out)) = self.inner.cache.as_is(collection, |e| e.search(collection, req.clone())) {
+                self.inner.cache.evict(collection);
+                return out;
+            }
+        }
+        self.inner.read(collection, |e| e.search(collection, req.clone()))
     }
 }

@@ -3,11 +3,86 @@
 //! entries in position order reaches the same state. JSON text; embeddings as base64 of
 //! little-endian `f32`s.
 
+use crate::pg::{pg_err, Pool};
 use base64::Engine as _;
 use chroma_types::metadata::{update_metadata_from_json, update_metadata_to_json};
 use chroma_types::{AddRequest, DeleteRequest, Dialect, Error, Result, UpdateMetadata, UpdateRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Weak;
+use std::time::Duration;
+
+/// Key of the advisory lock under which one node at a time prunes the log.
+const PRUNE_LOCK: i64 = 0x6368_726f_6d61_0002;
+
+/// Entries deleted per statement when pruning (one entry can hold a batch of thousands of
+/// vectors, megabytes: bounded statements keep each transaction short).
+const PRUNE_BATCH: i64 = 256;
+
+/// Deletes the change-log entries written more than `retention` ago, in batches, unless
+/// another node is pruning at the moment. Returns how many were deleted.
+///
+/// Within a collection an entry's time grows with its position (it is taken under the
+/// collection's row lock), so this removes a prefix of each collection's log. A cache behind
+/// the pruned horizon finds its next entry missing and reloads from `chroma_records`, which
+/// always hold the current state; no cache load needs the log before its own snapshot.
+pub fn prune(pool: &Pool, retention: Duration) -> chroma_types::Result<u64> {
+    let secs = retention.as_secs_f64();
+    let mut total = 0u64;
+    loop {
+        let mut conn = pool.get()?;
+        let mut tx = conn.transaction().map_err(|e| pg_err("pruning the change log", e))?;
+        let mine: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+            .map_err(|e| pg_err("pruning the change log", e))?
+            .get(0);
+        if !mine {
+            return Ok(total);
+        }
+        // A batch of large entries can outlast the per-statement timeout, and no writer waits
+        // for these rows (writes only insert newer positions); a dead server is still noticed
+        // by the TCP user timeout.
+        tx.batch_execute("SET LOCAL statement_timeout = 0").map_err(|e| pg_err("pruning the change log", e))?;
+        // Keyed by (collection_id, position) so that Citus pushes it down shard by shard.
+        let n = tx
+            .execute(
+                "DELETE FROM chroma_log WHERE (collection_id, position) IN (SELECT collection_id, position
+                   FROM chroma_log WHERE written_at < clock_timestamp() - make_interval(secs => $1) LIMIT $2)",
+                &[&secs, &PRUNE_BATCH],
+            )
+            .map_err(|e| pg_err("pruning the change log", e))?;
+        tx.commit().map_err(|e| pg_err("pruning the change log", e))?;
+        total += n;
+        if n < PRUNE_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Prunes the log every `retention / 4` (between 1 s and 1 min) while the node lives.
+pub fn spawn_pruner(pool: Weak<Pool>, retention: Duration) {
+    let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let spawned = std::thread::Builder::new().name("chroma-cluster-prune".into()).spawn(move || loop {
+        // Sleeps in short steps so that a dropped node's thread ends soon.
+        let mut slept = Duration::ZERO;
+        while slept < every {
+            std::thread::sleep(Duration::from_millis(250));
+            slept += Duration::from_millis(250);
+            if pool.strong_count() == 0 {
+                return;
+            }
+        }
+        let Some(pool) = pool.upgrade() else { return };
+        match prune(&pool, retention) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "change log pruned"),
+            Err(e) => tracing::debug!(error = %e, "change log not pruned this time"),
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the change-log pruner; the log is kept");
+    }
+}
 
 /// One change to a collection.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 use chroma_types::{Error, ErrorKind, Result};
 use parking_lot::{Condvar, Mutex};
 use postgres::error::SqlState;
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use sha2::{Digest, Sha256};
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (2, "graphs", include_str!("../migrations/0002_graphs.sql")),
+    (3, "log time", include_str!("../migrations/0003_log_time.sql")),
 ];
 
 /// Key of the advisory lock under which nodes starting at once apply the migrations.
@@ -60,10 +61,18 @@ pub fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
+/// A connection with the statements prepared on it.
+struct Pooled {
+    client: Client,
+    /// Statements prepared once per connection (by their text): PostgreSQL then neither
+    /// parses nor plans them again on each call.
+    prepared: Vec<(&'static str, Statement)>,
+}
+
 /// A bounded pool of connections.
 pub struct Pool {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Pooled>>,
     open: Mutex<usize>,
     freed: Condvar,
     max: usize,
@@ -103,7 +112,7 @@ impl Pool {
         let deadline = Instant::now() + self.timeout;
         loop {
             if let Some(c) = self.idle.lock().pop() {
-                if !c.is_closed() {
+                if !c.client.is_closed() {
                     return Ok(Conn { pool: self, client: Some(c) });
                 }
                 *self.open.lock() -= 1;
@@ -114,7 +123,7 @@ impl Pool {
                 *open += 1;
                 drop(open);
                 return match self.config.connect(NoTls) {
-                    Ok(c) => Ok(Conn { pool: self, client: Some(c) }),
+                    Ok(client) => Ok(Conn { pool: self, client: Some(Pooled { client, prepared: Vec::new() }) }),
                     Err(e) => {
                         *self.open.lock() -= 1;
                         self.freed.notify_one();
@@ -152,26 +161,47 @@ impl Pool {
 /// A pooled connection, given back on drop unless it broke.
 pub struct Conn<'a> {
     pool: &'a Pool,
-    client: Option<Client>,
+    client: Option<Pooled>,
+}
+
+impl Conn<'_> {
+    /// `sql` prepared on this connection (once; kept while the connection lives).
+    pub fn prepared(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
+        let c = self.client.as_mut().expect("present until drop");
+        if let Some((_, st)) = c.prepared.iter().find(|(text, _)| *text == sql) {
+            return Ok(st.clone());
+        }
+        let st = c.client.prepare(sql)?;
+        c.prepared.push((sql, st.clone()));
+        Ok(st)
+    }
+
+    /// Drops the statements prepared on this connection (after a failed call: the next one
+    /// prepares afresh, so a statement PostgreSQL no longer accepts is not reused forever).
+    pub fn forget_prepared(&mut self) {
+        if let Some(c) = self.client.as_mut() {
+            c.prepared.clear();
+        }
+    }
 }
 
 impl Deref for Conn<'_> {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.client.as_ref().expect("present until drop")
+        &self.client.as_ref().expect("present until drop").client
     }
 }
 
 impl DerefMut for Conn<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("present until drop")
+        &mut self.client.as_mut().expect("present until drop").client
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.client.take() {
-            if c.is_closed() {
+            if c.client.is_closed() {
                 // A connection that failed once is not trusted again: PostgreSQL may be gone.
                 *self.pool.open.lock() -= 1;
                 drop(c);

@@ -186,3 +186,248 @@ fn three_writers_on_three_nodes_match_a_serial_reference() {
     assert_eq!(sorted(&late, coll.id), expected);
     assert_eq!(order(&late), order(&nodes[0]));
 }
+
+/// Every id of the collection through `get`, `count` and `search` on `node`; the three must agree.
+fn ids_seen(node: &chroma_cluster::Cluster, id: uuid::Uuid) -> Vec<String> {
+    use chroma_types::search::{Search, SearchRequest};
+    let got = node.get(id, GetRequest::default()).unwrap().ids;
+    assert_eq!(node.count(id).unwrap(), got.len());
+    let req = SearchRequest { searches: vec![Search::default()], ..Default::default() };
+    let searched = node.search(id, req).unwrap().ids.pop().unwrap();
+    assert_eq!(searched, got);
+    got
+}
+
+/// A read with `read_overlap` runs on the cache as it is while the collection's row is
+/// fetched; this checks the answers that must be thrown away: a cache behind the committed
+/// position, a cache of an older collection with the same id (re-created, so at a *lower*
+/// position), a cache of a deleted collection. The same reads on a node fetching the row first
+/// (the default) must agree. Neither B node LISTENs, so nothing but the read path moves their
+/// caches.
+#[test]
+fn a_read_on_a_stale_cache_is_redone_after_catching_up() {
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "stale");
+    let a = common::node(&url);
+    let bs = [true, false].map(|overlap| {
+        let mut o = chroma_cluster::ClusterOptions::new(&url);
+        o.listen = false;
+        o.read_overlap = overlap;
+        chroma_cluster::Cluster::open(o).unwrap()
+    });
+    let coll = a.create_collection(T, D, CreateCollection::new("stale")).unwrap();
+    let seen = |want: &[String]| {
+        for b in &bs {
+            assert_eq!(ids_seen(b, coll.id), want);
+        }
+    };
+    let ids = |r: std::ops::Range<usize>| r.map(|i| format!("s{i}")).collect::<Vec<_>>();
+    for i in 0..6 {
+        a.add(coll.id, AddRequest::new(vec![format!("s{i}")], vec![emb(i)])).unwrap();
+    }
+    seen(&ids(0..6));
+    // Behind: the B caches are at position 6, the row at 9.
+    a.add(coll.id, AddRequest::new(vec!["s6".into()], vec![emb(6)])).unwrap();
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["s0".into()]), ..Default::default() }).unwrap();
+    a.upsert(coll.id, AddRequest::new(vec!["s1".into()], vec![emb(100)])).unwrap();
+    seen(&ids(1..7));
+    for b in &bs {
+        let q = b.query(coll.id, QueryRequest::new(vec![emb(100)], 1)).unwrap();
+        assert_eq!(q.ids[0], vec!["s1".to_string()], "the upserted vector is found");
+    }
+    // Warm and current: the first answer stands, and stays right over many reads.
+    for _ in 0..20 {
+        seen(&ids(1..7));
+    }
+    // Re-created with the same id: its log is at 2 while the B caches of the old one are at 9.
+    a.delete_collection(T, D, "stale").unwrap();
+    let again = a.create_collection(T, D, CreateCollection { id: Some(coll.id), ..CreateCollection::new("stale") });
+    assert_eq!(again.unwrap().id, coll.id);
+    a.add(coll.id, AddRequest::new(vec!["n0".into()], vec![emb(0)])).unwrap();
+    a.add(coll.id, AddRequest::new(vec!["n1".into()], vec![emb(1)])).unwrap();
+    assert_eq!(a.get_collection_by_id(coll.id).unwrap().log_position, 2);
+    seen(&["n0".to_string(), "n1".to_string()]);
+    // Deleted: the B nodes still cache it, but the read must say it is gone.
+    a.delete_collection(T, D, "stale").unwrap();
+    for b in &bs {
+        for err in [
+            b.get(coll.id, GetRequest::default()).unwrap_err(),
+            b.count(coll.id).unwrap_err(),
+            b.query(coll.id, QueryRequest::new(vec![emb(0)], 1)).unwrap_err(),
+        ] {
+            assert_eq!(err.kind, chroma_types::ErrorKind::NotFound, "{err}");
+        }
+    }
+}
+
+/// `read_level=index_only` (1.x search): a node serves the cache it holds as it is, so a
+/// write on A may be missing from B's index-only answer; a default read on B is never stale,
+/// and after it the index-only answer has caught up too.
+#[test]
+fn index_only_search_may_be_stale_a_default_read_is_not() {
+    use chroma_types::search::{Knn, KnnQuery, Rank, ReadLevel, Search, SearchRequest};
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "readlevel");
+    let a = common::node(&url);
+    let mut o = chroma_cluster::ClusterOptions::new(&url);
+    o.listen = false;
+    let b = chroma_cluster::Cluster::open(o).unwrap();
+    let coll = a.create_collection(T, D, CreateCollection::new("readlevel")).unwrap();
+    let search = |node: &chroma_cluster::Cluster, level: ReadLevel| {
+        let knn = Knn {
+            query: KnnQuery::Dense(emb(50)),
+            key: "#embedding".into(),
+            limit: 16,
+            default: None,
+            return_rank: false,
+        };
+        let s = Search { rank: Some(Rank::Knn(knn)), limit: Some(3), ..Default::default() };
+        node.search(coll.id, SearchRequest { searches: vec![s], read_level: level }).unwrap().ids.pop().unwrap()
+    };
+    // No cache on B yet: index_only loads one (it cannot answer from nothing).
+    a.add(coll.id, AddRequest::new(vec!["far".into()], vec![emb(1)])).unwrap();
+    assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["far".to_string()]);
+    // A writes the nearest record; B's cache does not hear of it (no LISTEN).
+    a.add(coll.id, AddRequest::new(vec!["near".into()], vec![emb(50)])).unwrap();
+    for _ in 0..3 {
+        assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["far".to_string()], "served as cached");
+    }
+    assert_eq!(search(&b, ReadLevel::IndexAndBoundedWal), vec!["near".to_string(), "far".to_string()]);
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["far".into()]), ..Default::default() }).unwrap();
+    assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["near".to_string(), "far".to_string()], "served as cached");
+    assert_eq!(search(&b, ReadLevel::IndexAndWal), vec!["near".to_string()]);
+    assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["near".to_string()], "caught up by the default read");
+    // A node that LISTENs catches up in the background: index_only converges without a default read.
+    let c = common::node(&url);
+    assert_eq!(search(&c, ReadLevel::IndexOnly), vec!["near".to_string()]);
+    a.add(coll.id, AddRequest::new(vec!["nearer".into()], vec![emb(50)])).unwrap();
+    let started = std::time::Instant::now();
+    while search(&c, ReadLevel::IndexOnly).len() < 2 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the LISTEN catch-up did not arrive");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn log_positions(url: &str, id: uuid::Uuid) -> Vec<i64> {
+    let mut pg = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    pg.query("SELECT position FROM chroma_log WHERE collection_id = $1 ORDER BY position", &[&id])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Log pruning: entries older than the retention go; a node whose cache is behind the pruned
+/// horizon (here B, which does not LISTEN) finds its next entry missing and reloads from the
+/// records, with every change it missed (an update, a delete, an upsert of a new vector).
+#[test]
+fn a_cache_behind_the_pruned_log_reloads_from_the_records() {
+    use std::time::Duration;
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "pruned");
+    let mut o = chroma_cluster::ClusterOptions::new(&url);
+    o.log_retention = None;
+    let a = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    o.listen = false;
+    let b = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    assert_eq!(b.prune_log().unwrap(), 0, "a node that keeps the log prunes nothing");
+    o.log_retention = Some(Duration::from_secs(3));
+    let pruner = chroma_cluster::Cluster::open(o).unwrap();
+    let coll = a.create_collection(T, D, CreateCollection::new("pruned")).unwrap();
+    for i in 0..10 {
+        let add = AddRequest::new(vec![format!("p{i}")], vec![emb(i)]).documents(vec![Some(format!("doc {i}"))]);
+        a.add(coll.id, add).unwrap();
+    }
+    assert_eq!(sorted(&b, coll.id), sorted(&a, coll.id));
+    // B's cache is at 10. Entries 11-13 age past the retention, 14-15 do not.
+    let meta = chroma_types::metadata::update_metadata_from_json(&json!({"changed": true})).unwrap();
+    let update = UpdateRequest { ids: vec!["p3".into()], metadatas: Some(vec![Some(meta)]), ..Default::default() };
+    a.update(coll.id, update).unwrap();
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["p4".into()]), ..Default::default() }).unwrap();
+    a.upsert(coll.id, AddRequest::new(vec!["p5".into()], vec![emb(500)])).unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    a.add(coll.id, AddRequest::new(vec!["p10".into()], vec![emb(10)])).unwrap();
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["p0".into()]), ..Default::default() }).unwrap();
+    // Its own pruner (every second) may have run already: the log's state is what counts.
+    pruner.prune_log().unwrap();
+    let left = log_positions(&url, coll.id);
+    assert!(left.iter().all(|&p| p > 13) && left.len() <= 2, "kept {left:?}");
+    let want = sorted(&a, coll.id);
+    assert_eq!(want.len(), 9);
+    assert_eq!(sorted(&b, coll.id), want, "B reloaded past the pruned entries");
+    let order = |n: &chroma_cluster::Cluster| n.get(coll.id, GetRequest::default()).unwrap().ids;
+    assert_eq!(order(&b), order(&a));
+    let q = b.query(coll.id, QueryRequest::new(vec![emb(500)], 1)).unwrap();
+    assert_eq!(q.ids[0], vec!["p5".to_string()]);
+    // The whole log pruned: a cache behind finds no entry at all, and reloads too.
+    let c = {
+        let mut o = chroma_cluster::ClusterOptions::new(&url);
+        o.listen = false;
+        chroma_cluster::Cluster::open(o).unwrap()
+    };
+    assert_eq!(sorted(&c, coll.id), want);
+    a.upsert(coll.id, AddRequest::new(vec!["p1".into()], vec![emb(600)])).unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    pruner.prune_log().unwrap();
+    assert!(log_positions(&url, coll.id).is_empty());
+    let want = sorted(&a, coll.id);
+    assert_eq!(sorted(&c, coll.id), want);
+    assert_eq!(sorted(&b, coll.id), want);
+    // Writes go on from a pruned log (positions continue), and every node follows them.
+    a.add(coll.id, AddRequest::new(vec!["p11".into()], vec![emb(11)])).unwrap();
+    assert_eq!(log_positions(&url, coll.id), vec![17]);
+    assert_eq!(sorted(&b, coll.id), sorted(&a, coll.id));
+    assert_eq!(sorted(&c, coll.id).len(), 10);
+}
+
+/// Writers to one collection queue on their node before taking the row lock: with a lock
+/// timeout shorter than the whole queue's work, every one of many concurrent writers still
+/// commits (in PostgreSQL each waits behind at most the one writer of each other node). A
+/// writer that waits on its node past `write_queue_timeout` gets a clear `Unavailable`, and
+/// leaves nothing behind.
+#[test]
+fn many_writers_on_one_node_queue_there_not_in_postgres() {
+    use std::time::Duration;
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "queue");
+    let mut o = chroma_cluster::ClusterOptions::new(&url);
+    o.timeout = Duration::from_secs(1);
+    let node = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    let other = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    let coll = node.create_collection(T, D, CreateCollection::new("queue")).unwrap();
+    let batch = |w: usize, k: usize| {
+        let ids: Vec<String> = (0..100).map(|i| format!("w{w}-{k}-{i}")).collect();
+        let embs = (0..100).map(|i| vec![w as f32, k as f32, i as f32]).collect();
+        AddRequest::new(ids, embs)
+    };
+    let writers = 24;
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let n = if w % 4 == 3 { &other } else { &node };
+            s.spawn(move || {
+                for k in 0..4 {
+                    n.add(coll.id, batch(w, k)).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(node.count(coll.id).unwrap(), writers * 4 * 100);
+    assert_eq!(node.get_collection_by_id(coll.id).unwrap().log_position, (writers * 4) as u64);
+    // A queue timeout of 1 ms: writers that find another ahead of them on the node give up.
+    o.write_queue_timeout = Duration::from_millis(1);
+    let impatient = chroma_cluster::Cluster::open(o).unwrap();
+    let before = impatient.count(coll.id).unwrap();
+    let impatient = &impatient;
+    let outcomes: Vec<Result<(), chroma_types::Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|w| s.spawn(move || impatient.add(coll.id, batch(100 + w, 0)))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = outcomes.iter().filter(|r| r.is_ok()).count();
+    assert!(ok >= 1, "the first writer has no one ahead of it");
+    for e in outcomes.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(e.kind, chroma_types::ErrorKind::Unavailable, "{e}");
+        assert!(e.message.contains("queued on this node"), "{e}");
+    }
+    assert_eq!(impatient.count(coll.id).unwrap(), before + ok * 100);
+    assert_eq!(node.count(coll.id).unwrap(), before + ok * 100);
+}

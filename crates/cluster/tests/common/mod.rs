@@ -26,9 +26,12 @@ pub fn with_db(base: &str, db: &str) -> String {
     format!("{head}/{db}")
 }
 
-/// A new, empty database named after the test; its URL.
+/// A new, empty database named after the test; its URL. `CHROMA_RS_PG_TEST_PREFIX` (default
+/// `chroma_test_`) prefixes the name, so runs sharing one server do not drop each other's.
 pub fn fresh_db(base: &str, name: &str) -> String {
-    let db = format!("chroma_test_{name}");
+    let prefix = std::env::var("CHROMA_RS_PG_TEST_PREFIX").unwrap_or_else(|_| "chroma_test_".into());
+    assert!(prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "bad prefix {prefix:?}");
+    let db = format!("{prefix}{name}");
     let mut c = postgres::Client::connect(base, postgres::NoTls).expect("connect to PostgreSQL");
     c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).expect("drop database");
     c.batch_execute(&format!("CREATE DATABASE {db}")).expect("create database");
