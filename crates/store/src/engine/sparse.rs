@@ -18,7 +18,7 @@
 //! least one index with it, summed in the query's term order. Two passes give the same answer:
 //! the exhaustive one (term at a time over the query's posting lists) and `MaxScore` pruning
 //! (document at a time; lists whose summed upper bounds cannot reach the current k-th score
-//! are only probed, never walked), chosen by [`PRUNE_MIN_POSTINGS`].
+//! are only probed, never walked), chosen where it pays by [`PRUNE_MIN_POSTINGS`].
 
 use super::filter_index::{current_tag, Tag};
 use super::plan::WritePlan;
@@ -33,9 +33,14 @@ use std::collections::{BinaryHeap, HashMap};
 const COMPACT_SHARE: usize = 4;
 /// ... and at least this many (compacting a small index often gains nothing).
 const COMPACT_MIN: usize = 64;
-/// Queries whose posting lists hold at least this many entries in all use `MaxScore`; shorter
-/// ones the exhaustive pass (see `docs/search.md` for the measurements behind it).
-pub(super) const PRUNE_MIN_POSTINGS: usize = 4096;
+/// `MaxScore` is used when the query's posting lists hold at least this many entries in all
+/// and the index holds at least [`PRUNE_DOCS_PER_RESULT`] live documents per result asked
+/// for; otherwise the exhaustive pass, which is then as fast or faster (the measurements are
+/// in `docs/search.md`).
+pub(super) const PRUNE_MIN_POSTINGS: usize = 1024;
+/// See [`PRUNE_MIN_POSTINGS`]: with a limit large against the collection the k-th score
+/// stays low, few lists stop being walked, and the document-at-a-time pass costs more.
+pub(super) const PRUNE_DOCS_PER_RESULT: usize = 2000;
 
 /// The postings of one vector index (term).
 #[derive(Clone, Default)]
@@ -316,7 +321,7 @@ impl SparseIndex {
 
     /// The `limit` live records with the largest score (the inner product, or BM25 with
     /// `bm25`), as `(document number, score)`, best first, equal scores by id; `allowed` (by
-    /// document number) restricts the candidates. `MaxScore` when the query's lists are long
+    /// document number) restricts the candidates. `MaxScore` where it pays
     /// ([`PRUNE_MIN_POSTINGS`]), else the exhaustive pass: the same answer either way.
     pub(super) fn top(
         &self,
@@ -327,7 +332,7 @@ impl SparseIndex {
     ) -> Vec<(u32, f32)> {
         let terms = self.query_terms(query, bm25);
         let postings: usize = terms.iter().map(|t| t.list.docs.len()).sum();
-        if postings >= PRUNE_MIN_POSTINGS {
+        if postings >= PRUNE_MIN_POSTINGS && limit.saturating_mul(PRUNE_DOCS_PER_RESULT) <= self.live_count() {
             if let Some(top) = self.top_maxscore(&terms, limit, allowed) {
                 return top;
             }
@@ -830,7 +835,7 @@ mod bench {
                     SparseVector::new(t, v, None).unwrap()
                 })
                 .collect();
-            for limit in [10, 100] {
+            for limit in [10, 32, 100] {
                 // (postings, exhaustive µs, maxscore µs)
                 let mut rows = Vec::new();
                 for q in &queries {
