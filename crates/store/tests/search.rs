@@ -409,3 +409,156 @@ fn equal_scores_rank_in_id_order_in_every_knn_list() {
         assert_eq!(got.scores[0], Some(vec![Some(0.0), Some(1.0), Some(2.0)]));
     }
 }
+
+/// The sparse index kept up by writes: random adds, upserts, updates (with and without a new
+/// sparse value, removing the key, leaving metadata alone) and deletes (by id and by `where`),
+/// a compaction and a fork along the way, interleaved with sparse searches (filtered or not),
+/// each compared with a brute force over a model of the records: same ids, same order (equal
+/// scores by id), same scores.
+#[test]
+fn sparse_index_kept_up_by_every_write_matches_brute_force() {
+    use chroma_types::{DeleteRequest, UpdateRequest};
+    use std::collections::BTreeMap;
+    let e = Engine::ephemeral(Settings::default()).unwrap();
+    let mut cid = e.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, CreateCollection::new("upkeep")).unwrap().id;
+    let mut rng = Rng(0x51ed_270b_27c3_a2e1);
+    // Few terms and values so lists are long and scores often tie.
+    let vector = |rng: &mut Rng| {
+        let mut idx: Vec<u32> = (0..=rng.next() % 4).map(|_| (rng.next() % 12) as u32).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let vals = idx.iter().map(|_| [0.5f32, 1.0, 2.0, -1.0][(rng.next() % 4) as usize]).collect();
+        SparseVector::new(idx, vals, None).unwrap()
+    };
+    // id -> (sparse value, g)
+    let mut model: BTreeMap<String, (Option<SparseVector>, i64)> = BTreeMap::new();
+    let md_of = |sp: &Option<SparseVector>, g: i64| {
+        let mut m = Metadata::from([("g".to_string(), MetadataValue::Int(g))]);
+        if let Some(s) = sp {
+            m.insert("sp".into(), MetadataValue::Sparse(Box::new(s.clone())));
+        }
+        m
+    };
+    for step in 0..600u32 {
+        let mut ids: Vec<String> = (0..=rng.next() % 3).map(|_| format!("k{:03}", rng.next() % 90)).collect();
+        ids.sort();
+        ids.dedup();
+        let n = ids.len();
+        match rng.next() % 10 {
+            op @ 0..=4 => {
+                // add (existing ids skipped) or upsert (merged into existing metadata)
+                let upsert = op >= 3;
+                let news: Vec<(Option<SparseVector>, i64)> = (0..n)
+                    .map(|_| ((!rng.next().is_multiple_of(5)).then(|| vector(&mut rng)), (rng.next() % 4) as i64))
+                    .collect();
+                let req = AddRequest::new(ids.clone(), vec![vec![0.5, 0.5]; n])
+                    .metadatas(news.iter().map(|(s, g)| Some(md_of(s, *g))).collect());
+                if upsert {
+                    e.upsert(cid, req).unwrap();
+                } else {
+                    e.add(cid, req).unwrap();
+                }
+                for (id, (s, g)) in ids.iter().zip(news) {
+                    match model.get_mut(id) {
+                        None => {
+                            model.insert(id.clone(), (s, g));
+                        }
+                        Some(old) if upsert => {
+                            // Merge: a missing key keeps the stored value.
+                            old.1 = g;
+                            if s.is_some() {
+                                old.0 = s;
+                            }
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            5 | 6 => {
+                // update: a new value, or the key removed (a None value), or no metadata at all
+                let kind = rng.next() % 3;
+                let mds: Vec<Option<chroma_types::metadata::UpdateMetadata>> = (0..n)
+                    .map(|_| match kind {
+                        0 => Some([("sp".to_string(), Some(MetadataValue::Sparse(Box::new(vector(&mut rng)))))].into()),
+                        1 => Some([("sp".to_string(), None)].into()),
+                        _ => None,
+                    })
+                    .collect();
+                let req = UpdateRequest {
+                    ids: ids.clone(),
+                    embeddings: Some(vec![Some(vec![0.25, 0.75]); n]),
+                    metadatas: Some(mds.clone()),
+                    ..UpdateRequest::default()
+                };
+                e.update(cid, req).unwrap();
+                for (id, md) in ids.iter().zip(mds) {
+                    if let (Some(rec), Some(md)) = (model.get_mut(id), md) {
+                        rec.0 = match md.get("sp") {
+                            Some(Some(MetadataValue::Sparse(s))) => Some((**s).clone()),
+                            _ => None,
+                        };
+                    }
+                }
+            }
+            7 | 8 => {
+                e.delete(cid, DeleteRequest { ids: Some(ids.clone()), ..DeleteRequest::default() }).unwrap();
+                for id in &ids {
+                    model.remove(id);
+                }
+            }
+            _ => {
+                let g = (rng.next() % 4) as i64;
+                let w = parse_where(Some(&json!({"g": g}))).unwrap();
+                e.delete(cid, DeleteRequest { r#where: w, ..DeleteRequest::default() }).unwrap();
+                model.retain(|_, (_, rg)| *rg != g);
+            }
+        }
+        if step == 200 {
+            e.compact_collection(cid).unwrap();
+        }
+        if step == 400 {
+            let fork = e.fork_collection(cid, "upkeep-fork").unwrap();
+            e.delete(cid, DeleteRequest { ids: Some(model.keys().cloned().collect()), ..DeleteRequest::default() })
+                .unwrap();
+            cid = fork.id;
+        }
+        // A search after every write.
+        let q = vector(&mut rng);
+        let limit = [1, 3, 10, 200][(rng.next() % 4) as usize];
+        let filtered = rng.next().is_multiple_of(3);
+        let mut want: Vec<(String, f64)> = model
+            .iter()
+            .filter(|(_, (_, g))| !filtered || *g >= 2)
+            .filter_map(|(id, (s, _))| {
+                let s = s.as_ref()?;
+                let mut score = 0.0f32;
+                let mut any = false;
+                for (i, w) in q.indices.iter().zip(&q.values) {
+                    if let Some(p) = s.indices.iter().position(|x| x == i) {
+                        score += w * s.values[p];
+                        any = true;
+                    }
+                }
+                any.then(|| (id.clone(), -f64::from(score)))
+            })
+            .collect();
+        want.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        want.truncate(limit);
+        let filter = SearchFilter {
+            r#where: if filtered { parse_where(Some(&json!({"g": {"$gte": 2}}))).unwrap() } else { None },
+            ..SearchFilter::default()
+        };
+        let s = Search {
+            filter,
+            rank: Some(sparse(&q, limit, None, false)),
+            select: vec!["#score".into()],
+            ..Search::default()
+        };
+        let got = e.search(cid, SearchRequest { searches: vec![s], ..SearchRequest::default() }).unwrap();
+        let got: Vec<(String, f64)> =
+            got.ids[0].iter().cloned().zip(got.scores[0].clone().unwrap().into_iter().map(Option::unwrap)).collect();
+        assert_eq!(got, want, "step {step}");
+    }
+    // Built once, on the first search: every write, the compaction and the fork kept it.
+    assert_eq!(e.sparse_index_builds(), 1);
+}

@@ -354,6 +354,7 @@ impl Engine {
             crate::budget::shielded(|| tx.commit()).context("deleting collection")?;
         }
         *st.index.write() = IndexState::default();
+        st.sparse.write().clear();
         self.inner.colls.lock().remove(&id);
         // The collection is gone once the transaction commits; its files are only a cache of
         // it now. One left behind (a read-only folder, say) is swept on the next open.

@@ -8,7 +8,7 @@
 //! either the old or the new generation in force, never a mix.
 
 use super::indexer::index_err;
-use super::{CollRow, CollState, Engine, IndexState};
+use super::{sparse, CollRow, CollState, Engine, IndexState};
 use crate::error::ResultExt;
 use crate::folder;
 use chroma_types::{Error, Result};
@@ -71,6 +71,8 @@ impl Engine {
             folder::write_vectors_atomic(&folder::vectors_path(&dir, generation), new_index.vectors())?;
             new_index.save_graph(&folder::graph_path(&dir, generation), row.coll.log_position).map_err(index_err)?;
         }
+        // Held over the commit as writes hold it (see `sparse.rs`).
+        let mut sp = st.sparse.write();
         {
             let mut conn = self.inner.conn.lock();
             let tx = conn.transaction().context("starting compaction")?;
@@ -97,6 +99,10 @@ impl Engine {
             .context("switching generation")?;
             tx.commit().context("committing compaction")?;
         }
+        // Only slots changed: the sparse indexes (by id) stay exact under the new generation.
+        let at = |generation| (row.cid, row.coll.log_position as i64, generation);
+        sparse::retag(&mut sp, at(row.generation), at(generation));
+        drop(sp);
         let saved = new_index.len();
         *g = IndexState {
             loaded: true,

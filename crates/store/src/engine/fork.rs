@@ -18,7 +18,7 @@
 //! no collection names, which nothing reads.
 
 use super::indexer::{hnsw_params, index_err, to_index_space};
-use super::{CollRow, Engine};
+use super::{sparse, CollRow, Engine};
 use crate::error::ResultExt;
 use crate::folder;
 use chroma_index::fileio::{self, Point};
@@ -55,6 +55,14 @@ impl Engine {
         }
         committed?;
         let forked = self.collection_row(new_id)?;
+        // The source's sparse indexes hold the fork's records too: copying one is cheaper than
+        // rebuilding it from SQLite.
+        let copied = sparse::fork(
+            &st.sparse.read(),
+            (row.cid, row.coll.log_position as i64, row.generation),
+            (forked.cid, forked.coll.log_position as i64, forked.generation),
+        );
+        *self.state(new_id).sparse.write() = copied;
         if new_dir.is_none() {
             self.fork_ephemeral_index(&st, &forked)?;
         }

@@ -39,7 +39,7 @@ use parking_lot::{Mutex, RwLock};
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -61,6 +61,8 @@ struct Inner {
     colls: Mutex<HashMap<Uuid, Arc<CollState>>>,
     /// Whether a large unindexed tail is linked by a background thread (see `spawn_indexer`).
     background_indexing: AtomicBool,
+    /// Sparse indexes built from scratch (`sparse.rs`); writes keep built ones current.
+    sparse_builds: AtomicU64,
     _lock: Option<folder::FolderLock>,
 }
 
@@ -72,8 +74,10 @@ struct CollState {
     index: RwLock<IndexState>,
     /// A background indexer is running for this collection.
     indexing: AtomicBool,
-    /// Sparse inverted indexes by metadata key (`sparse.rs`), rebuilt when stale.
-    sparse: Mutex<HashMap<String, Arc<sparse::SparseIndex>>>,
+    /// Sparse inverted indexes by metadata key (`sparse.rs`): built on first use, kept
+    /// current by writes, which hold the write lock from before their commit until every
+    /// index has the write.
+    sparse: RwLock<sparse::SparseIndexes>,
     /// A version stepper is running for this collection (`indexer.rs`).
     stepping: AtomicBool,
     /// When the last write to this collection committed (the stepper waits for a quiet spell).

@@ -141,6 +141,7 @@ impl Engine {
                 settings,
                 colls: Mutex::new(HashMap::new()),
                 background_indexing: AtomicBool::new(true),
+                sparse_builds: std::sync::atomic::AtomicU64::new(0),
                 _lock: None,
             }),
         })
@@ -190,6 +191,7 @@ impl Engine {
             settings,
             colls: Mutex::new(HashMap::new()),
             background_indexing: AtomicBool::new(true),
+            sparse_builds: std::sync::atomic::AtomicU64::new(0),
             _lock: Some(lock),
         });
         reg.insert(canonical, Arc::downgrade(&inner));

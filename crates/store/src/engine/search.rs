@@ -112,17 +112,12 @@ impl Engine {
             }
             KnnQuery::Sparse(q) => {
                 let row = self.collection_row(collection)?;
-                let ix = self.sparse_index(&row, &k.key)?;
-                let mask: Option<Vec<bool>> = allowed.map(|a| {
-                    let set: HashSet<&str> = a.iter().map(String::as_str).collect();
-                    ix.ids.iter().map(|id| set.contains(id.as_str())).collect()
-                });
-                // Lower is better: the distance of a sparse match is its negated inner product.
                 let bm25 = row.coll.config.sparse_bm25(&k.key);
-                Ok(ix
-                    .top(q, k.limit, mask.as_deref(), bm25)
+                // Lower is better: the distance of a sparse match is its negated score.
+                Ok(self
+                    .sparse_top(&row, &k.key, q, k.limit, allowed, bm25)?
                     .into_iter()
-                    .map(|(d, ip)| (ix.ids[d as usize].clone(), -f64::from(ip)))
+                    .map(|(id, ip)| (id, -f64::from(ip)))
                     .collect())
             }
         }

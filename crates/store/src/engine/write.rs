@@ -10,7 +10,7 @@ use super::indexer::{hnsw_params, index_err, to_index_space};
 use super::plan::{
     self, rows_from_add, rows_from_update, PlannedRecord, RowMetadata, Target, WriteMode, WritePlan, WriteRow,
 };
-use super::{metadata_text, parse_metadata_text, CollRow, CollState, Engine, IndexState, StoredRecord};
+use super::{metadata_text, parse_metadata_text, sparse, CollRow, CollState, Engine, IndexState, StoredRecord};
 use crate::error::{json_error, ResultExt};
 use crate::{budget, folder};
 use chroma_index::VectorIndex;
@@ -151,13 +151,17 @@ impl Engine {
         // Readers pair SQLite rows with index vectors under the index lock: hold it from
         // before the commit until the index has the write, so none sees one without the other.
         let g = (index != IndexUpdate::Deferred).then(|| st.index.write());
+        // The same for the sparse indexes: a search sees them at SQLite's state or waits.
+        let mut sp = st.sparse.write();
         let seq = row.coll.log_position as i64 + 1;
         let Some((plan, existing)) = self.commit_write(&row, mode, rows, dim, seq)? else { return Ok(()) };
+        let before = (row.cid, row.coll.log_position as i64, row.generation);
+        sparse::apply_write(&mut sp, before, (row.cid, seq, row.generation), &plan, &existing);
+        drop(sp);
         self.schedule_version_step(collection, &st);
         let Some(mut g) = g else {
             return Ok(()); // deferred (bulk_add)
         };
-        let before = (row.cid, row.coll.log_position as i64, row.generation);
         let filter = g.filter.get_mut();
         if filter.as_mut().is_some_and(|f| !f.apply_write(before, (row.cid, seq, row.generation), &plan, &existing)) {
             *filter = None; // out of step: the next filtered query rebuilds it
@@ -320,9 +324,10 @@ impl Engine {
         let row = self.collection_row(collection)?;
         Self::check_filterable(&row, req.r#where.as_ref(), req.where_document.as_ref())?;
         let mut g = st.index.write(); // held from before the commit (see write_rows)
-                                      // The filter runs on a read connection: a slow one does not hold up other collections'
-                                      // writers. This collection's rows cannot change before the commit below (its writer
-                                      // lock is held).
+        let mut sp = st.sparse.write(); // likewise
+                                        // The filter runs on a read connection: a slow one does not hold up other collections'
+                                        // writers. This collection's rows cannot change before the commit below (its writer
+                                        // lock is held).
         let mut matched = Self::matching(
             &*self.reader()?,
             row.cid,
@@ -351,6 +356,9 @@ impl Engine {
         drop(conn);
         let before = (row.cid, row.coll.log_position as i64, row.generation);
         let after = (row.cid, row.coll.log_position as i64 + 1, row.generation);
+        let deleted: Vec<&str> = matched.iter().map(|m| m.1.as_str()).collect();
+        sparse::apply_delete(&mut sp, before, after, &deleted);
+        drop(sp);
         let filter = g.filter.get_mut();
         if filter.as_mut().is_some_and(|f| !f.apply_delete(before, after, matched.iter().map(|m| m.2 as u32))) {
             *filter = None;
