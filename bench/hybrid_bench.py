@@ -165,6 +165,8 @@ def run(args):
 
     docs = [json.loads(line) for line in open(os.path.join(args.data, "docs.jsonl"))]
     queries = json.load(open(os.path.join(args.data, "queries.json")))
+    if args.max_queries:
+        queries = queries[:args.max_queries]  # the first N (their vectors are rows 0..N-1)
     vectors = np.load(os.path.join(args.data, "docs.npy"))
     qvec = {k: np.load(os.path.join(args.data, f"q_{k}.npy")) for k in ("example", "lemma")}
     ids = [d["id"] for d in docs]
@@ -177,29 +179,42 @@ def run(args):
     host, port = args.url.rsplit("//", 1)[1].split(":")
     client = chromadb.HttpClient(host=host, port=int(port))
     name = "hybrid-wordnet"
-    try:
-        client.delete_collection(name)
-    except Exception:
-        pass
-    # The sparse index as Chroma documents BM25: sourced from #document by
-    # ChromaBm25EmbeddingFunction (the client embeds each document into the key on add), bm25=True
-    # (the server weighs query terms by IDF).
-    schema = Schema().create_index(
-        key=SPARSE_KEY, config=SparseVectorIndexConfig(source_key="#document", embedding_function=bm25, bm25=True))
-    col = client.create_collection(name, schema=schema)
-    t0 = time.time()
-    batch = 5000
-    for s in range(0, len(docs), batch):
-        e = min(s + batch, len(docs))
-        col.add(ids=ids[s:e], embeddings=vectors[s:e], documents=[d["text"] for d in docs[s:e]])
-        log(f"  added {e}/{len(docs)} ({e / (time.time() - t0):.0f} rec/s, BM25 of the documents included)")
-    load_s = time.time() - t0
+    col = None
+    if args.reuse:
+        # A collection loaded by an earlier run on the same server folder (REUSE=1 in hybrid.sh):
+        # comparing server settings without paying for the load again.
+        try:
+            col = client.get_collection(name)
+            if col.count() != len(docs):
+                col = None
+        except Exception:
+            col = None
+    load_s = None
+    if col is None:
+        try:
+            client.delete_collection(name)
+        except Exception:
+            pass
+        # The sparse index as Chroma documents BM25: sourced from #document by
+        # ChromaBm25EmbeddingFunction (the client embeds each document into the key on add),
+        # bm25=True (the server weighs query terms by IDF).
+        schema = Schema().create_index(key=SPARSE_KEY, config=SparseVectorIndexConfig(
+            source_key="#document", embedding_function=bm25, bm25=True))
+        col = client.create_collection(name, schema=schema)
+        t0 = time.time()
+        batch = 5000
+        for s in range(0, len(docs), batch):
+            e = min(s + batch, len(docs))
+            col.add(ids=ids[s:e], embeddings=vectors[s:e], documents=[d["text"] for d in docs[s:e]])
+            log(f"  added {e}/{len(docs)} ({e / (time.time() - t0):.0f} rec/s, BM25 of the documents included)")
+        load_s = round(time.time() - t0, 1)
 
     postings = sparse_dot_index(doc_sparse)
     idf = {t: float(np.log(1 + (len(docs) - len(r) + 0.5) / (len(r) + 0.5))) for t, (r, _v) in postings.items()}
     vectors64 = vectors.astype(np.float64)
     result = {"label": args.label, "system": "chroma-rs", "workload": "hybrid", "dataset": f"wordnet-{len(docs)}",
-              "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_s": round(load_s, 1), "queries": len(queries),
+              "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_s": load_s, "queries": len(queries),
+              "search_ef_factor": os.environ.get("CHROMA_RS_SEARCH_EF_FACTOR", "default"),
               "rrf": {"k": RRF_K, "depth": RRF_DEPTH}, "kinds": {}}
     # warm both indexes (the first sparse search builds its inverted index)
     col.search(Search().rank(Knn(query=qsparse["example"][0], key=SPARSE_KEY, limit=TOP)).limit(TOP))
@@ -272,6 +287,8 @@ def main():
     b.add_argument("--url", required=True)
     b.add_argument("--results")
     b.add_argument("--label", default="chroma-rs hybrid")
+    b.add_argument("--reuse", action="store_true", help="keep a loaded collection of the same size")
+    b.add_argument("--max-queries", type=int, default=0, help="only the first N queries of each kind")
     args = p.parse_args()
     prepare(args) if args.cmd == "prepare" else run(args)
 

@@ -74,6 +74,17 @@ impl Engine {
     /// `query`: the nearest neighbours of each query embedding among the records that pass
     /// the filters.
     pub(super) fn query_records(&self, collection: Uuid, req: &QueryRequest) -> Result<QueryResult> {
+        self.query_records_ef(collection, req, None)
+    }
+
+    /// `query` with the graph search's `ef` raised to at least `ef_floor` (the collection's
+    /// `ef_search` otherwise): the Search API's deep `Knn` lists (see `search.rs`).
+    pub(super) fn query_records_ef(
+        &self,
+        collection: Uuid,
+        req: &QueryRequest,
+        ef_floor: Option<usize>,
+    ) -> Result<QueryResult> {
         let st = self.state(collection);
         let row = self.collection_row(collection)?;
         Self::check_filterable(&row, req.r#where.as_ref(), req.where_document.as_ref())?;
@@ -96,7 +107,11 @@ impl Engine {
         // One index state for filter, search and fetch: compaction renumbers slots, and writes
         // hold the write lock from their commit until the index has them.
         let g = st.index.read();
-        let hits = if searching { self.search(&row, &g, req)? } else { vec![Vec::new(); req.query_embeddings.len()] };
+        let hits = if searching {
+            self.search(&row, &g, req, ef_floor)?
+        } else {
+            vec![Vec::new(); req.query_embeddings.len()]
+        };
         let by_slot = self.fetch_hits(&row, g.index.as_ref(), &hits, &req.include)?;
         drop(g);
         check_answer_size(&row, &hits, &by_slot, &req.include)?;
@@ -104,7 +119,13 @@ impl Engine {
     }
 
     /// Searches the index for each query embedding, among the records passing the filters.
-    fn search(&self, row: &CollRow, g: &IndexState, req: &QueryRequest) -> Result<Vec<Vec<Neighbor>>> {
+    fn search(
+        &self,
+        row: &CollRow,
+        g: &IndexState,
+        req: &QueryRequest,
+        ef_floor: Option<usize>,
+    ) -> Result<Vec<Vec<Neighbor>>> {
         let mut hits: Vec<Vec<Neighbor>> = vec![Vec::new(); req.query_embeddings.len()];
         let allowed = self.allowed_slots(
             row,
@@ -122,7 +143,8 @@ impl Engine {
                 };
                 for (q, h) in req.query_embeddings.iter().zip(hits.iter_mut()) {
                     budget::check()?;
-                    *h = index.search(q, req.n_results, None, filter).map_err(index_err)?;
+                    let ef = ef_floor.map(|f| f.max(index.params().ef_search));
+                    *h = index.search(q, req.n_results, ef, filter).map_err(index_err)?;
                 }
             }
         }

@@ -101,7 +101,7 @@ impl Engine {
                     include: vec![Include::Distances],
                     dialect: chroma_types::Dialect::default(),
                 };
-                let r = self.query_records(collection, &req)?;
+                let r = self.query_records_ef(collection, &req, Some(k.limit.saturating_mul(knn_ef_factor())))?;
                 let ids = r.ids.into_iter().next().unwrap_or_default();
                 let d = r.distances.and_then(|d| d.into_iter().next()).unwrap_or_default();
                 // Equal distances in id order, as the final sort and the sparse lists order them,
@@ -218,6 +218,25 @@ impl Engine {
         out.ids.push(ids);
         Ok(())
     }
+}
+
+/// The graph search of a dense `Knn` inside a search uses `ef` of at least this many times its
+/// `limit` (and at least the collection's `ef_search`). A `query` takes its `n_results` from
+/// wherever the graph search ends; a `Knn` list feeds a rank expression (`Rrf` reads every
+/// position), so its whole depth should be the exact nearest records: see `docs/search.md` for
+/// the measured agreement with exact lists and the cost. `CHROMA_RS_SEARCH_EF_FACTOR` overrides
+/// it (a tuning knob for benchmarks; 1 is the plain `query` behaviour).
+pub(super) const KNN_EF_FACTOR: usize = 4;
+
+fn knn_ef_factor() -> usize {
+    static FACTOR: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *FACTOR.get_or_init(|| {
+        std::env::var("CHROMA_RS_SEARCH_EF_FACTOR")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&f| f > 0)
+            .unwrap_or(KNN_EF_FACTOR)
+    })
 }
 
 /// Scores every record in some `Knn` list: a record's value in a `Knn` is its distance, or
