@@ -5,8 +5,8 @@
 
 use chroma_legacy::checks::metadata_quirks;
 use chroma_legacy::{
-    LegacyCollection, LegacyEmbedding, LegacyError, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue,
-    NameRules, Quirk, RecordBatches, RecordChecks, Result, SourceKind,
+    LegacyCollection, LegacyEmbedding, LegacyError, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue, NameRules,
+    Quirk, RecordBatches, RecordChecks, Result, SourceKind,
 };
 use chroma_types::{ChromaApi, Collection, GetRequest, Include, Metadata};
 
@@ -43,7 +43,8 @@ impl ApiSource {
             metadata_quirks(&m, &mut quirks);
             m
         });
-        let count = self.api.count(c.id).map_err(api_err(format!("{}: counting collection {:?}", self.label, c.name)))?;
+        let count =
+            self.api.count(c.id).map_err(api_err(format!("{}: counting collection {:?}", self.label, c.name)))?;
         Ok(LegacyCollection {
             id: c.id.to_string(),
             name: c.name.clone(),

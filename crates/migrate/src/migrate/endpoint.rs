@@ -15,7 +15,11 @@ use crate::{MigrateArgs, MigrateError};
 /// What `--from` or `--to` names.
 pub(super) enum Endpoint {
     Folder(PathBuf),
-    ClickHouse { host: String, port: u16, database: String },
+    ClickHouse {
+        host: String,
+        port: u16,
+        database: String,
+    },
     Http(String),
     /// chroma-rs's PostgreSQL storage (`postgres://…`, as `chroma-rs run --storage` takes it).
     Postgres(String),
