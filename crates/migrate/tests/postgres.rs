@@ -117,15 +117,21 @@ fn make_source(dir: &std::path::Path) {
     e.create_tenant("tenant2").expect("tenant");
     e.create_database("tenant2", "db2").expect("database");
     let mut create = CreateCollection::new("configured");
-    create.configuration = Some(json!({"hnsw": {"space": "ip", "ef_search": 33, "max_neighbors": 24}}));
+    create.configuration = Some(json!({
+        "hnsw": {"space": "ip", "ef_search": 33, "max_neighbors": 24},
+        "embedding_function": {"type": "known", "name": "default", "config": {}}
+    }));
     let b = e.create_collection("tenant2", "db2", create).expect("create configured");
     e.add(b.id, AddRequest::new(vec!["x".into(), "y".into()], vec![vec![1.0, 2.0], vec![3.0, 4.0]])).expect("add");
     e.create_collection("tenant2", "db2", CreateCollection::new("empty")).expect("create empty");
 }
 
-/// Everything a store holds, by (tenant, database, name): id, metadata, (space, M, `ef_search`),
-/// and the records by id.
-type Dump = BTreeMap<String, (uuid::Uuid, Option<Metadata>, (String, usize, usize), BTreeMap<String, Got>)>;
+/// The configuration compared: space, M, `ef_search` and the embedding-function description.
+type Cfg = (String, usize, usize, Option<serde_json::Value>);
+
+/// Everything a store holds, by (tenant, database, name): id, metadata, configuration, and the
+/// records by id.
+type Dump = BTreeMap<String, (uuid::Uuid, Option<Metadata>, Cfg, BTreeMap<String, Got>)>;
 
 fn dump(api: &dyn ChromaApi) -> Dump {
     let mut out = Dump::new();
@@ -157,7 +163,12 @@ fn dump(api: &dyn ChromaApi) -> Dump {
                     };
                     recs.insert(id.clone(), got);
                 }
-                let cfg = (c.config.space.as_str().to_string(), c.config.m, c.config.ef_search);
+                let cfg = (
+                    c.config.space.as_str().to_string(),
+                    c.config.m,
+                    c.config.ef_search,
+                    c.config.embedding_function.clone(),
+                );
                 out.insert(format!("{}/{}/{}", t.name, d.name, c.name), (c.id, c.metadata.clone(), cfg, recs));
             }
         }
@@ -201,6 +212,7 @@ fn folder_to_postgres_and_back_is_equal() {
     assert_eq!(r.source_kind, "chroma-rs folder");
     assert_eq!(r.destination_kind, "chroma-rs PostgreSQL storage");
     assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert!(r.warnings.iter().all(|w| !w.contains("not kept")), "{:?}", r.warnings);
     assert!(!r.warnings.iter().any(|w| w.contains("new id")), "ids are kept: {:?}", r.warnings);
     let again = run(&src.display().to_string(), &url, 64);
     assert_eq!(again.outcome, "already migrated, verified: nothing changed", "{}", again.to_text());
