@@ -65,8 +65,9 @@
 //! Source-level findings go to the report's warnings: a 0.3.x folder whose `index/` is newer
 //! than its parquet files (records added after the last `persist()` are unrecoverable beyond
 //! their float32 vectors; records deleted after it are still in the parquet files and are
-//! migrated), configuration keys chroma-rs does not keep (embedding functions), new collection
-//! ids on HTTP destinations.
+//! migrated), configuration keys not kept (all but the HNSW settings and, into a chroma-rs
+//! folder or PostgreSQL, a 1.x embedding-function description), new collection ids on HTTP
+//! destinations.
 //!
 //! # Verification and resume
 //! After a collection is written it is read back (in pages) and compared with what the source
