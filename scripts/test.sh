@@ -15,13 +15,15 @@
 #            FUZZ_SECONDS (default 15) each, seeded from crates/fuzz/corpus/; a failing input
 #            is written to target/fuzz-failures/<target>/ with the command that replays it
 #   api      our pytest suite (tests/*.py) under the official Python clients 0.4.24, 0.5.15,
-#            0.5.23 and 1.5.9 against one running `chroma-rs run`, and under 1.5.9 against a node
-#            on PostgreSQL (`run --storage`, scripts/fixtures/start-postgres.sh); its /openapi.json through
+#            0.5.23 and 1.5.9 against one running `chroma-rs run`, and under 0.4.24 and 1.5.9
+#            against three nodes over PostgreSQL (`run --storage`, scripts/fixtures/start-postgres.sh)
+#            behind a round-robin proxy (scripts/rr-proxy.py); its /openapi.json through
 #            openapi-spec-validator (scripts/check-openapi.py)
 #   python   the chroma_rs Python package (crates/python): wheel built with maturin, its own tests
 #            and our pytest suite in process (PersistentClient and EphemeralClient)
 #   chroma   Chroma's own API test suites (0.4.24, 0.5.23 and 1.5.9 wheels) against `chroma-rs run`,
-#            and 1.5.9's in process against the chroma_rs package, side by side
+#            1.5.9's against three nodes over PostgreSQL (round robin), and 1.5.9's in process
+#            against the chroma_rs package, side by side
 #   js       the official JS clients (chromadb 1.8.1 on v1, 3.5.0 on v2)
 #   load     32 concurrent clients for 60 s, no error, no lost record, the server's RSS growth
 #            over the second half within its bound (LOAD_SECONDS=600: the 10-minute soak, not in CI)
@@ -59,7 +61,43 @@ stop_server() {
   fi
   SERVER_PID=""
 }
-trap stop_server EXIT
+
+# start_cluster DB PORT: three `chroma-rs run --storage` nodes over a fresh PostgreSQL database
+# DB (scripts/fixtures/start-postgres.sh) on PORT+1..PORT+3, reset allowed, and
+# scripts/rr-proxy.py on PORT sending each request to the next node (so a write and the read
+# after it land on different nodes: read your writes across nodes, issue 15); waits for all four.
+CLUSTER_PIDS=()
+start_cluster() {
+  local db="$1" port="$2" pg_url i
+  if ! timeout 600 bash scripts/fixtures/start-postgres.sh >"$LOG_DIR/postgres-url-$db" 2>"$LOG_DIR/postgres-start-$db.log" </dev/null; then
+    echo "PostgreSQL could not be started (see $LOG_DIR/postgres-start-$db.log)" >&2
+    return 1
+  fi
+  pg_url="$(tail -1 "$LOG_DIR/postgres-url-$db")"
+  psql "$pg_url" -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null || return 1
+  for i in 1 2 3; do
+    ALLOW_RESET=TRUE "$CHROMA_RS_BIN" run --storage "${pg_url%/*}/$db" --host 127.0.0.1 --port $((port + i)) \
+      >"$LOG_DIR/server-$db-$i.log" 2>&1 </dev/null &
+    CLUSTER_PIDS+=($!)
+  done
+  python3 scripts/rr-proxy.py "$port" $((port + 1)) $((port + 2)) $((port + 3)) >"$LOG_DIR/proxy-$db.log" 2>&1 </dev/null &
+  CLUSTER_PIDS+=($!)
+  for i in 0 1 2 3; do
+    for _ in $(seq 1 150); do
+      curl -sf "http://127.0.0.1:$((port + i))/api/v2/heartbeat" >/dev/null 2>&1 && continue 2
+      sleep 0.2
+    done
+    echo "cluster $db: 127.0.0.1:$((port + i)) did not answer; logs in $LOG_DIR/server-$db-*.log" >&2
+    return 1
+  done
+}
+stop_cluster() {
+  [ ${#CLUSTER_PIDS[@]} -eq 0 ] && return 0
+  kill -TERM "${CLUSTER_PIDS[@]}" 2>/dev/null
+  wait "${CLUSTER_PIDS[@]}" 2>/dev/null
+  CLUSTER_PIDS=()
+}
+trap 'stop_server; stop_cluster' EXIT
 
 # start_server PORT NAME: a fresh data folder, reset allowed; waits for the heartbeat.
 start_server() {
@@ -177,22 +215,29 @@ step_api() {
     CHROMA_RS_URL="http://127.0.0.1:18790" "$CHROMA_RS_VENVS/chroma-$v/bin/python" -m pytest -q -p no:cacheprovider tests || rc=1
     stop_server
   done
-  # The same tests against a node on PostgreSQL (`run --storage`, issue 15): the 1.5.9 client.
-  local pg_url
-  if pg_url=$(timeout 600 bash scripts/fixtures/start-postgres.sh 2>"$LOG_DIR/postgres-start-api.log" </dev/null | tail -1) \
-    && psql "$pg_url" -q -c "DROP DATABASE IF EXISTS api_node" -c "CREATE DATABASE api_node" >/dev/null; then
-    stop_server
-    ALLOW_RESET=TRUE "$CHROMA_RS_BIN" run --storage "${pg_url%/*}/api_node" --host 127.0.0.1 --port 18790 \
-      >"$LOG_DIR/server-api-postgres.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18790/api/v2/heartbeat >/dev/null 2>&1 && break; sleep 0.2; done
-    say "api: pytest tests/ with chromadb 1.5.9 against a node on PostgreSQL"
-    CHROMA_RS_URL="http://127.0.0.1:18790" "$CHROMA_RS_VENVS/chroma-1.5.9/bin/python" -m pytest -q -p no:cacheprovider tests || rc=1
-    stop_server
-  else
-    echo "PostgreSQL could not be started (see $LOG_DIR/postgres-start-api.log)" >&2
-    rc=1
-  fi
+  # The same tests against three nodes over one PostgreSQL database (issue 15), each request
+  # on the next node: the 0.4.24 and 1.5.9 clients side by side, each on its own cluster.
+  local pids=() port st
+  for v in 0.4.24 1.5.9; do
+    port=$([ "$v" = 0.4.24 ] && echo 18780 || echo 18784)
+    start_cluster "api_cluster_${v//./_}" "$port" || { rc=1; continue; }
+    say "api: pytest tests/ with chromadb $v against three nodes on PostgreSQL, round robin (log: $LOG_DIR/api-cluster-$v.log)"
+    CHROMA_RS_URL="http://127.0.0.1:$port" "$CHROMA_RS_VENVS/chroma-$v/bin/python" -m pytest -q -p no:cacheprovider tests \
+      >"$LOG_DIR/api-cluster-$v.log" 2>&1 &
+    pids+=("$v:$!")
+  done
+  for p in "${pids[@]}"; do
+    wait "${p#*:}"
+    st=$?
+    if [ "$st" -eq 0 ]; then
+      say "api: chromadb ${p%%:*} against three nodes: $(tail -1 "$LOG_DIR/api-cluster-${p%%:*}.log")"
+    else
+      rc=1
+      say "api: chromadb ${p%%:*} against three nodes FAILED (exit $st); its log:"
+      tail -c 100000 "$LOG_DIR/api-cluster-${p%%:*}.log"
+    fi
+  done
+  stop_cluster
   start_server 18790 api-openapi || return 1
   say "api: /openapi.json through openapi-spec-validator, /docs"
   "$CHROMA_RS_VENVS/tools/bin/python" scripts/check-openapi.py "http://127.0.0.1:18790" || rc=1
@@ -208,12 +253,22 @@ step_chroma() {
   # printed whole when the suite fails and as pytest's summary line when it passes.
   # 1.5.9-cluster is the same suite in the mode Chroma runs it against its distributed server
   # (the Search API, sparse vectors, fork count, indexing status; see docs/testing.md).
-  local rc=0 v pids=() st
+  local rc=0 v pids=() st names=(0.4.24 0.5.23 1.5.9 1.5.9-cluster)
   for v in 0.4.24 0.5.23 1.5.9 1.5.9-cluster; do
     say "chroma: Chroma $v's own API test suite against chroma-rs run (log: $LOG_DIR/chroma-$v.log)"
     CHROMA_RS_SERVER="$CHROMA_RS_BIN run" bash scripts/chroma-suite.sh "$v" >"$LOG_DIR/chroma-$v.log" 2>&1 &
     pids+=($!)
   done
+  # 1.5.9's suite against three nodes over PostgreSQL behind the round-robin proxy (issue 15):
+  # every test's reset() and each request after it land on different nodes.
+  if start_cluster chroma_cluster 18770; then
+    say "chroma: Chroma 1.5.9's own API test suite against three nodes on PostgreSQL (log: $LOG_DIR/chroma-1.5.9-nodes.log)"
+    CHROMA_RS_URL=127.0.0.1:18770 bash scripts/chroma-suite.sh 1.5.9 >"$LOG_DIR/chroma-1.5.9-nodes.log" 2>&1 &
+    pids+=($!)
+    names+=(1.5.9-nodes)
+  else
+    rc=1
+  fi
   # And Chroma 1.5.9's suite in process against the chroma_rs package (the wheel the python step
   # built, when there is one), its known differences xfail with their reasons.
   say "chroma: Chroma 1.5.9's own API test suite in process against chroma_rs (log: $LOG_DIR/chroma-inprocess.log)"
@@ -221,8 +276,9 @@ step_chroma() {
   CHROMA_RS_WHEEL="$(ls "$CARGO_TARGET_DIR"/wheels/chroma_rs-*.whl 2>/dev/null | head -1)" \
     bash scripts/chroma-suite-inprocess.sh ours >"$LOG_DIR/chroma-inprocess.log" 2>&1 &
   pids+=($!)
+  names+=(inprocess)
   local i=0
-  for v in 0.4.24 0.5.23 1.5.9 1.5.9-cluster inprocess; do
+  for v in "${names[@]}"; do
     wait "${pids[$i]}"
     st=$?
     i=$((i + 1))
@@ -234,6 +290,7 @@ step_chroma() {
       tail -c 200000 "$LOG_DIR/chroma-$v.log"
     fi
   done
+  stop_cluster
   return $rc
 }
 

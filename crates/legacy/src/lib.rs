@@ -118,6 +118,14 @@ pub enum LegacyError {
         /// The cause.
         source: pickle::PickleError,
     },
+    /// A store read through the Chroma API (a chroma-rs folder, PostgreSQL) failed.
+    #[error("{context}: {source}")]
+    Api {
+        /// What was being read.
+        context: String,
+        /// The cause.
+        source: chroma_types::Error,
+    },
     /// A step failed because of an earlier error, kept as the cause.
     #[error("{context}: {source}")]
     Context {

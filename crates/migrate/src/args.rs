@@ -9,11 +9,13 @@ use crate::convert::Policy;
 #[allow(clippy::doc_markdown, clippy::struct_excessive_bools)]
 #[derive(clap::Args, Debug, Clone, PartialEq, Default)]
 pub struct MigrateArgs {
-    /// Source: a folder (0.3.x parquet or Chroma >= 0.4, detected), `clickhouse://host:8123[/db]`,
-    /// or a Chroma server `http://host:8000`. Asked interactively when omitted on a terminal.
+    /// Source: a folder (0.3.x parquet, Chroma >= 0.4 or chroma-rs, detected), `clickhouse://host:8123[/db]`,
+    /// a Chroma server `http://host:8000`, or chroma-rs's PostgreSQL storage
+    /// `postgres://USER@HOST:PORT/DB`. Asked interactively when omitted on a terminal.
     #[arg(long, value_name = "SRC")]
     pub from: Option<String>,
-    /// Destination: a chroma-rs folder (new or empty folders are created) or a server URL.
+    /// Destination: a chroma-rs folder (new or empty folders are created), chroma-rs's PostgreSQL
+    /// storage `postgres://USER@HOST:PORT/DB`, or a server URL.
     #[arg(long, value_name = "DST")]
     pub to: Option<String>,
     /// Read and check everything, write nothing.

@@ -318,7 +318,11 @@ pub fn plan_collections(
                 issues.push(issue("bad_collection_metadata", e.message, None));
             }
         }
-        let configuration = c.configuration_json.as_ref().and_then(|cfg| configuration(cfg, &c, &mut issues, warnings));
+        // A chroma-rs store (the destinations that take legacy keys) also keeps a 1.x
+        // embedding-function description and hands it back to 1.x clients, which re-create the
+        // function from it; a server over HTTP gets the HNSW settings only.
+        let configuration =
+            c.configuration_json.as_ref().and_then(|cfg| configuration(cfg, &c, legacy_keys, &mut issues, warnings));
         if let Err(e) = IndexConfig::default()
             .apply_metadata(md.as_ref())
             .and_then(|x| x.apply_configuration(configuration.as_ref()))
@@ -346,6 +350,7 @@ pub fn plan_collections(
 fn configuration(
     cfg: &Value,
     c: &LegacyCollection,
+    keep_ef: bool,
     issues: &mut Vec<Issue>,
     warnings: &mut Vec<String>,
 ) -> Option<Value> {
@@ -364,6 +369,9 @@ fn configuration(
             "hnsw" | "hnsw_configuration" if !v.is_null() => {
                 kept.insert(k.clone(), v.clone());
             }
+            "embedding_function" if keep_ef && v.is_object() => {
+                kept.insert(k.clone(), v.clone());
+            }
             "_type" => {}
             _ if v.is_null() => {}
             _ => dropped.push(k.clone()),
@@ -371,8 +379,9 @@ fn configuration(
     }
     if !dropped.is_empty() {
         warnings.push(format!(
-            "collection {:?} ({}): configuration key(s) {} not kept: chroma-rs stores only the HNSW settings \
-             (embedding functions are never called by the migration; re-attach them in your client)",
+            "collection {:?} ({}): configuration key(s) {} not kept: only the HNSW settings (and, into a chroma-rs \
+             folder or PostgreSQL, a 1.x embedding-function description) are kept (embedding functions are never \
+             called by the migration; re-attach them in your client)",
             c.name,
             c.id,
             dropped.join(", ")

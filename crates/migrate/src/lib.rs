@@ -13,10 +13,13 @@
 //! (`chroma.sqlite3` + HNSW segment files of 0.4.x/0.5.x/1.x: records, documents, metadata,
 //! uris, collection metadata and configuration, tenants and databases); a running Chroma server
 //! of any API line (`http://host:8000`: `/api/v2/heartbeat` is probed, then `/api/v1/heartbeat`),
-//! read in pages of `get(limit, offset)`. The folder kind is detected from its files.
+//! read in pages of `get(limit, offset)`; chroma-rs's own stores, read through `ChromaApi` in the
+//! same pages ([`api_source`]): a chroma-rs folder (when `--to` is not a folder) and its
+//! PostgreSQL storage (`postgres://USER@HOST:PORT/DB`). The folder kind is detected from its files.
 //!
 //! **Destinations** (`--to`): a chroma-rs data folder (a missing or empty folder becomes one),
-//! or a server speaking the Chroma API v2 or v1 (chroma-rs, or Chroma 0.4.x to 1.x). Records are written in
+//! chroma-rs's PostgreSQL storage (`postgres://…`, written through a `chroma-cluster` node,
+//! collection ids kept), or a server speaking the Chroma API v2 or v1 (chroma-rs, or Chroma 0.4.x to 1.x). Records are written in
 //! batches of the destination's `max_batch_size` (or `--batch-size`, if smaller). `--header`
 //! and `--token` (sent as `Authorization: Bearer T`) go to every HTTP endpoint of the run.
 //!
@@ -62,8 +65,9 @@
 //! Source-level findings go to the report's warnings: a 0.3.x folder whose `index/` is newer
 //! than its parquet files (records added after the last `persist()` are unrecoverable beyond
 //! their float32 vectors; records deleted after it are still in the parquet files and are
-//! migrated), configuration keys chroma-rs does not keep (embedding functions), new collection
-//! ids on HTTP destinations.
+//! migrated), configuration keys not kept (all but the HNSW settings and, into a chroma-rs
+//! folder or PostgreSQL, a 1.x embedding-function description), new collection ids on HTTP
+//! destinations.
 //!
 //! # Verification and resume
 //! After a collection is written it is read back (in pages) and compared with what the source
@@ -94,6 +98,7 @@
 
 use std::io::IsTerminal;
 
+pub mod api_source;
 mod args;
 pub mod checksum;
 pub mod convert;

@@ -8,14 +8,31 @@ use chroma_store::Engine;
 use chroma_types::{ChromaApi, Settings};
 
 use super::destination::Destination;
+use crate::api_source::ApiSource;
 use crate::server_source::ServerSource;
 use crate::{MigrateArgs, MigrateError};
 
 /// What `--from` or `--to` names.
 pub(super) enum Endpoint {
     Folder(PathBuf),
-    ClickHouse { host: String, port: u16, database: String },
+    ClickHouse {
+        host: String,
+        port: u16,
+        database: String,
+    },
     Http(String),
+    /// chroma-rs's PostgreSQL storage (`postgres://…`, as `chroma-rs run --storage` takes it).
+    Postgres(String),
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user:***@host/db`, for reports and messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((auth, host)) = rest.rsplit_once('@') else { return url.to_string() };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// `clickhouse://host[:port][/database]` (port 8123 and database `default` when omitted).
@@ -45,16 +62,37 @@ pub(super) fn parse_endpoint(s: &str) -> Result<Endpoint, MigrateError> {
     if s.starts_with("http://") || s.starts_with("https://") {
         return Ok(Endpoint::Http(s.to_string()));
     }
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return Ok(Endpoint::Postgres(s.to_string()));
+    }
     if s.contains("://") {
         return Err(MigrateError::Usage(format!(
-            "{s:?}: unknown scheme (use a folder path, clickhouse://host:8123 or http://host:8000)"
+            "{:?}: unknown scheme (use a folder path, clickhouse://host:8123, http://host:8000 or \
+             postgres://USER@HOST:PORT/DB)",
+            redact_url(s)
         )));
     }
     Ok(Endpoint::Folder(PathBuf::from(s)))
 }
 
-/// Refuses `--from` and `--to` naming the same folder.
+/// Refuses `--from` and `--to` naming the same folder or the same PostgreSQL database, and a
+/// chroma-rs folder copied into another folder (a chroma-rs folder is a source only for other
+/// kinds of store: PostgreSQL, a server).
 pub(super) fn check_not_same_folder(src: &Endpoint, dst: &Endpoint) -> Result<(), MigrateError> {
+    if let (Endpoint::Postgres(a), Endpoint::Postgres(b)) = (src, dst) {
+        if a.trim_end_matches('/') == b.trim_end_matches('/') {
+            return Err(MigrateError::Usage("--from and --to are the same PostgreSQL database".into()));
+        }
+    }
+    if let (Endpoint::Folder(a), Endpoint::Folder(_)) = (src, dst) {
+        if a.exists() && folder::detect(a).map_err(MigrateError::Destination)? == FolderKind::ChromaRs {
+            return Err(MigrateError::Usage(format!(
+                "source {} is already a chroma-rs folder: nothing to migrate (a chroma-rs folder is a source \
+                 only for postgres:// or server destinations)",
+                a.display()
+            )));
+        }
+    }
     if let (Endpoint::Folder(a), Endpoint::Folder(b)) = (src, dst) {
         let same = match (a.canonicalize(), b.canonicalize()) {
             (Ok(x), Ok(y)) => x == y,
@@ -92,10 +130,12 @@ fn open_source_folder(p: &Path) -> Result<(Box<dyn LegacySource>, String), Migra
         return Err(MigrateError::Usage(format!("source {} does not exist", p.display())));
     }
     if folder::detect(p).map_err(MigrateError::Destination)? == FolderKind::ChromaRs {
-        return Err(MigrateError::Usage(format!(
-            "source {} is already a chroma-rs folder: nothing to migrate",
-            p.display()
-        )));
+        // Read through the engine, as any other chroma-rs store (into PostgreSQL or a server;
+        // `check_not_same_folder` refused a folder destination).
+        let label = p.display().to_string();
+        let e = Engine::open(p, Settings::default()).map_err(source_err(format!("opening {label}")))?;
+        e.set_background_indexing(false);
+        return Ok((Box::new(ApiSource::new(Box::new(e), label)), "chroma-rs folder".to_string()));
     }
     match chroma_legacy::detect_folder(p)? {
         Some(SourceKind::Parquet03) => {
@@ -130,7 +170,27 @@ pub(super) fn open_source(ep: &Endpoint, args: &MigrateArgs) -> Result<(Box<dyn 
             );
             Ok((Box::new(s), kind))
         }
+        Endpoint::Postgres(url) => {
+            let label = redact_url(url);
+            let api = open_postgres(url).map_err(source_err(format!("opening {label}")))?;
+            Ok((Box::new(ApiSource::new(Box::new(api), label)), "chroma-rs PostgreSQL storage".to_string()))
+        }
     }
+}
+
+/// chroma-rs's PostgreSQL storage, opened as one node without a server: its schema is applied
+/// if missing (as `run --storage` does), no LISTEN connection, and the derived cache holds one
+/// collection at a time (the others are evicted as soon as the next one is used).
+pub(super) fn open_postgres(url: &str) -> chroma_types::Result<chroma_cluster::Cluster> {
+    let mut opts = chroma_cluster::ClusterOptions::new(url);
+    opts.listen = false;
+    opts.cache_bytes = Some(1);
+    opts.pool_size = 4;
+    chroma_cluster::Cluster::open(opts)
+}
+
+fn source_err(context: String) -> impl FnOnce(chroma_types::Error) -> MigrateError {
+    move |source| MigrateError::Source(chroma_legacy::LegacyError::Api { context, source })
 }
 
 /// A destination folder must be new, empty or a chroma-rs folder.
@@ -187,5 +247,12 @@ pub(super) fn open_destination(ep: &Endpoint, args: &MigrateArgs) -> Result<(Des
         }
         Endpoint::ClickHouse { .. } => Err(clickhouse_is_a_source_only()),
         Endpoint::Http(url) => open_http_destination(url, args),
+        Endpoint::Postgres(url) => {
+            let api = open_postgres(url).map_err(MigrateError::destination(&format!("opening {}", redact_url(url))))?;
+            // Collection ids are kept, as on a folder: a node over this database serves the
+            // same ids the source had.
+            let d = Destination::Api { api: Box::new(api), label: redact_url(url), keeps_ids: true };
+            Ok((d, "chroma-rs PostgreSQL storage".to_string()))
+        }
     }
 }

@@ -137,9 +137,9 @@ impl Run {
         };
         let batch = args.batch_size.unwrap_or(DEFAULT_BATCH).clamp(1, max_batch.max(1));
         let report = Report {
-            source: from,
+            source: endpoint::redact_url(&from),
             source_kind,
-            destination: to.clone(),
+            destination: endpoint::redact_url(&to),
             destination_kind,
             policy: args.on_invalid.as_str().into(),
             dry_run: args.dry_run,
@@ -207,6 +207,7 @@ fn destination_kind(given: Option<&Destination>, dst_ep: &Endpoint) -> Result<St
             _ => "new chroma-rs folder".to_string(),
         },
         (None, Endpoint::Http(_)) => "Chroma server".to_string(),
+        (None, Endpoint::Postgres(_)) => "chroma-rs PostgreSQL storage".to_string(),
         (None, Endpoint::ClickHouse { .. }) => return Err(endpoint::clickhouse_is_a_source_only()),
     })
 }

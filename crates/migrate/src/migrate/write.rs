@@ -53,7 +53,7 @@ impl Run {
         let q = format!(
             "Write {} collection(s), {n} record(s) to {}?",
             checked.iter().filter(|c| !c.plan.skip).count(),
-            self.to
+            super::endpoint::redact_url(&self.to)
         );
         if !interactive::confirm(&q)? {
             return Err(MigrateError::Usage("cancelled; nothing was written".into()));
