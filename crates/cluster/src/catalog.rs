@@ -241,7 +241,12 @@ pub fn create_collection(
         .map(|r| r.get(0));
     if let Some(existing) = existing {
         if req.get_or_create {
-            return Ok(Some(collection_row(c, existing, false)?.coll));
+            return match collection_row(c, existing, false) {
+                Ok(row) => Ok(Some(row.coll)),
+                // deleted since the name was read: the caller tries again
+                Err(e) if e.kind == chroma_types::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            };
         }
         return Err(Error::exists(format!("Collection {} already exists", req.name)));
     }

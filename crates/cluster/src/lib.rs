@@ -236,6 +236,11 @@ impl Inner {
         let turn = self.writers.turn(id, self.write_queue_timeout)?;
         let mut conn = self.pool.get()?;
         let mut tx = conn.transaction().map_err(|e| pg_err("starting a write", e))?;
+        // Writers on other nodes hold the collection's row lock in turn: waiting for it is a
+        // queue, not a fault, so this transaction may wait longer than the pool's 5 s (still
+        // under the request's queue timeout). A node frozen inside a write is ended by
+        // PostgreSQL after a minute (idle_in_transaction_session_timeout).
+        tx.batch_execute(WRITE_TIMEOUTS).map_err(|e| pg_err("starting a write", e))?;
         let row = catalog::collection_row(&mut tx, id, true)?;
         let out = self.cache.write(id, &row, tx, apply)?;
         drop(conn);
@@ -244,6 +249,9 @@ impl Inner {
         Ok(out)
     }
 }
+
+/// The lock and statement timeouts of a write transaction.
+const WRITE_TIMEOUTS: &str = "SET LOCAL lock_timeout = 25000; SET LOCAL statement_timeout = 25000";
 
 impl ChromaApi for Cluster {
     fn heartbeat(&self) -> Result<u128> {
@@ -267,10 +275,25 @@ impl ChromaApi for Cluster {
                 "Resetting is not allowed by this configuration (set ALLOW_RESET=TRUE, or Settings { allow_reset: true, .. })",
             ));
         }
-        let mut conn = self.inner.pool.get()?;
-        let mut tx = conn.transaction().map_err(|e| pg_err("resetting", e))?;
-        catalog::reset(&mut tx)?;
-        tx.commit().map_err(|e| pg_err("resetting", e))?;
+        // TRUNCATE takes every table's lock; a write or prune on another node can make that a
+        // deadlock, which PostgreSQL breaks by failing one side. A reset is idempotent: retry.
+        let mut tries = 0;
+        loop {
+            let mut conn = self.inner.pool.get()?;
+            let done = conn.transaction().map_err(|e| pg_err("resetting", e)).and_then(|mut tx| {
+                catalog::reset(&mut tx)?;
+                tx.commit().map_err(|e| pg_err("resetting", e))
+            });
+            match done {
+                Ok(()) => break,
+                Err(e) if e.kind == chroma_types::ErrorKind::Unavailable && tries < 4 => {
+                    tries += 1;
+                    drop(conn);
+                    std::thread::sleep(std::time::Duration::from_millis(50 * tries));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.inner.cache.clear();
         Ok(())
     }
@@ -315,9 +338,11 @@ impl ChromaApi for Cluster {
     }
 
     fn create_collection(&self, tenant: &str, database: &str, req: CreateCollection) -> Result<Collection> {
-        // Two tries: a concurrent create of the same name makes the first fail on the unique
-        // constraint; the second sees the winner (and returns it for get_or_create).
-        for _ in 0..2 {
+        // A concurrent create of the same name makes a try fail on the unique constraint; the
+        // next sees the winner (and returns it for get_or_create). A concurrent delete between
+        // the two makes the next try create it again. Bounded: each lost race is another
+        // client's completed create or delete.
+        for _ in 0..5 {
             let mut conn = self.inner.pool.get()?;
             let mut tx = conn.transaction().map_err(|e| pg_err("creating a collection", e))?;
             if let Some(c) = catalog::create_collection(&mut tx, tenant, database, &req)? {
