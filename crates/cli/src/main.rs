@@ -94,6 +94,10 @@ struct RunArgs {
     /// With --storage: evict caches, least recently used first, past this many bytes.
     #[arg(long, value_name = "N", requires = "storage")]
     cache_bytes: Option<u64>,
+    /// With --storage: keep change-log entries this many seconds (0: forever) [default: 600].
+    /// A cache further behind reloads from the records (docs/scale-out.md, "Log pruning").
+    #[arg(long, value_name = "SECONDS", requires = "storage")]
+    log_retention: Option<u64>,
     /// Address to listen on [default: 127.0.0.1].
     #[arg(long)]
     host: Option<String>,
@@ -133,6 +137,7 @@ enum Place {
         url: String,
         cache_path: Option<PathBuf>,
         cache_bytes: Option<u64>,
+        log_retention: Option<u64>,
     },
 }
 
@@ -218,7 +223,12 @@ fn resolve(args: &RunArgs, env: &[(String, String)]) -> Result<Resolved, String>
         if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             return Err(format!("--storage {url:?}: expected a postgres:// URL"));
         }
-        Place::Postgres { url: url.clone(), cache_path: args.cache_path.clone(), cache_bytes: args.cache_bytes }
+        Place::Postgres {
+            url: url.clone(),
+            cache_path: args.cache_path.clone(),
+            cache_bytes: args.cache_bytes,
+            log_retention: args.log_retention,
+        }
     } else if args.ephemeral {
         Place::Memory
     } else {
@@ -273,10 +283,13 @@ fn run(args: &RunArgs) -> ExitCode {
     };
     let (api, what): (Arc<dyn ChromaApi>, String) = match (&engine, &place) {
         (Some(e), _) => (Arc::new(e.clone()), what),
-        (None, Place::Postgres { url, cache_path, cache_bytes }) => {
+        (None, Place::Postgres { url, cache_path, cache_bytes, log_retention }) => {
             let mut opts = chroma_cluster::ClusterOptions::new(url.clone());
             opts.cache_path.clone_from(cache_path);
             opts.cache_bytes = *cache_bytes;
+            if let Some(secs) = *log_retention {
+                opts.log_retention = (secs > 0).then(|| std::time::Duration::from_secs(secs));
+            }
             opts.settings = cluster_settings;
             match chroma_cluster::Cluster::open(opts) {
                 // The URL without its user and password.
