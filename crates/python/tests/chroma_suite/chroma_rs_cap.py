@@ -40,8 +40,11 @@ def pytest_configure(config):
     _no_health_checks()
     if os.environ.get("CHROMA_RS_SHORT_WAITS") == "1":
         _short_waits()
+    # CHROMA_RS_MAX_EXAMPLES: fewer examples per property test where one example costs more
+    # (scripts/test.sh sets it for the run through three nodes); every test still runs.
+    examples = int(os.environ.get("CHROMA_RS_MAX_EXAMPLES", "10"))
     hypothesis.settings.register_profile(
-        "chroma_rs_cap", max_examples=10, stateful_step_count=20, deadline=None, derandomize=True,
+        "chroma_rs_cap", max_examples=examples, stateful_step_count=20, deadline=None, derandomize=True,
         database=None, suppress_health_check=list(hypothesis.HealthCheck),
         phases=[hypothesis.Phase.explicit, hypothesis.Phase.reuse, hypothesis.Phase.generate])
     hypothesis.settings.load_profile("chroma_rs_cap")
