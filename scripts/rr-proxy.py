@@ -101,6 +101,9 @@ def main() -> None:
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
         allow_reuse_address = True
+        # socketserver's default backlog is 5: a suite's burst of threads (Chroma's
+        # test_multithreaded_get_or_create) overflowed it and saw connections reset.
+        request_queue_size = 256
 
     srv = Server(("127.0.0.1", listen), Handler)
     print("ready", flush=True)
