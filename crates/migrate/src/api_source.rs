@@ -3,6 +3,7 @@
 //! Everything is read through the trait, in pages of `get(limit, offset)` in insertion order,
 //! so the migration needs nothing of the store's internals.
 
+use crate::server_source::next_page;
 use chroma_legacy::checks::metadata_quirks;
 use chroma_legacy::{
     LegacyCollection, LegacyEmbedding, LegacyError, LegacyMetadata, LegacyRecord, LegacySource, LegacyValue, NameRules,
@@ -163,21 +164,7 @@ impl Iterator for Pages<'_> {
         if self.done {
             return None;
         }
-        match self.page() {
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-            Ok(p) if p.is_empty() => {
-                self.done = true;
-                None
-            }
-            Ok(p) => {
-                if p.len() < self.batch {
-                    self.done = true;
-                }
-                Some(Ok(p))
-            }
-        }
+        let page = self.page();
+        next_page(&mut self.done, self.batch, page)
     }
 }

@@ -370,27 +370,32 @@ impl PageIter<'_> {
     }
 }
 
+/// The next item of a paged reader: a page, or `None` after the last one. A short or empty
+/// page, or an error, ends the reading (`done`), so an error is reported once.
+pub(crate) fn next_page<T>(done: &mut bool, batch: usize, page: Result<Vec<T>>) -> Option<Result<Vec<T>>> {
+    match page {
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
+        }
+        Ok(p) if p.is_empty() => {
+            *done = true;
+            None
+        }
+        Ok(p) => {
+            *done = p.len() < batch;
+            Some(Ok(p))
+        }
+    }
+}
+
 impl Iterator for PageIter<'_> {
     type Item = Result<Vec<LegacyRecord>>;
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
-        match self.page() {
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-            Ok(p) if p.is_empty() => {
-                self.done = true;
-                None
-            }
-            Ok(p) => {
-                if p.len() < self.batch {
-                    self.done = true;
-                }
-                Some(Ok(p))
-            }
-        }
+        let page = self.page();
+        next_page(&mut self.done, self.batch, page)
     }
 }
