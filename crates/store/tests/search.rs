@@ -577,7 +577,11 @@ fn dense_knn_lists_search_deeper_than_query() {
     let (n, dim, limit) = (3000, 16, 20);
     let vecs: Vec<Vec<f32>> = (0..n).map(|_| (0..dim).map(|_| rng.unit()).collect()).collect();
     let ids: Vec<String> = (0..n).map(|i| format!("v{i:05}")).collect();
-    e.add(c.id, AddRequest::new(ids.clone(), vecs.clone())).unwrap();
+    // Batches small enough to be linked by the write itself (a larger one is linked in the
+    // background and searched exactly until then).
+    for (i, v) in ids.chunks(1000).zip(vecs.chunks(1000)) {
+        e.add(c.id, AddRequest::new(i.to_vec(), v.to_vec())).unwrap();
+    }
     let (mut by_search, mut by_query, mut total) = (0usize, 0usize, 0usize);
     for _ in 0..30 {
         let q: Vec<f32> = (0..dim).map(|_| rng.unit()).collect();

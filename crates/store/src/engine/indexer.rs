@@ -25,11 +25,11 @@ pub struct GraphExport {
     pub live: usize,
 }
 
-/// Unlinked vectors found on load up to this many are linked before the load returns;
-/// more are linked in the background.
-const INLINE_INDEX_MAX: usize = 2048;
+/// Unlinked vectors found on load, or written by one request, up to this many are linked
+/// before the load or the write returns; more are linked in the background.
+pub(super) const INLINE_INDEX_MAX: usize = 2048;
 /// Slots the background indexer links per step (a writer waits at most one step).
-const INDEX_STEP: usize = 1024;
+pub(super) const INDEX_STEP: usize = 1024;
 /// A collection's version steps once no write came for this long (Chroma's compactor also
 /// runs behind the writes; a quiet spell makes one step cover a burst of writes).
 const VERSION_STEP_QUIET: Duration = Duration::from_secs(1);
