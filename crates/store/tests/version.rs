@@ -104,3 +104,63 @@ fn persistent_version_steps_and_survives_reopen() {
     wait_past(&e, c.id, c2.version);
     check(&e, c.id, 315, 315);
 }
+
+/// A write of many new vectors whose graph is slow to build (identical vectors at M=128, as in
+/// Chroma's `test_add_large`) links for a bounded time and leaves the rest to the background
+/// indexer: every record is found at once (the unlinked tail is scanned exactly), and the
+/// version steps only once the graph holds them all.
+fn large_slow_batch(e: &Engine) {
+    let md: Metadata = [
+        ("hnsw:M".to_string(), MetadataValue::Int(128)),
+        ("hnsw:construction_ef".to_string(), MetadataValue::Int(128)),
+    ]
+    .into();
+    let c = e.create_collection(T, D, CreateCollection::new("big").metadata(md)).unwrap().id;
+    let v0 = version(e, c);
+    let n = 6_000;
+    let t = Instant::now();
+    e.add(c, AddRequest::new(ids(0..n), vec![vec![1.0, 2.0, 3.0]; n])).unwrap();
+    let took = t.elapsed();
+    let g = e.export_graph(c).unwrap().unwrap();
+    // linked whole, or the write gave up linking after its 2 s
+    assert!(g.linked == n || took >= Duration::from_secs(2), "{} of {n} linked in {took:?}", g.linked);
+    assert_eq!(g.stored, n);
+    assert_eq!(e.count(c).unwrap(), n);
+    let mut q = QueryRequest::new(vec![vec![1.0, 2.0, 3.0]], 7);
+    q.include = vec![Include::Distances];
+    let got = e.query(c, q.clone()).unwrap();
+    assert_eq!(got.ids[0].len(), 7);
+    assert!(got.distances.as_ref().unwrap()[0].iter().all(|d| *d == 0.0));
+    // the last record written is found right away, linked or not
+    let last = e.get(c, GetRequest { ids: Some(ids(n - 1..n)), ..Default::default() }).unwrap();
+    assert_eq!(last.ids, ids(n - 1..n));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let v1 = loop {
+        let v = version(e, c);
+        if v > v0 {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "the version stayed at {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(v1 > v0);
+    check(e, c, n as u64, n as u64);
+    assert_eq!(e.export_graph(c).unwrap().unwrap().linked, n, "the version stepped before the graph was whole");
+    assert_eq!(e.query(c, q).unwrap().ids[0].len(), 7);
+}
+
+#[test]
+fn large_slow_batch_ephemeral() {
+    large_slow_batch(&Engine::ephemeral(Settings::default()).unwrap());
+}
+
+#[test]
+fn large_slow_batch_persistent_survives_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = Engine::open(tmp.path(), Settings::default()).unwrap();
+    large_slow_batch(&e);
+    drop(e);
+    let e = Engine::open(tmp.path(), Settings::default()).unwrap();
+    let c = e.get_collection(T, D, "big").unwrap().id;
+    assert_eq!(e.count(c).unwrap(), 6_000);
+}
