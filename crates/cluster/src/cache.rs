@@ -127,6 +127,12 @@ impl Cache {
         (bytes, n)
     }
 
+    /// Whether this node holds the collection's cache loaded (at any position).
+    pub fn is_loaded(&self, id: Uuid) -> bool {
+        let entry = self.entries.lock().get(&id).cloned();
+        entry.is_some_and(|e| e.state.read().loaded.is_some())
+    }
+
     /// The cache of `row`'s collection, caught up to at least `row`'s log position.
     pub fn synced(&self, id: Uuid, row: &CollRow, conn: &mut impl GenericClient) -> Result<ReadGuard> {
         let entry = self.entry(id);

@@ -235,6 +235,13 @@ impl Inner {
     fn write<T>(&self, id: Uuid, apply: impl FnOnce(&Engine) -> Result<(T, Op)>) -> Result<T> {
         let turn = self.writers.turn(id, self.write_queue_timeout)?;
         let mut conn = self.pool.get()?;
+        // A cold cache loads before the row lock is taken, so writers on other nodes do not
+        // queue behind a load from `chroma_records`; under the lock only what committed
+        // meanwhile is replayed from the log.
+        if !self.cache.is_loaded(id) {
+            let row = catalog::collection_row_prepared(&mut conn, id)?;
+            drop(self.cache.synced(id, &row, &mut *conn)?);
+        }
         let mut tx = conn.transaction().map_err(|e| pg_err("starting a write", e))?;
         // Writers on other nodes hold the collection's row lock in turn: waiting for it is a
         // queue, not a fault, so this transaction may wait longer than the pool's 5 s (still

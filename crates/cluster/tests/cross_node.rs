@@ -380,6 +380,42 @@ fn a_cache_behind_the_pruned_log_reloads_from_the_records() {
     assert_eq!(sorted(&c, coll.id).len(), 10);
 }
 
+/// Pruning deletes in bounded batches (256 entries a statement) until nothing aged is left:
+/// 600 aged entries take three batches, newer ones stay, and a cache that missed them all
+/// reloads.
+#[test]
+fn pruning_a_long_log_takes_several_batches() {
+    use std::time::{Duration, Instant};
+    let Some(base) = common::base_url() else { return };
+    let url = common::fresh_db(&base, "prune_batches");
+    let mut o = chroma_cluster::ClusterOptions::new(&url);
+    o.log_retention = None;
+    let a = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    o.listen = false;
+    let b = chroma_cluster::Cluster::open(o.clone()).unwrap();
+    let coll = a.create_collection(T, D, CreateCollection::new("batches")).unwrap();
+    assert!(sorted(&b, coll.id).is_empty()); // B's cache, at position 0
+    for i in 0..600 {
+        a.add(coll.id, AddRequest::new(vec![format!("b{i}")], vec![emb(i)])).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(4500));
+    a.add(coll.id, AddRequest::new(vec!["fresh".into()], vec![emb(9999)])).unwrap();
+    o.listen = true;
+    o.log_retention = Some(Duration::from_secs(4));
+    let pruner = chroma_cluster::Cluster::open(o).unwrap();
+    // The pruner's own thread may take some batches first; the log's state is what counts.
+    let (mut pruned, started) = (0, Instant::now());
+    while log_positions(&url, coll.id).len() > 1 {
+        assert!(started.elapsed() < Duration::from_secs(60), "pruning did not finish");
+        pruned += pruner.prune_log().unwrap();
+    }
+    assert!(pruned <= 600, "pruned {pruned}");
+    assert_eq!(log_positions(&url, coll.id), vec![601], "the entry newer than the retention stays");
+    let want = sorted(&a, coll.id);
+    assert_eq!(want.len(), 601);
+    assert_eq!(sorted(&b, coll.id), want, "B reloaded past the pruned entries");
+}
+
 /// Writers to one collection queue on their node before taking the row lock: with a lock
 /// timeout shorter than the whole queue's work, every one of many concurrent writers still
 /// commits (in PostgreSQL each waits behind at most the one writer of each other node). A
