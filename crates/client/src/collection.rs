@@ -182,6 +182,12 @@ impl Collection {
         self.api.count(self.model.id)
     }
 
+    /// How many records the collection holds, at a read level (1.x `count(read_level=...)`;
+    /// `index_only` on a cluster node counts its cache as it is).
+    pub fn count_at(&self, read_level: ReadLevel) -> Result<usize> {
+        self.api.count_at(self.model.id, read_level)
+    }
+
     /// A copy of this collection (records, configuration, metadata) named `new_name`, in the
     /// same database: 1.x `collection.fork`.
     pub fn fork(&self, new_name: &str) -> Result<Collection> {

@@ -459,6 +459,17 @@ impl ChromaApi for Cluster {
         self.inner.read(collection, |e| e.count(collection))
     }
 
+    fn count_at(&self, collection: Uuid, read_level: ReadLevel) -> Result<usize> {
+        // As `search` below: `index_only` counts the cache as it is, if this node holds one.
+        if read_level == ReadLevel::IndexOnly {
+            if let Some((_, out)) = self.inner.cache.as_is(collection, |e| e.count(collection)) {
+                self.inner.cache.evict(collection);
+                return out;
+            }
+        }
+        self.count(collection)
+    }
+
     fn search(&self, collection: Uuid, req: SearchRequest) -> Result<SearchResult> {
         // `index_only` (1.x clients) accepts an answer that may miss the latest writes: a
         // cache this node holds serves it as it is, with no PostgreSQL round trip. Without a

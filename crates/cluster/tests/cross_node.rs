@@ -295,8 +295,15 @@ fn index_only_search_may_be_stale_a_default_read_is_not() {
     assert_eq!(search(&b, ReadLevel::IndexAndBoundedWal), vec!["near".to_string(), "far".to_string()]);
     a.delete(coll.id, DeleteRequest { ids: Some(vec!["far".into()]), ..Default::default() }).unwrap();
     assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["near".to_string(), "far".to_string()], "served as cached");
+    // count too (1.x `count(read_level=...)`): index_only counts the cache as it is
+    assert_eq!(b.count_at(coll.id, ReadLevel::IndexOnly).unwrap(), 2, "counted as cached");
     assert_eq!(search(&b, ReadLevel::IndexAndWal), vec!["near".to_string()]);
     assert_eq!(search(&b, ReadLevel::IndexOnly), vec!["near".to_string()], "caught up by the default read");
+    a.add(coll.id, AddRequest::new(vec!["third".into()], vec![emb(3)])).unwrap();
+    assert_eq!(b.count_at(coll.id, ReadLevel::IndexOnly).unwrap(), 1, "counted as cached");
+    assert_eq!(b.count_at(coll.id, ReadLevel::IndexAndWal).unwrap(), 2);
+    assert_eq!(b.count_at(coll.id, ReadLevel::IndexOnly).unwrap(), 2, "caught up by the default count");
+    a.delete(coll.id, DeleteRequest { ids: Some(vec!["third".into()]), ..Default::default() }).unwrap();
     // A node that LISTENs catches up in the background: index_only converges without a default read.
     let c = common::node(&url);
     assert_eq!(search(&c, ReadLevel::IndexOnly), vec!["near".to_string()]);

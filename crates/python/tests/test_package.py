@@ -109,6 +109,7 @@ def test_records_round_trip_with_numpy(client):
         metadatas=[{"i": i, "even": i % 2 == 0, "f": i / 2, "tags": ["a", "b"]} for i in range(50)],
     )
     assert col.count() == 50
+    assert col.count(read_level="index_only") == 50  # 1.x's keyword, accepted
     got = col.get(ids=["id3", "id1"], include=["embeddings", "metadatas", "documents"])
     assert got["ids"] == ["id1", "id3"]  # insertion order, as chromadb 1.x returns them
     assert isinstance(got["embeddings"], np.ndarray) and got["embeddings"].shape == (2, 8)

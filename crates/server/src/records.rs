@@ -4,8 +4,9 @@
 
 use crate::errors::{Fail, Op};
 use crate::reply::{empty, finish, json_response, ok, raw_json};
-use crate::request::{body, check_scope, parse_uuid, run, AppState, Coll, Scope};
+use crate::request::{body, check_scope, parse_uuid, read_level, run, AppState, Coll, Params, Scope};
 use axum::body::Bytes;
+use axum::extract::Query;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -205,15 +206,17 @@ pub(crate) async fn query(
     finish(line, r.await)
 }
 
-/// How many records the collection holds.
+/// How many records the collection holds (1.x clients send `?read_level=`).
 pub(crate) async fn count(
     State(st): State<AppState>,
     Extension(line): Extension<ClientLine>,
     scope: Scope,
     Coll(coll): Coll,
+    Query(q): Params,
 ) -> Response {
     let r = async {
-        let n = Target::new(scope, &coll)?.run(&st, Op::Record, |api, id| api.count(id)).await?;
+        let level = read_level(&q)?;
+        let n = Target::new(scope, &coll)?.run(&st, Op::Record, move |api, id| api.count_at(id, level)).await?;
         Ok(ok(json!(n)))
     };
     finish(line, r.await)

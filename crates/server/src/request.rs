@@ -9,6 +9,7 @@ use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chroma_types::budget::{self, Budget};
+use chroma_types::search::ReadLevel;
 use chroma_types::{ChromaApi, Error, Result};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -158,6 +159,18 @@ pub(crate) fn param_usize(q: &HashMap<String, String>, key: &str) -> Result<Opti
             .parse::<usize>()
             .map(Some)
             .map_err(|_| Fail::Query(format!("Query parameter {key} expects a non-negative integer, got {s:?}"))),
+    }
+}
+
+/// The `read_level` query parameter (1.x `count`): the default when absent.
+pub(crate) fn read_level(q: &HashMap<String, String>) -> Result<ReadLevel, Fail> {
+    match q.get("read_level").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(ReadLevel::default()),
+        Some(s) => ReadLevel::parse(s).ok_or_else(|| {
+            Fail::Query(format!(
+                "Query parameter read_level expects index_and_wal, index_only or index_and_bounded_wal, got {s:?}"
+            ))
+        }),
     }
 }
 

@@ -113,6 +113,14 @@ fn collections_and_records() {
         raw(&s, "GET", &format!("{T}/collections/{id}/count?read_level=index_and_wal"), &[], None).json(),
         json!(3)
     );
+    // every level counts every acknowledged write on one node; an unknown level is refused
+    assert_eq!(
+        raw(&s, "GET", &format!("{T}/collections/{id}/count?read_level=index_only"), &[], None).json(),
+        json!(3)
+    );
+    let bad = raw(&s, "GET", &format!("{T}/collections/{id}/count?read_level=everything"), &[], None);
+    assert_eq!(bad.status, 400, "{:?}", bad.json());
+    assert!(bad.json()["message"].as_str().unwrap().contains("read_level"), "{:?}", bad.json());
     let r = raw(
         &s,
         "POST",

@@ -113,6 +113,12 @@ pub trait ChromaApi: Send + Sync {
     fn query(&self, collection: Uuid, req: QueryRequest) -> Result<QueryResult>;
     /// How many records the collection holds.
     fn count(&self, collection: Uuid) -> Result<usize>;
+    /// [`count`](Self::count) at a 1.x read level: `index_only` may leave out the latest
+    /// writes where a backend keeps them apart (a cluster node's cache); the default reads all.
+    fn count_at(&self, collection: Uuid, read_level: crate::search::ReadLevel) -> Result<usize> {
+        let _ = read_level; // one engine: every level reads every acknowledged write
+        self.count(collection)
+    }
     /// 1.x Search API: a batch of ranked, filtered, grouped searches.
     fn search(&self, collection: Uuid, req: crate::search::SearchRequest) -> Result<crate::search::SearchResult>;
 }

@@ -343,8 +343,9 @@ pub struct Search {
     pub select: Vec<String>,
 }
 
-/// How much of the write-ahead log a search reads (1.x `ReadLevel`). chroma-rs has no separate
-/// log: every acknowledged write is searchable, so all three levels read everything.
+/// How much of the write-ahead log a search or count reads (1.x `ReadLevel`). One node has no
+/// separate log: every acknowledged write is searchable, so all three levels read everything.
+/// A cluster node (chroma-cluster) serves `index_only` from its cache as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadLevel {
     /// `index_and_wal` (the default).
@@ -354,6 +355,28 @@ pub enum ReadLevel {
     IndexOnly,
     /// `index_and_bounded_wal`.
     IndexAndBoundedWal,
+}
+
+impl ReadLevel {
+    /// The level named as the clients send it (`index_and_wal`, `index_only`,
+    /// `index_and_bounded_wal`); `None` for any other name.
+    pub fn parse(name: &str) -> Option<ReadLevel> {
+        match name {
+            "index_and_wal" => Some(ReadLevel::IndexAndWal),
+            "index_only" => Some(ReadLevel::IndexOnly),
+            "index_and_bounded_wal" => Some(ReadLevel::IndexAndBoundedWal),
+            _ => None,
+        }
+    }
+
+    /// The name the clients send.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadLevel::IndexAndWal => "index_and_wal",
+            ReadLevel::IndexOnly => "index_only",
+            ReadLevel::IndexAndBoundedWal => "index_and_bounded_wal",
+        }
+    }
 }
 
 /// A batch of searches.

@@ -37,12 +37,7 @@ pub fn search_request_from_json(v: &Value) -> Result<SearchRequest> {
     };
     let read_level = match m.get("read_level") {
         None | Some(Value::Null) => ReadLevel::IndexAndWal,
-        Some(Value::String(s)) => match s.as_str() {
-            "index_and_wal" => ReadLevel::IndexAndWal,
-            "index_only" => ReadLevel::IndexOnly,
-            "index_and_bounded_wal" => ReadLevel::IndexAndBoundedWal,
-            _ => return Err(invalid(format!("Unknown read_level '{s}'"))),
-        },
+        Some(Value::String(s)) => ReadLevel::parse(s).ok_or_else(|| invalid(format!("Unknown read_level '{s}'")))?,
         Some(other) => return Err(invalid(format!("Expected read_level to be a string, got {other}"))),
     };
     Ok(SearchRequest { searches, read_level })
@@ -280,12 +275,7 @@ fn group_by_from_json(v: &Value) -> Result<Option<GroupBy>> {
 
 /// A search request as the clients send it (for the HTTP client).
 pub fn search_request_to_json(r: &SearchRequest) -> Value {
-    let level = match r.read_level {
-        ReadLevel::IndexAndWal => "index_and_wal",
-        ReadLevel::IndexOnly => "index_only",
-        ReadLevel::IndexAndBoundedWal => "index_and_bounded_wal",
-    };
-    json!({"searches": r.searches.iter().map(search_to_json).collect::<Vec<_>>(), "read_level": level})
+    json!({"searches": r.searches.iter().map(search_to_json).collect::<Vec<_>>(), "read_level": r.read_level.as_str()})
 }
 
 fn search_to_json(s: &Search) -> Value {

@@ -308,6 +308,14 @@ impl ChromaApi for HttpApi {
         as_usize(&self.json("GET", &self.coll_path(collection, "count")?, None)?, "count")
     }
 
+    fn count_at(&self, collection: Uuid, read_level: chroma_types::search::ReadLevel) -> Result<usize> {
+        if read_level == chroma_types::search::ReadLevel::IndexAndWal || self.v1()? {
+            return self.count(collection); // the default, sent as the clients do: no parameter
+        }
+        let path = format!("{}?read_level={}", self.coll_path(collection, "count")?, read_level.as_str());
+        as_usize(&self.json("GET", &path, None)?, "count")
+    }
+
     fn search(
         &self,
         collection: Uuid,

@@ -342,8 +342,9 @@ class Collection:
         return {"deleted": n}
 
     # -- reads ---------------------------------------------------------------------------------
-    def count(self) -> int:
-        """How many records the collection holds."""
+    def count(self, read_level: Any = "index_and_wal") -> int:
+        """How many records the collection holds. ``read_level`` (1.x) is accepted and has no
+        effect in process (every acknowledged write is counted)."""
         return self._engine.count(self._cid)
 
     def get(

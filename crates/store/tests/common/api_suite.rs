@@ -5,6 +5,7 @@
 
 use chroma_types::filter::{parse_where, parse_where_document};
 use chroma_types::metadata::{metadata_from_json, update_metadata_from_json};
+use chroma_types::search::ReadLevel;
 use chroma_types::*;
 use serde_json::json;
 
@@ -142,6 +143,10 @@ pub fn records(api: &dyn ChromaApi) {
     );
     seed(api, &c);
     assert_eq!(api.count(c.id).unwrap(), 4);
+    // 1.x read levels: with no concurrent writer every level counts the same
+    for level in [ReadLevel::IndexAndWal, ReadLevel::IndexOnly, ReadLevel::IndexAndBoundedWal] {
+        assert_eq!(api.count_at(c.id, level).unwrap(), 4, "{level:?}");
+    }
     assert_eq!(api.get_collection_by_id(c.id).unwrap().dimension, Some(3));
     // get everything, insertion order, all columns
     let all = api
