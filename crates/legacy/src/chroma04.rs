@@ -621,6 +621,7 @@ impl LegacySource for Chroma04Source {
                 dimension,
                 space,
                 configuration_json,
+                schema_json,
                 record_count_hint,
                 quirks,
             });

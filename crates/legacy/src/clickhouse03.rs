@@ -244,6 +244,7 @@ impl LegacySource for ClickHouse03Source {
                 dimension: None,
                 space,
                 configuration_json: None,
+                schema_json: None,
                 quirks,
             });
         }

@@ -346,6 +346,9 @@ pub struct LegacyCollection {
     pub space: Option<String>,
     /// `collections.config_json_str` (0.5.x/1.x), parsed.
     pub configuration_json: Option<serde_json::Value>,
+    /// The 1.x collection `schema` (`collections.schema_str`, a server's `schema` field),
+    /// parsed: metadata-key indexes, a sparse vector index, the vector index's settings.
+    pub schema_json: Option<serde_json::Value>,
     /// Number of stored records (rows), if cheaply known.
     pub record_count_hint: Option<u64>,
     /// What is odd about it.

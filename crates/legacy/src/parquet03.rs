@@ -444,6 +444,7 @@ impl LegacySource for Parquet03Source {
                     dimension: None,
                     space,
                     configuration_json: None,
+                    schema_json: None,
                     record_count_hint: None,
                     quirks,
                 });

@@ -56,6 +56,8 @@ impl ApiSource {
             space: Some(c.config.space.as_str().to_string()),
             // The effective HNSW settings (the 1.x form); `convert` keeps them.
             configuration_json: Some(c.config.to_v1x_json()),
+            // Metadata-key indexes (discovered keys among them) and a sparse vector index.
+            schema_json: Some(c.config.to_schema_json()),
             record_count_hint: Some(count as u64),
             quirks,
         })

@@ -256,6 +256,9 @@ pub struct CollectionPlan {
     pub metadata: Option<Metadata>,
     /// The configuration the destination gets (the HNSW settings only).
     pub configuration: Option<Value>,
+    /// The 1.x schema the destination gets (metadata-key indexes, a sparse vector index), if
+    /// the source has one.
+    pub schema: Option<Value>,
     /// Dropped by the policy (skip, or coerce of something that cannot be coerced).
     pub skip: bool,
     /// Kept by policy coerce, with changes.
@@ -329,6 +332,10 @@ pub fn plan_collections(
         {
             issues.push(issue("bad_hnsw_setting", e.message, None));
         }
+        let schema = c
+            .schema_json
+            .as_ref()
+            .and_then(|s| schema(s, &c, md.as_ref(), configuration.as_ref(), legacy_keys, warnings));
         let (name, id) = (c.name.clone(), c.id.clone());
         let (keep, coerced) = decide(issues, policy, "collection", |kind, detail, action| {
             problems.push(Problem {
@@ -341,7 +348,16 @@ pub fn plan_collections(
                 action,
             });
         });
-        out.push(CollectionPlan { src: c, dest_name, metadata: md, configuration, skip: !keep, coerced, legacy_keys });
+        out.push(CollectionPlan {
+            src: c,
+            dest_name,
+            metadata: md,
+            configuration,
+            schema,
+            skip: !keep,
+            coerced,
+            legacy_keys,
+        });
     }
     out
 }
@@ -401,6 +417,49 @@ fn configuration(
             ));
             None
         }
+    }
+}
+
+/// The 1.x schema the destination gets, checked on top of what the collection's metadata and
+/// configuration make (as the destination will apply it). Embedding-function descriptions in
+/// it are kept only where the configuration's is (a chroma-rs folder or PostgreSQL). A schema
+/// the destination would refuse (a distributed Chroma's SPANN settings, say) is dropped with a
+/// warning: the records still come, with the index defaults.
+fn schema(
+    s: &Value,
+    c: &LegacyCollection,
+    md: Option<&Metadata>,
+    configuration: Option<&Value>,
+    keep_ef: bool,
+    warnings: &mut Vec<String>,
+) -> Option<Value> {
+    let mut s = s.clone();
+    if !keep_ef {
+        strip_embedding_functions(&mut s);
+    }
+    // A metadata or configuration error is reported once, as `bad_hnsw_setting`.
+    let base = IndexConfig::default().apply_metadata(md).and_then(|x| x.apply_configuration(configuration)).ok()?;
+    match base.apply_schema(Some(&s), configuration.and_then(|c| c.get("embedding_function"))) {
+        Ok(_) => Some(s),
+        Err(e) => {
+            warnings.push(format!(
+                "collection {:?} ({}): schema not kept ({}); the index defaults and the configuration apply",
+                c.name, c.id, e.message
+            ));
+            None
+        }
+    }
+}
+
+/// Removes every `embedding_function` entry of a schema (at any depth).
+fn strip_embedding_functions(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.remove("embedding_function");
+            m.values_mut().for_each(strip_embedding_functions);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_embedding_functions),
+        _ => {}
     }
 }
 
@@ -618,6 +677,42 @@ mod tests {
         let l = LegacyValue::List(vec![LegacyValue::Int(1), LegacyValue::Int(2)]);
         assert_eq!(value("k", &l, false).ok(), Some(MetadataValue::IntArray(vec![1, 2])));
         assert!(value("k", &l, true).is_err());
+    }
+
+    #[test]
+    fn schemas() {
+        let c = LegacyCollection {
+            id: "c1".into(),
+            name: "c".into(),
+            metadata: None,
+            tenant: "t".into(),
+            database: "d".into(),
+            dimension: None,
+            space: None,
+            configuration_json: None,
+            schema_json: None,
+            record_count_hint: None,
+            quirks: Vec::new(),
+        };
+        let ef = serde_json::json!({"type": "known", "name": "default", "config": {}});
+        let sparse = serde_json::json!({"keys": {
+            "sp": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {"embedding_function": ef}}}}
+        }});
+        // kept whole into a chroma-rs store; without embedding functions into a server
+        let mut warnings = Vec::new();
+        assert_eq!(schema(&sparse, &c, None, None, true, &mut warnings), Some(sparse.clone()));
+        let over_http = schema(&sparse, &c, None, None, false, &mut warnings).unwrap();
+        assert!(over_http["keys"]["sp"]["sparse_vector"]["sparse_vector_index"]["config"]
+            .get("embedding_function")
+            .is_none());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // one the destination would refuse (sparse indexes on two keys): dropped, with a warning
+        let two = serde_json::json!({"keys": {
+            "a": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {}}}},
+            "b": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {}}}}
+        }});
+        assert_eq!(schema(&two, &c, None, None, true, &mut warnings), None);
+        assert!(warnings.len() == 1 && warnings[0].contains("schema not kept"), "{warnings:?}");
     }
 
     #[test]

@@ -226,6 +226,8 @@ fn collection_of(v: &LegacyValue, tenant: &str, database: &str) -> Result<Legacy
     let configuration_json = field(v, "configuration_json")
         .or_else(|| field(v, "configuration"))
         .and_then(chroma_legacy::LegacyValue::to_json);
+    // 1.x servers describe the collection's indexes in `schema`; older ones send none.
+    let schema_json = field(v, "schema").and_then(chroma_legacy::LegacyValue::to_json).filter(|s| !s.is_null());
     let dimension = match field(v, "dimension") {
         Some(LegacyValue::Int(d)) if *d > 0 => Some(*d as usize),
         _ => None,
@@ -243,6 +245,7 @@ fn collection_of(v: &LegacyValue, tenant: &str, database: &str) -> Result<Legacy
         dimension,
         space,
         configuration_json,
+        schema_json,
         record_count_hint: None,
         quirks,
     })

@@ -124,10 +124,30 @@ fn make_source(dir: &std::path::Path) {
     let b = e.create_collection("tenant2", "db2", create).expect("create configured");
     e.add(b.id, AddRequest::new(vec!["x".into(), "y".into()], vec![vec![1.0, 2.0], vec![3.0, 4.0]])).expect("add");
     e.create_collection("tenant2", "db2", CreateCollection::new("empty")).expect("create empty");
+
+    // A 1.x schema: a sparse vector index on one key, a key whose inverted index is off.
+    let mut create = CreateCollection::new("indexed");
+    create.schema = Some(json!({"keys": {
+        "sp": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {}}}},
+        "restricted": {"string": {"string_inverted_index": {"enabled": false, "config": {}}}}
+    }}));
+    let c = e.create_collection("tenant2", "db2", create).expect("create indexed");
+    let metas: Vec<Option<Metadata>> = (0..20)
+        .map(|i| {
+            Some(Metadata::from([
+                ("sp".to_string(), MetadataValue::Sparse(Box::new(sparse(i)))),
+                ("restricted".to_string(), MetadataValue::Str(format!("r{i}"))),
+            ]))
+        })
+        .collect();
+    let ids = (0..20).map(|i| format!("s{i}")).collect();
+    let embs = (0..20).map(|i| vec![i as f32, 1.0]).collect();
+    e.add(c.id, AddRequest::new(ids, embs).metadatas(metas)).expect("add indexed");
 }
 
-/// The configuration compared: space, M, `ef_search` and the embedding-function description.
-type Cfg = (String, usize, usize, Option<serde_json::Value>);
+/// The configuration compared: space, M, `ef_search`, the embedding-function description and
+/// the 1.x schema (metadata-key indexes, the sparse vector index).
+type Cfg = (String, usize, usize, Option<serde_json::Value>, serde_json::Value);
 
 /// Everything a store holds, by (tenant, database, name): id, metadata, configuration, and the
 /// records by id.
@@ -168,6 +188,7 @@ fn dump(api: &dyn ChromaApi) -> Dump {
                     c.config.m,
                     c.config.ef_search,
                     c.config.embedding_function.clone(),
+                    c.config.to_schema_json(),
                 );
                 out.insert(format!("{}/{}/{}", t.name, d.name, c.name), (c.id, c.metadata.clone(), cfg, recs));
             }
@@ -232,6 +253,13 @@ fn folder_to_postgres_and_back_is_equal() {
     assert_eq!(r.source_kind, "chroma-rs PostgreSQL storage");
     let copy = Engine::open(&back, Settings::default()).expect("copy");
     assert_same(&want, &dump(&copy), "folder -> postgres -> folder");
+    // the schema came through: the key whose inverted index is off still refuses filters
+    let indexed = want["tenant2/db2/indexed"].0;
+    let schema = &want["tenant2/db2/indexed"].2 .4;
+    assert_eq!(schema["keys"]["sp"]["sparse_vector"]["sparse_vector_index"]["enabled"], json!(true), "{schema}");
+    let filter = chroma_types::filter::parse_where(Some(&json!({"restricted": "r3"}))).expect("where");
+    let refused = copy.get(indexed, chroma_types::GetRequest { r#where: filter, ..Default::default() });
+    assert!(refused.unwrap_err().message.contains("Cannot filter using metadata key 'restricted'"));
     assert_eq!(nearest(&copy, docs), nearest(&Engine::open(&src, Settings::default()).expect("src"), docs));
 }
 

@@ -99,7 +99,7 @@ impl Destination {
             metadata: plan.metadata.clone(),
             configuration: plan.configuration.clone(),
             get_or_create: false,
-            schema: None,
+            schema: plan.schema.clone(),
             id: if self.keeps_ids() { parse_uuid(&plan.src.id) } else { None },
         };
         self.api()
